@@ -1,0 +1,372 @@
+package queue
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Mode decides what happens to a visitor at join.
+type Mode string
+
+const (
+	// ModeAuto admits a joiner at once while nobody waits and capacity is
+	// free (never while paused or before opens_at); otherwise the joiner queues.
+	ModeAuto Mode = "auto"
+	// ModeQueueAll queues everyone for the admitter.
+	ModeQueueAll Mode = "queue_all"
+	// ModePassthrough admits everyone at once, capacity ignored.
+	ModePassthrough Mode = "passthrough"
+	// ModeReject refuses new joins (the sale is over); those in line keep
+	// their place.
+	ModeReject Mode = "reject"
+)
+
+// Limits of the config fields, from API.md.
+const (
+	MaxCapacity      = 1<<31 - 1
+	MinBatchSize     = 1
+	MaxBatchSize     = 10000
+	MinIntervalMS    = 100
+	MaxIntervalMS    = 900000
+	MinSessionTTLS   = 10
+	MaxSessionTTLS   = 86400
+	MaxAbandonAfterS = 1<<31 - 1
+	MaxTargetURLLen  = 2048
+	MaxUserLen       = 128
+)
+
+// Config is one room's settings. The zero value is not valid; start from
+// DefaultConfig.
+type Config struct {
+	// Capacity is the most visitors admitted at once; 0 means no limit. Default 100.
+	Capacity int `json:"capacity"`
+	// BatchSize is the most visitors admitted per tick, 1–10000. Default 10.
+	BatchSize int `json:"batch_size"`
+	// IntervalMS is the time between ticks, 100–900000. Default 1000.
+	IntervalMS int `json:"interval_ms"`
+	// SessionTTLS is how long an admission lasts, 10–86400 s. Default 600.
+	SessionTTLS int `json:"session_ttl_s"`
+	// Mode applies at join. Default auto.
+	Mode Mode `json:"mode"`
+	// Paused stops admissions; joining still works. Default false.
+	Paused bool `json:"paused"`
+	// OpensAt, when set and in the future, sends joiners to the pre-queue.
+	// Default nil.
+	OpensAt *time.Time `json:"opens_at"`
+	// AbandonAfterS drops a waiting visitor absent this long; 0 = never.
+	// Default 120.
+	AbandonAfterS int `json:"abandon_after_s"`
+	// TargetURL is where an admitted visitor goes. Default /booking/<room>.
+	TargetURL string `json:"target_url"`
+}
+
+// DefaultConfig returns the defaults of API.md for a room.
+func DefaultConfig(room string) Config {
+	return Config{
+		Capacity:      100,
+		BatchSize:     10,
+		IntervalMS:    1000,
+		SessionTTLS:   600,
+		Mode:          ModeAuto,
+		AbandonAfterS: 120,
+		TargetURL:     "/booking/" + room,
+	}
+}
+
+// Interval is IntervalMS as a duration.
+func (c Config) Interval() time.Duration { return time.Duration(c.IntervalMS) * time.Millisecond }
+
+var roomIDPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+
+// ValidRoomID reports whether id is 1–64 characters of a-z, 0-9 and '-'.
+// It is checked before any room id reaches Redis.
+func ValidRoomID(id string) bool { return roomIDPattern.MatchString(id) }
+
+// ConfigPatch is a partial config: nil fields are left as they are. OpensAt
+// distinguishes "absent" (OpensAtSet false) from "null" (set, nil value).
+type ConfigPatch struct {
+	Capacity      *int
+	BatchSize     *int
+	IntervalMS    *int
+	SessionTTLS   *int
+	Mode          *Mode
+	Paused        *bool
+	OpensAtSet    bool
+	OpensAt       *time.Time
+	AbandonAfterS *int
+	TargetURL     *string
+}
+
+// DecodeConfigPatch parses a JSON object of config fields (as an operator
+// PUTs it) and validates every field present. Unknown fields, duplicate
+// fields and wrong types are refused with a *ConfigError naming the field.
+func DecodeConfigPatch(data []byte) (ConfigPatch, error) {
+	var p ConfigPatch
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('{') {
+		return p, &ConfigError{Field: "body", Reason: "must be a JSON object"}
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return p, &ConfigError{Field: "body", Reason: "is not valid JSON"}
+		}
+		field, _ := tok.(string)
+		if seen[field] {
+			return p, &ConfigError{Field: field, Reason: "appears twice"}
+		}
+		seen[field] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return p, &ConfigError{Field: "body", Reason: "is not valid JSON"}
+		}
+		if err := p.set(field, raw); err != nil {
+			return ConfigPatch{}, err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return ConfigPatch{}, &ConfigError{Field: "body", Reason: "is not valid JSON"}
+	}
+	if dec.More() || trailingData(dec) {
+		return ConfigPatch{}, &ConfigError{Field: "body", Reason: "has data after the JSON object"}
+	}
+	return p, nil
+}
+
+func trailingData(dec *json.Decoder) bool {
+	_, err := dec.Token()
+	return err == nil
+}
+
+func (p *ConfigPatch) set(field string, raw json.RawMessage) error {
+	intField := func(dst **int, lo, hi int) error {
+		v, err := decodeInt(raw)
+		if err != nil {
+			return &ConfigError{Field: field, Reason: "must be an integer"}
+		}
+		if v < lo || v > hi {
+			return &ConfigError{Field: field, Reason: fmt.Sprintf("must be between %d and %d", lo, hi)}
+		}
+		*dst = &v
+		return nil
+	}
+	switch field {
+	case "capacity":
+		return intField(&p.Capacity, 0, MaxCapacity)
+	case "batch_size":
+		return intField(&p.BatchSize, MinBatchSize, MaxBatchSize)
+	case "interval_ms":
+		return intField(&p.IntervalMS, MinIntervalMS, MaxIntervalMS)
+	case "session_ttl_s":
+		return intField(&p.SessionTTLS, MinSessionTTLS, MaxSessionTTLS)
+	case "abandon_after_s":
+		return intField(&p.AbandonAfterS, 0, MaxAbandonAfterS)
+	case "mode":
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return &ConfigError{Field: field, Reason: "must be a string"}
+		}
+		m := Mode(s)
+		switch m {
+		case ModeAuto, ModeQueueAll, ModePassthrough, ModeReject:
+		default:
+			return &ConfigError{Field: field, Reason: "must be one of auto, queue_all, passthrough, reject"}
+		}
+		p.Mode = &m
+	case "paused":
+		var b bool
+		if json.Unmarshal(raw, &b) != nil {
+			return &ConfigError{Field: field, Reason: "must be true or false"}
+		}
+		p.Paused = &b
+	case "opens_at":
+		p.OpensAtSet = true
+		if string(raw) == "null" {
+			return nil
+		}
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return &ConfigError{Field: field, Reason: "must be an RFC 3339 time or null"}
+		}
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil || t.Year() < 2000 || t.Year() > 2999 {
+			return &ConfigError{Field: field, Reason: "must be an RFC 3339 time or null"}
+		}
+		t = t.UTC()
+		p.OpensAt = &t
+	case "target_url":
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return &ConfigError{Field: field, Reason: "must be a string"}
+		}
+		if err := validTargetURL(s); err != nil {
+			return &ConfigError{Field: field, Reason: err.Error()}
+		}
+		p.TargetURL = &s
+	default:
+		if len(field) > 64 {
+			field = field[:64] + "…"
+		}
+		return &ConfigError{Field: field, Reason: "is not a config field"}
+	}
+	return nil
+}
+
+// decodeInt accepts only a JSON integer that fits an int: 1.5, "3", 1e3 and
+// 1e30 are all refused, so a typo never becomes a surprising value.
+func decodeInt(raw json.RawMessage) (int, error) {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || strings.ContainsAny(s, ".eE\"") {
+		return 0, fmt.Errorf("not an integer")
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < -1<<31 || v > 1<<31-1 {
+		return 0, fmt.Errorf("not an integer")
+	}
+	return int(v), nil
+}
+
+// validTargetURL accepts a same-site path ("/booking/x") or an absolute
+// http(s) URL; never "javascript:" or a protocol-relative "//host".
+func validTargetURL(s string) error {
+	if s == "" || len(s) > MaxTargetURLLen {
+		return fmt.Errorf("must be 1–%d characters", MaxTargetURLLen)
+	}
+	if strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//") && !strings.Contains(s, `\`) {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("must be a path starting with / or an http(s) URL")
+	}
+	return nil
+}
+
+// Apply returns c with the patch's fields set.
+func (p ConfigPatch) Apply(c Config) Config {
+	if p.Capacity != nil {
+		c.Capacity = *p.Capacity
+	}
+	if p.BatchSize != nil {
+		c.BatchSize = *p.BatchSize
+	}
+	if p.IntervalMS != nil {
+		c.IntervalMS = *p.IntervalMS
+	}
+	if p.SessionTTLS != nil {
+		c.SessionTTLS = *p.SessionTTLS
+	}
+	if p.Mode != nil {
+		c.Mode = *p.Mode
+	}
+	if p.Paused != nil {
+		c.Paused = *p.Paused
+	}
+	if p.OpensAtSet {
+		c.OpensAt = p.OpensAt
+	}
+	if p.AbandonAfterS != nil {
+		c.AbandonAfterS = *p.AbandonAfterS
+	}
+	if p.TargetURL != nil {
+		c.TargetURL = *p.TargetURL
+	}
+	return c
+}
+
+// Validate checks every field against the limits of API.md and names the
+// first bad field.
+func (c Config) Validate() error {
+	checks := []struct {
+		field     string
+		v, lo, hi int
+	}{
+		{"capacity", c.Capacity, 0, MaxCapacity},
+		{"batch_size", c.BatchSize, MinBatchSize, MaxBatchSize},
+		{"interval_ms", c.IntervalMS, MinIntervalMS, MaxIntervalMS},
+		{"session_ttl_s", c.SessionTTLS, MinSessionTTLS, MaxSessionTTLS},
+		{"abandon_after_s", c.AbandonAfterS, 0, MaxAbandonAfterS},
+	}
+	for _, ch := range checks {
+		if ch.v < ch.lo || ch.v > ch.hi {
+			return &ConfigError{Field: ch.field, Reason: fmt.Sprintf("must be between %d and %d", ch.lo, ch.hi)}
+		}
+	}
+	switch c.Mode {
+	case ModeAuto, ModeQueueAll, ModePassthrough, ModeReject:
+	default:
+		return &ConfigError{Field: "mode", Reason: "must be one of auto, queue_all, passthrough, reject"}
+	}
+	if err := validTargetURL(c.TargetURL); err != nil {
+		return &ConfigError{Field: "target_url", Reason: err.Error()}
+	}
+	return nil
+}
+
+// fields is the config as the Redis hash stores it. opens_at is Unix
+// milliseconds, "0" when unset, because the scripts compare it with TIME.
+func (c Config) fields() []any {
+	opens := int64(0)
+	if c.OpensAt != nil {
+		opens = c.OpensAt.UnixMilli()
+	}
+	paused := "0"
+	if c.Paused {
+		paused = "1"
+	}
+	return []any{
+		"capacity", c.Capacity,
+		"batch_size", c.BatchSize,
+		"interval_ms", c.IntervalMS,
+		"session_ttl_s", c.SessionTTLS,
+		"mode", string(c.Mode),
+		"paused", paused,
+		"opens_at", opens,
+		"abandon_after_s", c.AbandonAfterS,
+		"target_url", c.TargetURL,
+	}
+}
+
+// configFromHash reads the stored hash back; missing fields take defaults so
+// a config written by an older version still loads.
+func configFromHash(room string, h map[string]string) Config {
+	c := DefaultConfig(room)
+	atoi := func(k string, dst *int) {
+		if v, err := strconv.Atoi(h[k]); err == nil {
+			*dst = v
+		}
+	}
+	atoi("capacity", &c.Capacity)
+	atoi("batch_size", &c.BatchSize)
+	atoi("interval_ms", &c.IntervalMS)
+	atoi("session_ttl_s", &c.SessionTTLS)
+	atoi("abandon_after_s", &c.AbandonAfterS)
+	if m, ok := h["mode"]; ok {
+		c.Mode = Mode(m)
+	}
+	c.Paused = h["paused"] == "1"
+	if ms, err := strconv.ParseInt(h["opens_at"], 10, 64); err == nil && ms > 0 {
+		t := time.UnixMilli(ms).UTC()
+		c.OpensAt = &t
+	}
+	if u := h["target_url"]; u != "" {
+		c.TargetURL = u
+	}
+	return c
+}
+
+// sortedRooms sorts room ids for a stable listing.
+func sortedRooms(ids []string) []string {
+	sort.Strings(ids)
+	return ids
+}

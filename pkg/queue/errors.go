@@ -1,0 +1,77 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Named errors of the domain. Callers check them with errors.Is; the HTTP
+// layer maps each to one status and code of API.md in one place.
+var (
+	// ErrInvalidRoom: the room id is not 1–64 characters of a-z, 0-9, '-'.
+	ErrInvalidRoom = errors.New("invalid room id")
+	// ErrRoomNotFound: no operator has created this room.
+	ErrRoomNotFound = errors.New("room not found")
+	// ErrTicketNotFound: the ticket is not waiting, in the pre-queue or admitted.
+	ErrTicketNotFound = errors.New("ticket not found")
+	// ErrRoomClosed: the room's mode is reject; new joins are refused.
+	ErrRoomClosed = errors.New("room closed")
+	// ErrInvalidConfig: a config field is out of range; see *ConfigError.
+	ErrInvalidConfig = errors.New("invalid config")
+	// ErrInvalidUser: the external user id is longer than MaxUserLen.
+	ErrInvalidUser = errors.New("invalid user id")
+	// ErrUnavailable: Redis could not be reached.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// ConfigError names the config field that was refused and why.
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return e.Field + ": " + e.Reason }
+
+// Unwrap lets errors.Is(err, ErrInvalidConfig) match.
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// storeErr turns a go-redis error into ErrUnavailable when Redis could not be
+// reached, so that callers answer 503 rather than 500; other errors (a bug in
+// a script, say) keep their text for the log.
+func storeErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if isUnreachable(err) {
+		return fmt.Errorf("%s: %w: %v", op, ErrUnavailable, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func isUnreachable(err error) bool {
+	var netErr net.Error
+	switch {
+	case errors.As(err, &netErr),
+		errors.Is(err, io.EOF),
+		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, redis.ErrClosed),
+		errors.Is(err, redis.ErrPoolTimeout),
+		errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	msg := err.Error()
+	// Cluster redirections and loading states mean the node cannot serve us
+	// now; to a visitor that is the same as unreachable.
+	for _, s := range []string{"connection refused", "LOADING", "CLUSTERDOWN", "TRYAGAIN", "broken pipe", "connection reset"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}

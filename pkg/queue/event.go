@@ -1,0 +1,101 @@
+package queue
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Event kinds published on a room's channel.
+const (
+	EventTick    = "tick"    // a tick admitted, abandoned or ended someone
+	EventLeave   = "leave"   // a visitor left or an admission was ended early
+	EventOpen    = "open"    // the pre-queue entered the line
+	EventConfig  = "config"  // the operator changed the config
+	EventDeleted = "deleted" // the room is gone
+)
+
+// Reasons a place or an admission ends, as the WebSocket "expired" message
+// gives them.
+const (
+	ReasonLeft           = "left"
+	ReasonAbandoned      = "abandoned"
+	ReasonAdmissionEnded = "admission_ended"
+	ReasonRoomDeleted    = "room_deleted"
+)
+
+// Event is what changed in a room, as the scripts publish it on
+// Channel(room). Version grows by one per published event, so a subscriber
+// that sees a gap knows it missed one and must resynchronise.
+type Event struct {
+	Version  int64       `json:"v"`
+	Kind     string      `json:"k"`
+	Admitted []Admission `json:"a,omitempty"`
+	Removed  []Removal   `json:"r,omitempty"`
+	Ended    []Ending    `json:"e,omitempty"`
+	// Waiting is the size of the line after the change.
+	Waiting int64 `json:"w"`
+}
+
+// Admission is a visitor moved from the line into the admitted set.
+type Admission struct {
+	Ticket string `json:"t"`
+	// Score was the visitor's place in the line.
+	Score  int64  `json:"s,string"`
+	EndsMS int64  `json:"x"`
+	User   string `json:"u,omitempty"`
+}
+
+// Ends is when the admission ends.
+func (a Admission) Ends() time.Time { return time.UnixMilli(a.EndsMS).UTC() }
+
+// Removal is a visitor who left the line without being admitted. Score is 0
+// for one who left the pre-queue (who had no position).
+type Removal struct {
+	Ticket string `json:"t"`
+	Score  int64  `json:"s,string,omitempty"`
+	Reason string `json:"r"`
+}
+
+// Ending is an admission that ended (time up, left, checkout).
+type Ending struct {
+	Ticket string `json:"t"`
+	Reason string `json:"r"`
+}
+
+// ParseEvent decodes a payload received on a room's channel.
+func ParseEvent(payload []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(payload, &e); err != nil {
+		return Event{}, fmt.Errorf("parse event: %w", err)
+	}
+	return e, nil
+}
+
+// Shift is the sorted scores of every visitor an event took out of the line
+// (admitted or removed). A waiting visitor's new position is the old one less
+// Below(their score): the line only ever loses entries in front or gains them
+// at the back, so no Redis call is needed per visitor.
+type Shift []int64
+
+// Shift returns the event's Shift, built once per event and shared by all
+// the sockets it updates.
+func (e Event) Shift() Shift {
+	s := make(Shift, 0, len(e.Admitted)+len(e.Removed))
+	for _, a := range e.Admitted {
+		s = append(s, a.Score)
+	}
+	for _, r := range e.Removed {
+		if r.Score > 0 {
+			s = append(s, r.Score)
+		}
+	}
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s
+}
+
+// Below counts the scores in s lower than score.
+func (s Shift) Below(score int64) int64 {
+	return int64(sort.Search(len(s), func(i int) bool { return s[i] >= score }))
+}

@@ -1,0 +1,235 @@
+-- lib.lua: the prelude of every queue script, prepended when the scripts are
+-- loaded, so the clock, the generations and the status come from one place.
+--
+-- KEYS, the same for every script (all carry the room's hash tag {room}):
+--   KEYS[1] cfg     hash   the room config
+--   KEYS[2] pre     zset   pre-queue: ticket -> random key (the shuffle)
+--   KEYS[3] adm     zset   admitted: ticket -> admission end (unix ms)
+--   KEYS[4] gens    zset   line generations: id -> generation end (unix ms)
+--   KEYS[5] clock   string last line score handed out
+--   KEYS[6] ver     string event version
+--   KEYS[7] users   hash   ticket -> external user id
+--   KEYS[8] byuser  hash   external user id -> ticket
+--   KEYS[9] rate    hash   unix second -> admissions in that second
+--   KEYS[10] stats  hash   admitted_total, first_admit_ms, genseq
+-- Built from the same prefix: wr:{room}:line:<id> (one zset per generation of
+-- the line, ticket -> score) and the channel wr:{room}:events.
+--
+-- Why the line is split into generations: a waiting visitor must lose the
+-- place after abandon_after_s without a socket or a status request. Keeping
+-- a second "last seen" zset beside the line would cost ~125 bytes more per
+-- visitor. Instead each visitor sits in exactly one generation zset, the one
+-- that was current when they were last seen; being seen moves them (same
+-- score) into the current generation. A generation whose end lies more than
+-- abandon_after_s in the past holds only visitors absent at least that long,
+-- so the tick drops it from the front. The line's order is still the score:
+-- a position is the sum of ZCOUNTs below one's score over the few
+-- generations (about five), each O(log n).
+
+local K = {cfg = KEYS[1], pre = KEYS[2], adm = KEYS[3], gens = KEYS[4], clock = KEYS[5],
+  ver = KEYS[6], users = KEYS[7], byuser = KEYS[8], rate = KEYS[9], stats = KEYS[10]}
+local PREFIX = string.sub(K.cfg, 1, -4) -- "wr:{room}:"
+
+-- Line scores. score = (ms since EPOCH) * 4096 + tiebreak, handed out by a
+-- hybrid logical clock in K.clock: a joiner gets max(now * 4096, last + 1),
+-- the second branch being an INCR. So scores are strictly increasing in the
+-- order the (serialised) scripts ran, whatever the host clock does: many
+-- joins in one millisecond take last+1, last+2, ...; if the clock steps
+-- backwards the INCR keeps counting up from the last score.
+-- Exact in float64: ms since 2025-01-01 stays below 2^41 until the year 2094,
+-- so the score stays below 2^41 * 2^12 = 2^53, the largest range in which a
+-- double (Lua's number and the zset score) holds every integer exactly.
+local EPOCH = 1735689600000 -- 2025-01-01T00:00:00Z in unix ms
+local TIE = 4096
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- next_scores reserves n consecutive line scores and returns the first.
+local function next_scores(now, n)
+  local base = (now - EPOCH) * TIE
+  local last = tonumber(redis.call('GET', K.clock) or '0')
+  if base > last then
+    redis.call('SET', K.clock, string.format('%.0f', base + n - 1))
+    return base
+  end
+  return redis.call('INCRBY', K.clock, n) - n + 1
+end
+
+local function fmt(n) return string.format('%.0f', n) end
+
+local function load_cfg()
+  local v = redis.call('HMGET', K.cfg, 'capacity', 'batch_size', 'interval_ms', 'session_ttl_s',
+    'mode', 'paused', 'opens_at', 'abandon_after_s')
+  if not v[1] then return nil end
+  return {capacity = tonumber(v[1]), batch = tonumber(v[2]), interval = tonumber(v[3]),
+    ttl = tonumber(v[4]), mode = v[5], paused = (v[6] == '1'), opens_at = tonumber(v[7] or '0') or 0,
+    abandon = tonumber(v[8] or '0') or 0}
+end
+
+local function before_open(cfg, now) return cfg.opens_at > 0 and now < cfg.opens_at end
+
+-- Generations -------------------------------------------------------------
+
+local function gen_key(id) return PREFIX .. 'line:' .. id end
+
+local function gen_len(cfg)
+  if cfg.abandon > 0 then return math.max(1000, math.floor(cfg.abandon * 1000 / 4)) end
+  return 3600000
+end
+
+local function gen_ids() return redis.call('ZRANGE', K.gens, 0, -1) end
+
+-- current_gen returns the id of the generation that visitors seen now belong
+-- to, opening a new one when the last has ended.
+local function current_gen(cfg, now)
+  local last = redis.call('ZRANGE', K.gens, -1, -1, 'WITHSCORES')
+  if last[1] and tonumber(last[2]) > now then return last[1] end
+  local id = tostring(redis.call('HINCRBY', K.stats, 'genseq', 1))
+  redis.call('ZADD', K.gens, now + gen_len(cfg), id)
+  return id
+end
+
+local function waiting_count(ids)
+  local n = 0
+  for _, id in ipairs(ids) do n = n + redis.call('ZCARD', gen_key(id)) end
+  return n
+end
+
+-- position is the 1-based rank of score in the whole line.
+local function position(ids, score)
+  local p = 1
+  local below = '(' .. fmt(score)
+  for _, id in ipairs(ids) do p = p + redis.call('ZCOUNT', gen_key(id), '-inf', below) end
+  return p
+end
+
+local function find_in_line(ids, ticket)
+  for _, id in ipairs(ids) do
+    local s = redis.call('ZSCORE', gen_key(id), ticket)
+    if s then return id, tonumber(s) end
+  end
+  return nil
+end
+
+-- Tickets -----------------------------------------------------------------
+
+-- locate says where a ticket is: 'admitted' (with the admission end),
+-- 'waiting' (with score and generation id), 'prequeue', or nil when gone.
+-- An admission whose end has passed is gone even before a tick removes it.
+local function locate(ids, ticket, now)
+  local e = redis.call('ZSCORE', K.adm, ticket)
+  if e then
+    if tonumber(e) > now then return 'admitted', tonumber(e) end
+    return nil
+  end
+  local id, s = find_in_line(ids, ticket)
+  if id then return 'waiting', s, id end
+  if redis.call('ZSCORE', K.pre, ticket) then return 'prequeue' end
+  return nil
+end
+
+-- seen records presence: a waiting ticket moves, keeping its score, into the
+-- current generation.
+local function seen(cfg, now, ticket, score, id)
+  local cur = current_gen(cfg, now)
+  if cur ~= id then
+    redis.call('ZREM', gen_key(id), ticket)
+    redis.call('ZADD', gen_key(cur), fmt(score), ticket)
+  end
+end
+
+local function live_admitted(now) return redis.call('ZCOUNT', K.adm, '(' .. now, '+inf') end
+
+-- admit lets ticket in until now + ttl and counts it for the rate.
+local function admit(cfg, now, ticket)
+  local ends = now + cfg.ttl * 1000
+  redis.call('ZADD', K.adm, ends, ticket)
+  return ends
+end
+
+local function count_admissions(now, n)
+  if n == 0 then return end
+  redis.call('HINCRBY', K.rate, math.floor(now / 1000), n)
+  redis.call('HINCRBY', K.stats, 'admitted_total', n)
+  redis.call('HSETNX', K.stats, 'first_admit_ms', now)
+end
+
+-- admitted_last_minute sums the per-second admission counts of the last 60 s.
+local function admitted_last_minute(now)
+  local s = math.floor(now / 1000)
+  local fields = {}
+  for i = 0, 59 do fields[#fields + 1] = s - i end
+  local n = 0
+  for _, v in ipairs(redis.call('HMGET', K.rate, unpack(fields))) do
+    if v then n = n + tonumber(v) end
+  end
+  return n
+end
+
+local function forget_user(ticket)
+  local u = redis.call('HGET', K.users, ticket)
+  if u then
+    redis.call('HDEL', K.users, ticket)
+    if redis.call('HGET', K.byuser, u) == ticket then redis.call('HDEL', K.byuser, u) end
+  end
+  return u
+end
+
+local function publish(ev)
+  ev.v = redis.call('INCR', K.ver)
+  redis.call('PUBLISH', PREFIX .. 'events', cjson.encode(ev))
+  return ev.v
+end
+
+-- open_prequeue moves the pre-queue into the line once opens_at has passed.
+-- K.pre is ordered by a random key drawn from crypto/rand at join, so its
+-- order is a uniformly random permutation of the pre-queue; the visitors take
+-- consecutive fresh scores in that order, behind everyone already in line and
+-- ahead of everyone who joins later (the clock only moves forward).
+local function open_prequeue(cfg, now)
+  if before_open(cfg, now) then return false end
+  local n = redis.call('ZCARD', K.pre)
+  if n == 0 then return false end
+  local first = next_scores(now, n)
+  local gk = gen_key(current_gen(cfg, now))
+  local chunk = 500
+  for off = 0, n - 1, chunk do
+    local batch = redis.call('ZRANGE', K.pre, off, off + chunk - 1)
+    local args = {}
+    for i, t in ipairs(batch) do
+      args[#args + 1] = fmt(first + off + i - 1)
+      args[#args + 1] = t
+    end
+    redis.call('ZADD', gk, unpack(args))
+  end
+  redis.call('DEL', K.pre)
+  publish({k = 'open', w = waiting_count(gen_ids())})
+  return true
+end
+
+-- status is the reply shared by join and status:
+-- {code, ticket, state, position, waiting, score, ver, admission_end, user,
+--  admitted_last_minute, first_admit_ms, now, opens_at, interval_ms}
+local function status(cfg, now, ticket, code)
+  local ids = gen_ids()
+  local state, a, id = locate(ids, ticket, now)
+  if not state then return {-2} end
+  local pos, score, ends = 0, '0', 0
+  if state == 'waiting' then
+    seen(cfg, now, ticket, a, id)
+    pos = position(ids, a)
+    score = fmt(a)
+  elseif state == 'admitted' then
+    ends = a
+  end
+  local waiting = waiting_count(ids)
+  if state == 'prequeue' then waiting = redis.call('ZCARD', K.pre) end
+  return {code, ticket, state, pos, waiting, score, tonumber(redis.call('GET', K.ver) or '0'), ends,
+    redis.call('HGET', K.users, ticket) or '', admitted_last_minute(now),
+    tonumber(redis.call('HGET', K.stats, 'first_admit_ms') or '0'), now, cfg.opens_at, cfg.interval}
+end
+
+-- ---- end of lib.lua; the script follows ----

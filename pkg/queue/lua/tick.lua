@@ -1,0 +1,127 @@
+-- tick.lua: one step of the admitter for one room, atomically:
+--   1. open the pre-queue if opens_at has passed (lib.lua open_prequeue);
+--   2. end admissions whose time is up;
+--   3. drop waiting visitors absent longer than abandon_after_s;
+--   4. unless paused or before opens_at, admit from the head of the line,
+--      up to batch_size and never past capacity (passthrough ignores it).
+-- Touches: every key of lib.lua and the line generations; publishes on the
+-- room's channel.
+-- ARGV[1] most admissions ended per tick, ARGV[2] most visitors abandoned
+--         per tick: each call's work stays bounded however large the room.
+-- Returns {1, event-json} where the event (published only if something
+-- changed, with its version v) lists
+--   a: admitted {t ticket, s score, x admission end ms, u user}
+--   r: removed from the line {t, s, r='abandoned'}
+--   e: admissions ended {t, r='admission_ended'}
+--   w: visitors waiting after the tick
+-- or {-1} when the room does not exist.
+-- A server holding sockets updates every position from a and r alone:
+-- a visitor's new position is the old one less the removed scores below it.
+local cfg = load_cfg()
+if not cfg then return {-1} end
+local now = now_ms()
+local max_end, max_abandon = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ev = {k = 'tick'}
+local changed = open_prequeue(cfg, now)
+
+local function chunked(cmd, key, items, per)
+  for i = 1, #items, per do
+    redis.call(cmd, key, unpack(items, i, math.min(i + per - 1, #items)))
+  end
+end
+
+-- 2. Admissions that ran out.
+local ended = redis.call('ZRANGEBYSCORE', K.adm, '-inf', now, 'LIMIT', 0, max_end)
+if #ended > 0 then
+  chunked('ZREM', K.adm, ended, 1000)
+  local e = {}
+  for _, t in ipairs(ended) do
+    forget_user(t)
+    e[#e + 1] = {t = t, r = 'admission_ended'}
+  end
+  ev.e = e
+end
+
+-- 3. Generations that ended more than abandon_after_s ago hold only visitors
+-- absent at least that long.
+local ids = gen_ids()
+if cfg.abandon > 0 then
+  local stale = redis.call('ZRANGEBYSCORE', K.gens, '-inf', now - cfg.abandon * 1000)
+  local r, budget = {}, max_abandon
+  for _, id in ipairs(stale) do
+    if budget <= 0 then break end
+    local gk = gen_key(id)
+    local got = redis.call('ZRANGE', gk, 0, budget - 1, 'WITHSCORES')
+    local n = #got / 2
+    if n > 0 then
+      redis.call('ZREMRANGEBYRANK', gk, 0, n - 1)
+      for i = 1, #got, 2 do
+        forget_user(got[i])
+        r[#r + 1] = {t = got[i], s = fmt(tonumber(got[i + 1])), r = 'abandoned'}
+      end
+      budget = budget - n
+    end
+  end
+  if #r > 0 then ev.r = r end
+end
+-- Forget emptied generations, but keep the newest: it is the current one.
+for i = 1, #ids - 1 do
+  if redis.call('ZCARD', gen_key(ids[i])) == 0 then redis.call('ZREM', K.gens, ids[i]) end
+end
+ids = gen_ids()
+
+-- 4. Admit from the head.
+if not cfg.paused and not before_open(cfg, now) then
+  local n = cfg.batch
+  if cfg.capacity > 0 and cfg.mode ~= 'passthrough' then
+    n = math.min(n, cfg.capacity - live_admitted(now))
+  end
+  if n > 0 then
+    -- The head of the line is the lowest scores over all generations: take
+    -- each generation's first n, merge, keep the first n overall. What is
+    -- taken from one generation is always a prefix of it.
+    local cand = {}
+    for _, id in ipairs(ids) do
+      local got = redis.call('ZRANGE', gen_key(id), 0, n - 1, 'WITHSCORES')
+      for i = 1, #got, 2 do cand[#cand + 1] = {got[i], tonumber(got[i + 1]), id} end
+    end
+    if #ids > 1 then table.sort(cand, function(x, y) return x[2] < y[2] end) end
+    local take = math.min(n, #cand)
+    if take > 0 then
+      local ends = now + cfg.ttl * 1000
+      local per_gen, zargs, tickets, a = {}, {}, {}, {}
+      for i = 1, take do
+        local c = cand[i]
+        per_gen[c[3]] = (per_gen[c[3]] or 0) + 1
+        zargs[#zargs + 1] = ends
+        zargs[#zargs + 1] = c[1]
+        tickets[#tickets + 1] = c[1]
+        a[i] = {t = c[1], s = fmt(c[2]), x = ends}
+      end
+      for id, k in pairs(per_gen) do redis.call('ZREMRANGEBYRANK', gen_key(id), 0, k - 1) end
+      chunked('ZADD', K.adm, zargs, 2000)
+      for i = 1, take, 1000 do
+        local us = redis.call('HMGET', K.users, unpack(tickets, i, math.min(i + 999, take)))
+        for j, u in ipairs(us) do
+          if u then a[i + j - 1].u = u end
+        end
+      end
+      count_admissions(now, take)
+      ev.a = a
+    end
+  end
+end
+
+-- Keep two minutes of per-second admission counts.
+local old = math.floor(now / 1000) - 120
+for _, f in ipairs(redis.call('HKEYS', K.rate)) do
+  if tonumber(f) < old then redis.call('HDEL', K.rate, f) end
+end
+
+ev.w = waiting_count(ids)
+if changed or ev.a or ev.r or ev.e then
+  publish(ev)
+else
+  ev.v = 0
+end
+return {1, cjson.encode(ev)}

@@ -1,0 +1,567 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// epochMS is the zero of line scores (2025-01-01T00:00:00Z); see lib.lua.
+const (
+	epochMS    = 1735689600000
+	ticksPerMS = 4096
+)
+
+// ArrivalTime decodes when the visitor with this line score joined.
+func ArrivalTime(score int64) time.Time {
+	return time.UnixMilli(score/ticksPerMS + epochMS).UTC()
+}
+
+// Options tune a Store. Every field's zero value means its default.
+type Options struct {
+	// Logger receives the store's logs. Default slog.Default().
+	Logger *slog.Logger
+	// MaxEndedPerTick bounds the admissions one tick ends. Default 10000.
+	MaxEndedPerTick int
+	// MaxAbandonedPerTick bounds the visitors one tick drops. Default 10000.
+	MaxAbandonedPerTick int
+}
+
+// Store is the line of every room, kept in Redis. It is safe for concurrent
+// use, by many processes at once: every operation is one atomic script.
+type Store struct {
+	rdb redis.UniversalClient
+	sc  scripts
+	log *slog.Logger
+	opt Options
+}
+
+// New returns a Store over rdb, which may be a single node or a Cluster.
+func New(rdb redis.UniversalClient, opt Options) *Store {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.MaxEndedPerTick <= 0 {
+		opt.MaxEndedPerTick = 10000
+	}
+	if opt.MaxAbandonedPerTick <= 0 {
+		opt.MaxAbandonedPerTick = 10000
+	}
+	return &Store{rdb: rdb, sc: loadScripts(), log: opt.Logger, opt: opt}
+}
+
+// Redis is the client the store runs on (for a subscriber of room events).
+func (s *Store) Redis() redis.UniversalClient { return s.rdb }
+
+// Ping reports whether Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return storeErr("ping", s.rdb.Ping(ctx).Err())
+}
+
+// ---- rooms ----------------------------------------------------------------
+
+// PutRoom creates the room with the defaults of API.md overridden by patch,
+// or applies patch to the existing room. The admitters read the config on
+// every tick, so the change holds from the next tick on.
+// Errors: ErrInvalidRoom, ErrInvalidConfig, ErrUnavailable.
+func (s *Store) PutRoom(ctx context.Context, room string, patch ConfigPatch) (Config, bool, error) {
+	if !ValidRoomID(room) {
+		return Config{}, false, ErrInvalidRoom
+	}
+	def := DefaultConfig(room)
+	if err := patch.Apply(def).Validate(); err != nil {
+		return Config{}, false, err
+	}
+	defFields := def.fields()
+	args := []any{len(defFields) / 2}
+	args = append(args, defFields...)
+	args = append(args, patch.fields()...)
+	k := roomKeys(room)
+	res, err := s.sc.putRoom.Run(ctx, s.rdb, k.all(), args...).Slice()
+	if err != nil {
+		return Config{}, false, storeErr("put room", err)
+	}
+	if err := s.rdb.SAdd(ctx, roomsKey, room).Err(); err != nil {
+		return Config{}, false, storeErr("index room", err)
+	}
+	h := map[string]string{}
+	for i := 1; i+1 < len(res); i += 2 {
+		h[fmt.Sprint(res[i])] = fmt.Sprint(res[i+1])
+	}
+	return configFromHash(room, h), res[0].(int64) == 1, nil
+}
+
+// fields are the patch's set fields as hash field/value pairs.
+func (p ConfigPatch) fields() []any {
+	var f []any
+	add := func(name string, v any) { f = append(f, name, v) }
+	if p.Capacity != nil {
+		add("capacity", *p.Capacity)
+	}
+	if p.BatchSize != nil {
+		add("batch_size", *p.BatchSize)
+	}
+	if p.IntervalMS != nil {
+		add("interval_ms", *p.IntervalMS)
+	}
+	if p.SessionTTLS != nil {
+		add("session_ttl_s", *p.SessionTTLS)
+	}
+	if p.Mode != nil {
+		add("mode", string(*p.Mode))
+	}
+	if p.Paused != nil {
+		add("paused", map[bool]string{true: "1", false: "0"}[*p.Paused])
+	}
+	if p.OpensAtSet {
+		ms := int64(0)
+		if p.OpensAt != nil {
+			ms = p.OpensAt.UnixMilli()
+		}
+		add("opens_at", ms)
+	}
+	if p.AbandonAfterS != nil {
+		add("abandon_after_s", *p.AbandonAfterS)
+	}
+	if p.TargetURL != nil {
+		add("target_url", *p.TargetURL)
+	}
+	return f
+}
+
+// Room returns a room's config. Errors: ErrInvalidRoom, ErrRoomNotFound,
+// ErrUnavailable.
+func (s *Store) Room(ctx context.Context, room string) (Config, error) {
+	if !ValidRoomID(room) {
+		return Config{}, ErrInvalidRoom
+	}
+	h, err := s.rdb.HGetAll(ctx, roomKeys(room).cfg).Result()
+	if err != nil {
+		return Config{}, storeErr("get room", err)
+	}
+	if len(h) == 0 {
+		return Config{}, ErrRoomNotFound
+	}
+	return configFromHash(room, h), nil
+}
+
+// RoomConfig is one room of a listing.
+type RoomConfig struct {
+	Room   string
+	Config Config
+}
+
+// Rooms lists every room, sorted by id. Errors: ErrUnavailable.
+func (s *Store) Rooms(ctx context.Context) ([]RoomConfig, error) {
+	ids, err := s.rdb.SMembers(ctx, roomsKey).Result()
+	if err != nil {
+		return nil, storeErr("list rooms", err)
+	}
+	ids = sortedRooms(ids)
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, roomKeys(id).cfg)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, storeErr("list rooms", err)
+	}
+	out := make([]RoomConfig, 0, len(ids))
+	for i, id := range ids {
+		if h := cmds[i].Val(); len(h) > 0 && ValidRoomID(id) {
+			out = append(out, RoomConfig{Room: id, Config: configFromHash(id, h)})
+		}
+	}
+	return out, nil
+}
+
+// DeleteRoom deletes the room, its line and its admissions; subscribers get
+// an EventDeleted. Errors: ErrInvalidRoom, ErrRoomNotFound, ErrUnavailable.
+func (s *Store) DeleteRoom(ctx context.Context, room string) error {
+	if !ValidRoomID(room) {
+		return ErrInvalidRoom
+	}
+	// Out of the index first: a listing never shows a half-deleted room.
+	if err := s.rdb.SRem(ctx, roomsKey, room).Err(); err != nil {
+		return storeErr("delete room", err)
+	}
+	n, err := s.sc.deleteRoom.Run(ctx, s.rdb, roomKeys(room).all()).Int64()
+	if err != nil {
+		return storeErr("delete room", err)
+	}
+	if n < 0 {
+		return ErrRoomNotFound
+	}
+	return nil
+}
+
+// ---- tickets --------------------------------------------------------------
+
+// State is where a ticket stands.
+type State string
+
+// The states of a ticket.
+const (
+	StateWaiting  State = "waiting"
+	StatePrequeue State = "prequeue"
+	StateAdmitted State = "admitted"
+)
+
+// Status is a ticket's standing, computed atomically in Redis.
+type Status struct {
+	Room   string
+	Ticket string
+	State  State
+	// Position is 1-based (1 = next to be admitted); 0 unless waiting.
+	Position int64
+	// Waiting is the size of the line (of the pre-queue for a pre-queued ticket).
+	Waiting int64
+	// ETA is the estimated wait from the measured admission rate; nil until
+	// the room has admitted anyone, or while nothing was admitted for a minute.
+	ETA *time.Duration
+	// AdmissionEnds is when an admitted ticket's admission ends.
+	AdmissionEnds time.Time
+	// OpensAt is the room's opening time for a pre-queued ticket.
+	OpensAt *time.Time
+	// User is the external user id given at join, if any.
+	User string
+	// Score is the ticket's place in the line (waiting only); see Event.Shift.
+	Score int64
+	// Version is the room's event version this status was computed at.
+	Version int64
+	// Now is Redis's time when it was computed.
+	Now time.Time
+}
+
+// Ahead is how many visitors are in front.
+func (st Status) Ahead() int64 {
+	if st.Position == 0 {
+		return 0
+	}
+	return st.Position - 1
+}
+
+// JoinRequest is what a joining visitor presents.
+type JoinRequest struct {
+	// Ticket the visitor already holds (cookie or body), if any. An unknown
+	// or malformed one is ignored: the visitor gets a new ticket.
+	Ticket string
+	// User is an external user id (≤ 128 bytes): one place per user.
+	User string
+}
+
+// Join puts a visitor at the back of the line, or admits them at once, as
+// the room's mode says; a visitor who still holds a place (same ticket or
+// same user) gets it back, and created is false.
+// Errors: ErrInvalidRoom, ErrInvalidUser, ErrRoomNotFound, ErrRoomClosed,
+// ErrUnavailable.
+func (s *Store) Join(ctx context.Context, room string, req JoinRequest) (st Status, created bool, err error) {
+	if !ValidRoomID(room) {
+		return Status{}, false, ErrInvalidRoom
+	}
+	if len(req.User) > MaxUserLen || !utf8.ValidString(req.User) {
+		return Status{}, false, ErrInvalidUser
+	}
+	if !ValidTicket(req.Ticket) {
+		req.Ticket = ""
+	}
+	res, err := s.sc.join.Run(ctx, s.rdb, roomKeys(room).all(),
+		NewTicket(), req.Ticket, req.User, shuffleKey()).Slice()
+	if err != nil {
+		return Status{}, false, storeErr("join", err)
+	}
+	st, err = parseStatus(room, res)
+	return st, err == nil && res[0].(int64) == 1, err
+}
+
+// Status returns where a ticket stands and records the visitor as present.
+// Errors: ErrInvalidRoom, ErrRoomNotFound, ErrTicketNotFound, ErrUnavailable.
+func (s *Store) Status(ctx context.Context, room, ticket string) (Status, error) {
+	if !ValidRoomID(room) {
+		return Status{}, ErrInvalidRoom
+	}
+	if !ValidTicket(ticket) {
+		return Status{}, ErrTicketNotFound
+	}
+	res, err := s.sc.status.Run(ctx, s.rdb, roomKeys(room).all(), ticket).Slice()
+	if err != nil {
+		return Status{}, storeErr("status", err)
+	}
+	return parseStatus(room, res)
+}
+
+// parseStatus reads the status reply of lib.lua.
+func parseStatus(room string, res []any) (Status, error) {
+	switch code := res[0].(int64); code {
+	case -1:
+		return Status{}, ErrRoomNotFound
+	case -2:
+		return Status{}, ErrTicketNotFound
+	case -3:
+		return Status{}, ErrRoomClosed
+	}
+	if len(res) < 14 {
+		return Status{}, fmt.Errorf("status: short reply (%d fields)", len(res))
+	}
+	i := func(n int) int64 { v, _ := res[n].(int64); return v }
+	str := func(n int) string { v, _ := res[n].(string); return v }
+	score, _ := strconv.ParseInt(str(5), 10, 64)
+	st := Status{
+		Room:     room,
+		Ticket:   str(1),
+		State:    State(str(2)),
+		Position: i(3),
+		Waiting:  i(4),
+		Score:    score,
+		Version:  i(6),
+		User:     str(8),
+		Now:      time.UnixMilli(i(11)).UTC(),
+	}
+	switch st.State {
+	case StateAdmitted:
+		st.AdmissionEnds = time.UnixMilli(i(7)).UTC()
+	case StatePrequeue:
+		if ms := i(12); ms > 0 {
+			t := time.UnixMilli(ms).UTC()
+			st.OpensAt = &t
+		}
+	case StateWaiting:
+		st.ETA = eta(st.Position, i(9), i(10), i(11), i(13))
+	}
+	return st, nil
+}
+
+// eta estimates the wait of the visitor at position from the admissions of
+// the last minute. The window is the time since the first admission when
+// that is shorter (a room that opened 10 s ago has a 10 s history), but at
+// least one interval, so a single tick is not mistaken for a flood.
+func eta(position, lastMinute, firstAdmitMS, nowMS, intervalMS int64) *time.Duration {
+	if firstAdmitMS == 0 || lastMinute == 0 || position <= 0 {
+		return nil
+	}
+	window := min(max(nowMS-firstAdmitMS, intervalMS), 60000)
+	perMS := float64(lastMinute) / float64(window)
+	d := time.Duration(math.Ceil(float64(position)/perMS)) * time.Millisecond
+	d = d.Round(time.Second)
+	return &d
+}
+
+// Leave takes a visitor out of the line, or ends their admission at once so
+// the next tick can give its capacity to someone else.
+// Errors: ErrInvalidRoom, ErrRoomNotFound, ErrTicketNotFound, ErrUnavailable.
+func (s *Store) Leave(ctx context.Context, room, ticket string) error {
+	return s.leave(ctx, room, ticket, ReasonLeft)
+}
+
+// EndAdmission ends an admitted visitor's admission early (a checkout); it
+// is published with reason admission_ended.
+// Errors: as Leave.
+func (s *Store) EndAdmission(ctx context.Context, room, ticket string) error {
+	return s.leave(ctx, room, ticket, ReasonAdmissionEnded)
+}
+
+func (s *Store) leave(ctx context.Context, room, ticket, reason string) error {
+	if !ValidRoomID(room) {
+		return ErrInvalidRoom
+	}
+	if !ValidTicket(ticket) {
+		return ErrTicketNotFound
+	}
+	n, err := s.sc.leave.Run(ctx, s.rdb, roomKeys(room).all(), ticket, reason).Int64()
+	if err != nil {
+		return storeErr("leave", err)
+	}
+	switch n {
+	case -1:
+		return ErrRoomNotFound
+	case -2:
+		return ErrTicketNotFound
+	}
+	return nil
+}
+
+// touchBatch bounds one touch script call, so a server with 100 000 sockets
+// never holds Redis for long.
+const touchBatch = 1000
+
+// Touch records that these waiting visitors are present (their sockets are
+// open). Unknown tickets are skipped. Errors: ErrInvalidRoom,
+// ErrRoomNotFound, ErrUnavailable.
+func (s *Store) Touch(ctx context.Context, room string, tickets []string) error {
+	if !ValidRoomID(room) {
+		return ErrInvalidRoom
+	}
+	k := roomKeys(room).all()
+	for len(tickets) > 0 {
+		n := min(len(tickets), touchBatch)
+		args := make([]any, n)
+		for i, t := range tickets[:n] {
+			args[i] = t
+		}
+		tickets = tickets[n:]
+		res, err := s.sc.touch.Run(ctx, s.rdb, k, args...).Int64()
+		if err != nil {
+			return storeErr("touch", err)
+		}
+		if res < 0 {
+			return ErrRoomNotFound
+		}
+	}
+	return nil
+}
+
+// Tick runs one admitter step for the room (see lua/tick.lua) and returns
+// what changed; the same event went out on the room's channel if anything
+// did. Errors: ErrInvalidRoom, ErrRoomNotFound, ErrUnavailable.
+func (s *Store) Tick(ctx context.Context, room string) (Event, error) {
+	if !ValidRoomID(room) {
+		return Event{}, ErrInvalidRoom
+	}
+	res, err := s.sc.tick.Run(ctx, s.rdb, roomKeys(room).all(),
+		s.opt.MaxEndedPerTick, s.opt.MaxAbandonedPerTick).Slice()
+	if err != nil {
+		return Event{}, storeErr("tick", err)
+	}
+	if res[0].(int64) < 0 {
+		return Event{}, ErrRoomNotFound
+	}
+	payload, _ := res[1].(string)
+	return ParseEvent([]byte(payload))
+}
+
+// TicketPosition is one ticket's standing in a Positions answer.
+type TicketPosition struct {
+	Ticket string
+	// State is "" for a ticket that is gone.
+	State         State
+	Position      int64
+	Score         int64
+	AdmissionEnds time.Time
+}
+
+// Positions is where many tickets stand at one event version.
+type Positions struct {
+	Version int64
+	Waiting int64
+	Now     time.Time
+	Tickets []TicketPosition
+}
+
+// Positions reads the standing of many tickets at once, for a server that
+// must resynchronise its sockets. It does not count as presence.
+// Errors: ErrInvalidRoom, ErrRoomNotFound, ErrUnavailable.
+func (s *Store) Positions(ctx context.Context, room string, tickets []string) (Positions, error) {
+	if !ValidRoomID(room) {
+		return Positions{}, ErrInvalidRoom
+	}
+	args := make([]any, 0, len(tickets))
+	valid := make([]string, 0, len(tickets))
+	for _, t := range tickets {
+		if ValidTicket(t) {
+			args = append(args, t)
+			valid = append(valid, t)
+		}
+	}
+	res, err := s.sc.positions.Run(ctx, s.rdb, roomKeys(room).all(), args...).Slice()
+	if err != nil {
+		return Positions{}, storeErr("positions", err)
+	}
+	if res[0].(int64) < 0 {
+		return Positions{}, ErrRoomNotFound
+	}
+	out := Positions{Version: res[0].(int64), Waiting: res[1].(int64), Now: time.UnixMilli(res[2].(int64)).UTC()}
+	for i, t := range valid {
+		row, _ := res[3+i].([]any)
+		if len(row) < 4 {
+			return Positions{}, errors.New("positions: short reply")
+		}
+		score, _ := strconv.ParseInt(fmt.Sprint(row[2]), 10, 64)
+		tp := TicketPosition{Ticket: t, State: State(fmt.Sprint(row[0])), Position: row[1].(int64), Score: score}
+		if tp.State == StateAdmitted {
+			tp.AdmissionEnds = time.UnixMilli(row[3].(int64)).UTC()
+		}
+		out.Tickets = append(out.Tickets, tp)
+	}
+	return out, nil
+}
+
+// ---- stats ----------------------------------------------------------------
+
+// Stats are a room's figures.
+type Stats struct {
+	Waiting int64
+	// Admitted is the admissions live now.
+	Admitted      int64
+	AdmittedTotal int64
+	// AdmittedLastMinute is the admissions of the last 60 seconds.
+	AdmittedLastMinute int64
+	// OldestWait is how long the head of the line has waited.
+	OldestWait time.Duration
+	// Prequeue is the size of the pre-queue.
+	Prequeue int64
+	Version  int64
+	Now      time.Time
+}
+
+// Stats returns a room's figures. Errors: ErrInvalidRoom, ErrRoomNotFound,
+// ErrUnavailable.
+func (s *Store) Stats(ctx context.Context, room string) (Stats, error) {
+	if !ValidRoomID(room) {
+		return Stats{}, ErrInvalidRoom
+	}
+	res, err := s.sc.stats.Run(ctx, s.rdb, roomKeys(room).all()).Slice()
+	if err != nil {
+		return Stats{}, storeErr("stats", err)
+	}
+	if res[0].(int64) < 0 {
+		return Stats{}, ErrRoomNotFound
+	}
+	i := func(n int) int64 { v, _ := res[n].(int64); return v }
+	head, _ := strconv.ParseInt(fmt.Sprint(res[5]), 10, 64)
+	st := Stats{
+		Waiting:            i(1),
+		Admitted:           i(2),
+		AdmittedTotal:      i(3),
+		AdmittedLastMinute: i(4),
+		Now:                time.UnixMilli(i(6)).UTC(),
+		Prequeue:           i(7),
+		Version:            i(9),
+	}
+	if head > 0 {
+		st.OldestWait = max(st.Now.Sub(ArrivalTime(head)), 0)
+	}
+	return st, nil
+}
+
+// RoomState is a room's state as GET /api/rooms/{room} shows it.
+type RoomState string
+
+// The states of a room.
+const (
+	RoomOpen     RoomState = "open"
+	RoomPaused   RoomState = "paused"
+	RoomPrequeue RoomState = "prequeue"
+	RoomClosed   RoomState = "closed"
+)
+
+// State says whether the room is open at time now (Redis's time, from Stats).
+func (c Config) State(now time.Time) RoomState {
+	switch {
+	case c.Mode == ModeReject:
+		return RoomClosed
+	case c.OpensAt != nil && now.Before(*c.OpensAt):
+		return RoomPrequeue
+	case c.Paused:
+		return RoomPaused
+	}
+	return RoomOpen
+}
