@@ -1,0 +1,369 @@
+// Package redistest starts real redis-server processes for tests.
+//
+// The queue logic lives in Lua scripts, and only a real Redis runs them with
+// the semantics production sees (cluster hash slots, AOF recovery, script
+// atomicity), so tests use this package instead of a fake. A missing
+// redis-server is an error, never a skip: a suite that silently skips its
+// storage tests proves nothing.
+package redistest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrNotFound reports that a Redis binary is not on PATH. Its error text
+// names the package to install, so a failing CI log says how to fix itself.
+var ErrNotFound = errors.New("not found on PATH")
+
+// errPortInUse marks a start that failed only because another process took
+// the port between picking and binding it, so a retry on a new port can help.
+var errPortInUse = errors.New("port already in use")
+
+const (
+	// startTimeout bounds the wait for PING; loading an AOF counts as starting.
+	startTimeout = 20 * time.Second
+	// startAttempts is how many ports NewServer tries before giving up.
+	startAttempts = 5
+	// logTailLines is how much of the server log an error carries.
+	logTailLines = 20
+)
+
+// Options configures a server. The zero value is an in-memory server with no
+// persistence, which is what most tests want: fast and nothing on disk.
+type Options struct {
+	// AppendOnly turns on the append-only file with appendfsync always, so
+	// every acknowledged write survives Kill and Restart. Default: false.
+	AppendOnly bool
+	// Args are extra redis-server arguments, such as
+	// []string{"--maxmemory", "10mb"}; they come last and so override the
+	// defaults this package sets. Default: none.
+	Args []string
+}
+
+// Server is one redis-server process on 127.0.0.1 with its own temporary
+// directory. It keeps its port and directory across Kill and Start, so clients
+// made before a restart reconnect to the same server and data.
+type Server struct {
+	bin   string
+	dir   string
+	port  int
+	args  []string // redis-server arguments except --port
+	clog  string   // the server's stdout and stderr, appended across restarts
+	mu    sync.Mutex
+	cmd   *exec.Cmd
+	done  chan struct{} // closed when cmd has been waited for
+	conns []io.Closer   // clients handed out, closed by Close
+	shut  bool
+}
+
+// NewServer starts redis-server on a free port of 127.0.0.1 with a fresh
+// temporary directory and RDB snapshots off, and returns once it answers
+// PING. The caller must Close it; tests should use Start instead.
+func NewServer(opt Options) (*Server, error) {
+	return newServer(opt, nil, freePort)
+}
+
+// newServer starts a server with extra arguments (the cluster's) and a port
+// picker (the cluster needs port+10000 free as well).
+func newServer(opt Options, extra []string, pick func() (int, error)) (*Server, error) {
+	bin, err := lookPath("redis-server", "redis-server")
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "redistest-*")
+	if err != nil {
+		return nil, fmt.Errorf("redistest: temp dir: %w", err)
+	}
+	s := &Server{bin: bin, dir: dir, clog: dir + string(os.PathSeparator) + "redis.log"}
+	s.args = []string{
+		"--bind", "127.0.0.1",
+		"--dir", dir,
+		"--save", "",
+		"--daemonize", "no",
+		"--logfile", "", // stdout, which goes to s.clog
+	}
+	if opt.AppendOnly {
+		// always, not everysec: with everysec Redis may acknowledge a write
+		// it has not yet handed to the kernel, and a fault test would flake.
+		s.args = append(s.args, "--appendonly", "yes", "--appendfsync", "always")
+	} else {
+		s.args = append(s.args, "--appendonly", "no")
+	}
+	s.args = append(s.args, extra...)
+	s.args = append(s.args, opt.Args...)
+
+	// The port is free when picked but not reserved, so another process can
+	// take it before redis-server binds; a new port then usually works.
+	for range startAttempts {
+		if s.port, err = pick(); err != nil {
+			break
+		}
+		if err = s.start(); !errors.Is(err, errPortInUse) {
+			break
+		}
+	}
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+// Addr returns the server's address, "127.0.0.1:PORT". It stays the same
+// across Kill, Start and Restart.
+func (s *Server) Addr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
+}
+
+// Client returns a new client for the server. Close closes it too, so a test
+// need not, but closing it earlier is harmless.
+func (s *Server) Client() *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	s.mu.Lock()
+	s.conns = append(s.conns, c)
+	s.mu.Unlock()
+	return c
+}
+
+// Kill stops the server with SIGKILL, as a crash or power cut would, and
+// waits for it to exit. The directory is kept, so Start recovers whatever the
+// append-only file holds. Killing a stopped server does nothing.
+func (s *Server) Kill() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.kill()
+}
+
+// Start starts a killed server again on the same port and directory and
+// waits until it answers PING, which with AppendOnly means the AOF is loaded.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shut {
+		return errors.New("redistest: start: server is closed")
+	}
+	if s.cmd != nil {
+		return fmt.Errorf("redistest: start: server on %s is already running", s.Addr())
+	}
+	// The port cannot change, since clients hold the address, so wait for
+	// whoever took it meanwhile instead of picking another.
+	var err error
+	for i := range startAttempts {
+		if err = s.start(); !errors.Is(err, errPortInUse) {
+			return err
+		}
+		time.Sleep(time.Duration(i+1) * 200 * time.Millisecond)
+	}
+	return err
+}
+
+// Restart kills the server with SIGKILL and starts it again on the same port
+// and directory: the fault that AppendOnly tests are about.
+func (s *Server) Restart() error {
+	if err := s.Kill(); err != nil {
+		return err
+	}
+	return s.Start()
+}
+
+// Close closes the clients made by Client, stops the server and removes its
+// directory. Calling it again does nothing.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shut {
+		return nil
+	}
+	s.shut = true
+	for _, c := range s.conns {
+		_ = c.Close() // a client the test closed already says so; that is fine
+	}
+	s.conns = nil
+	err := s.kill()
+	if rmErr := os.RemoveAll(s.dir); rmErr != nil && err == nil {
+		err = fmt.Errorf("redistest: remove %s: %w", s.dir, rmErr)
+	}
+	return err
+}
+
+// start runs redis-server and waits for PING; s.mu is held or s is not yet
+// shared. On failure the process is gone and the error ends with the log.
+func (s *Server) start() error {
+	logf, err := os.OpenFile(s.clog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("redistest: open log: %w", err)
+	}
+	defer logf.Close() // the child has its own copy once started
+	st, err := logf.Stat()
+	if err != nil {
+		return fmt.Errorf("redistest: stat log: %w", err)
+	}
+	from := st.Size() // this attempt's lines start here
+
+	args := append([]string{"--port", strconv.Itoa(s.port)}, s.args...)
+	cmd := exec.Command(s.bin, args...)
+	cmd.Dir = s.dir
+	// A file, not a pipe: Wait then never blocks on a reader, and the log
+	// survives the process for the error message.
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("redistest: start redis-server: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait() // the exit status says nothing the log does not
+		close(done)
+	}()
+	s.cmd, s.done = cmd, done
+
+	if err := waitReady(s.Addr(), cmd.Process.Pid, done, startTimeout); err != nil {
+		_ = s.kill()
+		tail := s.logTail(from)
+		if strings.Contains(tail, "Address already in use") {
+			err = fmt.Errorf("%w: %w", errPortInUse, err)
+		}
+		return fmt.Errorf("redistest: redis-server on %s: %w\n--- last lines of its log ---\n%s", s.Addr(), err, tail)
+	}
+	return nil
+}
+
+// kill stops the process group and waits for it; s.mu is held.
+func (s *Server) kill() error {
+	if s.cmd == nil {
+		return nil
+	}
+	err := killGroup(s.cmd.Process)
+	<-s.done
+	s.cmd, s.done = nil, nil
+	if err != nil {
+		return fmt.Errorf("redistest: kill redis-server on %s: %w", s.Addr(), err)
+	}
+	return nil
+}
+
+// logTail returns the last lines the server logged since offset from.
+func (s *Server) logTail(from int64) string {
+	b, err := os.ReadFile(s.clog)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	if from > int64(len(b)) {
+		from = 0
+	}
+	lines := strings.Split(strings.TrimRight(string(b[from:]), "\n"), "\n")
+	if len(lines) > logTailLines {
+		lines = lines[len(lines)-logTailLines:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// waitReady polls addr until it answers PONG, the process exits, or timeout
+// passes. A LOADING error while the AOF loads counts as not ready yet. The
+// answering server must have our pid: if another process took the port
+// first, our redis-server exits, and its PONG must not pass for ours.
+func waitReady(addr string, pid int, exited <-chan struct{}, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case <-exited:
+			return errors.New("exited before answering PING")
+		default:
+		}
+		err := ping(addr, pid)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready within %s: %w", timeout, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// ping checks that the server at addr is process pid and answers PONG.
+func ping(addr string, pid int) error {
+	reply, err := command(addr, time.Second, "PING")
+	if err != nil {
+		return err
+	}
+	if reply != "PONG" {
+		return fmt.Errorf("PING answered %q", reply)
+	}
+	info, err := command(addr, time.Second, "INFO", "server")
+	if err != nil {
+		return err
+	}
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			if v != strconv.Itoa(pid) {
+				return fmt.Errorf("%s is answered by process %s, not ours (%d)", addr, v, pid)
+			}
+			return nil
+		}
+	}
+	return errors.New("INFO server has no process_id")
+}
+
+// lookPath finds bin on PATH, or says which Debian package provides it.
+func lookPath(bin, pkg string) (string, error) {
+	path, err := exec.LookPath(bin)
+	if err != nil {
+		return "", fmt.Errorf("%s %w: install it (Debian/Ubuntu: apt-get install %s)", bin, ErrNotFound, pkg)
+	}
+	return path, nil
+}
+
+// freePort asks the kernel for a free port on 127.0.0.1.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("redistest: free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Start starts a server for the test and closes it when the test ends. With
+// no options the server is in-memory; only opt[0] is used. It fails the test,
+// never skips it, when redis-server cannot start.
+func Start(tb testing.TB, opt ...Options) *Server {
+	tb.Helper()
+	s, err := NewServer(first(tb, opt))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return s
+}
+
+// first returns the one optional Options, or the zero value.
+func first(tb testing.TB, opt []Options) Options {
+	tb.Helper()
+	switch len(opt) {
+	case 0:
+		return Options{}
+	case 1:
+		return opt[0]
+	default:
+		tb.Fatalf("redistest: at most one Options, got %d", len(opt))
+		return Options{}
+	}
+}

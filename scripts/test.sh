@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The one command that runs the whole test suite, on a fresh Debian 12
+# machine as well as a prepared one: it installs what the tests need, then
+# vets and tests every package. Extra arguments go to `go test`, e.g.
+#   scripts/test.sh -run TestRestart -v
+# Tests start real redis-server processes and fail, never skip, without them,
+# which is why this script installs Redis rather than leaving it to chance.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Go is unpacked at /usr/local/go but a fresh shell may not have it on PATH.
+if ! command -v go >/dev/null 2>&1; then
+	export PATH="$PATH:/usr/local/go/bin"
+fi
+if ! command -v go >/dev/null 2>&1; then
+	echo "test.sh: go not found on PATH or in /usr/local/go/bin: install Go 1.26" >&2
+	exit 1
+fi
+
+# Root on the CI machine; sudo elsewhere, if there is one.
+sudo=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+	sudo="sudo"
+fi
+
+# apt-get update once, and only when something is missing, so a prepared
+# machine runs the tests without touching the network.
+apt_updated=""
+apt_install() {
+	if [ -z "$apt_updated" ]; then
+		$sudo env DEBIAN_FRONTEND=noninteractive apt-get update
+		apt_updated=1
+	fi
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+}
+
+# redis-server for every store test; redis-cli (redis-tools) to form clusters.
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+	apt_install redis-server redis-tools
+fi
+# Browser tests drive chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+	apt_install chromium
+fi
+
+# The SQS emulator for the admitter's tests, when its script exists.
+if [ -x scripts/sqs-emulator.sh ]; then
+	scripts/sqs-emulator.sh start
+fi
+
+go vet ./...
+go test -count=1 -timeout 20m "$@" ./...
