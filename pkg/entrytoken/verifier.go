@@ -1,0 +1,323 @@
+package entrytoken
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Errors of Verify, checked with errors.Is. Each returned error wraps exactly
+// one of them and keeps the reason in its message.
+var (
+	// ErrInvalidToken: the token is missing, malformed, forged, signed with
+	// another algorithm or an unknown key, for another issuer or audience, not
+	// yet valid or expired. API code `invalid_token` (401).
+	ErrInvalidToken = errors.New("invalid entry token")
+	// ErrWrongRoom: the token is valid but admits to another room. API code
+	// `wrong_room` (403).
+	ErrWrongRoom = errors.New("entry token is for another room")
+	// ErrKeysUnavailable: the token's key is not cached and the JWKS could not
+	// be fetched, so the token could not be checked. A server fault (503), not
+	// the visitor's.
+	ErrKeysUnavailable = errors.New("entry token keys unavailable")
+)
+
+const (
+	// MaxLeeway is the most clock skew a Verifier tolerates (API.md: at most 30 s).
+	MaxLeeway = 30 * time.Second
+	// maxTokenBytes bounds the work spent on a header value; real tokens are
+	// about 400 bytes.
+	maxTokenBytes = 4096
+	// maxJWKSBytes bounds the JWKS body read into memory.
+	maxJWKSBytes = 1 << 20
+)
+
+// VerifierOptions configures a Verifier.
+type VerifierOptions struct {
+	// JWKSURL is where the public keys are fetched, e.g.
+	// http://127.0.0.1:8080/.well-known/jwks.json. Required unless FetchJWKS
+	// is set.
+	JWKSURL string
+	// FetchJWKS, when set, replaces the HTTP fetch of JWKSURL: standalone mode
+	// passes the in-process Signer's JWKS. It gets a context with
+	// FetchTimeout. Default nil.
+	FetchJWKS func(ctx context.Context) ([]byte, error)
+	// HTTPClient fetches JWKSURL. Default http.DefaultClient.
+	HTTPClient *http.Client
+	// Issuer is the required `iss`. Default "waitroom".
+	Issuer string
+	// Audience is the required `aud`. Default "booking".
+	Audience string
+	// Leeway is the clock skew tolerated on `nbf`, `iat` and `exp`; at most
+	// 30s. Default 30s.
+	Leeway time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// MinRefetchInterval is the least time between two JWKS fetches, so that
+	// tokens with made-up kids cannot make the Verifier hammer the key
+	// server. Default 10s.
+	MinRefetchInterval time.Duration
+	// FetchTimeout bounds one JWKS fetch. Default 5s.
+	FetchTimeout time.Duration
+}
+
+// WithDefaults returns the options with every zero field set to its default.
+func (o VerifierOptions) WithDefaults() VerifierOptions {
+	if o.HTTPClient == nil {
+		o.HTTPClient = http.DefaultClient
+	}
+	if o.Issuer == "" {
+		o.Issuer = DefaultIssuer
+	}
+	if o.Audience == "" {
+		o.Audience = DefaultAudience
+	}
+	if o.Leeway == 0 {
+		o.Leeway = MaxLeeway
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MinRefetchInterval == 0 {
+		o.MinRefetchInterval = 10 * time.Second
+	}
+	if o.FetchTimeout == 0 {
+		o.FetchTimeout = 5 * time.Second
+	}
+	return o
+}
+
+func (o VerifierOptions) validate() error {
+	switch {
+	case o.JWKSURL == "" && o.FetchJWKS == nil:
+		return errors.New("entrytoken: JWKSURL or FetchJWKS must be set")
+	case o.Leeway < 0 || o.Leeway > MaxLeeway:
+		return fmt.Errorf("entrytoken: Leeway must be between 0 and %s, got %s", MaxLeeway, o.Leeway)
+	case o.MinRefetchInterval < 0:
+		return fmt.Errorf("entrytoken: MinRefetchInterval must not be negative, got %s", o.MinRefetchInterval)
+	case o.FetchTimeout < 0:
+		return fmt.Errorf("entrytoken: FetchTimeout must not be negative, got %s", o.FetchTimeout)
+	}
+	return nil
+}
+
+// VerifiedClaims are the claims of an entry token that Verify accepted.
+type VerifiedClaims struct {
+	Room      string    // `room`
+	Subject   string    // `sub`: the user id, or else the ticket
+	ID        string    // `jti`
+	IssuedAt  time.Time // `iat`, UTC
+	NotBefore time.Time // `nbf`, UTC
+	ExpiresAt time.Time // `exp`, UTC: when the admission ends
+}
+
+// Verifier checks entry tokens against the public keys of a JWKS, which it
+// caches. It is safe for concurrent use.
+type Verifier struct {
+	opt    VerifierOptions
+	parser *jwt.Parser
+
+	mu        sync.Mutex
+	keys      map[string]ed25519.PublicKey // by kid
+	fetched   bool                         // a fetch has been started before
+	fetchedAt time.Time                    // start of the last fetch
+	fetchErr  error                        // outcome of the last finished fetch
+	inflight  chan struct{}                // closed when the running fetch ends; nil when none runs
+}
+
+// NewVerifier returns a Verifier. It fetches no keys yet: the first Verify
+// does. It fails if neither JWKSURL nor FetchJWKS is set, or Leeway is above
+// 30s.
+func NewVerifier(opt VerifierOptions) (*Verifier, error) {
+	opt = opt.WithDefaults()
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	return &Verifier{
+		opt: opt,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+			jwt.WithIssuer(opt.Issuer),
+			jwt.WithAudience(opt.Audience),
+			jwt.WithExpirationRequired(),
+			jwt.WithNotBeforeRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithLeeway(opt.Leeway),
+			jwt.WithTimeFunc(opt.Now),
+			jwt.WithStrictDecoding(),
+		),
+		keys: map[string]ed25519.PublicKey{},
+	}, nil
+}
+
+// tokenClaims is the payload as parsed: RegisteredClaims accepts `aud` as a
+// string or an array.
+type tokenClaims struct {
+	jwt.RegisteredClaims
+	Room string `json:"room"`
+}
+
+// Verify checks token and returns its claims if it admits to room. The error
+// wraps ErrInvalidToken for any bad token, ErrWrongRoom for a valid token of
+// another room, ErrKeysUnavailable when the keys could not be fetched, or the
+// context's error when ctx ends while waiting for keys.
+func (v *Verifier) Verify(ctx context.Context, token, room string) (*VerifiedClaims, error) {
+	if token == "" {
+		return nil, fmt.Errorf("%w: empty token", ErrInvalidToken)
+	}
+	if len(token) > maxTokenBytes {
+		return nil, fmt.Errorf("%w: token longer than %d bytes", ErrInvalidToken, maxTokenBytes)
+	}
+	var c tokenClaims
+	_, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" {
+			return nil, errors.New("no kid in header")
+		}
+		return v.key(ctx, kid)
+	})
+	if err != nil {
+		if errors.Is(err, ErrKeysUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("entrytoken: verify: %w", err)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	switch {
+	case c.Room == "":
+		return nil, fmt.Errorf("%w: no room claim", ErrInvalidToken)
+	case c.Subject == "":
+		return nil, fmt.Errorf("%w: no sub claim", ErrInvalidToken)
+	case c.ID == "":
+		return nil, fmt.Errorf("%w: no jti claim", ErrInvalidToken)
+	case c.Room != room:
+		return nil, fmt.Errorf("%w: token is for room %q, not %q", ErrWrongRoom, c.Room, room)
+	}
+	out := &VerifiedClaims{Room: c.Room, Subject: c.Subject, ID: c.ID}
+	// exp and nbf are required by the parser; iat is checked when present.
+	out.ExpiresAt = c.ExpiresAt.UTC()
+	out.NotBefore = c.NotBefore.UTC()
+	if c.IssuedAt != nil {
+		out.IssuedAt = c.IssuedAt.UTC()
+	}
+	return out, nil
+}
+
+// key returns the cached key for kid. On a miss it refetches the JWKS, unless
+// a fetch started less than MinRefetchInterval ago; concurrent misses wait for
+// one shared fetch.
+func (v *Verifier) key(ctx context.Context, kid string) (ed25519.PublicKey, error) {
+	v.mu.Lock()
+	if k, ok := v.keys[kid]; ok {
+		v.mu.Unlock()
+		return k, nil
+	}
+	done := v.inflight
+	if done == nil {
+		if v.fetched && v.opt.Now().Sub(v.fetchedAt) < v.opt.MinRefetchInterval {
+			err := v.fetchErr
+			v.mu.Unlock()
+			if err != nil {
+				return nil, fmt.Errorf("%w: last fetch failed: %w", ErrKeysUnavailable, err)
+			}
+			return nil, fmt.Errorf("unknown kid %q", kid)
+		}
+		done = make(chan struct{})
+		v.inflight = done
+		v.fetched = true
+		v.fetchedAt = v.opt.Now()
+		// The fetch is shared, so one caller giving up must not cancel it
+		// for the others: it keeps ctx's values but not its cancellation.
+		go v.refresh(context.WithoutCancel(ctx), done)
+	}
+	v.mu.Unlock()
+
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for JWKS: %w", ctx.Err())
+	}
+
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if k, ok := v.keys[kid]; ok {
+		return k, nil
+	}
+	if v.fetchErr != nil {
+		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, v.fetchErr)
+	}
+	return nil, fmt.Errorf("unknown kid %q", kid)
+}
+
+// refresh fetches the JWKS, replaces the cached keys on success (so keys
+// dropped from the set stop verifying) and closes done.
+func (v *Verifier) refresh(ctx context.Context, done chan struct{}) {
+	ctx, cancel := context.WithTimeout(ctx, v.opt.FetchTimeout)
+	defer cancel()
+	keys, err := v.fetch(ctx)
+
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.fetchErr = err
+	if err == nil {
+		v.keys = keys
+	}
+	v.inflight = nil
+	close(done)
+}
+
+func (v *Verifier) fetch(ctx context.Context) (map[string]ed25519.PublicKey, error) {
+	var body []byte
+	if v.opt.FetchJWKS != nil {
+		b, err := v.opt.FetchJWKS(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("fetch JWKS: %w", err)
+		}
+		body = b
+	} else {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.opt.JWKSURL, nil)
+		if err != nil {
+			return nil, fmt.Errorf("fetch JWKS: %w", err)
+		}
+		req.Header.Set("Accept", "application/json")
+		resp, err := v.opt.HTTPClient.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("fetch JWKS: %w", err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("fetch JWKS %s: status %s", v.opt.JWKSURL, resp.Status)
+		}
+		body, err = io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
+		if err != nil {
+			return nil, fmt.Errorf("fetch JWKS %s: %w", v.opt.JWKSURL, err)
+		}
+		if len(body) > maxJWKSBytes {
+			return nil, fmt.Errorf("fetch JWKS %s: body over %d bytes", v.opt.JWKSURL, maxJWKSBytes)
+		}
+	}
+	var set JWKS
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, fmt.Errorf("decode JWKS: %w", err)
+	}
+	keys := make(map[string]ed25519.PublicKey, len(set.Keys))
+	for _, jwk := range set.Keys {
+		pub, ok := jwk.ed25519Key()
+		if !ok {
+			continue
+		}
+		kid := jwk.Kid
+		if kid == "" {
+			kid = Thumbprint(pub)
+		}
+		keys[kid] = pub
+	}
+	return keys, nil
+}
