@@ -36,6 +36,18 @@ type Event struct {
 	Ended    []Ending    `json:"e,omitempty"`
 	// Waiting is the size of the line after the change.
 	Waiting int64 `json:"w"`
+	// Rate figures, on tick events: admissions in the last minute, the
+	// first admission, Redis's time and the interval, all in ms.
+	LastMinute   int64 `json:"m,omitempty"`
+	FirstAdmitMS int64 `json:"f,omitempty"`
+	NowMS        int64 `json:"n,omitempty"`
+	IntervalMS   int64 `json:"i,omitempty"`
+}
+
+// ETA estimates the wait of the visitor at position after a tick event; nil
+// on other events or before the room has admitted anyone.
+func (e Event) ETA(position int64) *time.Duration {
+	return eta(position, e.LastMinute, e.FirstAdmitMS, e.NowMS, e.IntervalMS)
 }
 
 // Admission is a visitor moved from the line into the admitted set.

@@ -14,6 +14,8 @@
 --   r: removed from the line {t, s, r='abandoned'}
 --   e: admissions ended {t, r='admission_ended'}
 --   w: visitors waiting after the tick
+--   m, f, n, i: admissions in the last minute, first admission (ms), now
+--               (ms), interval_ms: what an ETA is computed from
 -- or {-1} when the room does not exist.
 -- A server holding sockets updates every position from a and r alone:
 -- a visitor's new position is the old one less the removed scores below it.
@@ -119,6 +121,11 @@ for _, f in ipairs(redis.call('HKEYS', K.rate)) do
 end
 
 ev.w = waiting_count(ids)
+-- The rate figures let a socket server give each position its ETA.
+ev.m = admitted_last_minute(now)
+ev.f = tonumber(redis.call('HGET', K.stats, 'first_admit_ms') or '0')
+ev.n = now
+ev.i = cfg.interval
 if changed or ev.a or ev.r or ev.e then
   publish(ev)
 else
