@@ -15,7 +15,7 @@ var luaFiles embed.FS
 // SCRIPT FLUSH, or on a Cluster node that never saw it, the first call
 // reloads it.
 type scripts struct {
-	join, status, touch, leave, tick, putRoom, deleteRoom, stats, positions *redis.Script
+	join, status, touch, leave, tick, putRoom, deleteRoom, stats, positions, admission *redis.Script
 }
 
 func loadScripts() scripts {
@@ -31,6 +31,7 @@ func loadScripts() scripts {
 		deleteRoom: s("delete_room.lua"),
 		stats:      s("stats.lua"),
 		positions:  s("positions.lua"),
+		admission:  s("admission.lua"),
 	}
 }
 

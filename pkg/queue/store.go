@@ -494,6 +494,31 @@ func (s *Store) Positions(ctx context.Context, room string, tickets []string) (P
 	return out, nil
 }
 
+// ErrAdmissionEnded: the admission behind an entry token is over (time up,
+// left, checkout, or the operator ended it).
+var ErrAdmissionEnded = errors.New("admission ended")
+
+// LiveAdmission finds the live admission of an entry token's subject (the
+// user id given at join, or the ticket) and returns its ticket and end.
+// It is one small read-only script, cheap enough to run on every booking
+// request. Errors: ErrInvalidRoom, ErrAdmissionEnded, ErrUnavailable.
+func (s *Store) LiveAdmission(ctx context.Context, room, subject string) (ticket string, ends time.Time, err error) {
+	if !ValidRoomID(room) {
+		return "", time.Time{}, ErrInvalidRoom
+	}
+	if subject == "" || len(subject) > MaxUserLen {
+		return "", time.Time{}, ErrAdmissionEnded
+	}
+	res, err := s.sc.admission.Run(ctx, s.rdb, roomKeys(room).all(), subject).Slice()
+	if err != nil {
+		return "", time.Time{}, storeErr("live admission", err)
+	}
+	if res[0].(int64) != 1 {
+		return "", time.Time{}, ErrAdmissionEnded
+	}
+	return res[1].(string), time.UnixMilli(res[2].(int64)).UTC(), nil
+}
+
 // ---- stats ----------------------------------------------------------------
 
 // Stats are a room's figures.
