@@ -27,6 +27,12 @@ var Static embed.FS
 // GET /rooms/{room}.
 const RoomPage = "room.html"
 
+// AdminPage is the operator page served at GET /admin.
+const AdminPage = "admin.html"
+
+// BookingPage is the booking page (seat map) served at GET /booking/{room}.
+const BookingPage = "booking.html"
+
 // Files returns the static files with the "static/" prefix removed, so
 // "room.js" is static/room.js: the tree to serve under /static/.
 func Files() fs.FS {

@@ -1,0 +1,152 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/web"
+)
+
+// Admin serves the operator API of API.md behind WAITROOM_ADMIN_TOKEN, and
+// the operator page.
+type Admin struct {
+	Store  *queue.Store
+	Token  string
+	Logger *slog.Logger
+	// OnRefused is called for every refused token (for a metric); may be nil.
+	OnRefused func()
+	// Sleep waits before a refusal; time.Sleep when nil (tests shorten it).
+	Sleep func(time.Duration)
+
+	mu       sync.Mutex
+	failures map[string]int // by client address
+}
+
+// Register adds the operator routes to e.
+func (a *Admin) Register(e *echo.Echo) {
+	g := e.Group("/api/admin", a.RequireToken)
+	g.GET("/rooms", a.listRooms)
+	g.PUT("/rooms/:room", a.putRoom)
+	g.DELETE("/rooms/:room", a.deleteRoom)
+	e.GET("/admin", func(c echo.Context) error { return servePage(c, web.AdminPage) })
+}
+
+// RequireToken checks "Authorization: Bearer <token>" in constant time.
+// Each wrong token from an address doubles its wait before the 401 (up to
+// 5 s), so guessing is slow; every refusal is logged, never the token.
+func (a *Admin) RequireToken(next echo.HandlerFunc) echo.HandlerFunc {
+	want := sha256.Sum256([]byte(a.Token))
+	return func(c echo.Context) error {
+		got, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(got))
+		// Comparing fixed-size digests keeps the token's length secret too.
+		if ok && a.Token != "" && subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
+			a.mu.Lock()
+			delete(a.failures, c.RealIP())
+			a.mu.Unlock()
+			return next(c)
+		}
+		a.mu.Lock()
+		if a.failures == nil {
+			a.failures = map[string]int{}
+		}
+		if len(a.failures) > 100000 { // bound memory under a spray of addresses
+			clear(a.failures)
+		}
+		a.failures[c.RealIP()]++
+		n := a.failures[c.RealIP()]
+		a.mu.Unlock()
+		if a.OnRefused != nil {
+			a.OnRefused()
+		}
+		a.Logger.Warn("operator token refused", "request_id", requestID(c), "client", c.RealIP(), "failures", n)
+		wait := min(100*time.Millisecond<<min(n-1, 6), 5*time.Second)
+		sleep := a.Sleep
+		if sleep == nil {
+			sleep = time.Sleep
+		}
+		sleep(wait)
+		return errUnauthorized
+	}
+}
+
+type roomStatsBody struct {
+	Waiting           int64 `json:"waiting"`
+	Admitted          int64 `json:"admitted"`
+	AdmittedTotal     int64 `json:"admitted_total"`
+	AdmittedPerMinute int64 `json:"admitted_per_minute"`
+	OldestWaitS       int64 `json:"oldest_wait_s"`
+}
+
+type roomBody struct {
+	Room   string         `json:"room"`
+	Config queue.Config   `json:"config"`
+	Stats  *roomStatsBody `json:"stats,omitempty"`
+}
+
+func (a *Admin) listRooms(c echo.Context) error {
+	ctx := c.Request().Context()
+	rooms, err := a.Store.Rooms(ctx)
+	if err != nil {
+		return err
+	}
+	out := make([]roomBody, 0, len(rooms))
+	for _, r := range rooms {
+		st, err := a.Store.Stats(ctx, r.Room)
+		if err != nil {
+			continue // deleted since the listing
+		}
+		out = append(out, roomBody{Room: r.Room, Config: r.Config, Stats: &roomStatsBody{
+			Waiting: st.Waiting, Admitted: st.Admitted, AdmittedTotal: st.AdmittedTotal,
+			AdmittedPerMinute: st.AdmittedLastMinute, OldestWaitS: int64(st.OldestWait.Seconds()),
+		}})
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (a *Admin) putRoom(c echo.Context) error {
+	room := c.Param("room")
+	if !queue.ValidRoomID(room) {
+		return queue.ErrInvalidRoom
+	}
+	raw, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	if ct := c.Request().Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return errUnsupportedCT
+	}
+	if strings.TrimSpace(string(raw)) == "" {
+		raw = []byte("{}")
+	}
+	patch, err := queue.DecodeConfigPatch(raw)
+	if err != nil {
+		return err
+	}
+	cfg, created, err := a.Store.PutRoom(c.Request().Context(), room, patch)
+	if err != nil {
+		return err
+	}
+	a.Logger.Info("room config put", "request_id", requestID(c), "room", room, "created", created)
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	return c.JSON(code, roomBody{Room: room, Config: cfg})
+}
+
+func (a *Admin) deleteRoom(c echo.Context) error {
+	if err := a.Store.DeleteRoom(c.Request().Context(), c.Param("room")); err != nil {
+		return err
+	}
+	a.Logger.Info("room deleted", "request_id", requestID(c), "room", c.Param("room"))
+	return c.NoContent(http.StatusNoContent)
+}

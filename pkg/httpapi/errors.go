@@ -1,0 +1,125 @@
+// Package httpapi is waitroom's HTTP surface: the waiting-room API, the
+// operator API, the booking API and the pages, on echo v4. Handlers are thin:
+// they check input, call the domain packages and shape JSON. Every error
+// leaves through ErrorHandler, the one place that turns domain errors into the
+// status and code of API.md.
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/waitroom/waitroom/pkg/entrytoken"
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// Error is an error as API.md shapes it:
+// {"error":{"code":"<snake_case>","message":"<for a person>"}}.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	// RetryAfter, in seconds, is sent as Retry-After when positive.
+	RetryAfter int
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// apiErr builds an *Error.
+func apiErr(status int, code, message string) *Error {
+	return &Error{Status: status, Code: code, Message: message}
+}
+
+// Errors raised by the HTTP layer itself.
+var (
+	errInvalidBody   = apiErr(http.StatusBadRequest, "invalid_body", "The request body is not valid JSON of the expected shape.")
+	errBodyTooLarge  = apiErr(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is larger than 8 KiB.")
+	errUnauthorized  = apiErr(http.StatusUnauthorized, "unauthorized", "A valid operator token is required.")
+	errNotFound      = apiErr(http.StatusNotFound, "not_found", "There is nothing at this address.")
+	errMethod        = apiErr(http.StatusMethodNotAllowed, "method_not_allowed", "This method is not allowed here.")
+	errUnavailable   = apiErr(http.StatusServiceUnavailable, "unavailable", "The service is briefly unavailable; please retry.")
+	errInternal      = apiErr(http.StatusInternalServerError, "internal", "Something went wrong on our side.")
+	errShuttingDown  = apiErr(http.StatusServiceUnavailable, "unavailable", "This server is shutting down.")
+	errUnsupportedCT = apiErr(http.StatusUnsupportedMediaType, "invalid_body", "The request body must be application/json.")
+)
+
+// domainErrors maps the named errors of the domain packages, first match
+// wins. The booking API adds its own in booking.go.
+var domainErrors = []struct {
+	target error
+	err    *Error
+}{
+	{queue.ErrInvalidRoom, apiErr(http.StatusBadRequest, "invalid_room", "A room id is 1–64 characters of a-z, 0-9 and '-'.")},
+	{queue.ErrRoomNotFound, apiErr(http.StatusNotFound, "room_not_found", "There is no such room.")},
+	{queue.ErrTicketNotFound, apiErr(http.StatusNotFound, "ticket_not_found", "This ticket holds no place in this room.")},
+	{queue.ErrRoomClosed, apiErr(http.StatusForbidden, "room_closed", "This sale is closed to new visitors.")},
+	{queue.ErrInvalidUser, apiErr(http.StatusBadRequest, "invalid_body", "user must be at most 128 bytes of UTF-8.")},
+	{queue.ErrAdmissionEnded, apiErr(http.StatusUnauthorized, "admission_ended", "Your admission has ended; please join the line again.")},
+	{queue.ErrUnavailable, errUnavailable},
+	{entrytoken.ErrWrongRoom, apiErr(http.StatusForbidden, "wrong_room", "This entry token is for another room.")},
+	{entrytoken.ErrInvalidToken, apiErr(http.StatusUnauthorized, "invalid_token", "A valid entry token is required.")},
+	{entrytoken.ErrKeysUnavailable, errUnavailable},
+}
+
+// toAPIError finds the API error for err. Internal detail never reaches the
+// response: unknown errors become a plain 500.
+func toAPIError(err error) *Error {
+	var ae *Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var ce *queue.ConfigError
+	if errors.As(err, &ce) {
+		return apiErr(http.StatusBadRequest, "invalid_config", "Config field "+ce.Field+" "+ce.Reason+".")
+	}
+	for _, m := range append(domainErrors, bookingErrors...) {
+		if errors.Is(err, m.target) {
+			return m.err
+		}
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		switch he.Code {
+		case http.StatusNotFound:
+			return errNotFound
+		case http.StatusMethodNotAllowed:
+			return errMethod
+		case http.StatusRequestEntityTooLarge:
+			return errBodyTooLarge
+		case http.StatusUnsupportedMediaType:
+			return errUnsupportedCT
+		case http.StatusBadRequest:
+			return errInvalidBody
+		}
+	}
+	return errInternal
+}
+
+// ErrorHandler writes every error in the shape of API.md and logs the ones
+// that are ours (5xx) with their detail.
+func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		ae := toAPIError(err)
+		if ae.Status >= 500 {
+			log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
+				slog.String("request_id", requestID(c)), slog.String("route", c.Path()),
+				slog.Int("status", ae.Status), slog.String("error", err.Error()))
+		}
+		if ae.RetryAfter > 0 {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+		}
+		body := map[string]any{"error": map[string]string{"code": ae.Code, "message": ae.Message}}
+		if c.Request().Method == http.MethodHead {
+			_ = c.NoContent(ae.Status)
+			return
+		}
+		_ = c.JSON(ae.Status, body)
+	}
+}

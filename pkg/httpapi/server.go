@@ -1,0 +1,107 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// MaxBodyBytes is the largest request body accepted (API.md: 8 KiB).
+const MaxBodyBytes = 8 << 10
+
+// contentSecurityPolicy keeps pages to their own origin: no inline script,
+// no CDN, sockets only back to us.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// NewEcho returns an echo instance with what every waitroom server shares:
+// the error handler of API.md, a request id on every request and log line,
+// panic recovery, the 8 KiB body limit and the security headers.
+func NewEcho(log *slog.Logger) *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = ErrorHandler(log)
+	// The client address is the TCP peer unless a trusted proxy is
+	// configured (see TrustProxy): X-Forwarded-For is trivially forged.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+		RequestIDHandler: func(c echo.Context, id string) { c.Set(requestIDKey, id) },
+	}))
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			log.Error("panic in handler", "request_id", requestID(c), "route", c.Path(), "error", err.Error())
+			return err
+		},
+	}))
+	e.Use(accessLog(log))
+	e.Use(bodyLimit)
+	e.Use(securityHeaders)
+	return e
+}
+
+// TrustProxy makes the client address the one X-Forwarded-For names, when
+// the request comes from a proxy in a private or loopback range.
+func TrustProxy(e *echo.Echo) {
+	e.IPExtractor = echo.ExtractIPFromXFFHeader()
+}
+
+const requestIDKey = "request_id"
+
+func requestID(c echo.Context) string {
+	id, _ := c.Get(requestIDKey).(string)
+	return id
+}
+
+// accessLog writes one line per request with its request id. It logs the
+// route pattern, never the path: a path may carry a ticket.
+func accessLog(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			status := c.Response().Status
+			if err != nil {
+				status = toAPIError(err).Status
+			}
+			level := slog.LevelDebug
+			if status >= 500 {
+				level = slog.LevelWarn
+			}
+			log.LogAttrs(c.Request().Context(), level, "request",
+				slog.String("request_id", requestID(c)),
+				slog.String("method", c.Request().Method),
+				slog.String("route", c.Path()),
+				slog.Int("status", status),
+				slog.Duration("duration", time.Since(start)))
+			return err
+		}
+	}
+}
+
+// bodyLimit refuses bodies over MaxBodyBytes: at once from Content-Length,
+// or as soon as a chunked body passes the limit.
+func bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if req.ContentLength > MaxBodyBytes {
+			return errBodyTooLarge
+		}
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, MaxBodyBytes)
+		return next(c)
+	}
+}
+
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Content-Type-Options", "nosniff")
+		return next(c)
+	}
+}

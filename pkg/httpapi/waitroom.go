@@ -1,0 +1,329 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"io/fs"
+	"log/slog"
+	"math"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/labstack/echo/v4"
+
+	"github.com/waitroom/waitroom/pkg/entrytoken"
+	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/ratelimit"
+	"github.com/waitroom/waitroom/web"
+)
+
+// SocketServer takes over an upgraded WebSocket for a ticket (pkg/hub).
+type SocketServer interface {
+	Serve(ctx context.Context, room, ticket string, conn *websocket.Conn)
+}
+
+// Waitroom serves the visitors' side of API.md: join, status, leave, room
+// info, the live-position socket, the JWKS, the waiting page and health.
+type Waitroom struct {
+	Store   *queue.Store
+	Sockets SocketServer
+	Signer  *entrytoken.Signer
+	// JoinLimit limits joins per client address; nil allows all.
+	JoinLimit *ratelimit.Limiter
+	// Draining is set when shutdown starts: /readyz answers 503 from then on.
+	Draining *atomic.Bool
+	// SocketContext outlives requests: sockets end when it is cancelled.
+	SocketContext context.Context
+	Logger        *slog.Logger
+	upgrader      websocket.Upgrader
+}
+
+// Register adds the routes to e.
+func (w *Waitroom) Register(e *echo.Echo) {
+	// Small buffers and a shared write-buffer pool keep an idle socket at a
+	// few kilobytes: one process holds 100 000 of them.
+	w.upgrader = websocket.Upgrader{
+		ReadBufferSize:   512,
+		WriteBufferSize:  1024,
+		WriteBufferPool:  writeBufferPool,
+		HandshakeTimeout: 10 * time.Second,
+		Error: func(rw http.ResponseWriter, r *http.Request, status int, reason error) {
+			writeRawError(rw, apiErr(status, "websocket_handshake_failed", "The WebSocket handshake failed: "+reason.Error()))
+		},
+	}
+	if w.Draining == nil {
+		w.Draining = new(atomic.Bool)
+	}
+	if w.SocketContext == nil {
+		w.SocketContext = context.Background()
+	}
+	e.POST("/api/rooms/:room/tickets", w.join)
+	e.GET("/api/rooms/:room/tickets/:ticket", w.status)
+	e.DELETE("/api/rooms/:room/tickets/:ticket", w.leave)
+	e.GET("/api/rooms/:room", w.roomInfo)
+	e.GET("/api/rooms/:room/ws", w.socket)
+	e.GET("/.well-known/jwks.json", w.jwks)
+	e.GET("/rooms/:room", w.page)
+	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticFiles())))
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", w.ready)
+}
+
+var writeBufferPool = &syncPool{}
+
+func staticFiles() http.Handler {
+	fsrv := http.FileServer(http.FS(web.Files()))
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Cache-Control", "public, max-age=300")
+		fsrv.ServeHTTP(rw, r)
+	})
+}
+
+// TicketCookie is the cookie that holds a visitor's ticket for a room.
+func TicketCookie(room string) string { return "wr_" + room }
+
+func (w *Waitroom) join(c echo.Context) error {
+	room := c.Param("room")
+	if !queue.ValidRoomID(room) {
+		return queue.ErrInvalidRoom
+	}
+	if ok, wait := w.JoinLimit.Allow(c.RealIP()); !ok {
+		return rateLimited(wait)
+	}
+	var body struct {
+		User   string `json:"user"`
+		Ticket string `json:"ticket"`
+	}
+	if err := readJSON(c, &body); err != nil {
+		return err
+	}
+	req := queue.JoinRequest{User: body.User, Ticket: body.Ticket}
+	if req.Ticket == "" {
+		if ck, err := c.Cookie(TicketCookie(room)); err == nil {
+			req.Ticket = ck.Value
+		}
+	}
+	st, created, err := w.Store.Join(c.Request().Context(), room, req)
+	if err != nil {
+		return err
+	}
+	w.setTicketCookie(c, room, st.Ticket, 24*time.Hour)
+	out, err := w.statusBody(c.Request().Context(), st)
+	if err != nil {
+		return err
+	}
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	return c.JSON(code, out)
+}
+
+func (w *Waitroom) setTicketCookie(c echo.Context, room, ticket string, maxAge time.Duration) {
+	c.SetCookie(&http.Cookie{
+		Name:     TicketCookie(room),
+		Value:    ticket,
+		Path:     "/",
+		MaxAge:   int(maxAge.Seconds()),
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+		Secure:   c.IsTLS() || c.Request().Header.Get("X-Forwarded-Proto") == "https",
+	})
+}
+
+func (w *Waitroom) status(c echo.Context) error {
+	room, ticket := c.Param("room"), c.Param("ticket")
+	if !queue.ValidRoomID(room) {
+		return queue.ErrInvalidRoom
+	}
+	st, err := w.Store.Status(c.Request().Context(), room, ticket)
+	if err != nil {
+		return err
+	}
+	out, err := w.statusBody(c.Request().Context(), st)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (w *Waitroom) leave(c echo.Context) error {
+	room, ticket := c.Param("room"), c.Param("ticket")
+	if !queue.ValidRoomID(room) {
+		return queue.ErrInvalidRoom
+	}
+	if err := w.Store.Leave(c.Request().Context(), room, ticket); err != nil {
+		return err
+	}
+	if ck, err := c.Cookie(TicketCookie(room)); err == nil && ck.Value == ticket {
+		w.setTicketCookie(c, room, "", -time.Second)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// The three shapes of a ticket status in API.md.
+type waitingBody struct {
+	Ticket     string `json:"ticket"`
+	Room       string `json:"room"`
+	State      string `json:"state"`
+	Position   int64  `json:"position"`
+	Ahead      int64  `json:"ahead"`
+	Waiting    int64  `json:"waiting"`
+	ETASeconds *int64 `json:"eta_seconds"`
+}
+
+type prequeueBody struct {
+	Ticket   string  `json:"ticket"`
+	Room     string  `json:"room"`
+	State    string  `json:"state"`
+	Position *int64  `json:"position"`
+	Waiting  int64   `json:"waiting"`
+	OpensAt  *string `json:"opens_at"`
+}
+
+type admittedBody struct {
+	Ticket     string `json:"ticket"`
+	Room       string `json:"room"`
+	State      string `json:"state"`
+	EntryToken string `json:"entry_token"`
+	ExpiresAt  string `json:"expires_at"`
+	TargetURL  string `json:"target_url"`
+}
+
+// ETASeconds rounds an ETA to whole seconds for JSON; nil stays null.
+func ETASeconds(d *time.Duration) *int64 {
+	if d == nil {
+		return nil
+	}
+	s := int64(math.Ceil(d.Seconds()))
+	return &s
+}
+
+func (w *Waitroom) statusBody(ctx context.Context, st queue.Status) (any, error) {
+	switch st.State {
+	case queue.StateAdmitted:
+		cfg, err := w.Store.Room(ctx, st.Room)
+		if err != nil {
+			return nil, err
+		}
+		tok, err := w.Signer.Sign(entrytoken.Claims{Room: st.Room, Subject: Subject(st.User, st.Ticket), ExpiresAt: st.AdmissionEnds})
+		if err != nil {
+			return nil, err
+		}
+		return admittedBody{Ticket: st.Ticket, Room: st.Room, State: string(st.State), EntryToken: tok,
+			ExpiresAt: st.AdmissionEnds.Format(time.RFC3339), TargetURL: cfg.TargetURL}, nil
+	case queue.StatePrequeue:
+		var opens *string
+		if st.OpensAt != nil {
+			s := st.OpensAt.Format(time.RFC3339)
+			opens = &s
+		}
+		return prequeueBody{Ticket: st.Ticket, Room: st.Room, State: string(st.State), Waiting: st.Waiting, OpensAt: opens}, nil
+	}
+	return waitingBody{Ticket: st.Ticket, Room: st.Room, State: string(st.State), Position: st.Position,
+		Ahead: st.Ahead(), Waiting: st.Waiting, ETASeconds: ETASeconds(st.ETA)}, nil
+}
+
+// Subject is an entry token's sub: the user id given at join, else the ticket.
+func Subject(user, ticket string) string {
+	if user != "" {
+		return user
+	}
+	return ticket
+}
+
+func (w *Waitroom) roomInfo(c echo.Context) error {
+	room := c.Param("room")
+	ctx := c.Request().Context()
+	cfg, err := w.Store.Room(ctx, room)
+	if err != nil {
+		return err
+	}
+	st, err := w.Store.Stats(ctx, room)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"room":                room,
+		"state":               cfg.State(st.Now),
+		"waiting":             st.Waiting,
+		"admitted":            st.Admitted,
+		"capacity":            cfg.Capacity,
+		"admitted_per_minute": st.AdmittedLastMinute,
+	})
+}
+
+// socket upgrades to the live-position WebSocket. The ticket is checked
+// first, so an unknown ticket gets a 404 and no socket.
+func (w *Waitroom) socket(c echo.Context) error {
+	room := c.Param("room")
+	if !queue.ValidRoomID(room) {
+		return queue.ErrInvalidRoom
+	}
+	ticket := c.QueryParam("ticket")
+	if ticket == "" {
+		if ck, err := c.Cookie(TicketCookie(room)); err == nil {
+			ticket = ck.Value
+		}
+	}
+	if _, err := w.Store.Status(c.Request().Context(), room, ticket); err != nil {
+		return err
+	}
+	if !websocket.IsWebSocketUpgrade(c.Request()) {
+		return apiErr(http.StatusBadRequest, "websocket_required", "This endpoint speaks WebSocket only.")
+	}
+	conn, err := w.upgrader.Upgrade(c.Response(), c.Request(), nil)
+	if err != nil {
+		return nil // the upgrader has answered
+	}
+	w.Sockets.Serve(w.SocketContext, room, ticket, conn)
+	return nil
+}
+
+func (w *Waitroom) jwks(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=60")
+	return c.Blob(http.StatusOK, "application/json", w.Signer.JWKS())
+}
+
+func (w *Waitroom) page(c echo.Context) error {
+	if !queue.ValidRoomID(c.Param("room")) {
+		return queue.ErrInvalidRoom
+	}
+	return servePage(c, web.RoomPage)
+}
+
+func servePage(c echo.Context, name string) error {
+	b, err := fs.ReadFile(web.Files(), name)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-cache")
+	return c.HTMLBlob(http.StatusOK, b)
+}
+
+func (w *Waitroom) ready(c echo.Context) error {
+	if w.Draining.Load() {
+		return errShuttingDown
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), time.Second)
+	defer cancel()
+	if err := w.Store.Ping(ctx); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func rateLimited(wait time.Duration) error {
+	e := *apiErr(http.StatusTooManyRequests, "rate_limited", "Too many requests from your address; please wait a moment.")
+	e.RetryAfter = max(1, int(math.Ceil(wait.Seconds())))
+	return &e
+}
+
+// writeRawError writes an API error where no echo context is at hand.
+func writeRawError(rw http.ResponseWriter, e *Error) {
+	rw.Header().Set("Content-Type", "application/json")
+	rw.WriteHeader(e.Status)
+	_ = json.NewEncoder(rw).Encode(map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})
+}
