@@ -1,0 +1,131 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestNewRoomTakesTheDefaultsOfTheContract(t *testing.T) {
+	each(t, ConfigPatch{}, func(t *testing.T, b *bundle) {
+		cfg, err := b.store.Room(b.ctx, b.room)
+		require.NoError(t, err)
+		require.Equal(t, DefaultConfig(b.room), cfg)
+		require.Equal(t, Config{Capacity: 100, BatchSize: 10, IntervalMS: 1000, SessionTTLS: 600, Mode: ModeAuto,
+			AbandonAfterS: 120, TargetURL: "/booking/" + b.room}, cfg)
+	})
+}
+
+func TestPutUpdatesOnlyTheGivenFields(t *testing.T) {
+	each(t, ConfigPatch{}, func(t *testing.T, b *bundle) {
+		opens := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+		cfg, created, err := b.store.PutRoom(b.ctx, b.room, ConfigPatch{BatchSize: ptr(50), OpensAtSet: true, OpensAt: &opens})
+		require.NoError(t, err)
+		require.False(t, created, "the room existed")
+		want := DefaultConfig(b.room)
+		want.BatchSize = 50
+		want.OpensAt = &opens
+		require.Equal(t, want, cfg)
+
+		cfg = b.put(t, ConfigPatch{OpensAtSet: true}) // "opens_at": null clears it
+		require.Nil(t, cfg.OpensAt)
+		require.Equal(t, 50, cfg.BatchSize)
+	})
+}
+
+func TestRoomsAreListedGotAndDeleted(t *testing.T) {
+	each(t, ConfigPatch{Capacity: ptr(7)}, func(t *testing.T, b *bundle) {
+		rooms, err := b.store.Rooms(b.ctx)
+		require.NoError(t, err)
+		var found *RoomConfig
+		for i := range rooms {
+			if rooms[i].Room == b.room {
+				found = &rooms[i]
+			}
+		}
+		require.NotNil(t, found)
+		require.Equal(t, 7, found.Config.Capacity)
+
+		st := b.join(t)
+		require.NoError(t, b.store.DeleteRoom(b.ctx, b.room))
+		_, err = b.store.Room(b.ctx, b.room)
+		require.ErrorIs(t, err, ErrRoomNotFound)
+		_, err = b.store.Status(b.ctx, b.room, st.Ticket)
+		require.ErrorIs(t, err, ErrRoomNotFound)
+		require.ErrorIs(t, b.store.DeleteRoom(b.ctx, b.room), ErrRoomNotFound)
+		keys, err := b.rdb.Keys(b.ctx, "wr:{"+b.room+"}:*").Result()
+		require.NoError(t, err)
+		require.Empty(t, keys, "nothing of the room is left in Redis")
+	})
+}
+
+func TestBadConfigsAreRefusedNamingTheFieldAndChangeNothing(t *testing.T) {
+	cases := []struct {
+		body, field string
+	}{
+		{`{"batch_size":0}`, "batch_size"},
+		{`{"batch_size":10001}`, "batch_size"},
+		{`{"batch_size":1.5}`, "batch_size"},
+		{`{"batch_size":"5"}`, "batch_size"},
+		{`{"capacity":-1}`, "capacity"},
+		{`{"capacity":1e30}`, "capacity"},
+		{`{"interval_ms":99}`, "interval_ms"},
+		{`{"interval_ms":900001}`, "interval_ms"},
+		{`{"session_ttl_s":9}`, "session_ttl_s"},
+		{`{"session_ttl_s":86401}`, "session_ttl_s"},
+		{`{"abandon_after_s":-5}`, "abandon_after_s"},
+		{`{"mode":"fast"}`, "mode"},
+		{`{"paused":"yes"}`, "paused"},
+		{`{"opens_at":"tomorrow"}`, "opens_at"},
+		{`{"target_url":"javascript:alert(1)"}`, "target_url"},
+		{`{"target_url":"//evil.example"}`, "target_url"},
+		{`{"colour":"red"}`, "colour"},
+		{`{"batch_size":5,"batch_size":6}`, "batch_size"},
+		{`[1,2]`, "body"},
+		{`{"batch_size":5} {}`, "body"},
+	}
+	each(t, ConfigPatch{}, func(t *testing.T, b *bundle) {
+		before, err := b.rdb.HGetAll(b.ctx, roomKeys(b.room).cfg).Result()
+		require.NoError(t, err)
+		for _, c := range cases {
+			_, err := DecodeConfigPatch([]byte(c.body))
+			var ce *ConfigError
+			require.ErrorAs(t, err, &ce, c.body)
+			require.ErrorIs(t, err, ErrInvalidConfig)
+			require.Equal(t, c.field, ce.Field, c.body)
+		}
+		// A patch built in Go is validated by the store too.
+		_, _, err = b.store.PutRoom(b.ctx, b.room, ConfigPatch{BatchSize: ptr(0)})
+		require.ErrorIs(t, err, ErrInvalidConfig)
+		after, err := b.rdb.HGetAll(b.ctx, roomKeys(b.room).cfg).Result()
+		require.NoError(t, err)
+		require.Equal(t, before, after, "nothing changed")
+	})
+}
+
+func TestGoodPatchDecodes(t *testing.T) {
+	p, err := DecodeConfigPatch([]byte(`{"capacity":0,"batch_size":10000,"interval_ms":100,"session_ttl_s":86400,
+		"mode":"queue_all","paused":true,"opens_at":"2030-01-01T10:00:00+02:00","abandon_after_s":0,"target_url":"https://shop.example/buy"}`))
+	require.NoError(t, err)
+	cfg := p.Apply(DefaultConfig("x"))
+	require.NoError(t, cfg.Validate())
+	require.Equal(t, time.Date(2030, 1, 1, 8, 0, 0, 0, time.UTC), *cfg.OpensAt)
+	require.True(t, cfg.Paused)
+	require.Equal(t, ModeQueueAll, cfg.Mode)
+}
+
+func TestRoomIDsAreCheckedBeforeRedis(t *testing.T) {
+	s := New(nil, Options{}) // no Redis at all: a bad id must never reach it
+	ctx := context.Background()
+	for _, id := range []string{"", "Room", "a b", "ü", "../x", "a_b", string(make([]byte, 65))} {
+		_, err := s.Room(ctx, id)
+		require.True(t, errors.Is(err, ErrInvalidRoom), id)
+		_, _, err = s.Join(ctx, id, JoinRequest{})
+		require.ErrorIs(t, err, ErrInvalidRoom)
+		_, err = s.Tick(ctx, id)
+		require.ErrorIs(t, err, ErrInvalidRoom)
+	}
+}
