@@ -27,14 +27,26 @@ func readFile(t *testing.T, files fs.FS, name string) string {
 	return string(b)
 }
 
+// pages are the HTML pages with the script each one runs and the
+// references each must carry.
+var pages = []struct {
+	html, js string
+	want     []string
+}{
+	{web.RoomPage, "room.js", []string{`src="/static/room.js"`, `href="/static/style.css"`, `name="viewport"`}},
+	{web.AdminPage, "admin.js", []string{`src="/static/admin.js"`, `href="/static/style.css"`, `href="/static/admin.css"`, `name="viewport"`}},
+}
+
 func TestPagesAreEmbedded(t *testing.T) {
 	files := setup(t)
-	for _, name := range []string{web.RoomPage, "room.js", "style.css"} {
+	for _, name := range []string{web.RoomPage, "room.js", web.AdminPage, "admin.js", "style.css", "admin.css"} {
 		readFile(t, files, name)
 	}
 	// Static keeps the source layout; Files strips the prefix.
-	if _, err := fs.Stat(web.Static, "static/"+web.RoomPage); err != nil {
-		t.Fatalf("Static: %v", err)
+	for _, name := range []string{web.RoomPage, web.AdminPage} {
+		if _, err := fs.Stat(web.Static, "static/"+name); err != nil {
+			t.Fatalf("Static: %v", err)
+		}
 	}
 }
 
@@ -48,10 +60,19 @@ var (
 	absURLRE    = regexp.MustCompile(`(?i)https?://`)
 )
 
-// The page must work under "default-src 'self'": everything same-origin,
+// The pages must work under "default-src 'self'": everything same-origin,
 // no inline script, style or event handler.
-func TestRoomPageUsesOnlySameOriginResources(t *testing.T) {
-	html := readFile(t, setup(t), web.RoomPage)
+func TestPagesUseOnlySameOriginResources(t *testing.T) {
+	files := setup(t)
+	for _, page := range pages {
+		t.Run(page.html, func(t *testing.T) {
+			checkSameOriginOnly(t, readFile(t, files, page.html), page.want)
+		})
+	}
+}
+
+func checkSameOriginOnly(t *testing.T, html string, want []string) {
+	t.Helper()
 
 	if loc := absURLRE.FindStringIndex(html); loc != nil {
 		t.Errorf("absolute URL at byte %d: %q", loc[0], html[loc[0]:min(len(html), loc[0]+60)])
@@ -89,38 +110,93 @@ func TestRoomPageUsesOnlySameOriginResources(t *testing.T) {
 		}
 	}
 
-	for _, want := range []string{`src="/static/room.js"`, `href="/static/style.css"`, `name="viewport"`} {
-		if !strings.Contains(html, want) {
-			t.Errorf("room.html lacks %s", want)
+	for _, w := range want {
+		if !strings.Contains(html, w) {
+			t.Errorf("page lacks %s", w)
 		}
 	}
 }
 
-// The stylesheet must not pull anything from elsewhere either.
-func TestStylesheetLoadsNothingElse(t *testing.T) {
-	css := readFile(t, setup(t), "style.css")
-	if absURLRE.MatchString(css) {
-		t.Error("style.css has an absolute URL")
-	}
-	if strings.Contains(css, "@import") {
-		t.Error("style.css uses @import")
-	}
-}
-
-// Every element the script looks up must exist in the page, so the two
-// cannot drift apart unnoticed.
-func TestScriptFindsEveryElementItNeeds(t *testing.T) {
+// The stylesheets must not pull anything from elsewhere either.
+func TestStylesheetsLoadNothingElse(t *testing.T) {
 	files := setup(t)
-	html := readFile(t, files, web.RoomPage)
-	js := readFile(t, files, "room.js")
-
-	ids := regexp.MustCompile(`byId\('([^']+)'\)`).FindAllStringSubmatch(js, -1)
-	if len(ids) == 0 {
-		t.Fatal("found no byId lookups in room.js")
+	names, err := fs.Glob(files, "*.css")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no stylesheets found: %v", err)
 	}
-	for _, m := range ids {
-		if !strings.Contains(html, `id="`+m[1]+`"`) {
-			t.Errorf("room.js looks up #%s, which room.html lacks", m[1])
+	for _, name := range names {
+		css := readFile(t, files, name)
+		if absURLRE.MatchString(css) {
+			t.Errorf("%s has an absolute URL", name)
 		}
+		if strings.Contains(css, "@import") {
+			t.Errorf("%s uses @import", name)
+		}
+	}
+}
+
+var (
+	byIDRE = regexp.MustCompile(`byId\('([^']+)'\)`)
+	// admin.js finds the parts of a room card, cloned from a <template>, by
+	// data-part, and its settings fields by the names in its FIELDS table.
+	partRE  = regexp.MustCompile(`\bpart\(\w+, '([^']+)'\)`)
+	fieldRE = regexp.MustCompile(`(?m)^\s*\{ name: '([a-z_]+)', kind:`)
+)
+
+// Every element a script looks up must exist in its page, so the two
+// cannot drift apart unnoticed.
+func TestScriptsFindEveryElementTheyNeed(t *testing.T) {
+	files := setup(t)
+	for _, page := range pages {
+		t.Run(page.js, func(t *testing.T) {
+			html := readFile(t, files, page.html)
+			js := readFile(t, files, page.js)
+
+			ids := byIDRE.FindAllStringSubmatch(js, -1)
+			if len(ids) == 0 {
+				t.Fatalf("found no byId lookups in %s", page.js)
+			}
+			for _, m := range ids {
+				if !strings.Contains(html, `id="`+m[1]+`"`) {
+					t.Errorf("%s looks up #%s, which %s lacks", page.js, m[1], page.html)
+				}
+			}
+			for _, m := range partRE.FindAllStringSubmatch(js, -1) {
+				if !strings.Contains(html, `data-part="`+m[1]+`"`) {
+					t.Errorf("%s looks up part %q, which %s lacks", page.js, m[1], page.html)
+				}
+			}
+			for _, m := range fieldRE.FindAllStringSubmatch(js, -1) {
+				for _, attr := range []string{"data-field", "data-for", "data-hint", "data-error"} {
+					if !strings.Contains(html, attr+`="`+m[1]+`"`) {
+						t.Errorf("%s has field %s, but %s lacks its %s", page.js, m[1], page.html, attr)
+					}
+				}
+			}
+		})
+	}
+}
+
+// The operator token stays in the tab's sessionStorage: never in lasting
+// storage or a cookie, and the sign-in field has no name, so no form
+// submission can carry it.
+func TestAdminTokenStaysInTheTab(t *testing.T) {
+	files := setup(t)
+	js := readFile(t, files, "admin.js")
+	for _, banned := range []string{"localStorage", "document.cookie", "indexedDB"} {
+		if strings.Contains(js, banned) {
+			t.Errorf("admin.js uses %s", banned)
+		}
+	}
+	if !strings.Contains(js, "sessionStorage") {
+		t.Error("admin.js does not keep the token in sessionStorage")
+	}
+	html := readFile(t, files, web.AdminPage)
+	tag := regexp.MustCompile(`<input[^>]*\sid="token"[^>]*>`).FindString(html)
+	if tag == "" {
+		t.Fatal("admin.html has no token input")
+	}
+	if !strings.Contains(tag, `type="password"`) || regexp.MustCompile(`\sname\s*=`).MatchString(tag) {
+		t.Errorf("token input must be a password field without a name: %s", tag)
 	}
 }

@@ -31,6 +31,7 @@
   const ADMITTED_PAUSE_MS = 1500; // how long "You're in!" shows before the redirect
   const POLLING_LABEL_AFTER = 3; // failed reconnects before the indicator says "polling"
   const REQUEST_TIMEOUT_MS = 15000; // a hung request must not stall polling forever
+  const CLOSE_REPLACED = 4000; // server's close code: a newer socket for this ticket took over
 
   // ---- Elements -----------------------------------------------------------
 
@@ -84,6 +85,9 @@
     pollTimer: 0,
     opensAt: null, // the opens_at the countdown is running for
     countdownTimer: 0,
+    // The socket was closed with CLOSE_REPLACED: this page is open in another
+    // tab too. Stay on polling until this tab is looked at again.
+    replaced: false,
   };
 
   // Server time minus local time, from the Date header of API replies, so the
@@ -103,6 +107,7 @@
     const gen = ++session.gen;
     session.ticket = null;
     session.done = false;
+    session.replaced = false;
     showView('loading', 'Joining the line…');
     setConn('connecting');
     setNotice(notice);
@@ -213,6 +218,19 @@
     if (livedMs >= STABLE_SOCKET_MS) session.wsAttempts = 0;
     startPolling();
 
+    if (code === CLOSE_REPLACED) {
+      // The same ticket opened a newer socket, in another tab. Reconnecting
+      // here would close that one, which would reconnect and close ours, and
+      // so on forever. So this tab only polls the status (every 3–5 s): it
+      // still shows the place, still counts as present and still gets
+      // admitted. It takes the socket back only when the visitor comes back
+      // to it (visibilitychange, below), since then it is the tab in use.
+      session.replaced = true;
+      clearTimeout(session.reconnectTimer);
+      setConn('polling');
+      return;
+    }
+
     let delay;
     if (code === 1001 && livedMs >= 2000) {
       // Going away: the server is restarting. Come back soon, but spread out
@@ -229,7 +247,7 @@
   }
 
   function reconnectNow() {
-    if (session.done || !session.ticket || session.ws) return;
+    if (session.done || !session.ticket || session.ws || session.replaced) return;
     connectSocket();
   }
 
@@ -759,7 +777,12 @@
   // Coming back online or back to the tab: don't wait out the backoff.
   window.addEventListener('online', reconnectNow);
   document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'visible') reconnectNow();
+    if (document.visibilityState !== 'visible') return;
+    // Shown again after being hidden: the visitor is using this tab now, so
+    // it may take the socket back from the other tab (see CLOSE_REPLACED);
+    // that tab then falls back to polling in turn.
+    session.replaced = false;
+    reconnectNow();
   });
 
   if (room === null) {

@@ -1,0 +1,63 @@
+// Package hub holds the visitors' WebSockets of one waitroom process and
+// pushes each visitor's live standing to its socket (the WebSocket section of
+// API.md).
+//
+// # Redis work does not grow with the sockets
+//
+// The hub keeps one Redis subscription per room that has sockets here, on
+// queue.Channel(room). Every socket remembers its ticket's state, position,
+// line score and the room event version that state reflects. An event from
+// the room's channel (tick, leave, open, config, deleted) is applied to the
+// sockets in memory: a waiting visitor's new position is the old one less
+// the scores the event took out of the line in front of them
+// (queue.Event.Shift), so a tick costs no Redis call per socket. Redis is
+// read per socket only when a socket attaches (one status read), and in
+// batches of 1000 tickets when the hub must resynchronise (the pre-queue
+// opened, or an event was lost); presence is written for all of a room's
+// sockets in one batched Touch every TouchInterval.
+//
+// # Versions
+//
+// Each event carries the room's version, which grows by one per event. A
+// socket applies an event only if its own version is older, then takes the
+// event's version. A socket attaches by first making sure the room is
+// subscribed and only then reading its standing, which comes with the version
+// it was read at: every later event is sure to arrive. If the room has
+// already applied an event newer than that read, the read missed it and is
+// done again. An event whose version skips one means a message was lost (a
+// pub/sub reconnect, or a full channel): all the room's sockets are read
+// again with batched queue.Store.Positions. A re-subscription after a
+// reconnect triggers the same resynchronisation.
+//
+// # Memory per socket
+//
+// A socket costs two goroutines (the caller's, which reads, and a writer)
+// with small stacks, its send buffer (Options.SendBuffer messages) and what
+// gorilla/websocket and net hold per connection: about 12 KiB in all (8 KiB
+// of it stacks), measured with the settings below, so 100 000 sockets fit in
+// 2 GiB. The hub relies on the HTTP layer for two of them:
+//
+//	websocket.Upgrader{
+//		ReadBufferSize:  256,          // client frames are discarded
+//		WriteBufferSize: 1024,         // messages are < 1 KiB
+//		WriteBufferPool: &sync.Pool{}, // shared: a buffer is held only during a write
+//		// EnableCompression left false: a deflate context costs tens of KiB per socket.
+//	}
+//
+// Without a WriteBufferPool every connection keeps its own write buffer, and
+// with ReadBufferSize 0 it keeps the 4 KiB reader of the HTTP server. And the
+// handler returns once it has handed the connection to Serve in a goroutine
+// of its own (see Serve): while a handler runs, net/http keeps its
+// connection's buffers, and the handler's goroutine keeps the deep stack of
+// request parsing.
+//
+// # Close codes
+//
+// 1000 after an "expired" message; 1001 "going away" on Shutdown (the page
+// reconnects, possibly to another process); 4000 "replaced by a newer
+// connection" when another socket for the same ticket attaches here; 4404
+// "ticket not found" when the ticket vanished between the HTTP handler's
+// check and the attach; 1013 "try again later" when Redis cannot be read;
+// 1011 when an entry token cannot be signed. A client that lets its send
+// buffer fill is disconnected without a close frame.
+package hub
