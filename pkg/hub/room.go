@@ -311,7 +311,7 @@ func (r *room) applyLocked(ev queue.Event, fates map[string]fate) []admission {
 			}
 			continue
 		}
-		if s.state != queue.StateWaiting || len(shift) == 0 {
+		if s.state != queue.StateWaiting || shift.Empty() {
 			continue
 		}
 		if d := shift.Below(s.score); d > 0 {

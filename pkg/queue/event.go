@@ -34,6 +34,8 @@ type Event struct {
 	Admitted []Admission `json:"a,omitempty"`
 	Removed  []Removal   `json:"r,omitempty"`
 	Ended    []Ending    `json:"e,omitempty"`
+	// AdmissionEndsMS is when this tick's admissions end (all alike).
+	AdmissionEndsMS int64 `json:"x,omitempty"`
 	// Waiting is the size of the line after the change.
 	Waiting int64 `json:"w"`
 	// Rate figures, on tick events: admissions in the last minute, the
@@ -50,13 +52,14 @@ func (e Event) ETA(position int64) *time.Duration {
 	return eta(position, e.LastMinute, e.FirstAdmitMS, e.NowMS, e.IntervalMS)
 }
 
-// Admission is a visitor moved from the line into the admitted set.
+// Admission is a visitor moved from the line into the admitted set. A tick
+// always admits the lowest scores, so every visitor still waiting was behind
+// all of them: their scores need not travel (see Shift).
 type Admission struct {
 	Ticket string `json:"t"`
-	// Score was the visitor's place in the line.
-	Score  int64  `json:"s,string"`
-	EndsMS int64  `json:"x"`
 	User   string `json:"u,omitempty"`
+	// EndsMS is when the admission ends (the event's x, copied by ParseEvent).
+	EndsMS int64 `json:"-"`
 }
 
 // Ends is when the admission ends.
@@ -82,32 +85,39 @@ func ParseEvent(payload []byte) (Event, error) {
 	if err := json.Unmarshal(payload, &e); err != nil {
 		return Event{}, fmt.Errorf("parse event: %w", err)
 	}
+	for i := range e.Admitted {
+		e.Admitted[i].EndsMS = e.AdmissionEndsMS
+	}
 	return e, nil
 }
 
-// Shift is the sorted scores of every visitor an event took out of the line
-// (admitted or removed). A waiting visitor's new position is the old one less
-// Below(their score): the line only ever loses entries in front or gains them
-// at the back, so no Redis call is needed per visitor.
-type Shift []int64
+// Shift is what an event took out of the line ahead of a waiting visitor:
+// every admission (they are always the head) and the removed scores, sorted.
+// A waiting visitor's new position is the old one less Below(their score):
+// the line only ever loses entries or gains them at the back, so no Redis
+// call is needed per visitor.
+type Shift struct {
+	admitted int64
+	removed  []int64
+}
 
 // Shift returns the event's Shift, built once per event and shared by all
 // the sockets it updates.
 func (e Event) Shift() Shift {
-	s := make(Shift, 0, len(e.Admitted)+len(e.Removed))
-	for _, a := range e.Admitted {
-		s = append(s, a.Score)
-	}
+	s := Shift{admitted: int64(len(e.Admitted)), removed: make([]int64, 0, len(e.Removed))}
 	for _, r := range e.Removed {
 		if r.Score > 0 {
-			s = append(s, r.Score)
+			s.removed = append(s.removed, r.Score)
 		}
 	}
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	sort.Slice(s.removed, func(i, j int) bool { return s.removed[i] < s.removed[j] })
 	return s
 }
 
-// Below counts the scores in s lower than score.
+// Empty reports whether the event moves nobody.
+func (s Shift) Empty() bool { return s.admitted == 0 && len(s.removed) == 0 }
+
+// Below counts the entries taken out ahead of a waiting visitor with score.
 func (s Shift) Below(score int64) int64 {
-	return int64(sort.Search(len(s), func(i int) bool { return s[i] >= score }))
+	return s.admitted + int64(sort.Search(len(s.removed), func(i int) bool { return s.removed[i] >= score }))
 }

@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -351,8 +350,8 @@ func TestTickEventIsPublishedAndShiftsPositionsExactly(t *testing.T) {
 		ev := b.tick(t)
 		msg, err = sub.ReceiveMessage(b.ctx)
 		require.NoError(t, err)
-		var published Event
-		require.NoError(t, json.Unmarshal([]byte(msg.Payload), &published))
+		published, err := ParseEvent([]byte(msg.Payload))
+		require.NoError(t, err)
 		require.Equal(t, ev, published, "the tick returns what it published")
 		require.Equal(t, leave.Version+1, ev.Version, "versions count events without gaps")
 

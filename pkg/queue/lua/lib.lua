@@ -227,9 +227,13 @@ local function status(cfg, now, ticket, code)
   end
   local waiting = waiting_count(ids)
   if state == 'prequeue' then waiting = redis.call('ZCARD', K.pre) end
+  -- The rate comes from the last tick's figure (cached in K.stats), not a
+  -- 60-field sum per request; older than a minute means nothing was measured.
+  local r = redis.call('HMGET', K.stats, 'first_admit_ms', 'lastmin', 'lastmin_at')
+  local lastmin = 0
+  if r[3] and now - tonumber(r[3]) <= 60000 then lastmin = tonumber(r[2]) end
   return {code, ticket, state, pos, waiting, score, tonumber(redis.call('GET', K.ver) or '0'), ends,
-    redis.call('HGET', K.users, ticket) or '', admitted_last_minute(now),
-    tonumber(redis.call('HGET', K.stats, 'first_admit_ms') or '0'), now, cfg.opens_at, cfg.interval}
+    redis.call('HGET', K.users, ticket) or '', lastmin, tonumber(r[1] or '0'), now, cfg.opens_at, cfg.interval}
 end
 
 -- ---- end of lib.lua; the script follows ----

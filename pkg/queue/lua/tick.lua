@@ -10,15 +10,17 @@
 --         per tick: each call's work stays bounded however large the room.
 -- Returns {1, event-json} where the event (published only if something
 -- changed, with its version v) lists
---   a: admitted {t ticket, s score, x admission end ms, u user}
+--   a: admitted {t ticket, u user}, always the head of the line
+--   x: when those admissions end (ms)
 --   r: removed from the line {t, s, r='abandoned'}
 --   e: admissions ended {t, r='admission_ended'}
 --   w: visitors waiting after the tick
 --   m, f, n, i: admissions in the last minute, first admission (ms), now
 --               (ms), interval_ms: what an ETA is computed from
 -- or {-1} when the room does not exist.
--- A server holding sockets updates every position from a and r alone:
--- a visitor's new position is the old one less the removed scores below it.
+-- A server holding sockets updates every position from a and r alone: a
+-- visitor's new position is the old one less #a less the removed scores
+-- below theirs.
 local cfg = load_cfg()
 if not cfg then return {-1} end
 local now = now_ms()
@@ -81,13 +83,18 @@ if not cfg.paused and not before_open(cfg, now) then
   if n > 0 then
     -- The head of the line is the lowest scores over all generations: take
     -- each generation's first n, merge, keep the first n overall. What is
-    -- taken from one generation is always a prefix of it.
+    -- taken from one generation is always a prefix of it. With a single
+    -- generation no scores need reading at all.
     local cand = {}
-    for _, id in ipairs(ids) do
-      local got = redis.call('ZRANGE', gen_key(id), 0, n - 1, 'WITHSCORES')
-      for i = 1, #got, 2 do cand[#cand + 1] = {got[i], tonumber(got[i + 1]), id} end
+    if #ids == 1 then
+      for _, t in ipairs(redis.call('ZRANGE', gen_key(ids[1]), 0, n - 1)) do cand[#cand + 1] = {t, 0, ids[1]} end
+    else
+      for _, id in ipairs(ids) do
+        local got = redis.call('ZRANGE', gen_key(id), 0, n - 1, 'WITHSCORES')
+        for i = 1, #got, 2 do cand[#cand + 1] = {got[i], tonumber(got[i + 1]), id} end
+      end
+      table.sort(cand, function(x, y) return x[2] < y[2] end)
     end
-    if #ids > 1 then table.sort(cand, function(x, y) return x[2] < y[2] end) end
     local take = math.min(n, #cand)
     if take > 0 then
       local ends = now + cfg.ttl * 1000
@@ -98,7 +105,7 @@ if not cfg.paused and not before_open(cfg, now) then
         zargs[#zargs + 1] = ends
         zargs[#zargs + 1] = c[1]
         tickets[#tickets + 1] = c[1]
-        a[i] = {t = c[1], s = fmt(c[2]), x = ends}
+        a[i] = {t = c[1]}
       end
       for id, k in pairs(per_gen) do redis.call('ZREMRANGEBYRANK', gen_key(id), 0, k - 1) end
       chunked('ZADD', K.adm, zargs, 2000)
@@ -110,6 +117,7 @@ if not cfg.paused and not before_open(cfg, now) then
       end
       count_admissions(now, take)
       ev.a = a
+      ev.x = ends
     end
   end
 end
@@ -123,6 +131,7 @@ end
 ev.w = waiting_count(ids)
 -- The rate figures let a socket server give each position its ETA.
 ev.m = admitted_last_minute(now)
+redis.call('HSET', K.stats, 'lastmin', ev.m, 'lastmin_at', now)
 ev.f = tonumber(redis.call('HGET', K.stats, 'first_admit_ms') or '0')
 ev.n = now
 ev.i = cfg.interval
