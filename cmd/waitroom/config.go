@@ -1,0 +1,120 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+)
+
+// Config is everything cmd/waitroom reads from flags and the environment.
+// A flag wins over its environment variable, which wins over the default.
+type Config struct {
+	Addr          string
+	RedisURL      string
+	ClusterAddrs  string
+	AdminToken    string
+	SigningKey    string
+	PreviousKeys  string
+	Issuer        string
+	Audience      string
+	JoinRate      float64
+	JoinBurst     int
+	TrustProxy    bool
+	LogLevel      slog.Level
+	BookingHold   string
+	BookingLimit  int
+	ShutdownGrace string
+}
+
+// Standalone reports whether no Redis was configured: the whole product then
+// runs in one process on the embedded store.
+func (c Config) Standalone() bool { return c.RedisURL == "" && c.ClusterAddrs == "" }
+
+// setting is one row of --help and of README's table.
+type setting struct {
+	flag, env, def, usage string
+}
+
+var settings = []setting{
+	{"addr", "WAITROOM_ADDR", ":8080", "listen address"},
+	{"redis-url", "REDIS_URL", "", "redis://[:password@]host:port/db or rediss://…; unset: standalone mode (embedded store, nothing on disk)"},
+	{"redis-cluster-addrs", "REDIS_CLUSTER_ADDRS", "", "host:port,host:port,…: use a Redis Cluster instead"},
+	{"admin-token", "WAITROOM_ADMIN_TOKEN", "", "operator bearer token; required with Redis; standalone: random, printed once"},
+	{"signing-key", "WAITROOM_SIGNING_KEY", "", "path to the Ed25519 entry-token key (PKCS #8 PEM); standalone: generated"},
+	{"previous-keys", "WAITROOM_PREVIOUS_KEYS", "", "comma-separated paths of previous signing keys, still published in the JWKS while rotating"},
+	{"issuer", "WAITROOM_ISSUER", "waitroom", "entry-token iss"},
+	{"audience", "WAITROOM_AUDIENCE", "booking", "entry-token aud"},
+	{"join-rate", "WAITROOM_JOIN_RATE", "50", "joins per second allowed per client address (token bucket); 0: no limit"},
+	{"join-burst", "WAITROOM_JOIN_BURST", "500", "burst of joins per client address (a whole office or carrier NAT at once)"},
+	{"trust-proxy", "WAITROOM_TRUST_PROXY", "false", "take the client address from X-Forwarded-For (only behind your own proxy)"},
+	{"log-level", "WAITROOM_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"booking-hold", "BOOKING_HOLD_TTL", "5m", "standalone: how long a seat hold lasts"},
+	{"booking-limit", "BOOKING_MAX_PER_VISITOR", "4", "standalone: seats held or booked per visitor"},
+}
+
+// parseConfig reads args and the environment (getenv). --help prints every
+// flag with its variable and default and returns flag.ErrHelp.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("waitroom", flag.ContinueOnError)
+	fs.SetOutput(out)
+	vals := map[string]*string{}
+	for _, s := range settings {
+		v := s.def
+		if e := getenv(s.env); e != "" {
+			v = e
+		}
+		vals[s.flag] = fs.String(s.flag, v, s.usage)
+	}
+	fs.Usage = func() { printHelp(out) }
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	get := func(k string) string { return strings.TrimSpace(*vals[k]) }
+	c := Config{
+		Addr:         get("addr"),
+		RedisURL:     get("redis-url"),
+		ClusterAddrs: get("redis-cluster-addrs"),
+		AdminToken:   get("admin-token"),
+		SigningKey:   get("signing-key"),
+		PreviousKeys: get("previous-keys"),
+		Issuer:       get("issuer"),
+		Audience:     get("audience"),
+		BookingHold:  get("booking-hold"),
+	}
+	var err error
+	if c.JoinRate, err = strconv.ParseFloat(get("join-rate"), 64); err != nil || c.JoinRate < 0 {
+		return c, fmt.Errorf("join-rate: want a number ≥ 0, got %q", get("join-rate"))
+	}
+	if c.JoinBurst, err = strconv.Atoi(get("join-burst")); err != nil || c.JoinBurst < 1 {
+		return c, fmt.Errorf("join-burst: want an integer ≥ 1, got %q", get("join-burst"))
+	}
+	if c.TrustProxy, err = strconv.ParseBool(get("trust-proxy")); err != nil {
+		return c, fmt.Errorf("trust-proxy: want true or false, got %q", get("trust-proxy"))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("log-level"))); err != nil {
+		return c, fmt.Errorf("log-level: %w", err)
+	}
+	if c.BookingLimit, err = strconv.Atoi(get("booking-limit")); err != nil || c.BookingLimit < 1 {
+		return c, fmt.Errorf("booking-limit: want an integer ≥ 1, got %q", get("booking-limit"))
+	}
+	if !c.Standalone() && c.AdminToken == "" {
+		return c, fmt.Errorf("WAITROOM_ADMIN_TOKEN is required when REDIS_URL or REDIS_CLUSTER_ADDRS is set")
+	}
+	return c, nil
+}
+
+func printHelp(out io.Writer) {
+	fmt.Fprintln(out, "waitroom: the virtual waiting room (waiting-room API, sockets, pages, operator API).")
+	fmt.Fprintln(out, "With no REDIS_URL it runs standalone: the whole product in one process on an embedded store.")
+	fmt.Fprintln(out, "\nflag / environment variable (default): meaning")
+	for _, s := range settings {
+		def := s.def
+		if def == "" {
+			def = "unset"
+		}
+		fmt.Fprintf(out, "  -%s / %s (%s)\n      %s\n", s.flag, s.env, def, s.usage)
+	}
+}

@@ -1,0 +1,260 @@
+// Command waitroom serves the waiting room: the visitors' API and live
+// positions over WebSocket, the waiting and operator pages, the operator API
+// and the entry-token JWKS. With no REDIS_URL it runs standalone: the whole
+// product (admitter and booking API included) in one process on an embedded
+// in-memory store.
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/waitroom/waitroom/pkg/embedded"
+	"github.com/waitroom/waitroom/pkg/entrytoken"
+	"github.com/waitroom/waitroom/pkg/httpapi"
+	"github.com/waitroom/waitroom/pkg/hub"
+	"github.com/waitroom/waitroom/pkg/pacer"
+	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/ratelimit"
+	"github.com/waitroom/waitroom/pkg/redisconn"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "waitroom:", err)
+		os.Exit(2)
+	}
+	m := NewMain(cfg, os.Stdout, os.Stderr)
+	if err := m.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "waitroom:", err)
+		os.Exit(1)
+	}
+}
+
+// shutdownTimeout bounds the whole shutdown: SIGTERM to exit within 10 s.
+const shutdownTimeout = 9 * time.Second
+
+// Main is the assembled program. Run starts it and blocks until ctx ends;
+// tests run it on port :0 and read Addr.
+type Main struct {
+	cfg    Config
+	stdout io.Writer
+	log    *slog.Logger
+
+	ready    chan struct{}
+	addr     string
+	adminTok string
+	draining atomic.Bool
+}
+
+// NewMain returns a program for cfg that prints to stdout (the one-time
+// operator token) and logs JSON to stderr.
+func NewMain(cfg Config, stdout, stderr io.Writer) *Main {
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	return &Main{cfg: cfg, stdout: stdout, log: log, ready: make(chan struct{})}
+}
+
+// Addr waits until the server listens and returns its address.
+func (m *Main) Addr() string {
+	<-m.ready
+	return m.addr
+}
+
+// AdminToken is the operator token in force (the generated one standalone).
+func (m *Main) AdminToken() string {
+	<-m.ready
+	return m.adminTok
+}
+
+// Run serves until ctx ends, then shuts down: /readyz turns 503 at once, the
+// listener closes, sockets get "going away", the tick in flight finishes.
+func (m *Main) Run(ctx context.Context) error {
+	cfg, log := m.cfg, m.log
+	if cfg.Standalone() {
+		log.Info("waitroom standalone: embedded in-memory store, in-process admitter and booking API; nothing is kept on disk")
+	}
+	rdb, closeStore, err := m.openStore()
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	store := queue.New(rdb, queue.Options{Logger: log})
+
+	signer, err := m.signer()
+	if err != nil {
+		return err
+	}
+	m.adminTok = cfg.AdminToken
+	if cfg.Standalone() {
+		if m.adminTok == "" {
+			m.adminTok = randomToken()
+			// Printed once, to stdout and not the log: logs keep no secrets.
+			fmt.Fprintf(m.stdout, "operator token (standalone, valid until exit): %s\n", m.adminTok)
+		}
+		if err := m.createDemo(ctx, store); err != nil {
+			return err
+		}
+	}
+
+	appCtx, cancelApp := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelApp()
+	h := hub.New(store, hub.Options{
+		Logger: log,
+		Sign: func(room, subject string, exp time.Time) (string, error) {
+			return signer.Sign(entrytoken.Claims{Room: room, Subject: subject, ExpiresAt: exp})
+		},
+	})
+	e := httpapi.NewEcho(log)
+	if cfg.TrustProxy {
+		httpapi.TrustProxy(e)
+	}
+	admin := &httpapi.Admin{Store: store, Token: m.adminTok, Logger: log}
+	admin.Register(e)
+	(&httpapi.Waitroom{
+		Store:         store,
+		Sockets:       h,
+		Signer:        signer,
+		JoinLimit:     ratelimit.New(cfg.JoinRate, cfg.JoinBurst, nil),
+		Draining:      &m.draining,
+		SocketContext: appCtx,
+		Logger:        log,
+	}).Register(e)
+
+	var wg sync.WaitGroup
+	if cfg.Standalone() {
+		p := pacer.NewLocal(store, pacer.LocalOptions{Options: pacer.Options{Logger: log}})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = p.Run(appCtx)
+		}()
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	m.addr = ln.Addr().String()
+	close(m.ready)
+	log.Info("listening", "addr", m.addr, "standalone", cfg.Standalone(), "kid", signer.KeyID())
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down")
+	m.draining.Store(true)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "error", err.Error())
+	}
+	if err := h.Shutdown(sctx); err != nil {
+		log.Warn("socket shutdown", "error", err.Error())
+	}
+	cancelApp() // the pacer finishes the tick in flight
+	wg.Wait()
+	log.Info("stopped")
+	return nil
+}
+
+// openStore connects to Redis, or starts the embedded store standalone.
+func (m *Main) openStore() (redis.UniversalClient, func(), error) {
+	if !m.cfg.Standalone() {
+		rdb, err := redisconn.Open(m.cfg.RedisURL, m.cfg.ClusterAddrs)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rdb, func() { _ = rdb.Close() }, nil
+	}
+	emb, err := embedded.Start()
+	if err != nil {
+		return nil, nil, err
+	}
+	rdb := emb.Client()
+	return rdb, func() { _ = rdb.Close(); emb.Close() }, nil
+}
+
+// signer loads the signing key (and the previous ones, still published), or
+// generates one standalone.
+func (m *Main) signer() (*entrytoken.Signer, error) {
+	var key ed25519.PrivateKey
+	var err error
+	switch {
+	case m.cfg.SigningKey != "":
+		key, err = entrytoken.LoadPrivateKey(m.cfg.SigningKey)
+	case m.cfg.Standalone():
+		key, err = entrytoken.GenerateKey()
+	default:
+		err = errors.New("WAITROOM_SIGNING_KEY is required when REDIS_URL or REDIS_CLUSTER_ADDRS is set (make one with scripts/gen-signing-key.sh)")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	var prev []ed25519.PublicKey
+	for _, p := range strings.Split(m.cfg.PreviousKeys, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		k, err := entrytoken.LoadPrivateKey(p)
+		if err != nil {
+			return nil, fmt.Errorf("previous signing key: %w", err)
+		}
+		prev = append(prev, k.Public().(ed25519.PublicKey))
+	}
+	return entrytoken.NewSigner(key, prev, entrytoken.SignerOptions{Issuer: m.cfg.Issuer, Audience: m.cfg.Audience}), nil
+}
+
+// createDemo makes standalone's room demo as API.md describes it.
+func (m *Main) createDemo(ctx context.Context, store *queue.Store) error {
+	mode := queue.ModeQueueAll
+	capacity, batch, interval := 5, 2, 3000
+	_, _, err := store.PutRoom(ctx, "demo", queue.ConfigPatch{Mode: &mode, Capacity: &capacity, BatchSize: &batch, IntervalMS: &interval})
+	if err != nil {
+		return fmt.Errorf("create demo room: %w", err)
+	}
+	return nil
+}
+
+func randomToken() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
