@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/pkg/entrytoken"
+)
+
+// chromeStandalone runs the whole product standalone on a free port, as
+// `go run ./cmd/waitroom` would, and returns its base URL.
+func chromeStandalone(t *testing.T) (*Main, string) {
+	t.Helper()
+	cfg, err := parseConfig([]string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	var logs syncBuffer
+	m := NewMain(cfg, io.Discard, &logs)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return m, "http://" + m.Addr()
+}
+
+// chromeBrowser starts the real headless Chromium of the machine. It fails,
+// never skips, when Chromium is missing: scripts/test.sh installs it.
+func chromeBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium not found on PATH: install it (Debian: apt-get install chromium), or run scripts/test.sh")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(390, 844), // a phone
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	require.NoError(t, chromedp.Do(ctx), "start chromium")
+	return ctx
+}
+
+func TestBrowserVisitorWaitsSeesPositionIsAdmittedAndLandsOnTargetWithToken(t *testing.T) {
+	_, base := chromeStandalone(t)
+	ctx := chromeBrowser(t)
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/rooms/demo"), chromedp.WaitVisible("#view-waiting")))
+	position, err := chromedp.Run(ctx, chromedp.Text("#position"))
+	require.NoError(t, err)
+	require.Equal(t, "1", strings.TrimSpace(position), "first in the demo line")
+	ahead, err := chromedp.Run(ctx, chromedp.Text("#ahead"))
+	require.NoError(t, err)
+	require.Contains(t, ahead, "0")
+
+	// A refresh keeps the place (the ticket is in the HttpOnly cookie).
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible("#view-waiting")))
+	position, err = chromedp.Run(ctx, chromedp.Text("#position"))
+	require.NoError(t, err)
+	require.Equal(t, "1", strings.TrimSpace(position))
+
+	// demo ticks every 3 s: the page follows target_url once admitted.
+	require.Eventually(t, func() bool {
+		loc, err := chromedp.Run(ctx, chromedp.Location())
+		return err == nil && strings.HasSuffix(loc, "/booking/demo")
+	}, 20*time.Second, 100*time.Millisecond, "admitted and sent to target_url")
+
+	cookies, err := chromedp.Run(ctx, chromedp.Evaluate[string]("document.cookie"))
+	require.NoError(t, err)
+	var token string
+	for _, c := range strings.Split(cookies, ";") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(c), "wr_entry_demo="); ok {
+			token = v
+		}
+	}
+	require.NotEmpty(t, token, "the entry token is stored for the booking page")
+	require.NotContains(t, cookies, "wr_demo=", "the ticket cookie is HttpOnly")
+
+	v, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{JWKSURL: base + "/.well-known/jwks.json"})
+	require.NoError(t, err)
+	claims, err := v.Verify(context.Background(), token, "demo")
+	require.NoError(t, err)
+	require.Equal(t, "demo", claims.Room)
+}
+
+func TestBrowserSecondTabShowsTheSamePlace(t *testing.T) {
+	m, base := chromeStandalone(t)
+	// Hold the demo line still: nobody is admitted while paused.
+	req, _ := http.NewRequest(http.MethodPut, base+"/api/admin/rooms/demo", strings.NewReader(`{"paused":true}`))
+	req.Header.Set("Authorization", "Bearer "+m.AdminToken())
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	for i := 0; i < 3; i++ { // others ahead
+		resp, err := http.Post(base+"/api/rooms/demo/tickets", "application/json", nil)
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+
+	ctx := chromeBrowser(t)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/rooms/demo"), chromedp.WaitVisible("#view-waiting")))
+	first, err := chromedp.Run(ctx, chromedp.Text("#position"))
+	require.NoError(t, err)
+	tab, cancel := chromedp.NewContext(ctx) // same browser, same cookies
+	defer cancel()
+	require.NoError(t, chromedp.Do(tab, chromedp.Navigate(base+"/rooms/demo"), chromedp.WaitVisible("#view-waiting")))
+	second, err := chromedp.Run(tab, chromedp.Text("#position"))
+	require.NoError(t, err)
+	require.Equal(t, "4", strings.TrimSpace(first))
+	require.Equal(t, first, second)
+}
+
+func TestBrowserVisitorBehindAProxyThatBlocksWebSocketsStillGetsIn(t *testing.T) {
+	_, base := chromeStandalone(t)
+	target, err := url.Parse(base)
+	require.NoError(t, err)
+	// A proxy like many corporate ones: plain HTTP passes, upgrades do not.
+	rp := httputil.NewSingleHostReverseProxy(target)
+	refused := make(chan struct{}, 100)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			select {
+			case refused <- struct{}{}:
+			default:
+			}
+			http.Error(w, "websockets are not allowed here", http.StatusForbidden)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+
+	ctx := chromeBrowser(t)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(proxy.URL+"/rooms/demo"), chromedp.WaitVisible("#view-waiting")))
+	require.Eventually(t, func() bool { return len(refused) > 0 }, 10*time.Second, 50*time.Millisecond,
+		"the page tried its socket and the proxy refused it")
+	require.Eventually(t, func() bool {
+		conn, err := chromedp.Run(ctx, chromedp.Text("#conn-text"))
+		return err == nil && !strings.Contains(strings.ToLower(conn), "live")
+	}, 10*time.Second, 100*time.Millisecond, "the indicator does not claim a live connection")
+	require.Eventually(t, func() bool {
+		loc, err := chromedp.Run(ctx, chromedp.Location())
+		return err == nil && strings.HasSuffix(loc, "/booking/demo")
+	}, 25*time.Second, 100*time.Millisecond, "admitted through status polling alone")
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent log writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
