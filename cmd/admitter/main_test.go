@@ -1,0 +1,333 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/pkg/pacer/sqstest"
+	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/redistest"
+)
+
+// The admitter binary, built once per test binary for the tests that run it
+// as separate processes (and kill them).
+var (
+	buildOnce sync.Once
+	binDir    string
+	binPath   string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "admitter-test-*"); buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "admitter")
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		out, err := exec.Command(goBin, "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return binPath
+}
+
+// admitter is one admitter process.
+type admitter struct {
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+var procs atomic.Int64
+
+// start runs an admitter with env (on top of a clean environment that
+// reaches the SQS emulator) and args. It is killed when the test ends, and
+// its log shown if the test failed.
+func start(t *testing.T, env []string, args ...string) *admitter {
+	t.Helper()
+	dir := t.TempDir()
+	a := &admitter{log: filepath.Join(dir, fmt.Sprintf("admitter-%d.log", procs.Add(1))), done: make(chan struct{})}
+	f, err := os.Create(a.log)
+	require.NoError(t, err)
+	a.cmd = exec.Command(binary(t), args...)
+	a.cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + dir,
+		"AWS_CONFIG_FILE=" + filepath.Join(dir, "none"),
+		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "none"),
+	}, append(sqstest.Env(), env...)...)
+	a.cmd.Stdout, a.cmd.Stderr = f, f
+	require.NoError(t, a.cmd.Start())
+	go func() {
+		_ = a.cmd.Wait()
+		_ = f.Close()
+		close(a.done)
+	}()
+	t.Cleanup(func() {
+		a.kill()
+		if t.Failed() {
+			b, _ := os.ReadFile(a.log)
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			t.Logf("--- last lines of %s ---\n%s", a.log, strings.Join(lines[max(0, len(lines)-30):], "\n"))
+		}
+	})
+	return a
+}
+
+// stop sends SIGTERM and checks the admitter exits cleanly within 10 s.
+func (a *admitter) stop(t *testing.T) {
+	t.Helper()
+	require.NoError(t, a.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-a.done:
+		require.Equal(t, 0, a.cmd.ProcessState.ExitCode(), "exit code after SIGTERM")
+	case <-time.After(10 * time.Second):
+		t.Fatal("admitter did not exit within 10 s of SIGTERM")
+	}
+}
+
+// kill sends SIGKILL, as a crash would, and waits for the process to go.
+func (a *admitter) kill() {
+	select {
+	case <-a.done:
+		return
+	default:
+	}
+	_ = a.cmd.Process.Kill()
+	<-a.done
+}
+
+// bundle is a Redis of the test's own (every admitter ticks every room of
+// its Redis, so parallel tests never share one) and a store over it.
+type bundle struct {
+	ctx   context.Context
+	srv   *redistest.Server
+	store *queue.Store
+	env   []string
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	srv := redistest.Start(t)
+	return &bundle{ctx: ctx, srv: srv, store: queue.New(srv.Client(), queue.Options{}),
+		env: []string{"REDIS_URL=redis://" + srv.Addr() + "/0"}}
+}
+
+// withQueue adds a queue of the test's own on the SQS emulator to the
+// admitters' environment.
+func (b *bundle) withQueue(t *testing.T) *bundle {
+	t.Helper()
+	_, url := sqstest.Queue(t)
+	b.env = append(b.env, "SQS_QUEUE_URL="+url)
+	return b
+}
+
+// countingRoom creates a room whose every tick admits exactly one visitor,
+// so its admissions count its ticks.
+func countingRoom(t *testing.T, ctx context.Context, store *queue.Store, room string, intervalMS int) {
+	t.Helper()
+	zero, one, mode := 0, 1, queue.ModeQueueAll
+	_, _, err := store.PutRoom(ctx, room, queue.ConfigPatch{
+		Capacity: &zero, BatchSize: &one, IntervalMS: &intervalMS, Mode: &mode, AbandonAfterS: &zero,
+	})
+	require.NoError(t, err)
+	for i := range 200 {
+		_, _, err := store.Join(ctx, room, queue.JoinRequest{User: fmt.Sprint("u", i)})
+		require.NoError(t, err)
+	}
+}
+
+func admitted(t *testing.T, ctx context.Context, store *queue.Store, room string) int64 {
+	t.Helper()
+	st, err := store.Stats(ctx, room)
+	require.NoError(t, err)
+	return st.AdmittedTotal
+}
+
+// countTicks waits for the room to tick, then counts its ticks over d,
+// starting half an interval after a tick so that a tick a little early or
+// late is still counted once.
+func countTicks(t *testing.T, ctx context.Context, store *queue.Store, room string, d time.Duration) int64 {
+	t.Helper()
+	cfg, err := store.Room(ctx, room)
+	require.NoError(t, err)
+	c := admitted(t, ctx, store, room)
+	require.Eventually(t, func() bool { return admitted(t, ctx, store, room) > c }, 10*time.Second, 10*time.Millisecond,
+		"room %s does not tick", room)
+	time.Sleep(cfg.Interval() / 2)
+	c0 := admitted(t, ctx, store, room)
+	time.Sleep(d)
+	return admitted(t, ctx, store, room) - c0
+}
+
+func within(t *testing.T, got, want, tol int64, what string) {
+	t.Helper()
+	t.Logf("%s: %d (want %d ± %d)", what, got, want, tol)
+	require.True(t, got >= want-tol && got <= want+tol, "%s: got %d, want %d ± %d", what, got, want, tol)
+}
+
+// sqsArgs are short timeouts, so a test sees a dead loop recover in seconds.
+var sqsArgs = []string{"-visibility-timeout", "2s", "-slack", "1s"}
+
+func TestSQSAdmittersTickEachRoomOncePerInterval(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 2, 3} {
+		t.Run(fmt.Sprint(n, " admitters"), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t).withQueue(t)
+			countingRoom(t, b.ctx, b.store, "a", 1000)
+			countingRoom(t, b.ctx, b.store, "b", 1000)
+			var as []*admitter
+			for range n {
+				as = append(as, start(t, b.env))
+			}
+			var wg sync.WaitGroup
+			var ta, tb int64
+			wg.Go(func() { ta = countTicks(t, b.ctx, b.store, "a", 20*time.Second) })
+			wg.Go(func() { tb = countTicks(t, b.ctx, b.store, "b", 20*time.Second) })
+			wg.Wait()
+			within(t, ta, 20, 1, "room a: ticks in 20 s at 1 s")
+			within(t, tb, 20, 1, "room b: ticks in 20 s at 1 s")
+			for _, a := range as {
+				a.stop(t)
+			}
+		})
+	}
+}
+
+func TestSQSKilledAdmitterLoopGoesOnAtItsPace(t *testing.T) {
+	t.Parallel()
+	b := setup(t).withQueue(t)
+	countingRoom(t, b.ctx, b.store, "k", 1000)
+	live := []*admitter{start(t, b.env, sqsArgs...), start(t, b.env, sqsArgs...)}
+	require.Eventually(t, func() bool { return admitted(t, b.ctx, b.store, "k") > 0 }, 10*time.Second, 20*time.Millisecond)
+	began, c0 := time.Now(), admitted(t, b.ctx, b.store, "k")
+
+	// Three times: SIGKILL the older admitter mid-loop (whichever of receive,
+	// claim, tick, send or delete it is at), start a fresh one. Whichever
+	// held the loop, it ticks again within interval + visibility timeout +
+	// slack and a watchdog pass: 1 + 2 + 1 + 1 s.
+	for i := range 3 {
+		time.Sleep(time.Duration(1200+300*i) * time.Millisecond)
+		live[0].kill()
+		live = append(live[1:], start(t, b.env, sqsArgs...))
+		before := admitted(t, b.ctx, b.store, "k")
+		require.Eventually(t, func() bool { return admitted(t, b.ctx, b.store, "k") > before }, 8*time.Second, 50*time.Millisecond,
+			"the room ticks again after kill %d", i+1)
+	}
+	total := admitted(t, b.ctx, b.store, "k") - c0
+	require.LessOrEqual(t, total, int64(time.Since(began)/time.Second)+1, "never faster than the interval")
+	within(t, countTicks(t, b.ctx, b.store, "k", 5*time.Second), 5, 1, "ticks in 5 s once settled")
+	for _, a := range live {
+		a.stop(t)
+	}
+}
+
+func TestLocalAdmittersTickEachRoomOncePerInterval(t *testing.T) {
+	t.Parallel()
+	b := setup(t) // no SQS_QUEUE_URL: the in-process pacer
+	countingRoom(t, b.ctx, b.store, "second", 1000)
+	countingRoom(t, b.ctx, b.store, "quarter", 250)
+	a1, a2 := start(t, b.env), start(t, b.env)
+	var wg sync.WaitGroup
+	var second, quarter int64
+	wg.Go(func() { second = countTicks(t, b.ctx, b.store, "second", 10*time.Second) })
+	wg.Go(func() { quarter = countTicks(t, b.ctx, b.store, "quarter", 5*time.Second) })
+	wg.Wait()
+	within(t, second, 10, 1, "ticks in 10 s at 1 s, two processes")
+	within(t, quarter, 20, 1, "ticks in 5 s at 250 ms, two processes")
+
+	a1.kill()
+	within(t, countTicks(t, b.ctx, b.store, "second", 5*time.Second), 5, 1, "ticks in 5 s at 1 s after a SIGKILL")
+	a2.stop(t)
+}
+
+func TestAdmitterRunsOnARedisCluster(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cluster := redistest.StartCluster(t)
+	var rdb redis.UniversalClient = cluster.Client()
+	store := queue.New(rdb, queue.Options{})
+	for _, room := range []string{"c1", "c2", "c3"} {
+		countingRoom(t, ctx, store, room, 500)
+	}
+	env := []string{"REDIS_CLUSTER_ADDRS=" + strings.Join(cluster.Addrs(), ",")}
+	a := start(t, env)
+	for _, room := range []string{"c1", "c2", "c3"} {
+		require.Eventually(t, func() bool { return admitted(t, ctx, store, room) > 0 }, 10*time.Second, 50*time.Millisecond)
+	}
+	within(t, countTicks(t, ctx, store, "c2", 3*time.Second), 6, 1, "ticks in 3 s at 500 ms on a cluster")
+	a.stop(t)
+}
+
+func TestHelpListsEveryFlagAndVariableWithItsDefault(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, run(t.Context(), []string{"--help"}, noEnv, &stdout, &stderr))
+	out := stdout.String()
+	for _, s := range settings() {
+		require.Contains(t, out, "-"+s.flag+" ")
+		require.Contains(t, out, "env "+s.env+", default ")
+		if s.def != "" {
+			require.Contains(t, out, "env "+s.env+", default "+s.def+"\n")
+		}
+	}
+	for _, v := range []string{"REDIS_URL", "REDIS_CLUSTER_ADDRS", "SQS_QUEUE_URL", "AWS_ENDPOINT_URL_SQS", "-visibility-timeout"} {
+		require.Contains(t, out, v)
+	}
+}
+
+func TestBadConfigurationFailsAndSaysWhy(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{want: "REDIS_URL"},
+		{env: map[string]string{"REDIS_URL": "http://x"}, want: "REDIS_URL"},
+		{env: map[string]string{"REDIS_URL": "redis://127.0.0.1:1"}, args: []string{"-visibility-timeout", "soon"}, want: "-visibility-timeout"},
+		{env: map[string]string{"REDIS_URL": "redis://127.0.0.1:1", "ADMITTER_VISIBILITY_TIMEOUT": "1500ms", "SQS_QUEUE_URL": "http://127.0.0.1:1/q"}, want: "VisibilityTimeout"},
+		{env: map[string]string{"REDIS_URL": "redis://127.0.0.1:1"}, args: []string{"-log-level", "loud"}, want: "-log-level"},
+		{env: map[string]string{"REDIS_URL": "redis://127.0.0.1:1"}, args: []string{"extra"}, want: "unexpected"},
+	} {
+		lookup := func(k string) (string, bool) { v, ok := c.env[k]; return v, ok }
+		var stdout, stderr bytes.Buffer
+		err := run(t.Context(), c.args, lookup, &stdout, &stderr)
+		require.ErrorContains(t, err, c.want, "%+v", c)
+	}
+}
+
+func noEnv(string) (string, bool) { return "", false }

@@ -1,0 +1,40 @@
+-- claim.lua: the fence of a room's SQS loop. A received loop message
+-- {room, gen, seq} may tick only if it is the very message the loop expects
+-- next; claiming it moves the loop on (seq+1) in the same atomic step, so a
+-- duplicate, a redelivered copy or a message of an older generation finds
+-- the fence moved and is deleted without a tick.
+-- KEYS[1] wr:{room}:loop, a hash:
+--           gen   generation of the loop (raised by every seed)
+--           seq   sequence number of the message expected next
+--           due   when the next tick is due (unix ms, Redis time)
+--           beat  when the loop last moved: the last claim or seed (unix ms)
+-- ARGV[1] gen, ARGV[2] seq: the received message's
+-- ARGV[3] interval_ms of the room now
+-- ARGV[4] hold_ms: a message that arrives at most this early is claimed and
+--         the caller waits for the due time; an earlier one is put back
+-- ARGV[5] keep_ms: how long the fence outlives its next due time unclaimed
+--         (then the watchdog has long re-seeded; the key just cleans itself)
+-- Returns {1, wait_ms, ticks, next_ms}: claimed. The caller waits wait_ms,
+--           runs `ticks` ticks interval_ms apart (several when the interval
+--           is under a second: those due within the second), then sends
+--           message seq+1 to arrive next_ms after now;
+--         {2, wait_ms}: the expected message but too early (the interval was
+--           longer than SQS can delay): make it visible again in wait_ms;
+--         {0}: stale or duplicate: no loop, another gen or another seq.
+local now = now_ms()
+local h = redis.call('HMGET', KEYS[1], 'gen', 'seq', 'due')
+if not h[1] or tonumber(h[1]) ~= tonumber(ARGV[1]) or tonumber(h[2]) ~= tonumber(ARGV[2]) then
+  return {0}
+end
+local iv, hold, keep = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local due = tonumber(h[3]) or now
+if due - now > hold then return {2, due - now} end
+-- Far behind (a redelivery after a crash, say): tick now, no catch-up burst.
+if due < now - math.max(iv, 1000) then due = now end
+local ticks = 1
+if iv < 1000 then ticks = math.floor(1000 / iv) end
+-- Anchored on the due time, not on now, so latency never accumulates.
+local nxt = due + ticks * iv
+redis.call('HSET', KEYS[1], 'seq', fmt(tonumber(h[2]) + 1), 'due', fmt(nxt), 'beat', fmt(now))
+redis.call('PEXPIRE', KEYS[1], math.max(nxt - now, 0) + keep)
+return {1, math.max(due - now, 0), ticks, nxt - now}
