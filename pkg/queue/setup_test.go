@@ -11,11 +11,13 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/pkg/embedded"
 	"github.com/waitroom/waitroom/pkg/redistest"
 )
 
 // backends are the Redis deployments every test runs against: one node and
-// a 3-node Cluster, both real redis-server processes started for this run.
+// a 3-node Cluster, both real redis-server processes started for this run,
+// and standalone mode's embedded store (the same scripts must run there).
 var backends []backend
 
 type backend struct {
@@ -35,8 +37,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "queue tests need a Redis Cluster:", err)
 		os.Exit(1)
 	}
-	backends = []backend{{"single", srv.Client()}, {"cluster", cl.Client()}}
+	emb, err := embedded.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	backends = []backend{{"single", srv.Client()}, {"cluster", cl.Client()}, {"embedded", emb.Client()}}
 	code := m.Run()
+	emb.Close()
 	cl.Close()
 	srv.Close()
 	os.Exit(code)
@@ -56,7 +64,18 @@ var roomSeq atomic.Int64
 // with the given config patch.
 func each(t *testing.T, patch ConfigPatch, test func(t *testing.T, b *bundle)) {
 	t.Helper()
-	for _, be := range backends {
+	eachOf(t, backends, patch, test)
+}
+
+// eachReal is each on the real redis-server backends only (large tests).
+func eachReal(t *testing.T, patch ConfigPatch, test func(t *testing.T, b *bundle)) {
+	t.Helper()
+	eachOf(t, backends[:2], patch, test)
+}
+
+func eachOf(t *testing.T, bes []backend, patch ConfigPatch, test func(t *testing.T, b *bundle)) {
+	t.Helper()
+	for _, be := range bes {
 		t.Run(be.name, func(t *testing.T) {
 			b := &bundle{ctx: context.Background(), store: New(be.rdb, Options{}), rdb: be.rdb,
 				room: fmt.Sprintf("t%d", roomSeq.Add(1))}
