@@ -51,3 +51,17 @@ fi
 
 go vet ./...
 go test -count=1 -timeout 20m "$@" ./...
+
+# A short run of every fuzz target (go test above ran their seed corpora).
+# FUZZTIME=0 skips it; a failure leaves its input under testdata/fuzz/.
+fuzztime="${FUZZTIME:-5s}"
+if [ "$fuzztime" != "0" ] && [ $# -eq 0 ]; then
+	grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
+		dir=$(dirname "$file")
+		for target in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | sed 's/^func //'); do
+			echo "fuzz $dir $target ($fuzztime)"
+			go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$dir" >/dev/null
+		done
+	done
+	echo "fuzz: every target ran $fuzztime without a failure"
+fi

@@ -214,10 +214,12 @@ func (p *ConfigPatch) set(field string, raw json.RawMessage) error {
 		}
 		p.TargetURL = &s
 	default:
+		// Named quoted and cut short: the name is the caller's, and may be
+		// empty, huge or full of control characters.
 		if len(field) > 64 {
-			field = field[:64] + "…"
+			field = field[:64]
 		}
-		return &ConfigError{Field: field, Reason: "is not a config field"}
+		return &ConfigError{Field: strconv.QuoteToASCII(field), Reason: "is not a config field"}
 	}
 	return nil
 }

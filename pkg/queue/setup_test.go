@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -26,6 +27,10 @@ type backend struct {
 }
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if fuzzing() { // fuzz targets need no Redis; every fuzz worker runs TestMain
+		os.Exit(m.Run())
+	}
 	srv, err := redistest.NewServer(redistest.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "queue tests need redis-server:", err)
@@ -48,6 +53,15 @@ func TestMain(m *testing.M) {
 	cl.Close()
 	srv.Close()
 	os.Exit(code)
+}
+
+func fuzzing() bool {
+	for _, name := range []string{"test.fuzz", "test.fuzzworker"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" && f.Value.String() != "false" {
+			return true
+		}
+	}
+	return false
 }
 
 // bundle is what a test needs: a store, its Redis, a fresh room.
