@@ -60,7 +60,10 @@ if [ "$fuzztime" != "0" ] && [ $# -eq 0 ]; then
 		dir=$(dirname "$file")
 		for target in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | sed 's/^func //'); do
 			echo "fuzz $dir $target ($fuzztime)"
-			go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$dir" >/dev/null
+			if ! out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$dir" 2>&1); then
+				echo "$out"
+				exit 1
+			fi
 		done
 	done
 	echo "fuzz: every target ran $fuzztime without a failure"
