@@ -7,26 +7,29 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is everything cmd/waitroom reads from flags and the environment.
 // A flag wins over its environment variable, which wins over the default.
 type Config struct {
-	Addr          string
-	RedisURL      string
-	ClusterAddrs  string
-	AdminToken    string
-	SigningKey    string
-	PreviousKeys  string
-	Issuer        string
-	Audience      string
-	JoinRate      float64
-	JoinBurst     int
-	TrustProxy    bool
-	LogLevel      slog.Level
-	BookingHold   string
-	BookingLimit  int
-	ShutdownGrace string
+	Addr         string
+	RedisURL     string
+	ClusterAddrs string
+	AdminToken   string
+	SigningKey   string
+	PreviousKeys string
+	Issuer       string
+	Audience     string
+	JoinRate     float64
+	JoinBurst    int
+	TrustProxy   bool
+	LogLevel     slog.Level
+	BookingHold  string
+	BookingLimit int
+	// ShutdownGrace is how long /readyz answers 503 before the listener
+	// closes, so a load balancer stops sending new visitors here first.
+	ShutdownGrace time.Duration
 }
 
 // Standalone reports whether no Redis was configured: the whole product then
@@ -50,7 +53,8 @@ var settings = []setting{
 	{"join-rate", "WAITROOM_JOIN_RATE", "50", "joins per second allowed per client address (token bucket); 0: no limit"},
 	{"join-burst", "WAITROOM_JOIN_BURST", "500", "burst of joins per client address (a whole office or carrier NAT at once)"},
 	{"trust-proxy", "WAITROOM_TRUST_PROXY", "false", "take the client address from X-Forwarded-For (only behind your own proxy)"},
-	{"log-level", "WAITROOM_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"log-level", "WAITROOM_LOG_LEVEL", "info", "debug, info, warn or error (each request is logged at debug)"},
+	{"shutdown-grace", "WAITROOM_SHUTDOWN_GRACE", "2s", "on SIGTERM, how long /readyz answers 503 before the listener closes (the whole shutdown stays under 10 s)"},
 	{"booking-hold", "BOOKING_HOLD_TTL", "5m", "standalone: how long a seat hold lasts"},
 	{"booking-limit", "BOOKING_MAX_PER_VISITOR", "4", "standalone: seats held or booked per visitor"},
 }
@@ -96,6 +100,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("log-level"))); err != nil {
 		return c, fmt.Errorf("log-level: %w", err)
+	}
+	if c.ShutdownGrace, err = time.ParseDuration(get("shutdown-grace")); err != nil || c.ShutdownGrace < 0 || c.ShutdownGrace > 5*time.Second {
+		return c, fmt.Errorf("shutdown-grace: want a duration from 0 to 5s, got %q", get("shutdown-grace"))
 	}
 	if c.BookingLimit, err = strconv.Atoi(get("booking-limit")); err != nil || c.BookingLimit < 1 {
 		return c, fmt.Errorf("booking-limit: want an integer ≥ 1, got %q", get("booking-limit"))

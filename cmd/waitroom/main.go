@@ -97,6 +97,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if cfg.Standalone() {
 		log.Info("waitroom standalone: embedded in-memory store, in-process admitter and booking API; nothing is kept on disk")
 	}
+	redisconn.LogTo(log)
 	rdb, closeStore, err := m.openStore()
 	if err != nil {
 		return err
@@ -179,9 +180,12 @@ func (m *Main) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 
-	log.Info("shutting down")
+	log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
 	m.draining.Store(true)
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	// Keep serving, with /readyz saying 503, so the load balancer takes this
+	// instance out before the listener closes.
+	time.Sleep(cfg.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout-cfg.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "error", err.Error())

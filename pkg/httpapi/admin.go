@@ -32,10 +32,12 @@ type Admin struct {
 
 // Register adds the operator routes to e.
 func (a *Admin) Register(e *echo.Echo) {
-	g := e.Group("/api/admin", a.RequireToken)
-	g.GET("/rooms", a.listRooms)
-	g.PUT("/rooms/:room", a.putRoom)
-	g.DELETE("/rooms/:room", a.deleteRoom)
+	// The token is checked per route, not by a group: echo gives a group
+	// with middleware a catch-all route, which answers 404 instead of 405
+	// to a method the operator API does not have.
+	e.GET("/api/admin/rooms", a.listRooms, a.RequireToken)
+	e.PUT("/api/admin/rooms/:room", a.putRoom, a.RequireToken)
+	e.DELETE("/api/admin/rooms/:room", a.deleteRoom, a.RequireToken)
 	e.GET("/admin", func(c echo.Context) error { return servePage(c, web.AdminPage) })
 }
 

@@ -44,7 +44,7 @@ var (
 	errUnavailable   = apiErr(http.StatusServiceUnavailable, "unavailable", "The service is briefly unavailable; please retry.")
 	errInternal      = apiErr(http.StatusInternalServerError, "internal", "Something went wrong on our side.")
 	errShuttingDown  = apiErr(http.StatusServiceUnavailable, "unavailable", "This server is shutting down.")
-	errUnsupportedCT = apiErr(http.StatusUnsupportedMediaType, "invalid_body", "The request body must be application/json.")
+	errUnsupportedCT = apiErr(http.StatusBadRequest, "invalid_body", "The request body must be application/json.") // API.md: invalid_body is 400
 )
 
 // domainErrors maps the named errors of the domain packages, first match

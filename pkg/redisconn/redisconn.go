@@ -4,8 +4,10 @@
 package redisconn
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -18,6 +20,11 @@ const (
 	ioTimeout   = 2 * time.Second
 	poolTimeout = 3 * time.Second
 	poolSize    = 64
+	// One retry and two dial attempts: with Redis down, a request answers
+	// 503 in well under a second instead of after go-redis's default 5
+	// dials times 3 retries (~1.7 s).
+	maxRetries    = 1
+	dialerRetries = 2
 )
 
 // Open returns a Cluster client when clusterAddrs ("host:port,host:port")
@@ -40,6 +47,8 @@ func Open(url, clusterAddrs string) (redis.UniversalClient, error) {
 			WriteTimeout:          ioTimeout,
 			PoolTimeout:           poolTimeout,
 			PoolSize:              poolSize,
+			MaxRetries:            maxRetries,
+			DialerRetries:         dialerRetries,
 			ContextTimeoutEnabled: true,
 		}), nil
 	}
@@ -55,6 +64,18 @@ func Open(url, clusterAddrs string) (redis.UniversalClient, error) {
 	opt.WriteTimeout = ioTimeout
 	opt.PoolTimeout = poolTimeout
 	opt.PoolSize = poolSize
+	opt.MaxRetries = maxRetries
+	opt.DialerRetries = dialerRetries
 	opt.ContextTimeoutEnabled = true
 	return redis.NewClient(opt), nil
+}
+
+// LogTo sends go-redis's own messages (failed dials and the like) to log as
+// JSON warnings, instead of plain lines on stderr that break a JSON log.
+func LogTo(log *slog.Logger) { redis.SetLogger(slogAdapter{log}) }
+
+type slogAdapter struct{ log *slog.Logger }
+
+func (a slogAdapter) Printf(ctx context.Context, format string, v ...any) {
+	a.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
 }

@@ -1,0 +1,305 @@
+package main
+
+import (
+	"encoding/base64"
+	"mime"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/pkg/entrytoken"
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// The waiting-room API of API.md, through the real server on real Redis.
+
+func TestJoinGivesANewTicketInAnHttpOnlyLaxCookie(t *testing.T) {
+	b := setup(t)
+	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+
+	r := b.join("sale", nil)
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	m := jsonObject(t, r)
+	requireKeys(t, m, "ticket", "room", "state", "position", "ahead", "waiting", "eta_seconds")
+	ticket := m["ticket"].(string)
+	require.True(t, queue.ValidTicket(ticket), "ticket %q", ticket)
+	raw, err := base64.RawURLEncoding.DecodeString(ticket)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(raw)*8, 128, "at least 128 random bits")
+	require.Equal(t, "sale", m["room"])
+	require.Equal(t, "waiting", m["state"])
+	require.EqualValues(t, 1, num(t, m["position"]))
+	require.EqualValues(t, 0, num(t, m["ahead"]))
+	require.EqualValues(t, 1, num(t, m["waiting"]))
+	require.Nil(t, m["eta_seconds"], "null until the room has admitted anyone")
+
+	ck := r.Cookie("wr_sale")
+	require.NotNil(t, ck, "Set-Cookie wr_sale: %v", r.Header.Values("Set-Cookie"))
+	require.Equal(t, ticket, ck.Value)
+	require.True(t, ck.HttpOnly, "HttpOnly")
+	require.Equal(t, http.SameSiteLaxMode, ck.SameSite)
+	require.Equal(t, "/", ck.Path)
+	require.False(t, ck.Secure, "no Secure without TLS")
+	require.Greater(t, ck.MaxAge, 0)
+}
+
+func TestRejoinThroughTheCookieKeepsThePlace(t *testing.T) {
+	b := setup(t)
+	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	first := b.join("sale", nil)
+	require.Equal(t, http.StatusCreated, first.Status)
+	b.joinTicket("sale")
+
+	again := b.join("sale", nil, first.Cookie("wr_sale"))
+	require.Equal(t, http.StatusOK, again.Status, "%s", again.Body)
+	m := jsonObject(t, again)
+	require.Equal(t, jsonObject(t, first)["ticket"], m["ticket"])
+	require.EqualValues(t, 1, num(t, m["position"]))
+	require.EqualValues(t, 2, num(t, m["waiting"]), "nobody was added to the line")
+	require.Equal(t, m["ticket"], again.Cookie("wr_sale").Value, "the cookie is set again")
+}
+
+func TestRejoinThroughTheBodyTicketKeepsThePlace(t *testing.T) {
+	b := setup(t)
+	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b.joinTicket("sale")
+	ticket := b.joinTicket("sale")
+
+	r := b.join("sale", map[string]any{"ticket": ticket})
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	m := jsonObject(t, r)
+	require.Equal(t, ticket, m["ticket"])
+	require.EqualValues(t, 2, num(t, m["position"]))
+	require.EqualValues(t, 2, num(t, m["waiting"]))
+}
+
+func TestJoinWithAnUnknownTicketGetsANewOne(t *testing.T) {
+	b := setup(t)
+	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b.putRoom("other", map[string]any{"mode": "queue_all"})
+	elsewhere := b.joinTicket("other")
+
+	for _, presented := range []string{queue.NewTicket(), elsewhere, "not-a-ticket"} {
+		r := b.join("sale", map[string]any{"ticket": presented})
+		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+		require.NotEqual(t, presented, jsonObject(t, r)["ticket"])
+	}
+}
+
+func TestOneUserHoldsOnePlace(t *testing.T) {
+	b := setup(t)
+	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+
+	alice := b.join("sale", map[string]any{"user": "alice"})
+	require.Equal(t, http.StatusCreated, alice.Status)
+	again := b.join("sale", map[string]any{"user": "alice"}) // another device: no cookie
+	require.Equal(t, http.StatusOK, again.Status, "%s", again.Body)
+	require.Equal(t, jsonObject(t, alice)["ticket"], jsonObject(t, again)["ticket"])
+	require.Equal(t, jsonObject(t, alice)["ticket"], again.Cookie("wr_sale").Value)
+
+	bob := b.join("sale", map[string]any{"user": "bob"})
+	require.Equal(t, http.StatusCreated, bob.Status)
+	m := jsonObject(t, bob)
+	require.NotEqual(t, jsonObject(t, alice)["ticket"], m["ticket"])
+	require.EqualValues(t, 2, num(t, m["position"]))
+	require.EqualValues(t, 2, num(t, m["waiting"]))
+}
+
+func TestWaitingStatusShowsPositionAheadWaitingAndAnETAOnceAnyoneWasAdmitted(t *testing.T) {
+	b := setup(t)
+	b.putRoom("sale", map[string]any{"mode": "queue_all", "batch_size": 1})
+	b.joinTicket("sale")
+	b.joinTicket("sale")
+	third := b.joinTicket("sale")
+
+	r := b.get("/api/rooms/sale/tickets/" + third)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	m := jsonObject(t, r)
+	requireKeys(t, m, "ticket", "room", "state", "position", "ahead", "waiting", "eta_seconds")
+	require.Equal(t, map[string]any{"ticket": third, "room": "sale", "state": "waiting",
+		"position": 3.0, "ahead": 2.0, "waiting": 3.0, "eta_seconds": nil}, m)
+
+	ev := b.tick("sale")
+	require.Len(t, ev.Admitted, 1)
+	m = jsonObject(t, b.get("/api/rooms/sale/tickets/"+third))
+	require.EqualValues(t, 2, num(t, m["position"]))
+	require.EqualValues(t, 1, num(t, m["ahead"]))
+	require.EqualValues(t, 2, num(t, m["waiting"]))
+	require.NotNil(t, m["eta_seconds"], "the room has admitted someone")
+	require.GreaterOrEqual(t, num(t, m["eta_seconds"]), int64(0))
+}
+
+func TestPrequeueStatusHasNoPositionButTheOpeningTime(t *testing.T) {
+	b := setup(t)
+	opens := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	b.putRoom("sale", map[string]any{"opens_at": opens.Format(time.RFC3339)})
+	b.joinTicket("sale")
+
+	r := b.join("sale", nil)
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	m := jsonObject(t, r)
+	ticket := m["ticket"].(string)
+	want := map[string]any{"ticket": ticket, "room": "sale", "state": "prequeue",
+		"position": nil, "waiting": 2.0, "opens_at": opens.Format(time.RFC3339)}
+	require.Equal(t, want, m)
+
+	require.Equal(t, want, jsonObject(t, b.get("/api/rooms/sale/tickets/"+ticket)))
+	require.Equal(t, "prequeue", jsonObject(t, b.get("/api/rooms/sale"))["state"])
+}
+
+func TestAdmittedStatusCarriesAnEntryTokenThatVerifiesAgainstTheJWKS(t *testing.T) {
+	b := setup(t)
+	v := b.verifier()
+
+	t.Run("auto mode admits a user at once; sub is the user", func(t *testing.T) {
+		b.putRoom("auto", map[string]any{"mode": "auto", "session_ttl_s": 300})
+		r := b.join("auto", map[string]any{"user": "user-42"})
+		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+		m := jsonObject(t, r)
+		requireKeys(t, m, "ticket", "room", "state", "entry_token", "expires_at", "target_url")
+		require.Equal(t, "admitted", m["state"])
+		require.Equal(t, "auto", m["room"])
+		require.Equal(t, "/booking/auto", m["target_url"])
+		exp, err := time.Parse(time.RFC3339, m["expires_at"].(string))
+		require.NoError(t, err)
+		require.WithinDuration(t, time.Now().Add(300*time.Second), exp, 5*time.Second)
+		b.requireEntryToken(v, m["entry_token"].(string), "auto", "user-42", m["expires_at"].(string))
+	})
+
+	t.Run("a tick admits a visitor without user; sub is the ticket", func(t *testing.T) {
+		b.putRoom("queued", map[string]any{"mode": "queue_all", "target_url": "https://shop.example/checkout?x=1"})
+		ticket := b.joinTicket("queued")
+		require.Len(t, b.tick("queued").Admitted, 1)
+
+		m := jsonObject(t, b.get("/api/rooms/queued/tickets/"+ticket))
+		requireKeys(t, m, "ticket", "room", "state", "entry_token", "expires_at", "target_url")
+		require.Equal(t, ticket, m["ticket"])
+		require.Equal(t, "admitted", m["state"])
+		require.Equal(t, "https://shop.example/checkout?x=1", m["target_url"])
+		jti := b.requireEntryToken(v, m["entry_token"].(string), "queued", ticket, m["expires_at"].(string))
+
+		again := jsonObject(t, b.get("/api/rooms/queued/tickets/"+ticket))
+		require.Equal(t, m["expires_at"], again["expires_at"], "the same admission")
+		require.NotEqual(t, jti, b.requireEntryToken(v, again["entry_token"].(string), "queued", ticket, again["expires_at"].(string)), "jti is unique")
+
+		_, err := v.Verify(b.ctx, m["entry_token"].(string), "auto")
+		require.ErrorIs(t, err, entrytoken.ErrWrongRoom)
+	})
+}
+
+func TestLeaveFreesThePlaceThenTheTicketIsGone(t *testing.T) {
+	b := setup(t)
+	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	first := b.join("sale", nil)
+	ticket := jsonObject(t, first)["ticket"].(string)
+	second := b.joinTicket("sale")
+
+	r := b.send(request{method: http.MethodDelete, path: "/api/rooms/sale/tickets/" + ticket, cookies: []*http.Cookie{first.Cookie("wr_sale")}})
+	require.Equal(t, http.StatusNoContent, r.Status, "%s", r.Body)
+	require.Empty(t, r.Body)
+	ck := r.Cookie("wr_sale")
+	require.NotNil(t, ck, "the cookie of the ticket that left is cleared")
+	require.Empty(t, ck.Value)
+	require.Less(t, ck.MaxAge, 0)
+
+	m := jsonObject(t, b.get("/api/rooms/sale/tickets/"+second))
+	require.EqualValues(t, 1, num(t, m["position"]), "the next visitor moved up")
+	require.EqualValues(t, 1, num(t, m["waiting"]))
+
+	requireAPIError(t, b.get("/api/rooms/sale/tickets/"+ticket), http.StatusNotFound, "ticket_not_found")
+	requireAPIError(t, b.del("/api/rooms/sale/tickets/"+ticket), http.StatusNotFound, "ticket_not_found")
+}
+
+func TestLeaveEndsAnAdmissionAndFreesItsCapacity(t *testing.T) {
+	b := setup(t)
+	b.putRoom("sale", map[string]any{"mode": "auto", "capacity": 1})
+	in := jsonObject(t, b.join("sale", nil))
+	require.Equal(t, "admitted", in["state"])
+	waiting := jsonObject(t, b.join("sale", nil))
+	require.Equal(t, "waiting", waiting["state"], "capacity 1 is taken")
+	require.EqualValues(t, 1, num(t, jsonObject(t, b.get("/api/rooms/sale"))["admitted"]))
+
+	require.Equal(t, http.StatusNoContent, b.del("/api/rooms/sale/tickets/"+in["ticket"].(string)).Status)
+	require.EqualValues(t, 0, num(t, jsonObject(t, b.get("/api/rooms/sale"))["admitted"]))
+	require.Len(t, b.tick("sale").Admitted, 1, "the freed capacity goes to the next visitor")
+	require.Equal(t, "admitted", jsonObject(t, b.get("/api/rooms/sale/tickets/"+waiting["ticket"].(string)))["state"])
+}
+
+func TestRoomInfoShowsOpenPausedPrequeueOrClosed(t *testing.T) {
+	b := setup(t)
+	b.putRoom("sale", map[string]any{"mode": "queue_all", "capacity": 7, "batch_size": 2})
+	b.joinTicket("sale")
+	b.joinTicket("sale")
+	b.joinTicket("sale")
+	b.tick("sale")
+
+	r := b.get("/api/rooms/sale")
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	require.Equal(t, map[string]any{"room": "sale", "state": "open", "waiting": 1.0, "admitted": 2.0,
+		"capacity": 7.0, "admitted_per_minute": 2.0}, jsonObject(t, r))
+
+	for _, c := range []struct {
+		patch map[string]any
+		state string
+	}{
+		{map[string]any{"paused": true}, "paused"},
+		{map[string]any{"paused": false, "opens_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, "prequeue"},
+		{map[string]any{"opens_at": nil, "mode": "reject"}, "closed"},
+		{map[string]any{"mode": "auto"}, "open"},
+	} {
+		b.putRoom("sale", c.patch)
+		require.Equal(t, c.state, jsonObject(t, b.get("/api/rooms/sale"))["state"], "after %v", c.patch)
+	}
+}
+
+func TestJWKSPublishesTheEd25519SigningKey(t *testing.T) {
+	b := setup(t)
+	r := b.get("/.well-known/jwks.json")
+	require.Equal(t, http.StatusOK, r.Status)
+	m := jsonObject(t, r)
+	requireKeys(t, m, "keys")
+	keys := m["keys"].([]any)
+	require.Len(t, keys, 1)
+	k := keys[0].(map[string]any)
+	require.Equal(t, "OKP", k["kty"])
+	require.Equal(t, "Ed25519", k["crv"])
+	require.Equal(t, entrytoken.Thumbprint(b.pub), k["kid"])
+	require.Equal(t, base64.RawURLEncoding.EncodeToString(b.pub), k["x"])
+	for _, f := range []string{"d", "p", "q"} {
+		require.NotContains(t, k, f, "never a private member")
+	}
+}
+
+func TestWaitingPageIsHTMLThatNoSiteMayFrame(t *testing.T) {
+	b := setup(t)
+	r := b.get("/rooms/sale")
+	require.Equal(t, http.StatusOK, r.Status)
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	require.NoError(t, err)
+	require.Equal(t, "text/html", mt)
+	csp := r.Header.Get("Content-Security-Policy")
+	require.Contains(t, csp, "default-src 'self'")
+	require.Contains(t, csp, "script-src 'self'")
+	require.Contains(t, csp, "frame-ancestors 'none'")
+	require.Equal(t, "DENY", r.Header.Get("X-Frame-Options"))
+	require.Contains(t, string(r.Body), `src="/static/room.js"`)
+
+	js := b.get("/static/room.js")
+	require.Equal(t, http.StatusOK, js.Status)
+	mt, _, err = mime.ParseMediaType(js.Header.Get("Content-Type"))
+	require.NoError(t, err)
+	require.True(t, strings.HasSuffix(mt, "/javascript"), "Content-Type %q", mt)
+	require.NotEmpty(t, js.Body)
+}
+
+func TestHealthzAndReadyzAnswerWhileRedisIsUp(t *testing.T) {
+	b := setup(t)
+	for _, p := range []string{"/healthz", "/readyz"} {
+		r := b.get(p)
+		require.Equal(t, http.StatusOK, r.Status, "%s: %s", p, r.Body)
+		requireJSON(t, r)
+	}
+}
