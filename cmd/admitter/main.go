@@ -14,21 +14,23 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
 	"regexp"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/redis/go-redis/v9"
 
+	"github.com/waitroom/waitroom/pkg/metrics"
 	"github.com/waitroom/waitroom/pkg/pacer"
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/redisconn"
 )
 
 func main() {
@@ -71,6 +73,8 @@ func settings() []*setting {
 			usage: "on SIGINT or SIGTERM, how long the ticks in flight may take to finish"},
 		{flag: "log-level", env: "ADMITTER_LOG_LEVEL", def: "info", meta: "LEVEL",
 			usage: "debug, info, warn or error"},
+		{flag: "metrics-addr", env: "ADMITTER_METRICS_ADDR", def: ":9090", meta: "ADDR",
+			usage: "listen address of /metrics, /healthz and /readyz; empty: none"},
 	}
 }
 
@@ -99,6 +103,7 @@ func usage(w io.Writer, ss []*setting) {
 // options are the parsed settings.
 type options struct {
 	redisURL, clusterAddrs, queueURL, sqsEndpoint string
+	metricsAddr                                   string
 	visibility, waitTime, slack, poll, roomsEvery time.Duration
 	shutdown                                      time.Duration
 	level                                         slog.Level
@@ -135,6 +140,7 @@ func parse(args []string, lookupEnv func(string) (string, bool), stdout, stderr 
 		clusterAddrs: get["redis-cluster-addrs"].val,
 		queueURL:     get["sqs-queue-url"].val,
 		sqsEndpoint:  get["sqs-endpoint"].val,
+		metricsAddr:  get["metrics-addr"].val,
 	}
 	for name, dst := range map[string]*time.Duration{
 		"visibility-timeout": &o.visibility, "wait-time": &o.waitTime, "slack": &o.slack,
@@ -167,15 +173,26 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: o.level}))
-	redis.SetLogger(redisLogger{log}) // go-redis's own complaints, as JSON too
+	redisconn.LogTo(log) // go-redis's own complaints, as JSON too
 
-	rdb, where, err := redisClient(o.redisURL, o.clusterAddrs)
+	rdb, err := redisconn.Open(o.redisURL, o.clusterAddrs)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
+	where := where(o.redisURL, o.clusterAddrs)
+	met := metrics.New()
+	rdb.AddHook(met.RedisHook())
 	store := queue.New(rdb, queue.Options{Logger: log})
-	common := pacer.Options{Logger: log, RoomsEvery: o.roomsEvery, ShutdownTimeout: o.shutdown}
+	met.Rooms(store)
+	common := pacer.Options{Logger: log, RoomsEvery: o.roomsEvery, ShutdownTimeout: o.shutdown, OnTick: met.OnTick}
+	if o.metricsAddr != "" {
+		stopMetrics, err := serveMetrics(o.metricsAddr, met, store, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 
 	var p pacer.Pacer
 	if o.queueURL == "" {
@@ -215,33 +232,15 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	return nil
 }
 
-// redisClient builds the client from REDIS_URL or REDIS_CLUSTER_ADDRS and
-// says where it points, without the password.
-func redisClient(rawURL, clusterAddrs string) (redis.UniversalClient, string, error) {
-	var opt *redis.Options
-	if rawURL != "" {
-		var err error
-		if opt, err = redis.ParseURL(rawURL); err != nil {
-			return nil, "", fmt.Errorf("REDIS_URL: %w", err)
-		}
-	}
+// where says where the Redis client points, without the password.
+func where(rawURL, clusterAddrs string) string {
 	if clusterAddrs != "" {
-		var addrs []string
-		for a := range strings.SplitSeq(clusterAddrs, ",") {
-			if a = strings.TrimSpace(a); a != "" {
-				addrs = append(addrs, a)
-			}
-		}
-		if len(addrs) == 0 {
-			return nil, "", errors.New("REDIS_CLUSTER_ADDRS: no address")
-		}
-		copt := &redis.ClusterOptions{Addrs: addrs}
-		if opt != nil {
-			copt.Username, copt.Password, copt.TLSConfig = opt.Username, opt.Password, opt.TLSConfig
-		}
-		return redis.NewClusterClient(copt), "cluster " + strings.Join(addrs, ","), nil
+		return "cluster " + clusterAddrs
 	}
-	return redis.NewClient(opt), opt.Addr, nil
+	if u, err := url.Parse(rawURL); err == nil {
+		return u.Host
+	}
+	return "?"
 }
 
 // regionInURL finds the region of an AWS queue URL
@@ -274,9 +273,31 @@ func sqsClient(ctx context.Context, queueURL, endpoint string) (*sqs.Client, str
 	return client, cfg.Region, nil
 }
 
-// redisLogger sends go-redis's internal log lines to slog.
-type redisLogger struct{ log *slog.Logger }
-
-func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	l.log.WarnContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
+// serveMetrics serves /metrics, /healthz and /readyz on addr until the
+// returned stop is called.
+func serveMetrics(addr string, met *metrics.Metrics, store *queue.Store, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", met.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		if err := store.Ping(ctx); err != nil {
+			http.Error(w, "redis unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
 }

@@ -84,6 +84,7 @@ func start(t *testing.T, env []string, args ...string) *admitter {
 		"HOME=" + dir,
 		"AWS_CONFIG_FILE=" + filepath.Join(dir, "none"),
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "none"),
+		"ADMITTER_METRICS_ADDR=127.0.0.1:0", // many admitters run side by side
 	}, append(sqstest.Env(), env...)...)
 	a.cmd.Stdout, a.cmd.Stderr = f, f
 	require.NoError(t, a.cmd.Start())

@@ -31,6 +31,7 @@ import (
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/httpapi"
 	"github.com/waitroom/waitroom/pkg/hub"
+	"github.com/waitroom/waitroom/pkg/metrics"
 	"github.com/waitroom/waitroom/pkg/pacer"
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/ratelimit"
@@ -104,6 +105,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	defer closeStore()
 	store := queue.New(rdb, queue.Options{Logger: log})
+	met := metrics.New()
+	rdb.AddHook(met.RedisHook())
+	met.Rooms(store)
 
 	signer, err := m.signer()
 	if err != nil {
@@ -125,15 +129,18 @@ func (m *Main) Run(ctx context.Context) error {
 	defer cancelApp()
 	h := hub.New(store, hub.Options{
 		Logger: log,
+		OnPush: met.OnPush,
 		Sign: func(room, subject string, exp time.Time) (string, error) {
 			return signer.Sign(entrytoken.Claims{Room: room, Subject: subject, ExpiresAt: exp})
 		},
 	})
+	met.SocketsOpen(h.Sockets)
 	e := httpapi.NewEcho(log)
 	if cfg.TrustProxy {
 		httpapi.TrustProxy(e)
 	}
-	admin := &httpapi.Admin{Store: store, Token: m.adminTok, Logger: log}
+	httpapi.Instrument(e, met)
+	admin := &httpapi.Admin{Store: store, Token: m.adminTok, Logger: log, OnRefused: met.AdminRefused.Inc}
 	admin.Register(e)
 	(&httpapi.Waitroom{
 		Store:         store,
@@ -143,11 +150,12 @@ func (m *Main) Run(ctx context.Context) error {
 		Draining:      &m.draining,
 		SocketContext: appCtx,
 		Logger:        log,
+		Metrics:       met,
 	}).Register(e)
 
 	var wg sync.WaitGroup
 	if cfg.Standalone() {
-		p := pacer.NewLocal(store, pacer.LocalOptions{Options: pacer.Options{Logger: log}})
+		p := pacer.NewLocal(store, pacer.LocalOptions{Options: pacer.Options{Logger: log, OnTick: met.OnTick}})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

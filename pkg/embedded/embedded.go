@@ -9,6 +9,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Store is a running embedded server.
@@ -30,7 +31,8 @@ func (s *Store) Addr() string { return s.srv.Addr() }
 
 // Client returns a client for it.
 func (s *Store) Client() *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: s.srv.Addr(), ContextTimeoutEnabled: true})
+	return redis.NewClient(&redis.Options{Addr: s.srv.Addr(), ContextTimeoutEnabled: true, DisableIdentity: true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
 }
 
 // Close stops the server; its data is gone.

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/waitroom/waitroom/pkg/entrytoken"
+	"github.com/waitroom/waitroom/pkg/metrics"
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/pkg/ratelimit"
 	"github.com/waitroom/waitroom/web"
@@ -37,7 +38,9 @@ type Waitroom struct {
 	// SocketContext outlives requests: sockets end when it is cancelled.
 	SocketContext context.Context
 	Logger        *slog.Logger
-	upgrader      websocket.Upgrader
+	// Metrics counts joins, admissions at join and leaves; nil counts nothing.
+	Metrics  *metrics.Metrics
+	upgrader websocket.Upgrader
 }
 
 // Register adds the routes to e.
@@ -117,6 +120,12 @@ func (w *Waitroom) join(c echo.Context) error {
 	code := http.StatusOK
 	if created {
 		code = http.StatusCreated
+		if w.Metrics != nil {
+			w.Metrics.Joins.WithLabelValues(room).Inc()
+			if st.State == queue.StateAdmitted {
+				w.Metrics.Admissions.WithLabelValues(room).Inc()
+			}
+		}
 	}
 	return c.JSON(code, out)
 }
@@ -156,6 +165,9 @@ func (w *Waitroom) leave(c echo.Context) error {
 	}
 	if err := w.Store.Leave(c.Request().Context(), room, ticket); err != nil {
 		return err
+	}
+	if w.Metrics != nil {
+		w.Metrics.Leaves.WithLabelValues(room).Inc()
 	}
 	if ck, err := c.Cookie(TicketCookie(room)); err == nil && ck.Value == ticket {
 		w.setTicketCookie(c, room, "", -time.Second)

@@ -33,6 +33,10 @@ type Options struct {
 	// recorded as present, in one batched queue.Store.Touch per room.
 	// Default 15s.
 	TouchInterval time.Duration
+	// OnPush, if set, is called with the message type (position, prequeue,
+	// admitted, expired) of every message queued for a socket (for
+	// metrics). It must be quick and safe for concurrent use. Default nil.
+	OnPush func(kind string)
 }
 
 func (o Options) withDefaults() Options {

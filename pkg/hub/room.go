@@ -179,11 +179,11 @@ func (r *room) register(ctx context.Context, s *socket) (stale bool, err error) 
 			// Shutdown began while s was attaching.
 			s.close(websocket.CloseGoingAway, "going away")
 		case st.State == queue.StateWaiting:
-			s.push(positionMsg(st.Position, st.Waiting, st.ETA))
+			s.push(kindPosition, positionMsg(st.Position, st.Waiting, st.ETA))
 		case st.State == queue.StatePrequeue:
-			s.push(prequeueMsg(st.Waiting, st.OpensAt))
+			s.push(kindPrequeue, prequeueMsg(st.Waiting, st.OpensAt))
 		case st.State == queue.StateAdmitted:
-			s.push(admittedMsg(token, st.AdmissionEnds, r.cfg.TargetURL))
+			s.push(kindAdmitted, admittedMsg(token, st.AdmissionEnds, r.cfg.TargetURL))
 		}
 		r.mu.Unlock()
 		return false, nil
@@ -316,7 +316,7 @@ func (r *room) applyLocked(ev queue.Event, fates map[string]fate) []admission {
 		}
 		if d := shift.Below(s.score); d > 0 {
 			s.position -= d
-			s.push(positionMsg(s.position, ev.Waiting, rate.ETA(s.position)))
+			s.push(kindPosition, positionMsg(s.position, ev.Waiting, rate.ETA(s.position)))
 		}
 	}
 	return adm
@@ -383,7 +383,7 @@ func (r *room) settleLocked(s *socket, tp queue.TicketPosition, waiting int64, f
 		changed := s.state != queue.StateWaiting || s.position != tp.Position
 		s.state, s.position, s.score = queue.StateWaiting, tp.Position, tp.Score
 		if changed {
-			s.push(positionMsg(tp.Position, waiting, r.rate.ETA(tp.Position)))
+			s.push(kindPosition, positionMsg(tp.Position, waiting, r.rate.ETA(tp.Position)))
 		}
 	case queue.StateAdmitted:
 		if s.state != queue.StateAdmitted {
@@ -436,7 +436,7 @@ func (r *room) admit(adm []admission) {
 			a.s.close(websocket.CloseInternalServerErr, "internal error")
 			continue
 		}
-		a.s.push(admittedMsg(token, a.ends, target))
+		a.s.push(kindAdmitted, admittedMsg(token, a.ends, target))
 	}
 }
 
@@ -483,7 +483,7 @@ func (r *room) refreshConfig() {
 	r.mu.Lock()
 	for _, s := range r.sockets {
 		if s.state == queue.StatePrequeue {
-			s.push(prequeueMsg(stats.Prequeue, cfg.OpensAt))
+			s.push(kindPrequeue, prequeueMsg(stats.Prequeue, cfg.OpensAt))
 		}
 	}
 	r.mu.Unlock()

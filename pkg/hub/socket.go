@@ -56,12 +56,15 @@ func newSocket(h *Hub, room, ticket string, conn *websocket.Conn) *socket {
 
 // push queues msg without blocking. A socket whose buffer is full is slow or
 // dead; it is dropped so that it never holds up the room's other sockets.
-func (s *socket) push(msg []byte) {
+func (s *socket) push(kind string, msg []byte) {
 	if s.closing.Load() {
 		return
 	}
 	select {
 	case s.send <- msg:
+		if s.hub.opt.OnPush != nil {
+			s.hub.opt.OnPush(kind)
+		}
 	default:
 		s.hub.log.Info("hub: dropping a socket whose send buffer is full", "room", s.room, "ticket", short(s.ticket))
 		s.kill()
@@ -80,7 +83,7 @@ func (s *socket) close(code int, text string) {
 
 // expire tells the visitor their place or admission is gone, and closes.
 func (s *socket) expire(reason string) {
-	s.push(expiredMsg(reason))
+	s.push(kindExpired, expiredMsg(reason))
 	s.close(websocket.CloseNormalClosure, "expired")
 }
 
@@ -201,6 +204,14 @@ func goingAway(conn *websocket.Conn, timeout time.Duration) {
 
 // positionMsg is {"type":"position",...}. It is built by hand: it is the
 // message sent to every waiting socket after every tick.
+// The message types of API.md, as OnPush names them.
+const (
+	kindPosition = "position"
+	kindPrequeue = "prequeue"
+	kindAdmitted = "admitted"
+	kindExpired  = "expired"
+)
+
 func positionMsg(position, waiting int64, eta *time.Duration) []byte {
 	b := make([]byte, 0, 96)
 	b = append(b, `{"type":"position","position":`...)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Timeouts shared by both kinds of client.
@@ -29,7 +30,15 @@ const (
 
 // Open returns a Cluster client when clusterAddrs ("host:port,host:port")
 // is set, else a single-node client for url ("redis://…" or "rediss://…").
+// With both, the Cluster takes user, password and TLS from url.
 func Open(url, clusterAddrs string) (redis.UniversalClient, error) {
+	var fromURL *redis.Options
+	if url != "" {
+		var err error
+		if fromURL, err = redis.ParseURL(url); err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+	}
 	if clusterAddrs != "" {
 		var addrs []string
 		for _, a := range strings.Split(clusterAddrs, ",") {
@@ -40,25 +49,28 @@ func Open(url, clusterAddrs string) (redis.UniversalClient, error) {
 		if len(addrs) == 0 {
 			return nil, errors.New("REDIS_CLUSTER_ADDRS lists no address")
 		}
-		return redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:                 addrs,
-			DialTimeout:           dialTimeout,
-			ReadTimeout:           ioTimeout,
-			WriteTimeout:          ioTimeout,
-			PoolTimeout:           poolTimeout,
-			PoolSize:              poolSize,
-			MaxRetries:            maxRetries,
-			DialerRetries:         dialerRetries,
-			ContextTimeoutEnabled: true,
-		}), nil
+		copt := &redis.ClusterOptions{
+			Addrs:                    addrs,
+			DialTimeout:              dialTimeout,
+			ReadTimeout:              ioTimeout,
+			WriteTimeout:             ioTimeout,
+			PoolTimeout:              poolTimeout,
+			PoolSize:                 poolSize,
+			MaxRetries:               maxRetries,
+			DialerRetries:            dialerRetries,
+			ContextTimeoutEnabled:    true,
+			MaintNotificationsConfig: noMaintNotifications(),
+			DisableIdentity:          true,
+		}
+		if fromURL != nil {
+			copt.Username, copt.Password, copt.TLSConfig = fromURL.Username, fromURL.Password, fromURL.TLSConfig
+		}
+		return redis.NewClusterClient(copt), nil
 	}
 	if url == "" {
 		return nil, errors.New("set REDIS_URL or REDIS_CLUSTER_ADDRS")
 	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
+	opt := fromURL
 	opt.DialTimeout = dialTimeout
 	opt.ReadTimeout = ioTimeout
 	opt.WriteTimeout = ioTimeout
@@ -67,6 +79,10 @@ func Open(url, clusterAddrs string) (redis.UniversalClient, error) {
 	opt.MaxRetries = maxRetries
 	opt.DialerRetries = dialerRetries
 	opt.ContextTimeoutEnabled = true
+	opt.MaintNotificationsConfig = noMaintNotifications()
+	// CLIENT SETINFO needs Redis 7.2; on 7.0 every new connection's attempt
+	// is an error, which would read as a Redis failure.
+	opt.DisableIdentity = true
 	return redis.NewClient(opt), nil
 }
 
@@ -78,4 +94,11 @@ type slogAdapter struct{ log *slog.Logger }
 
 func (a slogAdapter) Printf(ctx context.Context, format string, v ...any) {
 	a.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
+}
+
+// noMaintNotifications turns off go-redis's probe for Redis Enterprise's
+// maintenance notifications: Redis 7 and ElastiCache answer every new
+// connection's probe with an error, which would read as a Redis failure.
+func noMaintNotifications() *maintnotifications.Config {
+	return &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 }
