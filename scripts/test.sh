@@ -49,6 +49,9 @@ if [ -x scripts/sqs-emulator.sh ]; then
 	scripts/sqs-emulator.sh start
 fi
 
+# docker-compose.yml cannot run here (no Docker engine): validate it.
+bash scripts/check-compose.sh
+
 go vet ./...
 go test -count=1 -timeout 20m "$@" ./...
 
