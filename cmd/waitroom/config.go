@@ -30,6 +30,8 @@ type Config struct {
 	// ShutdownGrace is how long /readyz answers 503 before the listener
 	// closes, so a load balancer stops sending new visitors here first.
 	ShutdownGrace time.Duration
+	// PprofAddr, when set, serves net/http/pprof there (keep it on loopback).
+	PprofAddr string
 }
 
 // Standalone reports whether no Redis was configured: the whole product then
@@ -55,6 +57,7 @@ var settings = []setting{
 	{"trust-proxy", "WAITROOM_TRUST_PROXY", "false", "take the client address from X-Forwarded-For (only behind your own proxy)"},
 	{"log-level", "WAITROOM_LOG_LEVEL", "info", "debug, info, warn or error (each request is logged at debug)"},
 	{"shutdown-grace", "WAITROOM_SHUTDOWN_GRACE", "2s", "on SIGTERM, how long /readyz answers 503 before the listener closes (the whole shutdown stays under 10 s)"},
+	{"pprof-addr", "WAITROOM_PPROF_ADDR", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060; never a public one); unset: off"},
 	{"booking-hold", "BOOKING_HOLD_TTL", "5m", "standalone: how long a seat hold lasts"},
 	{"booking-limit", "BOOKING_MAX_PER_VISITOR", "4", "standalone: seats held or booked per visitor"},
 }
@@ -87,6 +90,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		Issuer:       get("issuer"),
 		Audience:     get("audience"),
 		BookingHold:  get("booking-hold"),
+		PprofAddr:    get("pprof-addr"),
 	}
 	var err error
 	if c.JoinRate, err = strconv.ParseFloat(get("join-rate"), 64); err != nil || c.JoinRate < 0 {
