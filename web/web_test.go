@@ -35,15 +35,16 @@ var pages = []struct {
 }{
 	{web.RoomPage, "room.js", []string{`src="/static/room.js"`, `href="/static/style.css"`, `name="viewport"`}},
 	{web.AdminPage, "admin.js", []string{`src="/static/admin.js"`, `href="/static/style.css"`, `href="/static/admin.css"`, `name="viewport"`}},
+	{web.BookingPage, "booking.js", []string{`src="/static/booking.js"`, `href="/static/style.css"`, `href="/static/booking.css"`, `name="viewport"`}},
 }
 
 func TestPagesAreEmbedded(t *testing.T) {
 	files := setup(t)
-	for _, name := range []string{web.RoomPage, "room.js", web.AdminPage, "admin.js", "style.css", "admin.css"} {
+	for _, name := range []string{web.RoomPage, "room.js", web.AdminPage, "admin.js", web.BookingPage, "booking.js", "style.css", "admin.css", "booking.css"} {
 		readFile(t, files, name)
 	}
 	// Static keeps the source layout; Files strips the prefix.
-	for _, name := range []string{web.RoomPage, web.AdminPage} {
+	for _, name := range []string{web.RoomPage, web.AdminPage, web.BookingPage} {
 		if _, err := fs.Stat(web.Static, "static/"+name); err != nil {
 			t.Fatalf("Static: %v", err)
 		}

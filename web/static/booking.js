@@ -63,6 +63,7 @@
     endedMessage: byId('ended-message'),
     endedDetail: byId('ended-detail'),
     backToLine: byId('back-to-line'),
+    doneBack: byId('done-back'),
     announcer: byId('announcer'),
   };
 
@@ -87,6 +88,7 @@
     tickTimer: 0,
     refreshing: null, // the refresh in flight, if any
     forcedAt: 0, // when a timer last forced a refresh
+    focusAfter: '', // selector of what to focus once an action's refresh is shown
   };
 
   // Server time minus local time, from the Date header of API replies, so the
@@ -97,6 +99,7 @@
   // ---- Start ----------------------------------------------------------------
 
   ui.backToLine.href = lineUrl;
+  ui.doneBack.href = lineUrl;
   if (!room) {
     showEnded('no_room');
     return;
@@ -145,8 +148,13 @@
     }
     try {
       const res = await fetch(path, init);
+      // Date has whole seconds: only a clock that is clearly off is corrected,
+      // so a right one does not show a five-minute hold as 5:01.
       const date = Date.parse(res.headers.get('Date') || '');
-      if (Number.isFinite(date)) clockOffsetMs = date - Date.now();
+      if (Number.isFinite(date)) {
+        const off = date - Date.now();
+        clockOffsetMs = Math.abs(off) > 2000 ? off : 0;
+      }
       let data = null;
       if (res.status !== 204) {
         try {
@@ -466,6 +474,16 @@
       document.body.classList.remove('busy');
     }
     if (!state.over) await refresh();
+    // After a hold, take the visitor to its Confirm button (below the map
+    // on a phone).
+    if (state.focusAfter) {
+      const el = document.querySelector(state.focusAfter);
+      state.focusAfter = '';
+      if (el) {
+        el.focus({ preventScroll: true });
+        el.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+      }
+    }
   }
 
   function hold(seat) {
@@ -475,6 +493,7 @@
         const until = new Date(Date.parse(r.data.held_until));
         setNotice('');
         say(`Seat ${seat} is held for you until ${until.toLocaleTimeString()}. Confirm it to book it.`);
+        state.focusAfter = `.basket-item[data-seat="${CSS.escape(seat)}"] button[data-action="book"]`;
       } else if (errorCode(r) === 'seat_unavailable') {
         setNotice(`Sorry, someone else just took seat ${seat}. Please choose another.`);
       } else if (errorCode(r) === 'limit_reached') {
@@ -559,7 +578,7 @@
     ui.doneBookings.replaceChildren(
       ...state.bookings.map((b) => {
         const li = document.createElement('li');
-        li.className = 'basket-item';
+        li.className = 'done-item';
         li.textContent = `Seat ${b.seat}, reference `;
         const code = document.createElement('code');
         code.textContent = b.booking_id;

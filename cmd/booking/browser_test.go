@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+// browser starts the machine's headless Chromium. It fails, never skips,
+// when Chromium is missing.
+func browser(t *testing.T, width, height int) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium not found on PATH: install it (Debian: apt-get install chromium)")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(width, height),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	require.NoError(t, chromedp.Do(ctx), "start chromium")
+	return ctx
+}
+
+// screenshot saves the page to $BOOKING_SCREENSHOTS/<name>.png when that
+// variable names a directory, for a person to look at.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("BOOKING_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(sel))
+	require.NoError(t, err)
+	return s
+}
+
+func attr(t *testing.T, ctx context.Context, sel, name string) string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(`+jsString(sel)+`).getAttribute(`+jsString(name)+`) || ""`))
+	require.NoError(t, err)
+	return v
+}
+
+func jsString(s string) string { return "'" + strings.ReplaceAll(s, "'", `\'`) + "'" }
+
+func seatAttr(t *testing.T, ctx context.Context, seat, name string) string {
+	return attr(t, ctx, `button.seat[data-seat="`+seat+`"]`, name)
+}
+
+func setEntryCookie(t *testing.T, ctx context.Context, room, token string) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie = "wr_entry_`+room+`=`+token+`; path=/; SameSite=Lax"`))
+	require.NoError(t, err)
+}
+
+// A visitor with the waiting page's cookie sees the seat map, holds a seat,
+// books it, holds another and checks out; without a cookie, or after the
+// admission ended, the page says so and links back to the line.
+func TestBrowserVisitorHoldsBooksAndChecksOut(t *testing.T) {
+	s := serve(t, nil)
+	s.room(t, "show", `{"seats":["A1","A2","A3","A4","A5","A6","B1","B2","B3","B4","B5","B6","C1","C2","C3","C4","C5","C6"]}`)
+	_, bob := s.admit(t, "show", "bob")
+	require.Equal(t, 201, s.do(t, "POST", "/api/events/show/holds", bob, `{"seat":"B3"}`).StatusCode)
+	require.Equal(t, 201, s.do(t, "POST", "/api/events/show/holds", bob, `{"seat":"C5"}`).StatusCode)
+	require.Equal(t, 201, s.do(t, "POST", "/api/events/show/bookings", bob, `{"seat":"C5"}`).StatusCode)
+	annTicket, ann := s.admit(t, "show", "ann")
+
+	ctx := browser(t, 1100, 900)
+
+	// No entry pass yet: the page sends the visitor to the line.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(s.base+"/booking/show"), chromedp.WaitVisible("#view-ended")))
+	require.Contains(t, text(t, ctx, "#ended-title"), "go through the line")
+	require.Equal(t, "/rooms/show", attr(t, ctx, "#back-to-line", "href"))
+
+	setEntryCookie(t, ctx, "show", ann)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(`button.seat[data-seat="A1"]`)))
+	require.Equal(t, "available", seatAttr(t, ctx, "A1", "data-state"))
+	require.Equal(t, "held", seatAttr(t, ctx, "B3", "data-state"))
+	require.Equal(t, "booked", seatAttr(t, ctx, "C5", "data-state"))
+	disabled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('button.seat[data-seat="C5"]').disabled`))
+	require.NoError(t, err)
+	require.True(t, disabled, "others' seats cannot be chosen")
+	require.Equal(t, "Seat B3: held by someone else", seatAttr(t, ctx, "B3", "aria-label"))
+	require.Regexp(t, `^\d+:\d\d$`, strings.TrimSpace(text(t, ctx, "#admission-left")), "the admission counts down")
+	require.Contains(t, text(t, ctx, "#map-summary"), "16 of 18 seats available")
+	screenshot(t, ctx, "1-map")
+
+	// Hold A2: it shows as mine, with its time left.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`button.seat[data-seat="A2"]`),
+		chromedp.WaitVisible(`#holds button[data-action="book"]`)))
+	require.Equal(t, "held", seatAttr(t, ctx, "A2", "data-state"))
+	require.Equal(t, "true", seatAttr(t, ctx, "A2", "data-mine"))
+	require.Eventually(t, func() bool { return strings.Contains(text(t, ctx, "#holds .hold-left"), "Held for 4:") },
+		3*time.Second, 100*time.Millisecond, "the hold counts down from five minutes")
+	screenshot(t, ctx, "2-held")
+
+	// Confirm it.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#holds button[data-action="book"]`),
+		chromedp.WaitVisible(`#bookings button[data-action="cancel"]`)))
+	require.Equal(t, "booked", seatAttr(t, ctx, "A2", "data-state"))
+	require.Contains(t, text(t, ctx, "#bookings"), "Seat A2")
+
+	// Hold another, then check out: the booking stays, the hold goes, and
+	// the admission ends.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`button.seat[data-seat="A3"]`),
+		chromedp.WaitVisible(`#holds button[data-action="book"]`)))
+	screenshot(t, ctx, "3-basket")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#checkout"), chromedp.WaitVisible("#checkout-yes")))
+	screenshot(t, ctx, "4-confirm")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#checkout-yes"), chromedp.WaitVisible("#view-done")))
+	require.Contains(t, text(t, ctx, "#view-done"), "Seat A2")
+	screenshot(t, ctx, "5-done")
+	_, _, err = s.queue.LiveAdmission(context.Background(), "show", "ann")
+	require.Error(t, err, "checkout ended the admission")
+	_ = annTicket
+	res := s.do(t, "GET", "/api/events/show/seats", bob, "")
+	require.Equal(t, 200, res.StatusCode)
+
+	// The page dropped the spent token: a reload sends the visitor to the line.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible("#view-ended")))
+	require.Contains(t, text(t, ctx, "#ended-title"), "go through the line")
+
+	// A token whose admission ended elsewhere (the visitor left the line).
+	cidTicket, cid := s.admit(t, "show", "cid")
+	require.NoError(t, s.queue.Leave(context.Background(), "show", cidTicket))
+	setEntryCookie(t, ctx, "show", cid)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible("#view-ended")))
+	require.Equal(t, "Your admission has ended", text(t, ctx, "#ended-title"))
+	require.Equal(t, "/rooms/show", attr(t, ctx, "#back-to-line", "href"))
+	screenshot(t, ctx, "6-ended")
+}
+
+// At phone width the page still shows the map and the basket.
+func TestBrowserBookingPageFitsAPhone(t *testing.T) {
+	s := serve(t, nil)
+	s.room(t, "tiny", `{"seats":["A1","A2","A3","A4","A5","A6","A7","A8","A9","A10","A11","A12"]}`)
+	_, tok := s.admit(t, "tiny", "ann")
+	ctx := browser(t, 390, 844)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(s.base+"/booking/tiny"), chromedp.WaitVisible("#view-ended")))
+	setEntryCookie(t, ctx, "tiny", tok)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(`button.seat[data-seat="A12"]`),
+		chromedp.Click(`button.seat[data-seat="A12"]`), chromedp.WaitVisible(`#holds button[data-action="book"]`)))
+	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	require.NoError(t, err)
+	require.False(t, overflow, "no sideways scrolling")
+	screenshot(t, ctx, "7-phone")
+}

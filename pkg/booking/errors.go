@@ -1,0 +1,93 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// Named errors of the booking domain. Callers check them with errors.Is; the
+// HTTP layer maps each to one status and code of API.md in one place.
+var (
+	// ErrSeatNotFound: the seat is not in the room's seat map.
+	ErrSeatNotFound = errors.New("seat not found")
+	// ErrSeatUnavailable: someone else holds or booked the seat (or the
+	// visitor booked it already, for a hold).
+	ErrSeatUnavailable = errors.New("seat unavailable")
+	// ErrHoldRequired: a booking needs the visitor's own live hold on the seat.
+	ErrHoldRequired = errors.New("hold required")
+	// ErrLimitReached: the visitor holds or booked the most seats allowed.
+	ErrLimitReached = errors.New("seat limit reached")
+	// ErrBookingNotFound: the visitor neither booked nor holds the seat.
+	ErrBookingNotFound = errors.New("booking not found")
+	// ErrInvalidSeat: a seat id is not 1–16 characters of A-Z, a-z, 0-9, '-'.
+	ErrInvalidSeat = errors.New("invalid seat id")
+	// ErrInvalidSeatMap: a seat map was refused; see *SeatMapError.
+	ErrInvalidSeatMap = errors.New("invalid seat map")
+	// ErrInvalidVisitor: the visitor (an entry token's sub) is empty or longer
+	// than queue.MaxUserLen.
+	ErrInvalidVisitor = errors.New("invalid visitor")
+	// ErrUnavailable: Redis could not be reached. It is queue.ErrUnavailable,
+	// so one mapping covers the line and the seats.
+	ErrUnavailable = queue.ErrUnavailable
+)
+
+// SeatMapError says why a seat map was refused.
+type SeatMapError struct {
+	// Index is the position of the offending seat in the map, or -1 when the
+	// map as a whole is refused (too many seats).
+	Index  int
+	Reason string
+}
+
+func (e *SeatMapError) Error() string {
+	if e.Index < 0 {
+		return e.Reason
+	}
+	return fmt.Sprintf("seats[%d]: %s", e.Index, e.Reason)
+}
+
+// Unwrap lets errors.Is(err, ErrInvalidSeatMap) match.
+func (e *SeatMapError) Unwrap() error { return ErrInvalidSeatMap }
+
+// storeErr turns a go-redis error into ErrUnavailable when Redis could not be
+// reached, so that callers answer 503 rather than 500; other errors (a bug in
+// a script, say) keep their text for the log.
+func storeErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if isUnreachable(err) {
+		return fmt.Errorf("booking: %s: %w: %v", op, ErrUnavailable, err)
+	}
+	return fmt.Errorf("booking: %s: %w", op, err)
+}
+
+func isUnreachable(err error) bool {
+	var netErr net.Error
+	switch {
+	case errors.As(err, &netErr),
+		errors.Is(err, io.EOF),
+		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, redis.ErrClosed),
+		errors.Is(err, redis.ErrPoolTimeout),
+		errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	msg := err.Error()
+	// A node that is loading or a cluster that is reconfiguring cannot serve
+	// us now; to a visitor that is the same as unreachable.
+	for _, s := range []string{"connection refused", "LOADING", "CLUSTERDOWN", "TRYAGAIN", "broken pipe", "connection reset"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
