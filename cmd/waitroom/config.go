@@ -129,3 +129,12 @@ func printHelp(out io.Writer) {
 		fmt.Fprintf(out, "  -%s / %s (%s)\n      %s\n", s.flag, s.env, def, s.usage)
 	}
 }
+
+// parseHold reads BOOKING_HOLD_TTL.
+func parseHold(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Second || d > 24*time.Hour {
+		return 0, fmt.Errorf("booking-hold: want a duration from 1s to 24h, got %q", s)
+	}
+	return d, nil
+}

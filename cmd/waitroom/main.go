@@ -156,6 +156,9 @@ func (m *Main) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	if cfg.Standalone() {
+		if err := m.registerBooking(ctx, e, rdb, store, signer, admin, met); err != nil {
+			return err
+		}
 		p := pacer.NewLocal(store, pacer.LocalOptions{Options: pacer.Options{Logger: log, OnTick: met.OnTick}})
 		wg.Add(1)
 		go func() {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -82,16 +83,36 @@ func accessLog(log *slog.Logger) echo.MiddlewareFunc {
 	}
 }
 
-// bodyLimit refuses bodies over MaxBodyBytes: at once from Content-Length,
-// or as soon as a chunked body passes the limit.
+// routeBodyLimits are the routes that may take more than MaxBodyBytes, by
+// "METHOD pattern", with the error they answer past it: only the operator's
+// seat map (100 000 seats are about 1 MB).
+var routeBodyLimits = map[string]struct {
+	limit int64
+	err   *Error
+}{
+	http.MethodPut + " " + SeatMapRoute: {SeatMapMaxBodyBytes, errSeatMapTooLarge},
+}
+
+// bodyLimit refuses bodies over the route's limit (MaxBodyBytes unless
+// routeBodyLimits says otherwise): at once from Content-Length, or as soon
+// as a chunked body passes the limit. echo runs e.Use middleware after
+// routing, so the route pattern is known here.
 func bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		req := c.Request()
-		if req.ContentLength > MaxBodyBytes {
-			return errBodyTooLarge
+		limit, tooLarge := int64(MaxBodyBytes), errBodyTooLarge
+		if rl, ok := routeBodyLimits[c.Request().Method+" "+c.Path()]; ok {
+			limit, tooLarge = rl.limit, rl.err
 		}
-		req.Body = http.MaxBytesReader(c.Response(), req.Body, MaxBodyBytes)
-		return next(c)
+		req := c.Request()
+		if req.ContentLength > limit {
+			return tooLarge
+		}
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
+		err := next(c)
+		if tooLarge != errBodyTooLarge && errors.Is(err, errBodyTooLarge) {
+			return tooLarge
+		}
+		return err
 	}
 }
 

@@ -63,7 +63,12 @@ func Open(url, clusterAddrs string) (redis.UniversalClient, error) {
 			DisableIdentity:          true,
 		}
 		if fromURL != nil {
-			copt.Username, copt.Password, copt.TLSConfig = fromURL.Username, fromURL.Password, fromURL.TLSConfig
+			copt.Username, copt.Password = fromURL.Username, fromURL.Password
+			if fromURL.TLSConfig != nil {
+				// Each node is checked against its own host name, not the URL's.
+				copt.TLSConfig = fromURL.TLSConfig.Clone()
+				copt.TLSConfig.ServerName = ""
+			}
 		}
 		return redis.NewClusterClient(copt), nil
 	}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/waitroom/waitroom/pkg/booking"
+	"github.com/waitroom/waitroom/pkg/entrytoken"
+	"github.com/waitroom/waitroom/pkg/httpapi"
+	"github.com/waitroom/waitroom/pkg/metrics"
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// demoSeats is the demo room's seat map: 10 rows of 10 (A1…J10).
+var demoSeats = booking.GridSeats(10, 10)
+
+// registerBooking serves the booking API and page in the same process
+// (standalone), verifying entry tokens against this process's own signer
+// without an HTTP round trip, and gives demo its seats.
+func (m *Main) registerBooking(ctx context.Context, e *echo.Echo, rdb redis.UniversalClient, store *queue.Store,
+	signer *entrytoken.Signer, admin *httpapi.Admin, met *metrics.Metrics) error {
+	hold, err := parseHold(m.cfg.BookingHold)
+	if err != nil {
+		return err
+	}
+	seats, err := booking.New(rdb, booking.Options{HoldTTL: hold, MaxPerVisitor: m.cfg.BookingLimit})
+	if err != nil {
+		return fmt.Errorf("booking: %w", err)
+	}
+	verifier, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{
+		FetchJWKS: func(context.Context) ([]byte, error) { return signer.JWKS(), nil },
+		Issuer:    m.cfg.Issuer,
+		Audience:  m.cfg.Audience,
+	})
+	if err != nil {
+		return fmt.Errorf("booking verifier: %w", err)
+	}
+	(&httpapi.Booking{Seats: seats, Queue: store, Verifier: verifier, Logger: m.log, Metrics: met}).Register(e, admin.RequireToken)
+	if _, err := seats.PutSeatMap(ctx, "demo", demoSeats); err != nil {
+		return fmt.Errorf("demo seats: %w", err)
+	}
+	return nil
+}
