@@ -420,3 +420,23 @@ func TestStoreErrorsWhenRedisIsUnreachable(t *testing.T) {
 	_, err = s.Tick(t.Context(), "r")
 	require.ErrorIs(t, err, ErrUnavailable)
 }
+
+func TestARetriedJoinKeepsThePlaceItGot(t *testing.T) {
+	each(t, ConfigPatch{Mode: ptr(ModeQueueAll)}, func(t *testing.T, b *bundle) {
+		k := roomKeys(b.room).all()
+		ticket := NewTicket()
+		run := func() []any {
+			res, err := b.store.sc.join.Run(b.ctx, b.rdb, k, ticket, "", "", shuffleKey()).Slice()
+			require.NoError(t, err)
+			return res
+		}
+		first := run()
+		b.join(t) // someone joins behind
+		again := run() // the same command once more, as a client retry sends it
+		require.EqualValues(t, 1, again[0], "still reported as the new ticket it was")
+		require.Equal(t, first[1], again[1])
+		require.Equal(t, first[5], again[5], "same score: the place did not move")
+		require.EqualValues(t, 1, again[3])
+		require.EqualValues(t, 2, again[4], "no second place")
+	})
+}

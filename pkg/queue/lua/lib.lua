@@ -210,9 +210,20 @@ local function open_prequeue(cfg, now)
   return true
 end
 
--- status is the reply shared by join and status:
+-- reply is the status reply shared by join and status:
 -- {code, ticket, state, position, waiting, score, ver, admission_end, user,
 --  admitted_last_minute, first_admit_ms, now, opens_at, interval_ms}
+-- The rate comes from the last tick's figure (cached in K.stats), not a
+-- 60-field sum per request; older than a minute means nothing was measured.
+local function reply(cfg, now, code, ticket, state, pos, waiting, score, ends, user)
+  local r = redis.call('HMGET', K.stats, 'first_admit_ms', 'lastmin', 'lastmin_at')
+  local lastmin = 0
+  if r[3] and now - tonumber(r[3]) <= 60000 then lastmin = tonumber(r[2]) end
+  return {code, ticket, state, pos, waiting, score, tonumber(redis.call('GET', K.ver) or '0'), ends,
+    user, lastmin, tonumber(r[1] or '0'), now, cfg.opens_at, cfg.interval}
+end
+
+-- status looks a ticket up and answers with reply, recording presence.
 local function status(cfg, now, ticket, code)
   local ids = gen_ids()
   local state, a, id = locate(ids, ticket, now)
@@ -227,13 +238,7 @@ local function status(cfg, now, ticket, code)
   end
   local waiting = waiting_count(ids)
   if state == 'prequeue' then waiting = redis.call('ZCARD', K.pre) end
-  -- The rate comes from the last tick's figure (cached in K.stats), not a
-  -- 60-field sum per request; older than a minute means nothing was measured.
-  local r = redis.call('HMGET', K.stats, 'first_admit_ms', 'lastmin', 'lastmin_at')
-  local lastmin = 0
-  if r[3] and now - tonumber(r[3]) <= 60000 then lastmin = tonumber(r[2]) end
-  return {code, ticket, state, pos, waiting, score, tonumber(redis.call('GET', K.ver) or '0'), ends,
-    redis.call('HGET', K.users, ticket) or '', lastmin, tonumber(r[1] or '0'), now, cfg.opens_at, cfg.interval}
+  return reply(cfg, now, code, ticket, state, pos, waiting, score, ends, redis.call('HGET', K.users, ticket) or '')
 end
 
 -- ---- end of lib.lua; the script follows ----
