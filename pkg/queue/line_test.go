@@ -431,7 +431,7 @@ func TestARetriedJoinKeepsThePlaceItGot(t *testing.T) {
 			return res
 		}
 		first := run()
-		b.join(t) // someone joins behind
+		b.join(t)      // someone joins behind
 		again := run() // the same command once more, as a client retry sends it
 		require.EqualValues(t, 1, again[0], "still reported as the new ticket it was")
 		require.Equal(t, first[1], again[1])
