@@ -30,6 +30,9 @@ type Config struct {
 	// ShutdownGrace is how long /readyz answers 503 before the listener
 	// closes, so a load balancer stops sending new visitors here first.
 	ShutdownGrace time.Duration
+	// AutoPipeline batches concurrent joins and status requests into shared
+	// Redis round trips.
+	AutoPipeline bool
 	// PprofAddr, when set, serves net/http/pprof there (keep it on loopback).
 	PprofAddr string
 }
@@ -57,6 +60,7 @@ var settings = []setting{
 	{"trust-proxy", "WAITROOM_TRUST_PROXY", "false", "take the client address from X-Forwarded-For (only behind your own proxy)"},
 	{"log-level", "WAITROOM_LOG_LEVEL", "info", "debug, info, warn or error (each request is logged at debug)"},
 	{"shutdown-grace", "WAITROOM_SHUTDOWN_GRACE", "2s", "on SIGTERM, how long /readyz answers 503 before the listener closes (the whole shutdown stays under 10 s)"},
+	{"autopipeline", "WAITROOM_AUTOPIPELINE", "true", "batch concurrent joins and status requests into shared Redis round trips (go-redis auto-pipelining)"},
 	{"pprof-addr", "WAITROOM_PPROF_ADDR", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060; never a public one); unset: off"},
 	{"booking-hold", "BOOKING_HOLD_TTL", "5m", "standalone: how long a seat hold lasts"},
 	{"booking-limit", "BOOKING_MAX_PER_VISITOR", "4", "standalone: seats held or booked per visitor"},
@@ -98,6 +102,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if c.JoinBurst, err = strconv.Atoi(get("join-burst")); err != nil || c.JoinBurst < 1 {
 		return c, fmt.Errorf("join-burst: want an integer ≥ 1, got %q", get("join-burst"))
+	}
+	if c.AutoPipeline, err = strconv.ParseBool(get("autopipeline")); err != nil {
+		return c, fmt.Errorf("autopipeline: want true or false, got %q", get("autopipeline"))
 	}
 	if c.TrustProxy, err = strconv.ParseBool(get("trust-proxy")); err != nil {
 		return c, fmt.Errorf("trust-proxy: want true or false, got %q", get("trust-proxy"))

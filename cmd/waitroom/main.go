@@ -105,7 +105,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	defer closeStore()
-	store := queue.New(rdb, queue.Options{Logger: log})
+	store := queue.New(rdb, queue.Options{Logger: log, AutoPipeline: cfg.AutoPipeline})
 	met := metrics.New()
 	rdb.AddHook(met.RedisHook())
 	met.Rooms(store)

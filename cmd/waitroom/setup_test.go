@@ -99,6 +99,7 @@ func setupWith(t *testing.T, o options) *bundle {
 		JoinBurst:    burst,
 		LogLevel:     o.logLevel,
 		BookingLimit: 4,
+		AutoPipeline: true, // as the binary runs by default
 	}, io.Discard, logs)
 
 	ctx, cancel := context.WithCancel(context.Background())

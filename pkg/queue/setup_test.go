@@ -91,7 +91,8 @@ func eachOf(t *testing.T, bes []backend, patch ConfigPatch, test func(t *testing
 	t.Helper()
 	for _, be := range bes {
 		t.Run(be.name, func(t *testing.T) {
-			b := &bundle{ctx: context.Background(), store: New(be.rdb, Options{}), rdb: be.rdb,
+			// Auto-pipelining on, as cmd/waitroom runs by default.
+			b := &bundle{ctx: context.Background(), store: New(be.rdb, Options{AutoPipeline: true}), rdb: be.rdb,
 				room: fmt.Sprintf("t%d", roomSeq.Add(1))}
 			_, _, err := b.store.PutRoom(b.ctx, b.room, patch)
 			require.NoError(t, err)

@@ -32,12 +32,19 @@ type Options struct {
 	MaxEndedPerTick int
 	// MaxAbandonedPerTick bounds the visitors one tick drops. Default 10000.
 	MaxAbandonedPerTick int
+	// AutoPipeline sends joins and status requests through go-redis's
+	// auto-pipeliner, which batches concurrent callers into shared round
+	// trips. Default false.
+	AutoPipeline bool
 }
 
 // Store is the line of every room, kept in Redis. It is safe for concurrent
 // use, by many processes at once: every operation is one atomic script.
 type Store struct {
 	rdb redis.UniversalClient
+	// hot runs the hottest scripts (join, status): rdb, or its
+	// auto-pipeliner when Options.AutoPipeline is set.
+	hot redis.Scripter
 	sc  scripts
 	log *slog.Logger
 	opt Options
@@ -54,7 +61,23 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 	if opt.MaxAbandonedPerTick <= 0 {
 		opt.MaxAbandonedPerTick = 10000
 	}
-	return &Store{rdb: rdb, sc: loadScripts(), log: opt.Logger, opt: opt}
+	s := &Store{rdb: rdb, hot: rdb, sc: loadScripts(), log: opt.Logger, opt: opt}
+	if opt.AutoPipeline {
+		var ap *redis.AutoPipeliner
+		var err error
+		switch c := rdb.(type) {
+		case *redis.Client:
+			ap, err = c.AutoPipeline()
+		case *redis.ClusterClient:
+			ap, err = c.AutoPipeline()
+		}
+		if err != nil {
+			opt.Logger.Warn("auto-pipelining unavailable; joins use the plain client", "error", err.Error())
+		} else if ap != nil {
+			s.hot = ap
+		}
+	}
+	return s
 }
 
 // Redis is the client the store runs on (for a subscriber of room events).
@@ -274,7 +297,7 @@ func (s *Store) Join(ctx context.Context, room string, req JoinRequest) (st Stat
 	if !ValidTicket(req.Ticket) {
 		req.Ticket = ""
 	}
-	res, err := s.sc.join.Run(ctx, s.rdb, roomKeys(room).all(),
+	res, err := s.sc.join.Run(ctx, s.hot, roomKeys(room).all(),
 		NewTicket(), req.Ticket, req.User, shuffleKey()).Slice()
 	if err != nil {
 		return Status{}, false, storeErr("join", err)
@@ -292,7 +315,7 @@ func (s *Store) Status(ctx context.Context, room, ticket string) (Status, error)
 	if !ValidTicket(ticket) {
 		return Status{}, ErrTicketNotFound
 	}
-	res, err := s.sc.status.Run(ctx, s.rdb, roomKeys(room).all(), ticket).Slice()
+	res, err := s.sc.status.Run(ctx, s.hot, roomKeys(room).all(), ticket).Slice()
 	if err != nil {
 		return Status{}, storeErr("status", err)
 	}
