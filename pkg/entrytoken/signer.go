@@ -102,9 +102,19 @@ func (s *Signer) Sign(c Claims) (string, error) {
 	if c.Subject == "" {
 		return "", errors.New("entrytoken: sign: empty subject")
 	}
+	if c.ExpiresAt.IsZero() {
+		return "", errors.New("entrytoken: sign: no expiry")
+	}
+	// The expiry is the admission's end on Redis's clock; this host's clock
+	// may be a few seconds off. A host running ahead must still hand out the
+	// token in an admission's last seconds, so iat and nbf never pass exp,
+	// and only an expiry further back than verifiers' leeway is refused.
 	now := s.opt.Now()
-	if !c.ExpiresAt.After(now) {
-		return "", fmt.Errorf("entrytoken: sign: expires at %s, not after now %s", c.ExpiresAt.Format(time.RFC3339), now.Format(time.RFC3339))
+	if c.ExpiresAt.Before(now.Add(-MaxLeeway)) {
+		return "", fmt.Errorf("entrytoken: sign: expires at %s, long before now %s", c.ExpiresAt.Format(time.RFC3339), now.Format(time.RFC3339))
+	}
+	if !now.Before(c.ExpiresAt) {
+		now = c.ExpiresAt.Add(-time.Second)
 	}
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {

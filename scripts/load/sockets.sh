@@ -17,6 +17,8 @@ redis-server --port 6391 --bind 127.0.0.1 --save "" --appendonly no --daemonize 
 sleep 0.5
 redis-cli -p 6391 flushall >/dev/null
 test -f key.pem || openssl genpkey -algorithm ed25519 -out key.pem 2>/dev/null
+# The load generator is one client address (or a few): per-address limits off.
+export WAITROOM_JOIN_RATE=0 WAITROOM_STATUS_RATE=0 WAITROOM_SOCKET_RATE=0 WAITROOM_SOCKETS_PER_ADDR=0
 export REDIS_URL=redis://127.0.0.1:6391/0 WAITROOM_ADMIN_TOKEN=loadtoken WAITROOM_SIGNING_KEY="$work/key.pem"
 ./waitroom -addr 127.0.0.1:8088 -join-rate 0 -log-level warn ${PPROF:+-pprof-addr 127.0.0.1:6060} > waitroom.out 2> waitroom.err &
 WPID=$!
