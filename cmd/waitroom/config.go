@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/waitroom/waitroom/pkg/httpapi"
 )
 
 // Config is everything cmd/waitroom reads from flags and the environment.
@@ -23,6 +26,19 @@ type Config struct {
 	Audience     string
 	JoinRate     float64
 	JoinBurst    int
+	// StatusRate and StatusBurst limit status reads per client address;
+	// StatusRate 0: no limit.
+	StatusRate  float64
+	StatusBurst int
+	// SocketRate and SocketBurst limit WebSocket upgrades per client
+	// address; SocketRate 0: no limit.
+	SocketRate  float64
+	SocketBurst int
+	// SocketsPerAddr caps the sockets open at once per client address; 0:
+	// no cap.
+	SocketsPerAddr int
+	// CORSOrigins may call /api/rooms/* from their pages; none: no CORS.
+	CORSOrigins  []string
 	TrustProxy   bool
 	LogLevel     slog.Level
 	BookingHold  string
@@ -57,6 +73,12 @@ var settings = []setting{
 	{"audience", "WAITROOM_AUDIENCE", "booking", "entry-token aud"},
 	{"join-rate", "WAITROOM_JOIN_RATE", "50", "joins per second allowed per client address (token bucket); 0: no limit"},
 	{"join-burst", "WAITROOM_JOIN_BURST", "500", "burst of joins per client address (a whole office or carrier NAT at once)"},
+	{"status-rate", "WAITROOM_STATUS_RATE", "20", "status reads (a ticket's status, a room's info) per second allowed per client address (token bucket); 0: no limit"},
+	{"status-burst", "WAITROOM_STATUS_BURST", "200", "burst of status reads per client address"},
+	{"socket-rate", "WAITROOM_SOCKET_RATE", "50", "WebSocket upgrades per second allowed per client address (token bucket); 0: no limit"},
+	{"socket-burst", "WAITROOM_SOCKET_BURST", "500", "burst of WebSocket upgrades per client address"},
+	{"sockets-per-addr", "WAITROOM_SOCKETS_PER_ADDR", "2000", "WebSockets open at once per client address; 0: no limit"},
+	{"cors-origins", "WAITROOM_CORS_ORIGINS", "", "comma-separated origins (https://shop.example.com) whose pages may call /api/rooms/* and open its sockets; unset: no CORS"},
 	{"trust-proxy", "WAITROOM_TRUST_PROXY", "false", "take the client address from X-Forwarded-For (only behind your own proxy)"},
 	{"log-level", "WAITROOM_LOG_LEVEL", "info", "debug, info, warn or error (each request is logged at debug)"},
 	{"shutdown-grace", "WAITROOM_SHUTDOWN_GRACE", "2s", "on SIGTERM, how long /readyz answers 503 before the listener closes (the whole shutdown stays under 10 s)"},
@@ -103,6 +125,24 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	if c.JoinBurst, err = strconv.Atoi(get("join-burst")); err != nil || c.JoinBurst < 1 {
 		return c, fmt.Errorf("join-burst: want an integer ≥ 1, got %q", get("join-burst"))
 	}
+	if c.StatusRate, err = strconv.ParseFloat(get("status-rate"), 64); err != nil || c.StatusRate < 0 {
+		return c, fmt.Errorf("status-rate: want a number ≥ 0, got %q", get("status-rate"))
+	}
+	if c.StatusBurst, err = strconv.Atoi(get("status-burst")); err != nil || c.StatusBurst < 1 {
+		return c, fmt.Errorf("status-burst: want an integer ≥ 1, got %q", get("status-burst"))
+	}
+	if c.SocketRate, err = strconv.ParseFloat(get("socket-rate"), 64); err != nil || c.SocketRate < 0 {
+		return c, fmt.Errorf("socket-rate: want a number ≥ 0, got %q", get("socket-rate"))
+	}
+	if c.SocketBurst, err = strconv.Atoi(get("socket-burst")); err != nil || c.SocketBurst < 1 {
+		return c, fmt.Errorf("socket-burst: want an integer ≥ 1, got %q", get("socket-burst"))
+	}
+	if c.SocketsPerAddr, err = strconv.Atoi(get("sockets-per-addr")); err != nil || c.SocketsPerAddr < 0 {
+		return c, fmt.Errorf("sockets-per-addr: want an integer ≥ 0, got %q", get("sockets-per-addr"))
+	}
+	if c.CORSOrigins, err = parseOrigins(get("cors-origins")); err != nil {
+		return c, err
+	}
 	if c.AutoPipeline, err = strconv.ParseBool(get("autopipeline")); err != nil {
 		return c, fmt.Errorf("autopipeline: want true or false, got %q", get("autopipeline"))
 	}
@@ -144,4 +184,23 @@ func parseHold(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("booking-hold: want a duration from 1s to 24h, got %q", s)
 	}
 	return d, nil
+}
+
+// parseOrigins reads WAITROOM_CORS_ORIGINS: a comma list of origins, each
+// scheme://host[:port] and nothing more ("*" is refused: CORS opens to
+// exactly the sites named).
+func parseOrigins(s string) ([]string, error) {
+	var out []string
+	for _, o := range strings.Split(s, ",") {
+		if o = httpapi.NormalizeOrigin(o); o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" ||
+			u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.Contains(u.Host, "*") {
+			return nil, fmt.Errorf("cors-origins: want origins like https://shop.example.com, got %q", o)
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }

@@ -41,13 +41,17 @@ func chromeState(t *testing.T, base, ticket string) string {
 // freed place goes to the next visitor in line.
 func TestBrowserEndToEndWaitBookCheckOutAndTheNextVisitorGetsThePlace(t *testing.T) {
 	m, base := chromeStandalone(t)
-	// demo: capacity 5, batch 2; tick every second to keep the test short.
-	req, _ := http.NewRequest(http.MethodPut, base+"/api/admin/rooms/demo", strings.NewReader(`{"interval_ms":1000}`))
-	req.Header.Set("Authorization", "Bearer "+m.AdminToken())
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	// demo: capacity 5, batch 2; tick every second to keep the test short,
+	// and hold the line still (paused) while it is set up.
+	put := func(body string) {
+		req, _ := http.NewRequest(http.MethodPut, base+"/api/admin/rooms/demo", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+m.AdminToken())
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	put(`{"interval_ms":1000,"paused":true}`)
 
 	for i := 0; i < 4; i++ { // four visitors ahead
 		chromeJoin(t, base)
@@ -58,6 +62,7 @@ func TestBrowserEndToEndWaitBookCheckOutAndTheNextVisitorGetsThePlace(t *testing
 	require.NoError(t, err)
 	require.Equal(t, "5", strings.TrimSpace(position))
 	next := chromeJoin(t, base) // sixth: capacity 5 keeps them waiting
+	put(`{"paused":false}`)
 
 	// Admitted by the in-process admitter, the page goes on to booking.
 	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(`button.seat[data-seat="A1"]`)))

@@ -144,14 +144,18 @@ func (m *Main) Run(ctx context.Context) error {
 	admin := &httpapi.Admin{Store: store, Token: m.adminTok, Logger: log, OnRefused: met.AdminRefused.Inc}
 	admin.Register(e)
 	(&httpapi.Waitroom{
-		Store:         store,
-		Sockets:       h,
-		Signer:        signer,
-		JoinLimit:     ratelimit.New(cfg.JoinRate, cfg.JoinBurst, nil),
-		Draining:      &m.draining,
-		SocketContext: appCtx,
-		Logger:        log,
-		Metrics:       met,
+		Store:          store,
+		Sockets:        h,
+		Signer:         signer,
+		JoinLimit:      ratelimit.New(cfg.JoinRate, cfg.JoinBurst, nil),
+		StatusLimit:    ratelimit.New(cfg.StatusRate, cfg.StatusBurst, nil),
+		SocketLimit:    ratelimit.New(cfg.SocketRate, cfg.SocketBurst, nil),
+		SocketsPerAddr: ratelimit.NewConcurrent(cfg.SocketsPerAddr),
+		CORSOrigins:    cfg.CORSOrigins,
+		Draining:       &m.draining,
+		SocketContext:  appCtx,
+		Logger:         log,
+		Metrics:        met,
 	}).Register(e)
 
 	var wg sync.WaitGroup

@@ -42,6 +42,9 @@ type options struct {
 	logLevel slog.Level
 	// appendOnly keeps Redis's data across srv.Kill and srv.Start.
 	appendOnly bool
+	// configure, if set, changes the Config before the server starts (the
+	// limits of abuse_test.go, CORS origins).
+	configure func(*Config)
 }
 
 // bundle is what a test of the real server needs: the server, its Redis, a
@@ -88,7 +91,7 @@ func setupWith(t *testing.T, o options) *bundle {
 		burst = 500
 	}
 	logs := &logBuffer{}
-	m := NewMain(Config{
+	cfg := Config{
 		Addr:         "127.0.0.1:0",
 		RedisURL:     "redis://" + srv.Addr(),
 		AdminToken:   testAdminToken,
@@ -100,7 +103,11 @@ func setupWith(t *testing.T, o options) *bundle {
 		LogLevel:     o.logLevel,
 		BookingLimit: 4,
 		AutoPipeline: true, // as the binary runs by default
-	}, io.Discard, logs)
+	}
+	if o.configure != nil {
+		o.configure(&cfg)
+	}
+	m := NewMain(cfg, io.Discard, logs)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &bundle{t: t, ctx: context.Background(), redis: srv, main: m, logs: logs, cancel: cancel, finished: make(chan struct{})}

@@ -89,7 +89,7 @@ func (b *Booking) Register(e *echo.Echo, requireAdmin echo.MiddlewareFunc) {
 
 	e.GET("/booking/:room", b.page)
 	if !hasRoute(e, http.MethodGet, "/static/*") {
-		e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticFiles())))
+		e.GET("/static/*", serveStatic)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -107,7 +108,10 @@ func bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		if req.ContentLength > limit {
 			return tooLarge
 		}
-		req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
+		// The net/http writer itself, not echo's wrapper: past the limit,
+		// MaxBytesReader then tells net/http to close the connection
+		// rather than read on through a body that may never end.
+		req.Body = http.MaxBytesReader(c.Response().Writer, req.Body, limit)
 		err := next(c)
 		if tooLarge != errBodyTooLarge && errors.Is(err, errBodyTooLarge) {
 			return tooLarge
@@ -123,6 +127,61 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Content-Type-Options", "nosniff")
+		return next(c)
+	}
+}
+
+// corsPrefix is the part of the site CORS may open: the visitors' API.
+const corsPrefix = "/api/rooms/"
+
+// corsOrigins is a set of origins allowed to call the visitors' API from
+// their pages, as the browser sends them (scheme://host[:port]).
+type corsOrigins map[string]bool
+
+func newCORSOrigins(origins []string) corsOrigins {
+	if len(origins) == 0 {
+		return nil
+	}
+	set := corsOrigins{}
+	for _, o := range origins {
+		set[NormalizeOrigin(o)] = true
+	}
+	return set
+}
+
+// NormalizeOrigin is an origin as a browser writes it in the Origin header:
+// lower case, no trailing slash.
+func NormalizeOrigin(o string) string {
+	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(o), "/"))
+}
+
+// cors answers CORS on /api/rooms/* for exactly the configured origins:
+// preflights get the methods and header the API uses, answers get
+// Access-Control-Allow-Origin naming the origin (never "*", never with
+// credentials: the JSON body carries the ticket). Every other origin and
+// route gets no CORS header at all, which browsers read as "no".
+func (set corsOrigins) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if !strings.HasPrefix(req.URL.Path, corsPrefix) {
+			return next(c)
+		}
+		h := c.Response().Header()
+		h.Add(echo.HeaderVary, echo.HeaderOrigin)
+		origin := req.Header.Get(echo.HeaderOrigin)
+		if origin == "" || !set[origin] {
+			return next(c)
+		}
+		h.Set(echo.HeaderAccessControlAllowOrigin, origin)
+		if req.Method == http.MethodOptions && req.Header.Get(echo.HeaderAccessControlRequestMethod) != "" {
+			h.Add(echo.HeaderVary, echo.HeaderAccessControlRequestMethod)
+			h.Add(echo.HeaderVary, echo.HeaderAccessControlRequestHeaders)
+			h.Set(echo.HeaderAccessControlAllowMethods, "GET, POST, DELETE")
+			h.Set(echo.HeaderAccessControlAllowHeaders, "Content-Type")
+			h.Set(echo.HeaderAccessControlMaxAge, "600")
+			return c.NoContent(http.StatusNoContent)
+		}
+		h.Set(echo.HeaderAccessControlExposeHeaders, "Retry-After")
 		return next(c)
 	}
 }

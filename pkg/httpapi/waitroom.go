@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
@@ -33,6 +36,18 @@ type Waitroom struct {
 	Signer  *entrytoken.Signer
 	// JoinLimit limits joins per client address; nil allows all.
 	JoinLimit *ratelimit.Limiter
+	// StatusLimit limits status reads (a ticket's status, a room's info)
+	// per client address; nil allows all.
+	StatusLimit *ratelimit.Limiter
+	// SocketLimit limits WebSocket upgrades per client address; nil allows
+	// all.
+	SocketLimit *ratelimit.Limiter
+	// SocketsPerAddr caps the sockets open at once per client address; nil
+	// allows any number.
+	SocketsPerAddr *ratelimit.Concurrent
+	// CORSOrigins are the origins (https://shop.example.com) whose pages may
+	// call /api/rooms/* and open its sockets; none by default: no CORS.
+	CORSOrigins []string
 	// Draining is set when shutdown starts: /readyz answers 503 from then on.
 	Draining *atomic.Bool
 	// SocketContext outlives requests: sockets end when it is cancelled.
@@ -56,6 +71,16 @@ func (w *Waitroom) Register(e *echo.Echo) {
 			writeRawError(rw, apiErr(status, "websocket_handshake_failed", "The WebSocket handshake failed: "+reason.Error()))
 		},
 	}
+	if cors := newCORSOrigins(w.CORSOrigins); cors != nil {
+		// Preflights match no route's handler, so this is e.Use, limited
+		// to /api/rooms/* inside.
+		e.Use(cors.middleware)
+		// Browsers send no preflight for a socket: the upgrader checks the
+		// Origin itself, same host or a configured origin.
+		w.upgrader.CheckOrigin = func(r *http.Request) bool {
+			return sameOrigin(r) || cors[r.Header.Get("Origin")]
+		}
+	}
 	if w.Draining == nil {
 		w.Draining = new(atomic.Bool)
 	}
@@ -69,19 +94,42 @@ func (w *Waitroom) Register(e *echo.Echo) {
 	e.GET("/api/rooms/:room/ws", w.socket)
 	e.GET("/.well-known/jwks.json", w.jwks)
 	e.GET("/rooms/:room", w.page)
-	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticFiles())))
+	e.GET("/static/*", serveStatic)
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", w.ready)
 }
 
 var writeBufferPool = &syncPool{}
 
-func staticFiles() http.Handler {
-	fsrv := http.FileServer(http.FS(web.Files()))
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		rw.Header().Set("Cache-Control", "public, max-age=300")
-		fsrv.ServeHTTP(rw, r)
-	})
+// sameOrigin is gorilla/websocket's default origin check: no Origin, or one
+// whose host is the request's.
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
+}
+
+var staticServer = http.FileServer(http.FS(web.Files()))
+
+// serveStatic serves GET /static/<name> from web.Files. Anything that is
+// not exactly a file there (a directory, "..", an unknown name) gets the
+// JSON 404 of every other route, not http.FileServer's text or listing.
+func serveStatic(c echo.Context) error {
+	name, ok := strings.CutPrefix(c.Request().URL.Path, "/static/")
+	if !ok || !fs.ValidPath(name) || name == "." {
+		return errNotFound
+	}
+	if st, err := fs.Stat(web.Files(), name); err != nil || st.IsDir() {
+		return errNotFound
+	}
+	r := c.Request().Clone(c.Request().Context())
+	r.URL.Path, r.URL.RawPath = "/"+name, ""
+	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	staticServer.ServeHTTP(c.Response(), r)
+	return nil
 }
 
 // TicketCookie is the cookie that holds a visitor's ticket for a room.
@@ -101,6 +149,9 @@ func (w *Waitroom) join(c echo.Context) error {
 	}
 	if err := readJSON(c, &body); err != nil {
 		return err
+	}
+	if strings.ContainsFunc(body.User, unicode.IsControl) {
+		return errControlInUser
 	}
 	req := queue.JoinRequest{User: body.User, Ticket: body.Ticket}
 	if req.Ticket == "" {
@@ -146,6 +197,9 @@ func (w *Waitroom) status(c echo.Context) error {
 	room, ticket := c.Param("room"), c.Param("ticket")
 	if !queue.ValidRoomID(room) {
 		return queue.ErrInvalidRoom
+	}
+	if ok, wait := w.StatusLimit.Allow(c.RealIP()); !ok {
+		return rateLimited(wait)
 	}
 	st, err := w.Store.Status(c.Request().Context(), room, ticket)
 	if err != nil {
@@ -248,6 +302,12 @@ func Subject(user, ticket string) string {
 
 func (w *Waitroom) roomInfo(c echo.Context) error {
 	room := c.Param("room")
+	if !queue.ValidRoomID(room) {
+		return queue.ErrInvalidRoom
+	}
+	if ok, wait := w.StatusLimit.Allow(c.RealIP()); !ok {
+		return rateLimited(wait)
+	}
 	ctx := c.Request().Context()
 	cfg, err := w.Store.Room(ctx, room)
 	if err != nil {
@@ -267,13 +327,27 @@ func (w *Waitroom) roomInfo(c echo.Context) error {
 	})
 }
 
-// socket upgrades to the live-position WebSocket. The ticket is checked
-// first, so an unknown ticket gets a 404 and no socket.
+// socket upgrades to the live-position WebSocket. The address's limits are
+// checked first, before Redis is asked; then the ticket, so an unknown
+// ticket gets a 404 and no socket.
 func (w *Waitroom) socket(c echo.Context) error {
 	room := c.Param("room")
 	if !queue.ValidRoomID(room) {
 		return queue.ErrInvalidRoom
 	}
+	addr := c.RealIP()
+	if ok, wait := w.SocketLimit.Allow(addr); !ok {
+		return rateLimited(wait)
+	}
+	if !w.SocketsPerAddr.Acquire(addr) {
+		return errTooManySockets
+	}
+	served := false
+	defer func() {
+		if !served {
+			w.SocketsPerAddr.Release(addr)
+		}
+	}()
 	ticket := c.QueryParam("ticket")
 	if ticket == "" {
 		if ck, err := c.Cookie(TicketCookie(room)); err == nil {
@@ -292,7 +366,15 @@ func (w *Waitroom) socket(c echo.Context) error {
 	}
 	// Hand the socket over and return: while a handler waits, net/http keeps
 	// ~13 KiB of request buffers alive, too much times 100 000 sockets.
-	go w.Sockets.Serve(w.SocketContext, room, ticket, conn)
+	served = true
+	if !w.SocketsPerAddr.Enabled() {
+		go w.Sockets.Serve(w.SocketContext, room, ticket, conn)
+		return nil
+	}
+	go func() {
+		defer w.SocketsPerAddr.Release(addr)
+		w.Sockets.Serve(w.SocketContext, room, ticket, conn)
+	}()
 	return nil
 }
 
@@ -328,6 +410,17 @@ func (w *Waitroom) ready(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
+
+// errControlInUser refuses a user id with control characters (NUL, say):
+// it becomes an entry token's sub, read by systems we do not know.
+var errControlInUser = apiErr(http.StatusBadRequest, "invalid_body", "user must not contain control characters.")
+
+// socketsRetryAfter is the Retry-After of a refusal for too many open
+// sockets: nothing tells when one of them will close.
+const socketsRetryAfter = 10 * time.Second
+
+var errTooManySockets = &Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
+	Message: "Too many open connections from your address; please wait a moment.", RetryAfter: int(socketsRetryAfter / time.Second)}
 
 func rateLimited(wait time.Duration) error {
 	e := *apiErr(http.StatusTooManyRequests, "rate_limited", "Too many requests from your address; please wait a moment.")

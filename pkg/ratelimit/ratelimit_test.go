@@ -2,6 +2,8 @@ package ratelimit
 
 import (
 	"hash/maphash"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,4 +51,46 @@ func TestIdleBucketsAreForgotten(t *testing.T) {
 	l.Allow("x")
 	s := &l.shard[maphash.String(l.seed, "x")%shards]
 	require.Len(t, s.buckets, 1, "a shard forgets its refilled buckets when next used")
+}
+
+func TestConcurrentCapsEachKeyAndForgetsKeysHoldingNothing(t *testing.T) {
+	c := NewConcurrent(2)
+	require.True(t, c.Acquire("a"))
+	require.True(t, c.Acquire("a"))
+	require.False(t, c.Acquire("a"), "a holds its 2")
+	require.True(t, c.Acquire("b"), "another key has its own count")
+	c.Release("a")
+	require.Equal(t, 1, c.Held("a"))
+	require.True(t, c.Acquire("a"), "a released one")
+	c.Release("a")
+	c.Release("a")
+	c.Release("b")
+	for i := range c.shard {
+		require.Empty(t, c.shard[i].counts, "a key holding nothing is forgotten")
+	}
+}
+
+func TestConcurrentZeroOrNilAllowsEverything(t *testing.T) {
+	for _, c := range []*Concurrent{NewConcurrent(0), nil} {
+		for range 100 {
+			require.True(t, c.Acquire("a"))
+		}
+		c.Release("a")
+		require.False(t, c.Enabled())
+	}
+}
+
+func TestConcurrentHoldsUnderContention(t *testing.T) {
+	c := NewConcurrent(10)
+	var wg sync.WaitGroup
+	var got atomic.Int64
+	for range 100 {
+		wg.Go(func() {
+			if c.Acquire("a") {
+				got.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	require.EqualValues(t, 10, got.Load(), "exactly the cap, however many race for it")
 }
