@@ -92,6 +92,9 @@ EOF
 
 start() {
 	install
+	# The launcher is part of the install: tests start their own emulator
+	# with it even when another checkout's emulator already answers here.
+	write_server
 	if answers; then
 		say "already running on 127.0.0.1:$port"
 		return 0
