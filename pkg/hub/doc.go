@@ -29,13 +29,24 @@
 // again with batched queue.Store.Positions. A re-subscription after a
 // reconnect triggers the same resynchronisation.
 //
+// # Writers and pings
+//
+// A socket has no goroutine or timer of its own besides its reader. Its
+// messages wait in a small queue (Options.SendBuffer; a client whose queue
+// fills is dropped) until one of a few writer goroutines shared by all
+// sockets (Options.Writers) writes them; one loop pings every socket once
+// per PingInterval, the pings spread over the interval; a watchdog drops a
+// client whose write waits on a full send buffer for WriteTimeout. So a tick
+// wakes a few writers, not a goroutine per socket. See writers.go.
+//
 // # Memory per socket
 //
-// A socket costs two goroutines (the caller's, which reads, and a writer)
-// with small stacks, its send buffer (Options.SendBuffer messages) and what
-// gorilla/websocket and net hold per connection: about 12 KiB in all (8 KiB
-// of it stacks), measured with the settings below, so 100 000 sockets fit in
-// 2 GiB. The hub relies on the HTTP layer for two of them:
+// A socket costs one goroutine (the caller's, which reads) with a 4 KiB
+// stack, its pending messages and what gorilla/websocket and net hold per
+// connection: about 12 KiB of the process's RSS in all, heap garbage
+// included, measured with scripts/load/sockets.sh (19 500 sockets: 216 to
+// 232 MiB) and the settings below, so 100 000 sockets fit in 2 GiB. The hub
+// relies on the HTTP layer for two of them:
 //
 //	websocket.Upgrader{
 //		ReadBufferSize:  256,          // client frames are discarded

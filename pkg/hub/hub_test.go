@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -42,6 +43,8 @@ type bundle struct {
 type config struct {
 	opt    hub.Options
 	sndbuf int
+	// serveCtx, if set, gives Serve its context from the socket's ticket.
+	serveCtx func(ticket string) context.Context
 }
 
 // setup starts Redis, a hub and an HTTP server whose handler upgrades with
@@ -83,7 +86,11 @@ func setup(t *testing.T, tune ...func(*config)) *bundle {
 		}
 		// Hand over and return, as Serve's doc asks, so net/http frees
 		// the connection's buffers.
-		go h.Serve(context.WithoutCancel(r.Context()), r.URL.Query().Get("room"), r.URL.Query().Get("ticket"), conn)
+		ctx := context.WithoutCancel(r.Context())
+		if cfg.serveCtx != nil {
+			ctx = cfg.serveCtx(r.URL.Query().Get("ticket"))
+		}
+		go h.Serve(ctx, r.URL.Query().Get("room"), r.URL.Query().Get("ticket"), conn)
 	}))
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -537,6 +544,54 @@ func TestAClientThatNeverReadsIsDroppedWhileTheOthersKeepReceiving(t *testing.T)
 	require.Equal(t, websocket.CloseAbnormalClosure, slow.closed(t))
 }
 
+func TestAWriteWaitingOnAClientThatDoesNotReadIsCutShortAndFreesTheWriter(t *testing.T) {
+	t.Parallel()
+	// One writer, and a queue long enough never to fill: only the
+	// watchdog can free the writer from the slow client.
+	b := setup(t, func(c *config) {
+		c.opt.Writers = 1
+		c.opt.SendBuffer = 1000
+		c.opt.WriteTimeout = 100 * time.Millisecond
+		c.sndbuf = 1024
+	})
+	const room, ahead = "stadium", 300
+	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll)})
+	tickets := b.join(t, room, ahead+2, nil)
+
+	slowDialer := *websocket.DefaultDialer
+	slowDialer.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			_ = conn.(*net.TCPConn).SetReadBuffer(1024)
+		}
+		return conn, err
+	}
+	slow, err := b.connect(t, room, tickets[ahead], &slowDialer) // never reads, for now
+	require.NoError(t, err)
+	reader := b.dial(t, room, tickets[ahead+1])
+	require.Equal(t, int64(ahead+2), nth(t, reader, 1).Position)
+	require.Eventually(t, func() bool { return b.hub.Sockets() == 2 }, settle, 5*time.Millisecond)
+
+	dropped := -1
+	var slowest time.Duration
+	for left := range ahead {
+		require.NoError(t, b.store.Leave(b.ctx, room, tickets[left]))
+		start := time.Now()
+		want := int64(ahead + 1 - left)
+		require.Eventually(t, func() bool { return reader.last().Position == want }, settle, time.Millisecond)
+		slowest = max(slowest, time.Since(start))
+		if dropped < 0 && b.hub.Sockets() == 1 {
+			dropped = left + 1
+		}
+	}
+	require.Positive(t, dropped, "the slow client was never dropped")
+	t.Logf("slow client dropped after %d events; the reader's slowest message took %v", dropped, slowest)
+	require.Len(t, reader.messages(), ahead+1, "one message per event, none lost")
+
+	go slow.read()
+	require.Equal(t, websocket.CloseAbnormalClosure, slow.closed(t))
+}
+
 func TestDeletingTheRoomExpiresEverySocket(t *testing.T) {
 	b := setup(t)
 	const room = "cancelled"
@@ -708,6 +763,45 @@ func TestShutdownClosesEverySocketWithGoingAway(t *testing.T) {
 	require.Empty(t, late.messages())
 }
 
+func TestTheEndOfServesContextClosesItsSocketsWithGoingAway(t *testing.T) {
+	t.Parallel()
+	const room = "encore"
+	ending, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	endingTickets := map[string]bool{}
+	b := setup(t, func(c *config) {
+		c.serveCtx = func(ticket string) context.Context {
+			mu.Lock()
+			defer mu.Unlock()
+			if endingTickets[ticket] {
+				return ending
+			}
+			return context.Background()
+		}
+	})
+	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll), BatchSize: ptr(1)})
+	tickets := b.join(t, room, 3, nil)
+	mu.Lock()
+	endingTickets[tickets[0]], endingTickets[tickets[1]] = true, true
+	mu.Unlock()
+	clients := b.dialAll(t, room, tickets)
+	waitCounts(t, clients, func(int) int { return 1 })
+
+	cancel()
+	require.Equal(t, websocket.CloseGoingAway, clients[0].closed(t))
+	require.Equal(t, websocket.CloseGoingAway, clients[1].closed(t))
+	require.Eventually(t, func() bool { return b.hub.Sockets() == 1 }, settle, 5*time.Millisecond)
+	require.True(t, clients[2].isOpen())
+
+	// A socket served with a context that has already ended closes at once.
+	late := b.dial(t, room, tickets[0])
+	require.Equal(t, websocket.CloseGoingAway, late.closed(t))
+	// The socket whose context goes on hears of the next tick.
+	b.tick(t, room)
+	require.Equal(t, int64(2), nth(t, clients[2], 2).Position)
+}
+
 func TestPingsKeepAnsweringClientsAndDropSilentOnes(t *testing.T) {
 	b := setup(t, func(c *config) {
 		c.opt.PingInterval = 50 * time.Millisecond
@@ -742,4 +836,20 @@ func TestPingsKeepAnsweringClientsAndDropSilentOnes(t *testing.T) {
 	require.Equal(t, 1, answering.count())
 	require.Equal(t, websocket.CloseAbnormalClosure, silent.closed(t))
 	require.Equal(t, 1, b.hub.Sockets())
+}
+
+func TestEachSocketCostsOneGoroutineOnTheServer(t *testing.T) {
+	// Not parallel: the other tests' goroutines would be counted.
+	b := setup(t)
+	const room, n = "crowd", 300
+	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll)})
+	tickets := b.join(t, room, n, nil)
+	before := runtime.NumGoroutine()
+	clients := b.dialAll(t, room, tickets)
+	waitCounts(t, clients, func(int) int { return 1 })
+
+	// Each socket has its reader here and its client's reader in the
+	// test; a writer goroutine per socket would make it three.
+	require.Eventually(t, func() bool { return runtime.NumGoroutine()-before <= 2*n+n/10 }, settle, 10*time.Millisecond,
+		"goroutines: %d before %d sockets, %d after", before, n, runtime.NumGoroutine())
 }

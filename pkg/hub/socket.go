@@ -1,11 +1,10 @@
 package hub
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"strconv"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -14,24 +13,41 @@ import (
 )
 
 // socket is one visitor's connection. The Serve goroutine reads (and
-// discards) client frames; one writer goroutine writes messages and pings.
-// Events reach it through send, a bounded buffer that never blocks the
-// room's event loop: when it is full the client is dropped.
+// discards) client frames; the hub's writers (writers.go) write its
+// messages, pings and close frame. Events reach it through pending, a
+// bounded queue that never blocks the room's event loop: when it is full the
+// client is dropped.
 type socket struct {
 	hub    *Hub
 	room   string
 	ticket string
 	conn   *websocket.Conn
+	done   chan struct{} // closed when the socket starts closing
+	// ctxDone is the Done of Serve's context, nil if it never ends; set
+	// before s is on the wheel.
+	ctxDone <-chan struct{}
 
-	send       chan []byte
-	done       chan struct{} // closed when the socket starts closing
-	readerDone chan struct{}
-	writerDone chan struct{}
-	closing    atomic.Bool
-	// closeCode and closeText are set once, before done is closed; code 0
-	// means drop the connection without a close frame.
+	mu sync.Mutex
+	// pending are the messages not yet taken by a writer, at most
+	// Options.SendBuffer; its array is reused from tick to tick.
+	pending [][]byte
+	// closeCode and closeText are set with closing; code 0 means drop the
+	// connection without a close frame.
 	closeCode int
 	closeText string
+	// queued: the socket is in the writers' ready queue or being written,
+	// so whoever adds work need not queue it again. Only one writer at a
+	// time handles a socket: gorilla/websocket allows one data writer.
+	queued  bool
+	ping    bool // a ping is due
+	closing bool // set once, by close
+	// finished: the close frame was written or the connection dropped:
+	// nothing more is written.
+	finished bool
+
+	// The ping wheel's (writers.go), guarded by its mu.
+	slot       int32
+	prev, next *socket
 
 	// Guarded by the room's mu once registered.
 	user     string
@@ -42,42 +58,78 @@ type socket struct {
 }
 
 func newSocket(h *Hub, room, ticket string, conn *websocket.Conn) *socket {
-	return &socket{
-		hub:        h,
-		room:       room,
-		ticket:     ticket,
-		conn:       conn,
-		send:       make(chan []byte, h.opt.SendBuffer),
-		done:       make(chan struct{}),
-		readerDone: make(chan struct{}),
-		writerDone: make(chan struct{}),
-	}
+	return &socket{hub: h, room: room, ticket: ticket, conn: conn, done: make(chan struct{})}
 }
 
-// push queues msg without blocking. A socket whose buffer is full is slow or
+// push queues msg without blocking. A socket whose queue is full is slow or
 // dead; it is dropped so that it never holds up the room's other sockets.
 func (s *socket) push(kind string, msg []byte) {
-	if s.closing.Load() {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
 		return
 	}
-	select {
-	case s.send <- msg:
-		if s.hub.opt.OnPush != nil {
-			s.hub.opt.OnPush(kind)
-		}
-	default:
+	if len(s.pending) >= s.hub.opt.SendBuffer {
+		s.mu.Unlock()
 		s.hub.log.Info("hub: dropping a socket whose send buffer is full", "room", s.room, "ticket", short(s.ticket))
 		s.kill()
+		return
+	}
+	s.pending = append(s.pending, msg)
+	wake := s.wakeLocked()
+	s.mu.Unlock()
+	if wake {
+		s.hub.writers.add(s)
+	}
+	if s.hub.opt.OnPush != nil {
+		s.hub.opt.OnPush(kind)
 	}
 }
 
-// close starts closing the socket: the writer sends what is queued, then a
-// close frame with code (none when code is 0), then closes the connection.
-// Only the first call counts.
+// pingSoon asks a writer to ping the socket.
+func (s *socket) pingSoon() {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return
+	}
+	s.ping = true
+	wake := s.wakeLocked()
+	s.mu.Unlock()
+	if wake {
+		s.hub.writers.add(s)
+	}
+}
+
+// wakeLocked marks s queued and reports whether the caller must hand it to
+// the writers (it was not queued yet).
+func (s *socket) wakeLocked() bool {
+	if s.queued {
+		return false
+	}
+	s.queued = true
+	return true
+}
+
+// close starts closing the socket: a writer sends what is queued, then a
+// close frame with code, and the reader gives the client closeGrace to
+// answer it. Code 0 drops the connection at once, even in the middle of a
+// write, and discards what is queued. Only the first call counts.
 func (s *socket) close(code int, text string) {
-	if s.closing.CompareAndSwap(false, true) {
-		s.closeCode, s.closeText = code, text
-		close(s.done)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return
+	}
+	s.closing, s.closeCode, s.closeText = true, code, text
+	close(s.done)
+	wake := code != 0 && s.wakeLocked()
+	s.mu.Unlock()
+	if code == 0 {
+		_ = s.conn.Close()
+	}
+	if wake {
+		s.hub.writers.add(s)
 	}
 }
 
@@ -90,6 +142,7 @@ func (s *socket) expire(reason string) {
 // kill drops the connection at once, even in the middle of a write.
 func (s *socket) kill() {
 	s.close(0, "")
+	// A socket already closing with a code is dropped too.
 	_ = s.conn.Close()
 }
 
@@ -109,17 +162,31 @@ func (s *socket) refuse(err error) {
 	}
 }
 
-// readLoop discards client frames until the connection fails or closes. The
-// pong handler keeps the read deadline ahead, so a client that stops
-// answering pings is noticed.
-func (s *socket) readLoop() {
-	o := s.hub.opt
-	wait := 2*o.PingInterval + o.WriteTimeout
+// readWait is how long the reader waits for a client frame: a client that
+// answers no ping for that long is dead.
+func (o Options) readWait() time.Duration { return 2*o.PingInterval + o.WriteTimeout }
+
+// prepareRead sets the read limit, the first read deadline and the pong
+// handler that keeps the deadline ahead. It runs before s is shared: once a
+// writer may have set the close grace, nothing must push the deadline back.
+func (s *socket) prepareRead() {
+	wait := s.hub.opt.readWait()
 	s.conn.SetReadLimit(readLimit)
 	_ = s.conn.SetReadDeadline(time.Now().Add(wait))
 	s.conn.SetPongHandler(func(string) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closing {
+			// The close grace, or the deadline as it is, bounds the rest.
+			return nil
+		}
 		return s.conn.SetReadDeadline(time.Now().Add(wait))
 	})
+}
+
+// readLoop discards client frames until the connection fails, closes, or
+// the read deadline passes.
+func (s *socket) readLoop() {
 	for {
 		if _, _, err := s.conn.NextReader(); err != nil {
 			return
@@ -127,70 +194,73 @@ func (s *socket) readLoop() {
 	}
 }
 
-// writeLoop is the only writer of messages and pings. It ends once the
-// socket has closed, having closed the connection.
-func (s *socket) writeLoop(ctx context.Context) {
-	defer close(s.writerDone)
-	o := s.hub.opt
-	ping := time.NewTicker(o.PingInterval)
-	defer ping.Stop()
-	ctxDone, hubDone := ctx.Done(), s.hub.ctx.Done()
+// flush is a writer's turn with s: it writes the pending messages, a due
+// ping, and once the socket is closing, the close frame. msgs is scratch
+// space, returned for reuse.
+//
+// The writes have no deadline: the watchdog (writers.go) drops the client
+// if a write waits for long on a full send buffer.
+func (s *socket) flush(msgs [][]byte) [][]byte {
 	for {
-		select {
-		case msg := <-s.send:
-			if err := s.write(msg); err != nil {
+		s.mu.Lock()
+		if s.finished || (s.closing && s.closeCode == 0) {
+			// Dropped: the connection is closed; nothing more is written.
+			// queued stays set, so nobody queues s again.
+			clear(s.pending)
+			s.pending = s.pending[:0]
+			s.mu.Unlock()
+			return msgs
+		}
+		msgs = append(msgs[:0], s.pending...)
+		clear(s.pending)
+		s.pending = s.pending[:0]
+		ping, closing := s.ping, s.closing
+		s.ping = false
+		if len(msgs) == 0 && !ping && !closing {
+			s.queued = false
+			s.mu.Unlock()
+			return msgs
+		}
+		s.mu.Unlock()
+
+		for i, m := range msgs {
+			msgs[i] = nil
+			if s.conn.WriteMessage(websocket.TextMessage, m) != nil {
 				s.kill()
+				return msgs
 			}
-		case <-ping.C:
-			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(o.WriteTimeout)); err != nil {
+		}
+		if ping && !closing {
+			if s.conn.WriteControl(websocket.PingMessage, nil, time.Time{}) != nil {
 				s.kill()
+				return msgs
 			}
-		case <-ctxDone:
-			ctxDone = nil
-			s.close(websocket.CloseGoingAway, "going away")
-		case <-hubDone:
-			hubDone = nil
-			s.close(websocket.CloseGoingAway, "going away")
-		case <-s.done:
+		}
+		if closing {
 			s.finish()
-			return
+			return msgs
 		}
 	}
 }
 
-func (s *socket) write(msg []byte) error {
-	_ = s.conn.SetWriteDeadline(time.Now().Add(s.hub.opt.WriteTimeout))
-	return s.conn.WriteMessage(websocket.TextMessage, msg)
-}
-
-// finish sends what was queued before the close (an "expired" message, say)
-// and the close frame, gives the client a moment to answer it so the frame is
-// not lost to a reset, and closes the connection.
+// finish writes the close frame, after the messages queued before the
+// close (an "expired" message, say), and gives the client closeGrace to
+// answer it, so that the frame is not lost to a reset: the reader returns on
+// the answer or at the deadline, and Serve closes the connection.
 func (s *socket) finish() {
-	defer s.conn.Close()
-	if s.closeCode == 0 {
+	s.mu.Lock()
+	s.finished = true
+	code, text := s.closeCode, s.closeText
+	s.mu.Unlock()
+	frame := websocket.FormatCloseMessage(code, text)
+	if s.conn.WriteControl(websocket.CloseMessage, frame, time.Time{}) != nil {
+		_ = s.conn.Close()
 		return
 	}
-	for drained := false; !drained; {
-		select {
-		case msg := <-s.send:
-			if s.write(msg) != nil {
-				return
-			}
-		default:
-			drained = true
-		}
-	}
-	frame := websocket.FormatCloseMessage(s.closeCode, s.closeText)
-	if s.conn.WriteControl(websocket.CloseMessage, frame, time.Now().Add(s.hub.opt.WriteTimeout)) != nil {
-		return
-	}
-	t := time.NewTimer(closeGrace)
-	defer t.Stop()
-	select {
-	case <-s.readerDone:
-	case <-t.C:
-	}
+	// The pong handler no longer moves the deadline once closing is set.
+	// The net.Conn, unlike the websocket.Conn, may have its read deadline
+	// set while another goroutine reads.
+	_ = s.conn.NetConn().SetReadDeadline(time.Now().Add(closeGrace))
 }
 
 // goingAway closes a connection the hub will not serve.
