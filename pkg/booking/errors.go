@@ -1,14 +1,8 @@
 package booking
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"strings"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -64,30 +58,8 @@ func storeErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if isUnreachable(err) {
+	if queue.Unreachable(err) {
 		return fmt.Errorf("booking: %s: %w: %v", op, ErrUnavailable, err)
 	}
 	return fmt.Errorf("booking: %s: %w", op, err)
-}
-
-func isUnreachable(err error) bool {
-	var netErr net.Error
-	switch {
-	case errors.As(err, &netErr),
-		errors.Is(err, io.EOF),
-		errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, redis.ErrClosed),
-		errors.Is(err, redis.ErrPoolTimeout),
-		errors.Is(err, context.DeadlineExceeded):
-		return true
-	}
-	msg := err.Error()
-	// A node that is loading or a cluster that is reconfiguring cannot serve
-	// us now; to a visitor that is the same as unreachable.
-	for _, s := range []string{"connection refused", "LOADING", "CLUSTERDOWN", "TRYAGAIN", "broken pipe", "connection reset"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
 }

@@ -48,13 +48,16 @@ func storeErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if isUnreachable(err) {
+	if Unreachable(err) {
 		return fmt.Errorf("%s: %w: %v", op, ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-func isUnreachable(err error) bool {
+// Unreachable reports whether a go-redis error means Redis could not serve
+// the request now (down, loading, failing over), which a visitor should see
+// as 503 unavailable rather than an internal error.
+func Unreachable(err error) bool {
 	var netErr net.Error
 	switch {
 	case errors.As(err, &netErr),
