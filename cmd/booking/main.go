@@ -192,18 +192,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	httpapi.Instrument(e, met)
 	admin := &httpapi.Admin{Store: q, Token: cfg.adminToken, Logger: log, OnRefused: met.AdminRefused.Inc}
 	(&httpapi.Booking{Seats: seats, Queue: q, Verifier: verifier, Logger: log, Metrics: met}).Register(e, admin.RequireToken)
-	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
-	e.GET("/readyz", func(c echo.Context) error {
-		if draining.Load() {
-			return &httpapi.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "This server is shutting down."}
-		}
-		pctx, cancel := context.WithTimeout(c.Request().Context(), time.Second)
-		defer cancel()
-		if err := q.Ping(pctx); err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
-	})
+	httpapi.RegisterHealth(e, q, &draining)
 	// The booking page links back to the line at /rooms/{room}. Behind one
 	// proxy that path reaches waitroom; when the booking server is reached
 	// directly, send the visitor on.

@@ -95,8 +95,7 @@ func (w *Waitroom) Register(e *echo.Echo) {
 	e.GET("/.well-known/jwks.json", w.jwks)
 	e.GET("/rooms/:room", w.page)
 	e.GET("/static/*", serveStatic)
-	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
-	e.GET("/readyz", w.ready)
+	RegisterHealth(e, w.Store, w.Draining)
 }
 
 var writeBufferPool = &syncPool{}
@@ -399,16 +398,22 @@ func servePage(c echo.Context, name string) error {
 	return c.HTMLBlob(http.StatusOK, b)
 }
 
-func (w *Waitroom) ready(c echo.Context) error {
-	if w.Draining.Load() {
-		return errShuttingDown
-	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), time.Second)
-	defer cancel()
-	if err := w.Store.Ping(ctx); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+// RegisterHealth adds GET /healthz (the process is up) and GET /readyz
+// (Redis answers within a second, and shutdown has not begun), as every
+// waitroom server serves them.
+func RegisterHealth(e *echo.Echo, store *queue.Store, draining *atomic.Bool) {
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", func(c echo.Context) error {
+		if draining.Load() {
+			return errShuttingDown
+		}
+		ctx, cancel := context.WithTimeout(c.Request().Context(), time.Second)
+		defer cancel()
+		if err := store.Ping(ctx); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	})
 }
 
 // errControlInUser refuses a user id with control characters (NUL, say):
