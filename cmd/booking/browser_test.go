@@ -11,6 +11,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/pkg/queue"
 )
 
 // browser starts the machine's headless Chromium. It fails, never skips,
@@ -138,8 +140,8 @@ func TestBrowserVisitorHoldsBooksAndChecksOut(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#checkout-yes"), chromedp.WaitVisible("#view-done")))
 	require.Contains(t, text(t, ctx, "#view-done"), "Seat A2")
 	screenshot(t, ctx, "5-done")
-	_, _, err = s.queue.LiveAdmission(context.Background(), "show", "ann")
-	require.Error(t, err, "checkout ended the admission")
+	_, err = s.queue.LiveAdmission(context.Background(), "show", jti(t, ann))
+	require.ErrorIs(t, err, queue.ErrAdmissionEnded, "checkout ended the admission")
 	_ = annTicket
 	res := s.do(t, "GET", "/api/events/show/seats", bob, "")
 	require.Equal(t, 200, res.StatusCode)

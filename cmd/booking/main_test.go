@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/pkg/entrytoken"
@@ -148,7 +149,8 @@ func (s *served) admit(t *testing.T, room, user string) (string, string) {
 	st, _, err := s.queue.Join(context.Background(), room, queue.JoinRequest{User: user})
 	require.NoError(t, err)
 	require.Equal(t, queue.StateAdmitted, st.State)
-	tok, err := s.signer.Sign(entrytoken.Claims{Room: room, Subject: user, ExpiresAt: st.AdmissionEnds})
+	tok, err := s.signer.Sign(entrytoken.Claims{Room: room, Subject: queue.Subject(st.User, st.AdmissionID),
+		ID: st.AdmissionID, ExpiresAt: st.AdmissionEnds})
 	require.NoError(t, err)
 	return st.Ticket, tok
 }
@@ -214,3 +216,12 @@ func TestBookingServesVisitorsAndShutsDownGracefully(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// jti reads an entry token's jti (its admission id) without checking it.
+func jti(t *testing.T, token string) string {
+	t.Helper()
+	var claims jwt.RegisteredClaims
+	_, _, err := jwt.NewParser().ParseUnverified(token, &claims)
+	require.NoError(t, err)
+	return claims.ID
+}

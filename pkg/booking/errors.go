@@ -7,6 +7,10 @@ import (
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
+// MaxVisitorLen bounds a visitor id: a user id (queue.MaxUserLen bytes) with
+// a short prefix of the caller's.
+const MaxVisitorLen = 160
+
 // Named errors of the booking domain. Callers check them with errors.Is; the
 // HTTP layer maps each to one status and code of API.md in one place.
 var (
@@ -25,8 +29,7 @@ var (
 	ErrInvalidSeat = errors.New("invalid seat id")
 	// ErrInvalidSeatMap: a seat map was refused; see *SeatMapError.
 	ErrInvalidSeatMap = errors.New("invalid seat map")
-	// ErrInvalidVisitor: the visitor (an entry token's sub) is empty or longer
-	// than queue.MaxUserLen.
+	// ErrInvalidVisitor: the visitor is empty or longer than MaxVisitorLen.
 	ErrInvalidVisitor = errors.New("invalid visitor")
 	// ErrUnavailable: Redis could not be reached. It is queue.ErrUnavailable,
 	// so one mapping covers the line and the seats.

@@ -205,7 +205,7 @@ func checkRoomVisitor(room, visitor string) error {
 	if !queue.ValidRoomID(room) {
 		return queue.ErrInvalidRoom
 	}
-	if visitor == "" || len(visitor) > queue.MaxUserLen {
+	if visitor == "" || len(visitor) > MaxVisitorLen {
 		return ErrInvalidVisitor
 	}
 	return nil

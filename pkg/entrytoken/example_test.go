@@ -17,7 +17,7 @@ func Example() {
 		panic(err)
 	}
 	signer := entrytoken.NewSigner(key, nil, entrytoken.SignerOptions{Now: now})
-	token, err := signer.Sign(entrytoken.Claims{Room: "concert", Subject: "user-42", ExpiresAt: now().Add(10 * time.Minute)})
+	token, err := signer.Sign(entrytoken.Claims{Room: "concert", Subject: "user-42", ID: "adm-1", ExpiresAt: now().Add(10 * time.Minute)})
 	if err != nil {
 		panic(err)
 	}

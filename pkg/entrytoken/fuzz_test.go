@@ -16,7 +16,7 @@ func FuzzVerify(f *testing.F) {
 	}
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	signer := NewSigner(key, nil, SignerOptions{Now: func() time.Time { return now }})
-	good, err := signer.Sign(Claims{Room: "demo", Subject: "alice", ExpiresAt: now.Add(time.Minute)})
+	good, err := signer.Sign(Claims{Room: "demo", Subject: "alice", ID: "a1", ExpiresAt: now.Add(time.Minute)})
 	if err != nil {
 		f.Fatal(err)
 	}

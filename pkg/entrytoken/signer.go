@@ -2,7 +2,6 @@ package entrytoken
 
 import (
 	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -20,8 +19,12 @@ const (
 type Claims struct {
 	// Room is the room the token admits to (claim `room`).
 	Room string
-	// Subject is the user id given on join, or else the ticket (claim `sub`).
+	// Subject is the verified user id, or else an opaque id of the admission
+	// (claim `sub`); never the ticket.
 	Subject string
+	// ID is the admission id (claim `jti`): verifiers check that this
+	// admission still lives, so a token dies with its admission.
+	ID string
 	// ExpiresAt is when the admission ends (claim `exp`); whole seconds are kept.
 	ExpiresAt time.Time
 }
@@ -93,14 +96,17 @@ type wireClaims struct {
 	Room     string `json:"room"`
 }
 
-// Sign returns a signed entry token for c. It fails if Room or Subject is
-// empty or ExpiresAt is not after now.
+// Sign returns a signed entry token for c. It fails if Room, Subject or ID
+// is empty or ExpiresAt lies further back than the leeway.
 func (s *Signer) Sign(c Claims) (string, error) {
 	if c.Room == "" {
 		return "", errors.New("entrytoken: sign: empty room")
 	}
 	if c.Subject == "" {
 		return "", errors.New("entrytoken: sign: empty subject")
+	}
+	if c.ID == "" {
+		return "", errors.New("entrytoken: sign: empty token id")
 	}
 	if c.ExpiresAt.IsZero() {
 		return "", errors.New("entrytoken: sign: no expiry")
@@ -116,15 +122,11 @@ func (s *Signer) Sign(c Claims) (string, error) {
 	if !now.Before(c.ExpiresAt) {
 		now = c.ExpiresAt.Add(-time.Second)
 	}
-	var id [16]byte
-	if _, err := rand.Read(id[:]); err != nil {
-		return "", fmt.Errorf("entrytoken: sign: token id: %w", err)
-	}
 	claims := wireClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.opt.Issuer,
 			Subject:   c.Subject,
-			ID:        b64(id[:]),
+			ID:        c.ID,
 			IssuedAt:  jwt.NewNumericDate(now),
 			NotBefore: jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(c.ExpiresAt),

@@ -112,8 +112,8 @@ func (o VerifierOptions) validate() error {
 // VerifiedClaims are the claims of an entry token that Verify accepted.
 type VerifiedClaims struct {
 	Room      string    // `room`
-	Subject   string    // `sub`: the user id, or else the ticket
-	ID        string    // `jti`
+	Subject   string    // `sub`: the verified user id, or else the admission's opaque id
+	ID        string    // `jti`: the admission id
 	IssuedAt  time.Time // `iat`, UTC
 	NotBefore time.Time // `nbf`, UTC
 	ExpiresAt time.Time // `exp`, UTC: when the admission ends

@@ -472,7 +472,7 @@ func testSIGKILL(t *testing.T, pacerName string) {
 			}
 			for _, tok := range []string{hs.EntryToken, adm[0].EntryToken} {
 				c, err := b.verifier.Verify(b.ctx, tok, killRoom)
-				if err != nil || c.Subject != v.ticket || c.ExpiresAt.Format(time.RFC3339) != wantExp {
+				if err != nil || c.Subject == v.ticket || c.Subject != c.ID || c.ExpiresAt.Format(time.RFC3339) != wantExp {
 					failures.Store(v.order+1, fmt.Sprintf("entry token: %v %+v", err, c))
 				}
 			}

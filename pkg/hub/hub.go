@@ -18,9 +18,10 @@ import (
 type Options struct {
 	// Logger receives the hub's logs. Default slog.Default().
 	Logger *slog.Logger
-	// Sign makes an entry token for an admitted visitor: subject is the user
-	// id given at join, else the ticket. Required.
-	Sign func(room, subject string, expires time.Time) (string, error)
+	// Sign makes an entry token for an admitted visitor: subject is the
+	// verified user id, else the admission id; id is the admission id (jti).
+	// Required.
+	Sign func(room, subject, id string, expires time.Time) (string, error)
 	// PingInterval is the time between pings on every socket; API.md
 	// promises one at least every 30 s. The pings of all sockets are spread
 	// evenly over the interval. Default 25s.

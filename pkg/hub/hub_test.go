@@ -66,8 +66,8 @@ func setup(t *testing.T, tune ...func(*config)) *bundle {
 
 	cfg := config{opt: hub.Options{
 		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
-		Sign: func(room, subject string, expires time.Time) (string, error) {
-			return signer.Sign(entrytoken.Claims{Room: room, Subject: subject, ExpiresAt: expires})
+		Sign: func(room, subject, id string, expires time.Time) (string, error) {
+			return signer.Sign(entrytoken.Claims{Room: room, Subject: subject, ID: id, ExpiresAt: expires})
 		},
 	}}
 	for _, f := range tune {
@@ -379,11 +379,15 @@ func TestEveryVisitorSeesTheirExactPositionOnConnectAndAfterEveryTickUntilAdmitt
 		require.Equal(t, ends.Format(time.RFC3339), adm.ExpiresAt)
 		claims, err := b.verifier.Verify(b.ctx, adm.EntryToken, room)
 		require.NoError(t, err, "client %d", i)
+		aid := truth[tickets[i]].AdmissionID
+		require.NotEmpty(t, aid)
+		require.Equal(t, aid, claims.ID, "jti is the admission id")
 		want := user(i)
 		if want == "" {
-			want = tickets[i]
+			want = aid
 		}
-		require.Equal(t, want, claims.Subject)
+		require.Equal(t, want, claims.Subject, "sub is the user, else the admission id")
+		require.NotEqual(t, tickets[i], claims.Subject, "sub is never the ticket")
 		require.Equal(t, ends.Unix(), claims.ExpiresAt.Unix())
 		require.True(t, c.isOpen(), "an admitted socket stays open until the admission ends")
 	}

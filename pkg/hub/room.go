@@ -152,7 +152,7 @@ func (r *room) register(ctx context.Context, s *socket) (stale bool, err error) 
 		}
 		var token string
 		if st.State == queue.StateAdmitted {
-			token, err = r.hub.opt.Sign(r.name, subject(st.User, s.ticket), st.AdmissionEnds)
+			token, err = r.hub.opt.Sign(r.name, queue.Subject(st.User, st.AdmissionID), st.AdmissionID, st.AdmissionEnds)
 			if err != nil {
 				r.hub.log.Error("hub: cannot sign entry token", "room", r.name, "ticket", short(s.ticket), "err", err)
 				return false, fmt.Errorf("%w: %w", errSign, err)
@@ -173,7 +173,7 @@ func (r *room) register(ctx context.Context, s *socket) (stale bool, err error) 
 			old.close(closeReplaced, "replaced by a newer connection")
 		}
 		r.sockets[s.ticket] = s
-		s.user, s.state, s.position, s.score, s.version = st.User, st.State, st.Position, st.Score, st.Version
+		s.state, s.position, s.score, s.version = st.State, st.Position, st.Score, st.Version
 		switch {
 		case r.hub.closed.Load():
 			// Shutdown began while s was attaching.
@@ -200,7 +200,8 @@ func (r *room) remove(s *socket) {
 	r.mu.Unlock()
 }
 
-// waitingTickets are the tickets of the sockets waiting in line.
+// waitingTickets are the tickets of the sockets waiting in line or in the
+// pre-queue: an open socket is presence for both.
 func (r *room) waitingTickets() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -209,7 +210,7 @@ func (r *room) waitingTickets() []string {
 	}
 	out := make([]string, 0, len(r.sockets))
 	for t, s := range r.sockets {
-		if s.state == queue.StateWaiting {
+		if s.state == queue.StateWaiting || s.state == queue.StatePrequeue {
 			out = append(out, t)
 		}
 	}
@@ -246,6 +247,7 @@ func fatesOf(ev queue.Event) map[string]fate {
 type admission struct {
 	s       *socket
 	subject string
+	id      string // the admission id: the token's jti
 	ends    time.Time
 }
 
@@ -305,7 +307,7 @@ func (r *room) applyLocked(ev queue.Event, fates map[string]fate) []admission {
 		if f, ok := fates[t]; ok {
 			if f.adm != nil {
 				s.state, s.position = queue.StateAdmitted, 0
-				adm = append(adm, admission{s, subject(f.adm.User, subject(s.user, t)), f.adm.Ends()})
+				adm = append(adm, admission{s, queue.Subject(f.adm.User, f.adm.ID), f.adm.ID, f.adm.Ends()})
 			} else {
 				r.expireLocked(s, f.reason)
 			}
@@ -388,11 +390,7 @@ func (r *room) settleLocked(s *socket, tp queue.TicketPosition, waiting int64, f
 	case queue.StateAdmitted:
 		if s.state != queue.StateAdmitted {
 			s.state, s.position = queue.StateAdmitted, 0
-			user := s.user
-			if f, ok := fates[s.ticket]; ok && f.adm != nil && f.adm.User != "" {
-				user = f.adm.User
-			}
-			adm = append(adm, admission{s, subject(user, s.ticket), tp.AdmissionEnds})
+			adm = append(adm, admission{s, queue.Subject(tp.User, tp.AdmissionID), tp.AdmissionID, tp.AdmissionEnds})
 		}
 	case queue.StatePrequeue:
 		s.state = queue.StatePrequeue
@@ -429,7 +427,7 @@ func (r *room) admit(adm []admission) {
 	target := r.cfg.TargetURL
 	r.mu.Unlock()
 	for _, a := range adm {
-		token, err := r.hub.opt.Sign(r.name, a.subject, a.ends)
+		token, err := r.hub.opt.Sign(r.name, a.subject, a.id, a.ends)
 		if err != nil {
 			r.hub.log.Error("hub: cannot sign entry token", "room", r.name, "ticket", short(a.s.ticket), "err", err)
 			// The page reconnects and gets its token on connect.
@@ -494,13 +492,4 @@ func sameTime(a, b *time.Time) bool {
 		return a == b
 	}
 	return a.Equal(*b)
-}
-
-// subject is the entry token's subject: the user id given at join, else the
-// ticket.
-func subject(user, ticket string) string {
-	if user != "" {
-		return user
-	}
-	return ticket
 }

@@ -50,7 +50,6 @@ type socket struct {
 	prev, next *socket
 
 	// Guarded by the room's mu once registered.
-	user     string
 	state    queue.State
 	position int64
 	score    int64

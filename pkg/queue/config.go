@@ -40,6 +40,7 @@ const (
 	MaxAbandonAfterS = 1<<31 - 1
 	MaxTargetURLLen  = 2048
 	MaxUserLen       = 128
+	MaxPowWork       = 10000000
 )
 
 // Config is one room's settings. The zero value is not valid; start from
@@ -65,6 +66,10 @@ type Config struct {
 	AbandonAfterS int `json:"abandon_after_s"`
 	// TargetURL is where an admitted visitor goes. Default /booking/<room>.
 	TargetURL string `json:"target_url"`
+	// RequireUser refuses joins without a verified user token. Default false.
+	RequireUser bool `json:"require_user"`
+	// PowWork is the join puzzle's size (its maxnumber); 0 = off. Default 0.
+	PowWork int `json:"pow_work"`
 }
 
 // DefaultConfig returns the defaults of API.md for a room.
@@ -102,6 +107,8 @@ type ConfigPatch struct {
 	OpensAt       *time.Time
 	AbandonAfterS *int
 	TargetURL     *string
+	RequireUser   *bool
+	PowWork       *int
 }
 
 // DecodeConfigPatch parses a JSON object of config fields (as an operator
@@ -171,6 +178,14 @@ func (p *ConfigPatch) set(field string, raw json.RawMessage) error {
 		return intField(&p.SessionTTLS, MinSessionTTLS, MaxSessionTTLS)
 	case "abandon_after_s":
 		return intField(&p.AbandonAfterS, 0, MaxAbandonAfterS)
+	case "pow_work":
+		return intField(&p.PowWork, 0, MaxPowWork)
+	case "require_user":
+		var b bool
+		if json.Unmarshal(raw, &b) != nil {
+			return &ConfigError{Field: field, Reason: "must be true or false"}
+		}
+		p.RequireUser = &b
 	case "mode":
 		var s string
 		if json.Unmarshal(raw, &s) != nil {
@@ -283,6 +298,12 @@ func (p ConfigPatch) Apply(c Config) Config {
 	if p.TargetURL != nil {
 		c.TargetURL = *p.TargetURL
 	}
+	if p.RequireUser != nil {
+		c.RequireUser = *p.RequireUser
+	}
+	if p.PowWork != nil {
+		c.PowWork = *p.PowWork
+	}
 	return c
 }
 
@@ -298,6 +319,7 @@ func (c Config) Validate() error {
 		{"interval_ms", c.IntervalMS, MinIntervalMS, MaxIntervalMS},
 		{"session_ttl_s", c.SessionTTLS, MinSessionTTLS, MaxSessionTTLS},
 		{"abandon_after_s", c.AbandonAfterS, 0, MaxAbandonAfterS},
+		{"pow_work", c.PowWork, 0, MaxPowWork},
 	}
 	for _, ch := range checks {
 		if ch.v < ch.lo || ch.v > ch.hi {
@@ -322,21 +344,27 @@ func (c Config) fields() []any {
 	if c.OpensAt != nil {
 		opens = c.OpensAt.UnixMilli()
 	}
-	paused := "0"
-	if c.Paused {
-		paused = "1"
-	}
 	return []any{
 		"capacity", c.Capacity,
 		"batch_size", c.BatchSize,
 		"interval_ms", c.IntervalMS,
 		"session_ttl_s", c.SessionTTLS,
 		"mode", string(c.Mode),
-		"paused", paused,
+		"paused", boolField(c.Paused),
 		"opens_at", opens,
 		"abandon_after_s", c.AbandonAfterS,
 		"target_url", c.TargetURL,
+		"require_user", boolField(c.RequireUser),
+		"pow_work", c.PowWork,
 	}
+}
+
+// boolField is a bool as the config hash stores it: "1" or "0".
+func boolField(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // configFromHash reads the stored hash back; missing fields take defaults so
@@ -353,6 +381,8 @@ func configFromHash(room string, h map[string]string) Config {
 	atoi("interval_ms", &c.IntervalMS)
 	atoi("session_ttl_s", &c.SessionTTLS)
 	atoi("abandon_after_s", &c.AbandonAfterS)
+	atoi("pow_work", &c.PowWork)
+	c.RequireUser = h["require_user"] == "1"
 	if m, ok := h["mode"]; ok {
 		c.Mode = Mode(m)
 	}

@@ -26,6 +26,14 @@ var (
 	ErrInvalidConfig = errors.New("invalid config")
 	// ErrInvalidUser: the external user id is longer than MaxUserLen.
 	ErrInvalidUser = errors.New("invalid user id")
+	// ErrUserRequired: the room has require_user and the joiner brought no
+	// verified user.
+	ErrUserRequired = errors.New("user required")
+	// ErrPowRequired: the room has pow_work and the joiner brought no solved
+	// proof of work.
+	ErrPowRequired = errors.New("proof of work required")
+	// ErrPowUsed: the proof of work was already spent on another join.
+	ErrPowUsed = errors.New("proof of work already used")
 	// ErrUnavailable: Redis could not be reached.
 	ErrUnavailable = errors.New("store unavailable")
 )

@@ -58,6 +58,8 @@ func (e Event) ETA(position int64) *time.Duration {
 type Admission struct {
 	Ticket string `json:"t"`
 	User   string `json:"u,omitempty"`
+	// ID is the admission id, the entry token's jti.
+	ID string `json:"j"`
 	// EndsMS is when the admission ends (the event's x, copied by ParseEvent).
 	EndsMS int64 `json:"-"`
 }

@@ -16,6 +16,9 @@ type keys struct {
 	byuser  string // hash: external user id -> ticket
 	rate    string // hash: unix second -> admissions in that second
 	stats   string // hash: admitted_total, first_admit_ms, genseq
+	aid     string // hash: admitted ticket -> admission id (entry token jti)
+	byaid   string // hash: admission id -> ticket
+	preseen string // zset: pre-queued ticket -> last seen (ms)
 	channel string // pub/sub channel of the room's events
 }
 
@@ -32,12 +35,15 @@ func roomKeys(room string) keys {
 		byuser:  p + "byuser",
 		rate:    p + "rate",
 		stats:   p + "stats",
+		aid:     p + "aid",
+		byaid:   p + "byaid",
+		preseen: p + "preseen",
 		channel: p + "events",
 	}
 }
 
 func (k keys) all() []string {
-	return []string{k.cfg, k.pre, k.adm, k.gens, k.clock, k.ver, k.users, k.byuser, k.rate, k.stats}
+	return []string{k.cfg, k.pre, k.adm, k.gens, k.clock, k.ver, k.users, k.byuser, k.rate, k.stats, k.aid, k.byaid, k.preseen}
 }
 
 // roomsKey is the index of room ids. It has no hash tag: it lists rooms

@@ -15,7 +15,7 @@ var luaFiles embed.FS
 // SCRIPT FLUSH, or on a Cluster node that never saw it, the first call
 // reloads it.
 type scripts struct {
-	join, status, touch, leave, tick, putRoom, deleteRoom, stats, positions, admission *redis.Script
+	join, status, touch, leave, tick, putRoom, deleteRoom, stats, positions, admission, challenge *redis.Script
 }
 
 func loadScripts() scripts {
@@ -32,6 +32,7 @@ func loadScripts() scripts {
 		stats:      s("stats.lua"),
 		positions:  s("positions.lua"),
 		admission:  s("admission.lua"),
+		challenge:  s("challenge.lua"),
 	}
 }
 

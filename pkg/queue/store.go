@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -141,7 +142,7 @@ func (p ConfigPatch) fields() []any {
 		add("mode", string(*p.Mode))
 	}
 	if p.Paused != nil {
-		add("paused", map[bool]string{true: "1", false: "0"}[*p.Paused])
+		add("paused", boolField(*p.Paused))
 	}
 	if p.OpensAtSet {
 		ms := int64(0)
@@ -155,6 +156,12 @@ func (p ConfigPatch) fields() []any {
 	}
 	if p.TargetURL != nil {
 		add("target_url", *p.TargetURL)
+	}
+	if p.RequireUser != nil {
+		add("require_user", boolField(*p.RequireUser))
+	}
+	if p.PowWork != nil {
+		add("pow_work", *p.PowWork)
 	}
 	return f
 }
@@ -255,8 +262,11 @@ type Status struct {
 	AdmissionEnds time.Time
 	// OpensAt is the room's opening time for a pre-queued ticket.
 	OpensAt *time.Time
-	// User is the external user id given at join, if any.
+	// User is the verified user id given at join, if any.
 	User string
+	// AdmissionID identifies an admitted ticket's admission (the entry
+	// token's jti); empty unless admitted.
+	AdmissionID string
 	// Score is the ticket's place in the line (waiting only); see Event.Shift.
 	Score int64
 	// Version is the room's event version this status was computed at.
@@ -278,15 +288,23 @@ type JoinRequest struct {
 	// Ticket the visitor already holds (cookie or body), if any. An unknown
 	// or malformed one is ignored: the visitor gets a new ticket.
 	Ticket string
-	// User is an external user id (≤ 128 bytes): one place per user.
+	// User is a verified user id (≤ 128 bytes): one place per user, and the
+	// user's place goes back to whoever presents that user again. The caller
+	// must have verified it (a signed user token): never a client's claim.
 	User string
+	// PowID identifies a proof of work the caller verified (see
+	// internal/pow); Join spends it, once across every instance. Empty if
+	// none.
+	PowID string
+	// PowExpires is when that proof of work expires.
+	PowExpires time.Time
 }
 
 // Join puts a visitor at the back of the line, or admits them at once, as
 // the room's mode says; a visitor who still holds a place (same ticket or
 // same user) gets it back, and created is false.
 // Errors: ErrInvalidRoom, ErrInvalidUser, ErrRoomNotFound, ErrRoomClosed,
-// ErrUnavailable.
+// ErrUserRequired, ErrPowRequired, ErrPowUsed, ErrUnavailable.
 func (s *Store) Join(ctx context.Context, room string, req JoinRequest) (st Status, created bool, err error) {
 	if !ValidRoomID(room) {
 		return Status{}, false, ErrInvalidRoom
@@ -297,8 +315,15 @@ func (s *Store) Join(ctx context.Context, room string, req JoinRequest) (st Stat
 	if !ValidTicket(req.Ticket) {
 		req.Ticket = ""
 	}
+	powExp := int64(0)
+	if req.PowID != "" {
+		powExp = req.PowExpires.UnixMilli()
+		if powExp <= 0 {
+			return Status{}, false, ErrPowUsed
+		}
+	}
 	res, err := s.sc.join.Run(ctx, s.hot, roomKeys(room).all(),
-		NewTicket(), req.Ticket, req.User, shuffleKey()).Slice()
+		NewTicket(), req.Ticket, req.User, shuffleKey(), NewAdmissionID(), req.PowID, powExp).Slice()
 	if err != nil {
 		return Status{}, false, storeErr("join", err)
 	}
@@ -331,8 +356,14 @@ func parseStatus(room string, res []any) (Status, error) {
 		return Status{}, ErrTicketNotFound
 	case -3:
 		return Status{}, ErrRoomClosed
+	case -4:
+		return Status{}, ErrUserRequired
+	case -5:
+		return Status{}, ErrPowRequired
+	case -6:
+		return Status{}, ErrPowUsed
 	}
-	if len(res) < 14 {
+	if len(res) < 15 {
 		return Status{}, fmt.Errorf("status: short reply (%d fields)", len(res))
 	}
 	i := func(n int) int64 { v, _ := res[n].(int64); return v }
@@ -348,6 +379,9 @@ func parseStatus(room string, res []any) (Status, error) {
 		Version:  i(6),
 		User:     str(8),
 		Now:      time.UnixMilli(i(11)).UTC(),
+	}
+	if st.State == StateAdmitted {
+		st.AdmissionID = str(14)
 	}
 	switch st.State {
 	case StateAdmitted:
@@ -450,7 +484,7 @@ func (s *Store) Tick(ctx context.Context, room string) (Event, error) {
 		return Event{}, ErrInvalidRoom
 	}
 	res, err := s.sc.tick.Run(ctx, s.rdb, roomKeys(room).all(),
-		s.opt.MaxEndedPerTick, s.opt.MaxAbandonedPerTick).Slice()
+		s.opt.MaxEndedPerTick, s.opt.MaxAbandonedPerTick, admissionIDPrefix()).Slice()
 	if err != nil {
 		return Event{}, storeErr("tick", err)
 	}
@@ -469,6 +503,9 @@ type TicketPosition struct {
 	Position      int64
 	Score         int64
 	AdmissionEnds time.Time
+	// AdmissionID and User of an admitted ticket.
+	AdmissionID string
+	User        string
 }
 
 // Positions is where many tickets stand at one event version.
@@ -504,13 +541,15 @@ func (s *Store) Positions(ctx context.Context, room string, tickets []string) (P
 	out := Positions{Version: res[0].(int64), Waiting: res[1].(int64), Now: time.UnixMilli(res[2].(int64)).UTC()}
 	for i, t := range valid {
 		row, _ := res[3+i].([]any)
-		if len(row) < 4 {
+		if len(row) < 6 {
 			return Positions{}, errors.New("positions: short reply")
 		}
 		score, _ := strconv.ParseInt(fmt.Sprint(row[2]), 10, 64)
 		tp := TicketPosition{Ticket: t, State: State(fmt.Sprint(row[0])), Position: row[1].(int64), Score: score}
 		if tp.State == StateAdmitted {
 			tp.AdmissionEnds = time.UnixMilli(row[3].(int64)).UTC()
+			tp.AdmissionID, _ = row[4].(string)
+			tp.User, _ = row[5].(string)
 		}
 		out.Tickets = append(out.Tickets, tp)
 	}
@@ -521,25 +560,85 @@ func (s *Store) Positions(ctx context.Context, room string, tickets []string) (P
 // left, checkout, or the operator ended it).
 var ErrAdmissionEnded = errors.New("admission ended")
 
-// LiveAdmission finds the live admission of an entry token's subject (the
-// user id given at join, or the ticket) and returns its ticket and end.
-// It is one small read-only script, cheap enough to run on every booking
-// request. Errors: ErrInvalidRoom, ErrAdmissionEnded, ErrUnavailable.
-func (s *Store) LiveAdmission(ctx context.Context, room, subject string) (ticket string, ends time.Time, err error) {
+// ActiveAdmission is a live admission, as an entry token's jti finds it.
+type ActiveAdmission struct {
+	ID     string
+	Ticket string
+	// User is the verified user id given at join, "" for an anonymous visitor.
+	User string
+	Ends time.Time
+}
+
+// Subject is the entry token's sub for the admission: the verified user id,
+// else the admission's own opaque id. Never the ticket: whoever holds the
+// ticket holds the place.
+func (a ActiveAdmission) Subject() string { return Subject(a.User, a.ID) }
+
+// Subject is an entry token's sub: the verified user id, else the admission
+// id.
+func Subject(user, admissionID string) string {
+	if user != "" {
+		return user
+	}
+	return admissionID
+}
+
+// LiveAdmission finds the live admission behind an entry token's jti. A
+// token of an admission that ended never finds one again, even once the same
+// user is admitted anew. It is one small read-only script, cheap enough to run
+// on every booking request. Errors: ErrInvalidRoom, ErrAdmissionEnded,
+// ErrUnavailable.
+func (s *Store) LiveAdmission(ctx context.Context, room, admissionID string) (ActiveAdmission, error) {
 	if !ValidRoomID(room) {
-		return "", time.Time{}, ErrInvalidRoom
+		return ActiveAdmission{}, ErrInvalidRoom
 	}
-	if subject == "" || len(subject) > MaxUserLen {
-		return "", time.Time{}, ErrAdmissionEnded
+	if admissionID == "" || len(admissionID) > maxAdmissionIDLen {
+		return ActiveAdmission{}, ErrAdmissionEnded
 	}
-	res, err := s.sc.admission.Run(ctx, s.rdb, roomKeys(room).all(), subject).Slice()
+	res, err := s.sc.admission.Run(ctx, s.rdb, roomKeys(room).all(), admissionID).Slice()
 	if err != nil {
-		return "", time.Time{}, storeErr("live admission", err)
+		return ActiveAdmission{}, storeErr("live admission", err)
 	}
-	if res[0].(int64) != 1 {
-		return "", time.Time{}, ErrAdmissionEnded
+	if code, _ := res[0].(int64); code != 1 || len(res) < 4 {
+		return ActiveAdmission{}, ErrAdmissionEnded
 	}
-	return res[1].(string), time.UnixMilli(res[2].(int64)).UTC(), nil
+	ticket, _ := res[1].(string)
+	ends, _ := res[2].(int64)
+	user, _ := res[3].(string)
+	return ActiveAdmission{ID: admissionID, Ticket: ticket, User: user, Ends: time.UnixMilli(ends).UTC()}, nil
+}
+
+// CountChallenge records that the client at addr (an address key: IPv4, or
+// an IPv6 /64) is handed a proof-of-work challenge for room, and returns the
+// room's pow_work and how many challenges that address fetched in the last
+// minute before this one. Nothing is counted while pow_work is 0.
+// Errors: ErrInvalidRoom, ErrRoomNotFound, ErrUnavailable.
+func (s *Store) CountChallenge(ctx context.Context, room, addr string) (powWork int, recent int64, err error) {
+	if !ValidRoomID(room) {
+		return 0, 0, ErrInvalidRoom
+	}
+	if addr == "" || len(addr) > 64 {
+		return 0, 0, fmt.Errorf("count challenge: bad address key %q", addr)
+	}
+	raw, err := s.sc.challenge.Run(ctx, s.rdb, roomKeys(room).all(), addr).Text()
+	if err != nil {
+		return 0, 0, storeErr("count challenge", err)
+	}
+	var r struct {
+		Found   *bool  `json:"found"`
+		PowWork *int   `json:"pow_work"`
+		Recent  *int64 `json:"recent"`
+	}
+	if err := json.Unmarshal([]byte(raw), &r); err != nil || r.Found == nil {
+		return 0, 0, fmt.Errorf("count challenge: unexpected reply %q", raw)
+	}
+	if !*r.Found {
+		return 0, 0, ErrRoomNotFound
+	}
+	if r.PowWork == nil || r.Recent == nil {
+		return 0, 0, fmt.Errorf("count challenge: unexpected reply %q", raw)
+	}
+	return *r.PowWork, *r.Recent, nil
 }
 
 // ---- stats ----------------------------------------------------------------

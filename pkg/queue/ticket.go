@@ -33,3 +33,20 @@ func shuffleKey() uint64 {
 	_, _ = rand.Read(b[:])
 	return binary.LittleEndian.Uint64(b[:]) >> 11
 }
+
+// maxAdmissionIDLen bounds an admission id read from a token before Redis
+// is asked.
+const maxAdmissionIDLen = 64
+
+// NewAdmissionID returns a fresh opaque admission id: 128 random bits, as
+// unguessable as a ticket but never usable as one.
+func NewAdmissionID() string { return NewTicket() }
+
+// admissionIDPrefix is a tick's fresh random prefix of admission ids: the
+// script appends each admission's index, so one tick admits many with one
+// random draw.
+func admissionIDPrefix() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:]) + "."
+}

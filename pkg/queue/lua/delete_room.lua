@@ -6,5 +6,6 @@
 if redis.call('EXISTS', K.cfg) == 0 then return -1 end
 publish({k = 'deleted'})
 for _, id in ipairs(gen_ids()) do redis.call('UNLINK', gen_key(id)) end
-redis.call('UNLINK', K.cfg, K.pre, K.adm, K.gens, K.clock, K.ver, K.users, K.byuser, K.rate, K.stats)
+redis.call('UNLINK', K.cfg, K.pre, K.adm, K.gens, K.clock, K.ver, K.users, K.byuser, K.rate, K.stats,
+  K.aid, K.byaid, K.preseen)
 return 1

@@ -1,6 +1,7 @@
 -- leave.lua: a visitor leaves the line, or ends their admission (its
 -- capacity is free at once for the next tick).
--- Touches: cfg, pre, adm, gens, the line generations, users, byuser, ver
+-- Touches: cfg, pre, preseen, adm, aid, byaid, gens, the line generations,
+-- users, byuser, ver
 -- (KEYS as in lib.lua); publishes on the room's channel.
 -- ARGV[1] ticket
 -- ARGV[2] reason published for an admission that ends: 'left' for a visitor
@@ -15,7 +16,7 @@ local state, a, id = locate(ids, ticket, now)
 if not state then return -2 end
 if state == 'admitted' then
   redis.call('ZREM', K.adm, ticket)
-  forget_user(ticket)
+  end_admission(ticket)
   publish({k = 'leave', e = {{t = ticket, r = ARGV[2]}}, w = waiting_count(ids)})
 elseif state == 'waiting' then
   redis.call('ZREM', gen_key(id), ticket)
@@ -23,6 +24,7 @@ elseif state == 'waiting' then
   publish({k = 'leave', r = {{t = ticket, s = fmt(a), r = 'left'}}, w = waiting_count(ids)})
 else
   redis.call('ZREM', K.pre, ticket)
+  redis.call('ZREM', K.preseen, ticket)
   forget_user(ticket)
   publish({k = 'leave', r = {{t = ticket, r = 'left'}}, w = waiting_count(ids)})
 end

@@ -12,8 +12,12 @@
 --   KEYS[8] byuser  hash   external user id -> ticket
 --   KEYS[9] rate    hash   unix second -> admissions in that second
 --   KEYS[10] stats  hash   admitted_total, first_admit_ms, genseq
+--   KEYS[11] aid    hash   admitted ticket -> admission id (the entry token's jti)
+--   KEYS[12] byaid  hash   admission id -> ticket
+--   KEYS[13] preseen zset  pre-queued ticket -> when last seen (unix ms)
 -- Built from the same prefix: wr:{room}:line:<id> (one zset per generation of
--- the line, ticket -> score) and the channel wr:{room}:events.
+-- the line, ticket -> score), wr:{room}:pow:<challenge> (a proof of work
+-- already used) and the channel wr:{room}:events.
 --
 -- Why the line is split into generations: a waiting visitor must lose the
 -- place after abandon_after_s without a socket or a status request. Keeping
@@ -27,7 +31,8 @@
 -- generations (about five), each O(log n).
 
 local K = {cfg = KEYS[1], pre = KEYS[2], adm = KEYS[3], gens = KEYS[4], clock = KEYS[5],
-  ver = KEYS[6], users = KEYS[7], byuser = KEYS[8], rate = KEYS[9], stats = KEYS[10]}
+  ver = KEYS[6], users = KEYS[7], byuser = KEYS[8], rate = KEYS[9], stats = KEYS[10],
+  aid = KEYS[11], byaid = KEYS[12], preseen = KEYS[13]}
 local PREFIX = string.sub(K.cfg, 1, -4) -- "wr:{room}:"
 
 -- Line scores. score = (ms since EPOCH) * 4096 + tiebreak, handed out by a
@@ -62,11 +67,11 @@ local function fmt(n) return string.format('%.0f', n) end
 
 local function load_cfg()
   local v = redis.call('HMGET', K.cfg, 'capacity', 'batch_size', 'interval_ms', 'session_ttl_s',
-    'mode', 'paused', 'opens_at', 'abandon_after_s')
+    'mode', 'paused', 'opens_at', 'abandon_after_s', 'require_user', 'pow_work')
   if not v[1] then return nil end
   return {capacity = tonumber(v[1]), batch = tonumber(v[2]), interval = tonumber(v[3]),
     ttl = tonumber(v[4]), mode = v[5], paused = (v[6] == '1'), opens_at = tonumber(v[7] or '0') or 0,
-    abandon = tonumber(v[8] or '0') or 0}
+    abandon = tonumber(v[8] or '0') or 0, require_user = (v[9] == '1'), pow_work = tonumber(v[10] or '0') or 0}
 end
 
 local function before_open(cfg, now) return cfg.opens_at > 0 and now < cfg.opens_at end
@@ -143,10 +148,13 @@ end
 
 local function live_admitted(now) return redis.call('ZCOUNT', K.adm, '(' .. now, '+inf') end
 
--- admit lets ticket in until now + ttl and counts it for the rate.
-local function admit(cfg, now, ticket)
+-- admit lets ticket in until now + ttl under the admission id aid, which
+-- entry tokens carry as jti: a token works only while this admission lives.
+local function admit(cfg, now, ticket, aid)
   local ends = now + cfg.ttl * 1000
   redis.call('ZADD', K.adm, ends, ticket)
+  redis.call('HSET', K.aid, ticket, aid)
+  redis.call('HSET', K.byaid, aid, ticket)
   return ends
 end
 
@@ -178,6 +186,17 @@ local function forget_user(ticket)
   return u
 end
 
+-- end_admission forgets an admission's id and user; the caller has taken
+-- the ticket out of K.adm. Its entry tokens never work again.
+local function end_admission(ticket)
+  local a = redis.call('HGET', K.aid, ticket)
+  if a then
+    redis.call('HDEL', K.aid, ticket)
+    redis.call('HDEL', K.byaid, a)
+  end
+  forget_user(ticket)
+end
+
 local function publish(ev)
   ev.v = redis.call('INCR', K.ver)
   redis.call('PUBLISH', PREFIX .. 'events', cjson.encode(ev))
@@ -188,39 +207,54 @@ end
 -- K.pre is ordered by a random key drawn from crypto/rand at join, so its
 -- order is a uniformly random permutation of the pre-queue; the visitors take
 -- consecutive fresh scores in that order, behind everyone already in line and
--- ahead of everyone who joins later (the clock only moves forward).
+-- ahead of everyone who joins later (the clock only moves forward). Those not
+-- seen (socket or status request) within abandon_after_s before opens_at are
+-- dropped, not placed: a script cannot hold places for absent visitors.
 local function open_prequeue(cfg, now)
   if before_open(cfg, now) then return false end
   local n = redis.call('ZCARD', K.pre)
   if n == 0 then return false end
+  local cutoff = -1
+  if cfg.abandon > 0 then cutoff = cfg.opens_at - cfg.abandon * 1000 end
   local first = next_scores(now, n)
   local gk = gen_key(current_gen(cfg, now))
-  local chunk = 500
+  local chunk, placed, dropped = 500, 0, {}
   for off = 0, n - 1, chunk do
     local batch = redis.call('ZRANGE', K.pre, off, off + chunk - 1)
+    local seen_at = {}
+    if cutoff >= 0 then seen_at = redis.call('ZMSCORE', K.preseen, unpack(batch)) end
     local args = {}
     for i, t in ipairs(batch) do
-      args[#args + 1] = fmt(first + off + i - 1)
-      args[#args + 1] = t
+      if cutoff < 0 or (seen_at[i] and tonumber(seen_at[i]) >= cutoff) then
+        args[#args + 1] = fmt(first + placed)
+        args[#args + 1] = t
+        placed = placed + 1
+      else
+        forget_user(t)
+        dropped[#dropped + 1] = {t = t, r = 'abandoned'}
+      end
     end
-    redis.call('ZADD', gk, unpack(args))
+    if #args > 0 then redis.call('ZADD', gk, unpack(args)) end
   end
-  redis.call('DEL', K.pre)
-  publish({k = 'open', w = waiting_count(gen_ids())})
+  redis.call('DEL', K.pre, K.preseen)
+  local ev = {k = 'open', w = waiting_count(gen_ids())}
+  if #dropped > 0 then ev.r = dropped end
+  publish(ev)
   return true
 end
 
 -- reply is the status reply shared by join and status:
 -- {code, ticket, state, position, waiting, score, ver, admission_end, user,
---  admitted_last_minute, first_admit_ms, now, opens_at, interval_ms}
+--  admitted_last_minute, first_admit_ms, now, opens_at, interval_ms,
+--  admission_id}
 -- The rate comes from the last tick's figure (cached in K.stats), not a
 -- 60-field sum per request; older than a minute means nothing was measured.
-local function reply(cfg, now, code, ticket, state, pos, waiting, score, ends, user)
+local function reply(cfg, now, code, ticket, state, pos, waiting, score, ends, user, aid)
   local r = redis.call('HMGET', K.stats, 'first_admit_ms', 'lastmin', 'lastmin_at')
   local lastmin = 0
   if r[3] and now - tonumber(r[3]) <= 60000 then lastmin = tonumber(r[2]) end
   return {code, ticket, state, pos, waiting, score, tonumber(redis.call('GET', K.ver) or '0'), ends,
-    user, lastmin, tonumber(r[1] or '0'), now, cfg.opens_at, cfg.interval}
+    user, lastmin, tonumber(r[1] or '0'), now, cfg.opens_at, cfg.interval, aid or ''}
 end
 
 -- status looks a ticket up and answers with reply, recording presence.
@@ -228,17 +262,21 @@ local function status(cfg, now, ticket, code)
   local ids = gen_ids()
   local state, a, id = locate(ids, ticket, now)
   if not state then return {-2} end
-  local pos, score, ends = 0, '0', 0
+  local pos, score, ends, aid = 0, '0', 0, ''
+  local waiting
   if state == 'waiting' then
     seen(cfg, now, ticket, a, id)
     pos = position(ids, a)
     score = fmt(a)
   elseif state == 'admitted' then
     ends = a
+    aid = redis.call('HGET', K.aid, ticket) or ''
+  else
+    redis.call('ZADD', K.preseen, 'XX', now, ticket)
+    waiting = redis.call('ZCARD', K.pre)
   end
-  local waiting = waiting_count(ids)
-  if state == 'prequeue' then waiting = redis.call('ZCARD', K.pre) end
-  return reply(cfg, now, code, ticket, state, pos, waiting, score, ends, redis.call('HGET', K.users, ticket) or '')
+  waiting = waiting or waiting_count(ids)
+  return reply(cfg, now, code, ticket, state, pos, waiting, score, ends, redis.call('HGET', K.users, ticket) or '', aid)
 end
 
 -- ---- end of lib.lua; the script follows ----

@@ -8,9 +8,11 @@
 -- room's channel.
 -- ARGV[1] most admissions ended per tick, ARGV[2] most visitors abandoned
 --         per tick: each call's work stays bounded however large the room.
+-- ARGV[3] a fresh random prefix of this tick's admission ids: the i-th
+--         admission's id (its entry tokens' jti) is the prefix and i in hex.
 -- Returns {1, event-json} where the event (published only if something
 -- changed, with its version v) lists
---   a: admitted {t ticket, u user}, always the head of the line
+--   a: admitted {t ticket, u user, j admission id}, always the head of the line
 --   x: when those admissions end (ms)
 --   r: removed from the line {t, s, r='abandoned'}
 --   e: admissions ended {t, r='admission_ended'}
@@ -40,7 +42,7 @@ if #ended > 0 then
   chunked('ZREM', K.adm, ended, 1000)
   local e = {}
   for _, t in ipairs(ended) do
-    forget_user(t)
+    end_admission(t)
     e[#e + 1] = {t = t, r = 'admission_ended'}
   end
   ev.e = e
@@ -99,16 +101,24 @@ if not cfg.paused and not before_open(cfg, now) then
     if take > 0 then
       local ends = now + cfg.ttl * 1000
       local per_gen, zargs, tickets, a = {}, {}, {}, {}
+      local aids, byaids = {}, {}
       for i = 1, take do
         local c = cand[i]
         per_gen[c[3]] = (per_gen[c[3]] or 0) + 1
         zargs[#zargs + 1] = ends
         zargs[#zargs + 1] = c[1]
         tickets[#tickets + 1] = c[1]
-        a[i] = {t = c[1]}
+        local aid = ARGV[3] .. string.format('%x', i)
+        aids[#aids + 1] = c[1]
+        aids[#aids + 1] = aid
+        byaids[#byaids + 1] = aid
+        byaids[#byaids + 1] = c[1]
+        a[i] = {t = c[1], j = aid}
       end
       for id, k in pairs(per_gen) do redis.call('ZREMRANGEBYRANK', gen_key(id), 0, k - 1) end
       chunked('ZADD', K.adm, zargs, 2000)
+      chunked('HSET', K.aid, aids, 2000)
+      chunked('HSET', K.byaid, byaids, 2000)
       for i = 1, take, 1000 do
         local us = redis.call('HMGET', K.users, unpack(tickets, i, math.min(i + 999, take)))
         for j, u in ipairs(us) do

@@ -1,9 +1,10 @@
 -- touch.lua: marks waiting tickets as present (their sockets are open).
 -- A server holding many sockets calls it for all of them now and then,
 -- batched, rather than once per socket per tick.
--- Touches: cfg, gens, the line generations, stats (KEYS as in lib.lua).
--- ARGV[1..n] tickets; tickets no longer waiting are skipped.
--- Returns the number of waiting tickets seen, or -1 if the room is gone.
+-- Touches: cfg, gens, the line generations, preseen, stats (KEYS as in
+-- lib.lua).
+-- ARGV[1..n] tickets; tickets neither waiting nor pre-queued are skipped.
+-- Returns the number of tickets seen, or -1 if the room is gone.
 local cfg = load_cfg()
 if not cfg then return -1 end
 local now = now_ms()
@@ -13,6 +14,8 @@ for _, ticket in ipairs(ARGV) do
   local id, s = find_in_line(ids, ticket)
   if id then
     seen(cfg, now, ticket, s, id)
+    n = n + 1
+  elseif redis.call('ZADD', K.preseen, 'XX', 'CH', now, ticket) == 1 then
     n = n + 1
   end
 end
