@@ -119,7 +119,6 @@ type VerifiedClaims struct {
 // Verifier checks entry tokens against the public keys of a JWKS, which it
 // caches. It is safe for concurrent use.
 type Verifier struct {
-	opt    VerifierOptions
 	parser *jwt.Parser
 	keys   *jwks.Cache // Ed25519 keys only
 }
@@ -145,7 +144,6 @@ func NewVerifier(opt VerifierOptions) (*Verifier, error) {
 		return nil, fmt.Errorf("entrytoken: %w", err)
 	}
 	return &Verifier{
-		opt: opt,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 			jwt.WithIssuer(opt.Issuer),
