@@ -163,7 +163,7 @@ func (b *bundle) hs(t *testing.T, c jwt.MapClaims) string {
 	return sign(t, jwt.SigningMethodHS256, b.secret, "", c)
 }
 
-func TestUserTokens(t *testing.T) {
+func TestGoodUserTokensAreAcceptedAndEveryBadOneIsRefused(t *testing.T) {
 	otherRSA, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	rsaPEM := func(b *bundle) []byte {
