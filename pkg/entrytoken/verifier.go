@@ -3,15 +3,14 @@ package entrytoken
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/waitroom/waitroom/internal/jwks"
 )
 
 // Errors of Verify, checked with errors.Is. Each returned error wraps exactly
@@ -36,8 +35,6 @@ const (
 	// maxTokenBytes bounds the work spent on a header value; real tokens are
 	// about 400 bytes.
 	maxTokenBytes = 4096
-	// maxJWKSBytes bounds the JWKS body read into memory.
-	maxJWKSBytes = 1 << 20
 )
 
 // VerifierOptions configures a Verifier.
@@ -122,15 +119,8 @@ type VerifiedClaims struct {
 // Verifier checks entry tokens against the public keys of a JWKS, which it
 // caches. It is safe for concurrent use.
 type Verifier struct {
-	opt    VerifierOptions
 	parser *jwt.Parser
-
-	mu        sync.Mutex
-	keys      map[string]ed25519.PublicKey // by kid
-	fetched   bool                         // a fetch has been started before
-	fetchedAt time.Time                    // start of the last fetch
-	fetchErr  error                        // outcome of the last finished fetch
-	inflight  chan struct{}                // closed when the running fetch ends; nil when none runs
+	keys   *jwks.Cache // Ed25519 keys only
 }
 
 // NewVerifier returns a Verifier. It fetches no keys yet: the first Verify
@@ -141,8 +131,19 @@ func NewVerifier(opt VerifierOptions) (*Verifier, error) {
 	if err := opt.validate(); err != nil {
 		return nil, err
 	}
+	keys, err := jwks.New(jwks.Options{
+		URL:                opt.JWKSURL,
+		Fetch:              opt.FetchJWKS,
+		HTTPClient:         opt.HTTPClient,
+		Algorithms:         []string{jwks.EdDSA},
+		Now:                opt.Now,
+		MinRefetchInterval: opt.MinRefetchInterval,
+		FetchTimeout:       opt.FetchTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("entrytoken: %w", err)
+	}
 	return &Verifier{
-		opt: opt,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 			jwt.WithIssuer(opt.Issuer),
@@ -154,7 +155,7 @@ func NewVerifier(opt VerifierOptions) (*Verifier, error) {
 			jwt.WithTimeFunc(opt.Now),
 			jwt.WithStrictDecoding(),
 		),
-		keys: map[string]ed25519.PublicKey{},
+		keys: keys,
 	}, nil
 }
 
@@ -210,114 +211,19 @@ func (v *Verifier) Verify(ctx context.Context, token, room string) (*VerifiedCla
 	return out, nil
 }
 
-// key returns the cached key for kid. On a miss it refetches the JWKS, unless
-// a fetch started less than MinRefetchInterval ago; concurrent misses wait for
-// one shared fetch.
+// key returns the Ed25519 key for kid from the cached JWKS, which refetches
+// on a miss at most once per MinRefetchInterval.
 func (v *Verifier) key(ctx context.Context, kid string) (ed25519.PublicKey, error) {
-	v.mu.Lock()
-	if k, ok := v.keys[kid]; ok {
-		v.mu.Unlock()
-		return k, nil
+	k, err := v.keys.Key(ctx, kid, jwks.EdDSA)
+	switch {
+	case errors.Is(err, jwks.ErrUnavailable):
+		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+	case err != nil:
+		return nil, err
 	}
-	done := v.inflight
-	if done == nil {
-		if v.fetched && v.opt.Now().Sub(v.fetchedAt) < v.opt.MinRefetchInterval {
-			err := v.fetchErr
-			v.mu.Unlock()
-			if err != nil {
-				return nil, fmt.Errorf("%w: last fetch failed: %w", ErrKeysUnavailable, err)
-			}
-			return nil, fmt.Errorf("unknown kid %q", kid)
-		}
-		done = make(chan struct{})
-		v.inflight = done
-		v.fetched = true
-		v.fetchedAt = v.opt.Now()
-		// The fetch is shared, so one caller giving up must not cancel it
-		// for the others: it keeps ctx's values but not its cancellation.
-		go v.refresh(context.WithoutCancel(ctx), done)
+	pub, ok := k.Public.(ed25519.PublicKey)
+	if !ok { // jwks gives EdDSA keys only as ed25519.PublicKey
+		return nil, fmt.Errorf("kid %q is a %T, not an Ed25519 key", kid, k.Public)
 	}
-	v.mu.Unlock()
-
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for JWKS: %w", ctx.Err())
-	}
-
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if k, ok := v.keys[kid]; ok {
-		return k, nil
-	}
-	if v.fetchErr != nil {
-		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, v.fetchErr)
-	}
-	return nil, fmt.Errorf("unknown kid %q", kid)
-}
-
-// refresh fetches the JWKS, replaces the cached keys on success (so keys
-// dropped from the set stop verifying) and closes done.
-func (v *Verifier) refresh(ctx context.Context, done chan struct{}) {
-	ctx, cancel := context.WithTimeout(ctx, v.opt.FetchTimeout)
-	defer cancel()
-	keys, err := v.fetch(ctx)
-
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.fetchErr = err
-	if err == nil {
-		v.keys = keys
-	}
-	v.inflight = nil
-	close(done)
-}
-
-func (v *Verifier) fetch(ctx context.Context) (map[string]ed25519.PublicKey, error) {
-	var body []byte
-	if v.opt.FetchJWKS != nil {
-		b, err := v.opt.FetchJWKS(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("fetch JWKS: %w", err)
-		}
-		body = b
-	} else {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.opt.JWKSURL, nil)
-		if err != nil {
-			return nil, fmt.Errorf("fetch JWKS: %w", err)
-		}
-		req.Header.Set("Accept", "application/json")
-		resp, err := v.opt.HTTPClient.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("fetch JWKS: %w", err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("fetch JWKS %s: status %s", v.opt.JWKSURL, resp.Status)
-		}
-		body, err = io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
-		if err != nil {
-			return nil, fmt.Errorf("fetch JWKS %s: %w", v.opt.JWKSURL, err)
-		}
-		if len(body) > maxJWKSBytes {
-			return nil, fmt.Errorf("fetch JWKS %s: body over %d bytes", v.opt.JWKSURL, maxJWKSBytes)
-		}
-	}
-	var set JWKS
-	if err := json.Unmarshal(body, &set); err != nil {
-		return nil, fmt.Errorf("decode JWKS: %w", err)
-	}
-	keys := make(map[string]ed25519.PublicKey, len(set.Keys))
-	for _, jwk := range set.Keys {
-		pub, ok := jwk.ed25519Key()
-		if !ok {
-			continue
-		}
-		kid := jwk.Kid
-		if kid == "" {
-			kid = Thumbprint(pub)
-		}
-		keys[kid] = pub
-	}
-	return keys, nil
+	return pub, nil
 }
