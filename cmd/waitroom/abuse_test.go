@@ -646,8 +646,8 @@ func requireClosedAfterMessages(t *testing.T, c *websocket.Conn, code int) {
 // routes carry the token in a header, and its log lines name rooms, seats
 // and booking ids only.
 func TestTheLogOfAVisitThroughBookingHoldsNoTicketOrEntryToken(t *testing.T) {
-	cfg, err := parseConfig([]string{"-addr", "127.0.0.1:0", "-log-level", "debug", "-shutdown-grace", "0s"},
-		func(string) string { return "" }, io.Discard)
+	cfg, err := parseConfig([]string{"-addr", "127.0.0.1:0", "-log-level", "debug", "-shutdown-grace", "0s",
+		"-user-secret", testUserSecret}, func(string) string { return "" }, io.Discard)
 	require.NoError(t, err)
 	logs := &logBuffer{}
 	m := NewMain(cfg, io.Discard, logs)
@@ -684,7 +684,9 @@ func TestTheLogOfAVisitThroughBookingHoldsNoTicketOrEntryToken(t *testing.T) {
 	for _, user := range []string{"", "erin"} {
 		body := ""
 		if user != "" {
-			body = `{"user":"` + user + `"}`
+			ut := userToken(t, user)
+			body = `{"user_token":"` + ut + `"}`
+			secrets = append(secrets, ut)
 		}
 		status, st := do(http.MethodPost, "/api/rooms/demo/tickets", "", body)
 		require.Equal(t, http.StatusCreated, status)

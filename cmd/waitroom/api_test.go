@@ -93,14 +93,14 @@ func TestOneUserHoldsOnePlace(t *testing.T) {
 	b := setup(t)
 	b.putRoom("sale", map[string]any{"mode": "queue_all"})
 
-	alice := b.join("sale", map[string]any{"user": "alice"})
+	alice := b.join("sale", asUser(t, "alice"))
 	require.Equal(t, http.StatusCreated, alice.Status)
-	again := b.join("sale", map[string]any{"user": "alice"}) // another device: no cookie
+	again := b.join("sale", asUser(t, "alice")) // another device: no cookie
 	require.Equal(t, http.StatusOK, again.Status, "%s", again.Body)
 	require.Equal(t, jsonObject(t, alice)["ticket"], jsonObject(t, again)["ticket"])
 	require.Equal(t, jsonObject(t, alice)["ticket"], again.Cookie("wr_sale").Value)
 
-	bob := b.join("sale", map[string]any{"user": "bob"})
+	bob := b.join("sale", asUser(t, "bob"))
 	require.Equal(t, http.StatusCreated, bob.Status)
 	m := jsonObject(t, bob)
 	require.NotEqual(t, jsonObject(t, alice)["ticket"], m["ticket"])
@@ -156,7 +156,7 @@ func TestAdmittedStatusCarriesAnEntryTokenThatVerifiesAgainstTheJWKS(t *testing.
 
 	t.Run("auto mode admits a user at once; sub is the user", func(t *testing.T) {
 		b.putRoom("auto", map[string]any{"mode": "auto", "session_ttl_s": 300})
-		r := b.join("auto", map[string]any{"user": "user-42"})
+		r := b.join("auto", asUser(t, "user-42"))
 		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 		m := jsonObject(t, r)
 		requireKeys(t, m, "ticket", "room", "state", "entry_token", "expires_at", "target_url")
@@ -169,7 +169,7 @@ func TestAdmittedStatusCarriesAnEntryTokenThatVerifiesAgainstTheJWKS(t *testing.
 		b.requireEntryToken(v, m["entry_token"].(string), "auto", "user-42", m["expires_at"].(string))
 	})
 
-	t.Run("a tick admits a visitor without user; sub is the ticket", func(t *testing.T) {
+	t.Run("a tick admits a visitor without user; sub is the admission's id, never the ticket", func(t *testing.T) {
 		b.putRoom("queued", map[string]any{"mode": "queue_all", "target_url": "https://shop.example/checkout?x=1"})
 		ticket := b.joinTicket("queued")
 		require.Len(t, b.tick("queued").Admitted, 1)
@@ -179,11 +179,13 @@ func TestAdmittedStatusCarriesAnEntryTokenThatVerifiesAgainstTheJWKS(t *testing.
 		require.Equal(t, ticket, m["ticket"])
 		require.Equal(t, "admitted", m["state"])
 		require.Equal(t, "https://shop.example/checkout?x=1", m["target_url"])
-		jti := b.requireEntryToken(v, m["entry_token"].(string), "queued", ticket, m["expires_at"].(string))
+		jti := b.requireEntryToken(v, m["entry_token"].(string), "queued", "", m["expires_at"].(string))
+		require.NotEqual(t, ticket, jti)
 
 		again := jsonObject(t, b.get("/api/rooms/queued/tickets/"+ticket))
 		require.Equal(t, m["expires_at"], again["expires_at"], "the same admission")
-		require.NotEqual(t, jti, b.requireEntryToken(v, again["entry_token"].(string), "queued", ticket, again["expires_at"].(string)), "jti is unique")
+		require.Equal(t, jti, b.requireEntryToken(v, again["entry_token"].(string), "queued", "", again["expires_at"].(string)),
+			"every token of one admission names it")
 
 		_, err := v.Verify(b.ctx, m["entry_token"].(string), "auto")
 		require.ErrorIs(t, err, entrytoken.ErrWrongRoom)

@@ -51,6 +51,17 @@ type Config struct {
 	AutoPipeline bool
 	// PprofAddr, when set, serves net/http/pprof there (keep it on loopback).
 	PprofAddr string
+	// UserSecret (HS256, ≥ 32 bytes) and UserJWKSURL (RS256, ES256, EdDSA)
+	// verify the user tokens that protected sites sign; neither: no user
+	// token is accepted.
+	UserSecret  string
+	UserJWKSURL string
+	// UserAudience and UserIssuer, when set, are required in user tokens.
+	UserAudience string
+	UserIssuer   string
+	// PowKey is the proof-of-work key every instance shares (hex or base64,
+	// ≥ 32 bytes); unset: one kept in Redis.
+	PowKey string
 }
 
 // Standalone reports whether no Redis was configured: the whole product then
@@ -84,6 +95,11 @@ var settings = []setting{
 	{"shutdown-grace", "WAITROOM_SHUTDOWN_GRACE", "2s", "on SIGTERM, how long /readyz answers 503 before the listener closes (the whole shutdown stays under 10 s)"},
 	{"autopipeline", "WAITROOM_AUTOPIPELINE", "true", "batch concurrent joins and status requests into shared Redis round trips (go-redis auto-pipelining)"},
 	{"pprof-addr", "WAITROOM_PPROF_ADDR", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060; never a public one); unset: off"},
+	{"user-secret", "WAITROOM_USER_SECRET", "", "HS256 secret (at least 32 bytes) that protected sites sign user tokens with; unset: none"},
+	{"user-jwks-url", "WAITROOM_USER_JWKS_URL", "", "JWKS of the keys (RS256, ES256, EdDSA) that sign user tokens, e.g. an OpenID Connect provider's; unset: none"},
+	{"user-audience", "WAITROOM_USER_AUDIENCE", "", "required aud of user tokens; unset: not checked"},
+	{"user-issuer", "WAITROOM_USER_ISSUER", "", "required iss of user tokens; unset: not checked"},
+	{"pow-key", "WAITROOM_POW_KEY", "", "proof-of-work key shared by every instance (hex or base64, at least 32 bytes); unset: one kept in Redis"},
 	{"booking-hold", "BOOKING_HOLD_TTL", "5m", "standalone: how long a seat hold lasts"},
 	{"booking-limit", "BOOKING_MAX_PER_VISITOR", "4", "standalone: seats held or booked per visitor"},
 }
@@ -117,6 +133,11 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		Audience:     get("audience"),
 		BookingHold:  get("booking-hold"),
 		PprofAddr:    get("pprof-addr"),
+		UserSecret:   get("user-secret"),
+		UserJWKSURL:  get("user-jwks-url"),
+		UserAudience: get("user-audience"),
+		UserIssuer:   get("user-issuer"),
+		PowKey:       get("pow-key"),
 	}
 	var err error
 	if c.JoinRate, err = strconv.ParseFloat(get("join-rate"), 64); err != nil || c.JoinRate < 0 {

@@ -46,6 +46,7 @@ func TestBrowserEndToEndWaitBookCheckOutAndTheNextVisitorGetsThePlace(t *testing
 	put := func(body string) {
 		req, _ := http.NewRequest(http.MethodPut, base+"/api/admin/rooms/demo", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+m.AdminToken())
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		resp.Body.Close()

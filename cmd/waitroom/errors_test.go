@@ -89,7 +89,9 @@ func TestABadJoinBodyIsInvalid(t *testing.T) {
 			`"alice"`,
 			`{"usr":"alice"}`,
 			`{"user":1}`,
-			`{"user":"` + strings.Repeat("u", 129) + `"}`,
+			`{"user":"alice"}`,
+			`{"user_token":1}`,
+			`{"ticket":"a","ticket":"b"}`,
 		} {
 			r := b.join("sale", body)
 			requireAPIError(t, r, http.StatusBadRequest, "invalid_body")
@@ -101,8 +103,8 @@ func TestABadJoinBodyIsInvalid(t *testing.T) {
 			requireAPIError(t, r, http.StatusBadRequest, "invalid_body")
 		}
 	})
-	// The limits are inclusive: 128 bytes of user is fine.
-	r := b.join("sale", map[string]any{"user": strings.Repeat("u", 128)})
+	// The limits are inclusive: a user id of 128 bytes is fine.
+	r := b.join("sale", asUser(t, strings.Repeat("u", 128)))
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 }
 
@@ -132,7 +134,7 @@ func TestABodyOver8KiBIsTooLargeEvenWithoutContentLength(t *testing.T) {
 		requireAPIError(t, r, http.StatusRequestEntityTooLarge, "body_too_large")
 	})
 	// Exactly 8 KiB is not over the limit, chunked or not.
-	exact := `{"user":"alice"` + strings.Repeat(" ", 8<<10-len(`{"user":"alice"`)-1) + `}`
+	exact := `{"ticket":""` + strings.Repeat(" ", 8<<10-len(`{"ticket":""`)-1) + `}`
 	require.Len(t, exact, 8<<10)
 	r := b.send(request{method: http.MethodPost, path: "/api/rooms/sale/tickets", body: onlyReader{strings.NewReader(exact)}, header: jsonCT})
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
@@ -163,18 +165,18 @@ func TestJoinsOverTheRateAreRefusedWithRetryAfter(t *testing.T) {
 func TestARejectingRoomRefusesNewJoinsButKeepsThoseInLine(t *testing.T) {
 	b := setup(t)
 	b.putRoom("sale", map[string]any{"mode": "queue_all"})
-	first := b.join("sale", map[string]any{"user": "early"})
+	first := b.join("sale", asUser(t, "early"))
 	ticket := jsonObject(t, first)["ticket"].(string)
 	b.putRoom("sale", map[string]any{"mode": "reject"})
 
 	b.unchanged(func() {
 		requireAPIError(t, b.join("sale", nil), http.StatusForbidden, "room_closed")
-		requireAPIError(t, b.join("sale", map[string]any{"user": "late"}), http.StatusForbidden, "room_closed")
+		requireAPIError(t, b.join("sale", asUser(t, "late")), http.StatusForbidden, "room_closed")
 	})
 	r := b.join("sale", nil, first.Cookie("wr_sale"))
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	require.Equal(t, ticket, jsonObject(t, r)["ticket"])
-	require.Equal(t, http.StatusOK, b.join("sale", map[string]any{"user": "early"}).Status)
+	require.Equal(t, http.StatusOK, b.join("sale", asUser(t, "early")).Status)
 	m := jsonObject(t, b.get("/api/rooms/sale/tickets/"+ticket))
 	require.Equal(t, "waiting", m["state"])
 	require.EqualValues(t, 1, num(t, m["position"]))

@@ -95,7 +95,7 @@ func TestHostileRequestsGetTheirErrorAndChangeNothing(t *testing.T) {
 	b := setup(t)
 	b.putRoom("sale", map[string]any{"mode": "queue_all", "capacity": 3})
 	ticket := b.joinTicket("sale")
-	b.join("sale", map[string]any{"user": "known"})
+	b.join("sale", asUser(t, "known"))
 
 	join := func(body any, header ...string) request {
 		r := request{method: http.MethodPost, path: "/api/rooms/sale/tickets", body: body}
@@ -233,7 +233,7 @@ func TestHostileRequestsGetTheirErrorAndChangeNothing(t *testing.T) {
 	m := jsonObject(t, b.get("/api/rooms/sale"))
 	require.EqualValues(t, 2, num(t, m["waiting"]))
 	require.EqualValues(t, 3, num(t, m["capacity"]))
-	r := b.join("sale", map[string]any{"user": strings.Repeat("u", 128)})
+	r := b.join("sale", asUser(t, strings.Repeat("u", 128)))
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	require.NotContains(t, b.logs.String(), `"level":"ERROR"`)
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/waitroom/waitroom/internal/usertoken"
 	"github.com/waitroom/waitroom/pkg/embedded"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/httpapi"
@@ -131,8 +132,8 @@ func (m *Main) Run(ctx context.Context) error {
 	h := hub.New(store, hub.Options{
 		Logger: log,
 		OnPush: met.OnPush,
-		Sign: func(room, subject string, exp time.Time) (string, error) {
-			return signer.Sign(entrytoken.Claims{Room: room, Subject: subject, ExpiresAt: exp})
+		Sign: func(room, subject, id string, exp time.Time) (string, error) {
+			return signer.Sign(entrytoken.Claims{Room: room, Subject: subject, ID: id, ExpiresAt: exp})
 		},
 	})
 	met.SocketsOpen(h.Sockets)
@@ -143,10 +144,16 @@ func (m *Main) Run(ctx context.Context) error {
 	httpapi.Instrument(e, met)
 	admin := &httpapi.Admin{Store: store, Token: m.adminTok, Logger: log, OnRefused: met.AdminRefused.Inc}
 	admin.Register(e)
+	users, err := m.userVerifier()
+	if err != nil {
+		return err
+	}
 	(&httpapi.Waitroom{
 		Store:          store,
 		Sockets:        h,
 		Signer:         signer,
+		Users:          users,
+		TrustProxy:     cfg.TrustProxy,
 		JoinLimit:      ratelimit.New(cfg.JoinRate, cfg.JoinBurst, nil),
 		StatusLimit:    ratelimit.New(cfg.StatusRate, cfg.StatusBurst, nil),
 		SocketLimit:    ratelimit.New(cfg.SocketRate, cfg.SocketBurst, nil),
@@ -266,6 +273,24 @@ func (m *Main) signer() (*entrytoken.Signer, error) {
 		prev = append(prev, k.Public().(ed25519.PublicKey))
 	}
 	return entrytoken.NewSigner(key, prev, entrytoken.SignerOptions{Issuer: m.cfg.Issuer, Audience: m.cfg.Audience}), nil
+}
+
+// userVerifier checks the user tokens of protected sites, or is nil when no
+// key is configured (then every user token is refused).
+func (m *Main) userVerifier() (httpapi.UserVerifier, error) {
+	if m.cfg.UserSecret == "" && m.cfg.UserJWKSURL == "" {
+		return nil, nil
+	}
+	v, err := usertoken.New(usertoken.Options{
+		Secret:   []byte(m.cfg.UserSecret), // the raw bytes, as any JWT library signs with them
+		JWKSURL:  m.cfg.UserJWKSURL,
+		Audience: m.cfg.UserAudience,
+		Issuer:   m.cfg.UserIssuer,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("user tokens: %w", err)
+	}
+	return v, nil
 }
 
 // createDemo makes standalone's room demo as API.md describes it.

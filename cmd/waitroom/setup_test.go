@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -32,6 +33,10 @@ import (
 
 // testAdminToken is the operator token of every test server.
 const testAdminToken = "test-admin-token-0123456789"
+
+// testUserSecret is the HS256 key with which the tests play the protected
+// site that signs user tokens.
+const testUserSecret = "test-user-secret-0123456789-0123456789"
 
 // options vary the server a test starts; the zero value is the usual one.
 type options struct {
@@ -103,6 +108,7 @@ func setupWith(t *testing.T, o options) *bundle {
 		LogLevel:     o.logLevel,
 		BookingLimit: 4,
 		AutoPipeline: true, // as the binary runs by default
+		UserSecret:   testUserSecret,
 	}
 	if o.configure != nil {
 		o.configure(&cfg)
@@ -405,13 +411,17 @@ func (b *bundle) verifier() *entrytoken.Verifier {
 // requireEntryToken checks an entry token as API.md describes it: it
 // verifies against the JWKS fetched over HTTP, its header is EdDSA with the
 // server key's kid, and its claims are iss, aud, sub, room, jti, iat, nbf and
-// exp = expiresAt. It returns the jti.
+// exp = expiresAt. sub "" means an anonymous visitor's: the admission id,
+// which is the jti (and never the ticket). It returns the jti.
 func (b *bundle) requireEntryToken(v *entrytoken.Verifier, token, room, sub, expiresAt string) string {
 	t := b.t
 	t.Helper()
 	claims, err := v.Verify(b.ctx, token, room)
 	require.NoError(t, err)
 	require.Equal(t, room, claims.Room)
+	if sub == "" {
+		sub = claims.ID
+	}
 	require.Equal(t, sub, claims.Subject)
 	exp, err := time.Parse(time.RFC3339, expiresAt)
 	require.NoError(t, err, "expires_at %q is RFC 3339", expiresAt)
@@ -509,4 +519,26 @@ func requirePositionMsg(t *testing.T, m map[string]any, position, waiting int64)
 	require.Equal(t, position, num(t, m["position"]), "%v", m)
 	require.Equal(t, position-1, num(t, m["ahead"]), "%v", m)
 	require.Equal(t, waiting, num(t, m["waiting"]), "%v", m)
+}
+
+// userToken is a user token for sub, signed as a protected site signs it
+// (HS256 with the test secret), valid for ten minutes. claims override or
+// add claims ("room", "exp", …).
+func userToken(t testing.TB, sub string, claims ...jwt.MapClaims) string {
+	t.Helper()
+	now := time.Now()
+	c := jwt.MapClaims{"sub": sub, "iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix()}
+	for _, extra := range claims {
+		for k, v := range extra {
+			c[k] = v
+		}
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(testUserSecret))
+	require.NoError(t, err)
+	return tok
+}
+
+// asUser is a join body for the verified user sub.
+func asUser(t testing.TB, sub string) map[string]any {
+	return map[string]any{"user_token": userToken(t, sub)}
 }

@@ -144,7 +144,7 @@ func TestAThousandSocketsEachSeeTheirExactPositionAfterEveryTickThenTheirEntryTo
 				require.Equal(t, "admitted", m["type"])
 				require.Equal(t, "/booking/big", m["target_url"])
 				require.Equal(t, tp.AdmissionEnds.Format(time.RFC3339), m["expires_at"])
-				b.requireEntryToken(v, m["entry_token"].(string), "big", tickets[i], m["expires_at"].(string))
+				b.requireEntryToken(v, m["entry_token"].(string), "big", "", m["expires_at"].(string))
 			default:
 				t.Fatalf("ticket %d is %q after tick %d", i, tp.State, tick)
 			}
@@ -220,7 +220,7 @@ func TestAnAdmittedVisitorGetsTheTokenOnConnectAndAPrequeuedOneTheOpeningTime(t 
 	v := b.verifier()
 
 	b.putRoom("open", map[string]any{"mode": "auto"})
-	r := jsonObject(t, b.join("open", map[string]any{"user": "carol"}))
+	r := jsonObject(t, b.join("open", asUser(t, "carol")))
 	require.Equal(t, "admitted", r["state"])
 	ws := b.mustDial("open", r["ticket"].(string), false)
 	m := readMsg(t, ws)

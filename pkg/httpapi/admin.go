@@ -124,8 +124,8 @@ func (a *Admin) putRoom(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if ct := c.Request().Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return errUnsupportedCT
+	if err := checkContentType(c, raw); err != nil {
+		return err
 	}
 	if strings.TrimSpace(string(raw)) == "" {
 		raw = []byte("{}")

@@ -27,13 +27,11 @@ import (
 // something else than we do.
 func readJSON(c echo.Context, dst any) error {
 	raw, err := readBody(c)
-	if err != nil || len(bytes.TrimSpace(raw)) == 0 {
+	if err != nil {
 		return err
 	}
-	if ct := c.Request().Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return errUnsupportedCT
-		}
+	if err := checkContentType(c, raw); err != nil || len(bytes.TrimSpace(raw)) == 0 {
+		return err
 	}
 	if !utf8.Valid(raw) {
 		return errInvalidBody
@@ -135,6 +133,40 @@ func jsonNames(dst any) map[string]bool {
 	}
 	jsonNamesCache.Store(t, names)
 	return names
+}
+
+// checkContentType is the one content-type rule of every body: a request
+// that declares a type must declare application/json, even with an empty
+// body, and a body must declare it. So a cross-site form post (which can
+// carry no other type without a preflight) never acts, empty or not.
+func checkContentType(c echo.Context, raw []byte) error {
+	ct := c.Request().Header.Get(echo.HeaderContentType)
+	if ct == "" {
+		if len(bytes.TrimSpace(raw)) > 0 {
+			return errUnsupportedCT
+		}
+		return nil
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != echo.MIMEApplicationJSON {
+		return errUnsupportedCT
+	}
+	return nil
+}
+
+// readNoBody is readJSON for a request that takes no body (a leave): it
+// must come empty, under the same content-type rule.
+func readNoBody(c echo.Context) error {
+	raw, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	if err := checkContentType(c, raw); err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(raw)) > 0 {
+		return apiErr(http.StatusBadRequest, "invalid_body", "This request takes no body.")
+	}
+	return nil
 }
 
 // readBody reads the whole body, mapping the body limit to 413.

@@ -109,7 +109,7 @@ const admissionKey = "booking.admission"
 // admission is the visitor behind a request that passed admitted.
 type admission struct {
 	room    string
-	visitor string // the token's sub
+	visitor string // see bookingVisitor
 	ticket  string
 }
 
@@ -149,11 +149,24 @@ func (b *Booking) checkToken(c echo.Context, room string) (*admission, error) {
 	if err != nil {
 		return nil, err
 	}
-	ticket, _, err := b.Queue.LiveAdmission(ctx, room, claims.Subject)
+	live, err := b.Queue.LiveAdmission(ctx, room, claims.ID)
 	if err != nil {
 		return nil, err
 	}
-	return &admission{room: room, visitor: claims.Subject, ticket: ticket}, nil
+	if live.Subject() != claims.Subject {
+		return nil, fmt.Errorf("%w: sub does not match the admission of its jti", entrytoken.ErrInvalidToken)
+	}
+	return &admission{room: room, visitor: bookingVisitor(live), ticket: live.Ticket}, nil
+}
+
+// bookingVisitor is whom seats are held and booked for: the verified user,
+// across all their admissions (so the seat limit is per user), else this one
+// admission. The prefixes keep a user id from ever naming an admission.
+func bookingVisitor(a queue.ActiveAdmission) string {
+	if a.User != "" {
+		return "u:" + a.User
+	}
+	return "a:" + a.ID
 }
 
 // countCheck counts a token check by its result: ok or the error's code.

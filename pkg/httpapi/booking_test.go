@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -106,19 +107,26 @@ type visitor struct {
 	user, ticket, token string
 }
 
-// admit joins the room as user (admitted at once in passthrough mode) and
-// signs the entry token waitroom would hand out.
+// admit joins the room as the verified user (admitted at once in
+// passthrough mode) and signs the entry token waitroom would hand out.
 func (b *bkBundle) admit(t testing.TB, user string) visitor {
 	t.Helper()
 	st, _, err := b.queue.Join(b.ctx, b.room, queue.JoinRequest{User: user})
 	require.NoError(t, err)
 	require.Equal(t, queue.StateAdmitted, st.State)
-	return visitor{user: user, ticket: st.Ticket, token: b.token(t, b.room, user, st.AdmissionEnds)}
+	return visitor{user: user, ticket: st.Ticket, token: b.entryToken(t, st)}
 }
 
-func (b *bkBundle) token(t testing.TB, room, sub string, exp time.Time) string {
+// entryToken signs the token waitroom hands out for an admitted status.
+func (b *bkBundle) entryToken(t testing.TB, st queue.Status) string {
 	t.Helper()
-	tok, err := b.signer.Sign(entrytoken.Claims{Room: room, Subject: sub, ExpiresAt: exp})
+	require.Equal(t, queue.StateAdmitted, st.State)
+	return b.token(t, st.Room, queue.Subject(st.User, st.AdmissionID), st.AdmissionID, st.AdmissionEnds)
+}
+
+func (b *bkBundle) token(t testing.TB, room, sub, id string, exp time.Time) string {
+	t.Helper()
+	tok, err := b.signer.Sign(entrytoken.Claims{Room: room, Subject: sub, ID: id, ExpiresAt: exp})
 	require.NoError(t, err)
 	return tok
 }
@@ -338,7 +346,7 @@ func TestBookingCheckoutEndsTheAdmissionAndFreesItsCapacity(t *testing.T) {
 	r := b.do(t, "POST", b.api("/checkout"), ann.token, nil)
 	require.Equal(t, 204, r.status, "body: %s", r.body)
 
-	_, _, err = b.queue.LiveAdmission(b.ctx, b.room, "ann")
+	_, err = b.queue.LiveAdmission(b.ctx, b.room, tokenID(t, ann.token))
 	require.ErrorIs(t, err, queue.ErrAdmissionEnded)
 	requireCode(t, b.do(t, "GET", b.api("/seats"), ann.token, nil), 401, "admission_ended")
 	requireCode(t, b.do(t, "POST", b.api("/checkout"), ann.token, nil), 401, "admission_ended")
@@ -351,10 +359,10 @@ func TestBookingCheckoutEndsTheAdmissionAndFreesItsCapacity(t *testing.T) {
 	require.Equal(t, queue.StateAdmitted, st.State)
 
 	// Bookings stay, holds go.
-	bob := visitor{user: "bob", token: b.token(t, b.room, "bob", st.AdmissionEnds)}
+	bob := visitor{user: "bob", token: b.entryToken(t, st)}
 	require.Equal(t, map[string]string{"A1": "booked", "A2": "available"},
 		map[string]string{"A1": b.seatStates(t, bob)["A1"], "A2": b.seatStates(t, bob)["A2"]})
-	m, err := b.seats.Mine(b.ctx, b.room, "ann")
+	m, err := b.seats.Mine(b.ctx, b.room, "u:ann")
 	require.NoError(t, err)
 	require.Len(t, m.Bookings, 1)
 	require.Empty(t, m.Holds)
@@ -368,10 +376,10 @@ func TestBookingRefusesMissingAndBadTokens(t *testing.T) {
 	otherKey, err := entrytoken.GenerateKey()
 	require.NoError(t, err)
 	forged, err := entrytoken.NewSigner(otherKey, nil, entrytoken.SignerOptions{}).
-		Sign(entrytoken.Claims{Room: b.room, Subject: "ann", ExpiresAt: time.Now().Add(time.Minute)})
+		Sign(entrytoken.Claims{Room: b.room, Subject: "ann", ID: tokenID(t, ann.token), ExpiresAt: time.Now().Add(time.Minute)})
 	require.NoError(t, err)
 	expired, err := entrytoken.NewSigner(b.key, nil, entrytoken.SignerOptions{Now: func() time.Time { return time.Now().Add(-time.Hour) }}).
-		Sign(entrytoken.Claims{Room: b.room, Subject: "ann", ExpiresAt: time.Now().Add(-50 * time.Minute)})
+		Sign(entrytoken.Claims{Room: b.room, Subject: "ann", ID: tokenID(t, ann.token), ExpiresAt: time.Now().Add(-50 * time.Minute)})
 	require.NoError(t, err)
 
 	routes := []struct{ method, path string }{
@@ -388,7 +396,7 @@ func TestBookingRefusesMissingAndBadTokens(t *testing.T) {
 			requireCode(t, b.do(t, rt.method, b.api(rt.path), "not-a-jwt", body), 401, "invalid_token")
 			requireCode(t, b.do(t, rt.method, b.api(rt.path), forged, body), 401, "invalid_token")
 			requireCode(t, b.do(t, rt.method, b.api(rt.path), expired, body), 401, "invalid_token")
-			other := b.token(t, "another-room", "ann", time.Now().Add(time.Minute))
+			other := b.token(t, "another-room", "ann", tokenID(t, ann.token), time.Now().Add(time.Minute))
 			requireCode(t, b.do(t, rt.method, b.api(rt.path), other, body), 403, "wrong_room")
 			// ann's valid token, on another room's path.
 			requireCode(t, b.do(t, rt.method, "/api/events/another-room"+rt.path, ann.token, body), 403, "wrong_room")
@@ -436,14 +444,44 @@ func TestBookingSaysAdmissionEndedWhenTheVisitorLeftWasEndedOrRanOut(t *testing.
 	}
 }
 
-func TestBookingTokenOfAnAnonymousVisitorNamesTheTicket(t *testing.T) {
+func TestBookingTokenOfAnAnonymousVisitorNamesItsAdmissionNotTheTicket(t *testing.T) {
 	b := setupBooking(t)
 	st, _, err := b.queue.Join(b.ctx, b.room, queue.JoinRequest{})
 	require.NoError(t, err)
-	tok := b.token(t, b.room, httpapi.Subject("", st.Ticket), st.AdmissionEnds)
+	tok := b.entryToken(t, st)
+	require.NotEqual(t, st.Ticket, st.AdmissionID)
 	require.Equal(t, 201, b.do(t, "POST", b.api("/holds"), tok, map[string]string{"seat": "A1"}).status)
 	require.Equal(t, 204, b.do(t, "POST", b.api("/checkout"), tok, nil).status)
 	requireCode(t, b.do(t, "GET", b.api("/seats"), tok, nil), 401, "admission_ended")
+}
+
+func TestBookingRefusesATokenWhoseSubIsNotItsAdmissions(t *testing.T) {
+	b := setupBooking(t)
+	ann := b.admit(t, "ann")
+	spliced := b.token(t, b.room, "mallory", tokenID(t, ann.token), time.Now().Add(time.Minute))
+	requireCode(t, b.do(t, "GET", b.api("/seats"), spliced, nil), 401, "invalid_token")
+}
+
+func TestBookingTokenOfAnEndedAdmissionNeverWorksAgainEvenWhenTheUserIsBack(t *testing.T) {
+	b := setupBooking(t)
+	first := b.admit(t, "ann")
+	require.Equal(t, 201, b.do(t, "POST", b.api("/holds"), first.token, map[string]string{"seat": "A1"}).status)
+	require.Equal(t, 204, b.do(t, "POST", b.api("/checkout"), first.token, nil).status)
+	again := b.admit(t, "ann")
+	require.NotEqual(t, tokenID(t, first.token), tokenID(t, again.token), "a new admission, a new jti")
+	requireCode(t, b.do(t, "GET", b.api("/seats"), first.token, nil), 401, "admission_ended")
+	requireCode(t, b.do(t, "POST", b.api("/checkout"), first.token, nil), 401, "admission_ended")
+	// The seat limit and the bookings follow the verified user.
+	require.Equal(t, 200, b.do(t, "GET", b.api("/seats"), again.token, nil).status)
+}
+
+// tokenID reads a token's jti without checking it.
+func tokenID(t testing.TB, token string) string {
+	t.Helper()
+	var claims jwt.RegisteredClaims
+	_, _, err := jwt.NewParser().ParseUnverified(token, &claims)
+	require.NoError(t, err)
+	return claims.ID
 }
 
 func TestBookingWorksWithTheTokenCacheOff(t *testing.T) {

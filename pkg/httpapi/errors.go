@@ -13,6 +13,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/waitroom/waitroom/internal/pow"
+	"github.com/waitroom/waitroom/internal/usertoken"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -47,6 +49,8 @@ var (
 	errUnsupportedCT = apiErr(http.StatusBadRequest, "invalid_body", "The request body must be application/json.") // API.md: invalid_body is 400
 )
 
+var errPowInvalid = apiErr(http.StatusForbidden, "pow_invalid", "The proof of work is wrong, expired or already used; solve a new challenge.")
+
 // domainErrors maps the named errors of the domain packages, first match
 // wins. The booking API adds its own in booking.go.
 var domainErrors = []struct {
@@ -57,8 +61,14 @@ var domainErrors = []struct {
 	{queue.ErrRoomNotFound, apiErr(http.StatusNotFound, "room_not_found", "There is no such room.")},
 	{queue.ErrTicketNotFound, apiErr(http.StatusNotFound, "ticket_not_found", "This ticket holds no place in this room.")},
 	{queue.ErrRoomClosed, apiErr(http.StatusForbidden, "room_closed", "This sale is closed to new visitors.")},
-	{queue.ErrInvalidUser, apiErr(http.StatusBadRequest, "invalid_body", "user must be at most 128 bytes of UTF-8.")},
+	{queue.ErrInvalidUser, apiErr(http.StatusUnauthorized, "invalid_user_token", "The user token's sub must be 1–128 bytes of UTF-8.")},
 	{queue.ErrAdmissionEnded, apiErr(http.StatusUnauthorized, "admission_ended", "Your admission has ended; please join the line again.")},
+	{queue.ErrUserRequired, apiErr(http.StatusUnauthorized, "user_required", "This sale needs you to be signed in at the site: come back through its link.")},
+	{queue.ErrPowRequired, apiErr(http.StatusForbidden, "pow_required", "This join needs a solved proof of work (GET the room's challenge).")},
+	{queue.ErrPowUsed, errPowInvalid},
+	{pow.ErrInvalid, errPowInvalid},
+	{usertoken.ErrInvalid, apiErr(http.StatusUnauthorized, "invalid_user_token", "The user token is not valid for this room.")},
+	{usertoken.ErrKeysUnavailable, errUnavailable},
 	{queue.ErrUnavailable, errUnavailable},
 	{entrytoken.ErrWrongRoom, apiErr(http.StatusForbidden, "wrong_room", "This entry token is for another room.")},
 	{entrytoken.ErrInvalidToken, apiErr(http.StatusUnauthorized, "invalid_token", "A valid entry token is required.")},

@@ -62,6 +62,12 @@ var apiCodes = map[string]int{
 	"not_found":          http.StatusNotFound,
 	"method_not_allowed": http.StatusMethodNotAllowed,
 	"websocket_required": http.StatusBadRequest,
+	"invalid_user_token": http.StatusUnauthorized,
+	"user_required":      http.StatusUnauthorized,
+	"pow_required":       http.StatusForbidden,
+	"pow_invalid":        http.StatusForbidden,
+	"forbidden_origin":   http.StatusForbidden,
+	"admission_required": http.StatusForbidden,
 }
 
 var snakeCase = regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
@@ -191,6 +197,10 @@ func (env *fuzzEnv) serve(method, path, contentType string, body []byte, header 
 	for k, v := range header {
 		req.Header[k] = v
 	}
+	if header != nil && header.Get("Authorization") == authHeader.Get("Authorization") {
+		// Resolved after the reset: a reset admits the visitor anew.
+		req.Header.Set("Authorization", "Bearer "+env.authToken())
+	}
 	rec := httptest.NewRecorder()
 	env.e.ServeHTTP(rec, req)
 	return rec
@@ -228,11 +238,10 @@ var fuzzTargets = map[string]func(env *fuzzEnv){
 			if err != nil || st.State != queue.StateAdmitted {
 				panic(fmt.Sprintf("admit the fuzzer: %v", err))
 			}
-			if env.token == "" {
-				env.token, err = env.signer.Sign(entrytoken.Claims{Room: fuzzRoom, Subject: "fuzzer", ExpiresAt: time.Now().Add(24 * time.Hour)})
-				if err != nil {
-					panic(err)
-				}
+			// Each reset is a new admission: its token carries the new jti.
+			env.token, err = env.signer.Sign(entrytoken.Claims{Room: fuzzRoom, Subject: "fuzzer", ID: st.AdmissionID, ExpiresAt: st.AdmissionEnds})
+			if err != nil {
+				panic(err)
 			}
 		}
 	},
@@ -249,6 +258,10 @@ func fuzzTargetEnv(tb testing.TB, target string) *fuzzEnv {
 	tb.Helper()
 	return fuzzSetup(tb, target, fuzzTargets[target])
 }
+
+// authHeader asks serve for the target's bearer token, as it is after any
+// reset that serve runs first.
+var authHeader = http.Header{"Authorization": {"Bearer <the target's token>"}}
 
 // authToken is the bearer token the target's requests carry: the visitor's
 // entry token, else the operator's.
@@ -293,10 +306,10 @@ var hostileBodies = []string{
 
 func FuzzJoinBody(f *testing.F) {
 	addBodies(f, append([]string{
-		`{"user":"alice"}`, `{"user":"a","user":"b"}`, `{"USER":"a"}`, `{"User":"a","user":"b"}`,
-		`{"ticket":"AAAAAAAAAAAAAAAAAAAAAA"}`, `{"user":"alice","ticket":""}`, `{"user":1}`, `{"user":null}`,
-		`{"user":"` + strings.Repeat("u", 128) + `"}`, `{"user":"` + strings.Repeat("u", 129) + `"}`,
-		`{"user":"\u0000"}`, `{"user":"a\tb"}`, `{"usr":"alice"}`, `{"user":"alice"} {"user":"bob"}`,
+		`{"user":"alice"}`, `{"user_token":"a","user_token":"b"}`, `{"USER_TOKEN":"a"}`, `{"Ticket":"a","ticket":"b"}`,
+		`{"ticket":"AAAAAAAAAAAAAAAAAAAAAA"}`, `{"user_token":"x.y.z","ticket":""}`, `{"user_token":1}`, `{"pow":null}`,
+		`{"pow":"` + strings.Repeat("u", 128) + `"}`, `{"ticket":"` + strings.Repeat("u", 129) + `"}`,
+		`{"user":null}`, `{"pow":"e30="}`, `{"usr":"alice"}`, `{"ticket":""} {"ticket":""}`, `{}`,
 	}, hostileBodies...))
 	f.Fuzz(func(t *testing.T, body []byte, ct string) {
 		env := fuzzTargetEnv(t, "join")
@@ -309,9 +322,9 @@ func FuzzJoinBody(f *testing.F) {
 			if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || !queue.ValidTicket(st.Ticket) || st.Room != fuzzRoom || st.State != "waiting" {
 				t.Fatalf("join answered %d %q", rec.Code, rec.Body)
 			}
-			requireAcceptableBody(t, body, "user", "ticket")
+			requireAcceptableBody(t, body, "user_token", "pow", "ticket")
 		default:
-			checkAPIError(t, rec.Code, rec.Header(), rec.Body.Bytes(), "invalid_body", "body_too_large")
+			checkAPIError(t, rec.Code, rec.Header(), rec.Body.Bytes(), "invalid_body", "body_too_large", "invalid_user_token", "pow_invalid")
 			if rec.Header().Get("Set-Cookie") != "" {
 				t.Fatalf("a refused join set a cookie")
 			}
@@ -353,7 +366,7 @@ func FuzzSeatBody(f *testing.F) {
 		if book {
 			path = "/api/events/" + fuzzRoom + "/bookings"
 		}
-		rec := env.serve(http.MethodPost, path, ct, body, http.Header{"Authorization": {"Bearer " + env.token}})
+		rec := env.serve(http.MethodPost, path, ct, body, authHeader)
 		switch rec.Code {
 		case http.StatusOK, http.StatusCreated:
 			var out map[string]string
@@ -382,7 +395,7 @@ func FuzzSeatMapBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, ct string) {
 		env := fuzzTargetEnv(t, "seatmap")
 		rec := env.serve(http.MethodPut, "/api/admin/events/"+fuzzRoom+"/seats", ct, body,
-			http.Header{"Authorization": {"Bearer " + env.authToken()}})
+			authHeader)
 		if rec.Code == http.StatusOK {
 			var in struct{ Seats []string }
 			if json.Unmarshal(body, &in) != nil {
@@ -409,7 +422,7 @@ func FuzzRoomConfigBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, ct string) {
 		env := fuzzTargetEnv(t, "config")
 		rec := env.serve(http.MethodPut, "/api/admin/rooms/"+fuzzRoom, ct, body,
-			http.Header{"Authorization": {"Bearer " + env.authToken()}})
+			authHeader)
 		if rec.Code == http.StatusOK || rec.Code == http.StatusCreated {
 			if !utf8.Valid(body) {
 				t.Fatalf("accepted invalid UTF-8: %q", body)

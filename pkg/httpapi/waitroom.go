@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -11,11 +12,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode"
 
 	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 
+	"github.com/waitroom/waitroom/internal/pow"
+	"github.com/waitroom/waitroom/internal/usertoken"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/metrics"
 	"github.com/waitroom/waitroom/pkg/queue"
@@ -28,12 +30,42 @@ type SocketServer interface {
 	Serve(ctx context.Context, room, ticket string, conn *websocket.Conn)
 }
 
+// UserVerifier checks a user token signed by the protected site
+// (internal/usertoken) and returns the user id it proves. Its errors wrap
+// usertoken.ErrInvalid or usertoken.ErrKeysUnavailable.
+type UserVerifier interface {
+	Verify(ctx context.Context, token, room string) (user string, err error)
+}
+
+// Puzzles makes and checks the join's proof of work (internal/pow). Verify's
+// errors wrap pow.ErrInvalid.
+type Puzzles interface {
+	// Challenge is a fresh challenge of size maxnumber for room, ready to
+	// be sent as JSON.
+	Challenge(room string, maxnumber int) (any, error)
+	// Verify checks a solved payload for room and returns its single-use id
+	// and when it expires.
+	Verify(room, payload string) (id string, expires time.Time, err error)
+	// Required is the puzzle size for an address that fetched recent
+	// challenges in the last minute, in a room of size base.
+	Required(base int, recent int64) int
+}
+
 // Waitroom serves the visitors' side of API.md: join, status, leave, room
 // info, the live-position socket, the JWKS, the waiting page and health.
 type Waitroom struct {
 	Store   *queue.Store
 	Sockets SocketServer
 	Signer  *entrytoken.Signer
+	// Users verifies user tokens; nil: no user token is accepted (and a
+	// require_user room admits nobody new).
+	Users UserVerifier
+	// Puzzles makes and checks proofs of work; nil: none is accepted (and a
+	// room with pow_work admits nobody new).
+	Puzzles Puzzles
+	// TrustProxy: the Host a visitor's browser used may arrive as
+	// X-Forwarded-Host (behind your own proxy only).
+	TrustProxy bool
 	// JoinLimit limits joins per client address; nil allows all.
 	JoinLimit *ratelimit.Limiter
 	// StatusLimit limits status reads (a ticket's status, a room's info)
@@ -56,6 +88,7 @@ type Waitroom struct {
 	// Metrics counts joins, admissions at join and leaves; nil counts nothing.
 	Metrics  *metrics.Metrics
 	upgrader websocket.Upgrader
+	cors     corsOrigins
 }
 
 // Register adds the routes to e.
@@ -87,7 +120,9 @@ func (w *Waitroom) Register(e *echo.Echo) {
 	if w.SocketContext == nil {
 		w.SocketContext = context.Background()
 	}
+	w.cors = newCORSOrigins(w.CORSOrigins)
 	e.POST("/api/rooms/:room/tickets", w.join)
+	e.GET("/api/rooms/:room/challenge", w.challenge)
 	e.GET("/api/rooms/:room/tickets/:ticket", w.status)
 	e.DELETE("/api/rooms/:room/tickets/:ticket", w.leave)
 	e.GET("/api/rooms/:room", w.roomInfo)
@@ -134,36 +169,66 @@ func serveStatic(c echo.Context) error {
 // TicketCookie is the cookie that holds a visitor's ticket for a room.
 func TicketCookie(room string) string { return "wr_" + room }
 
+// joinBody is the join's optional JSON body. User is there only to be
+// refused with a message that says what to send instead.
+type joinBody struct {
+	UserToken string          `json:"user_token"`
+	Pow       string          `json:"pow"`
+	Ticket    string          `json:"ticket"`
+	User      json.RawMessage `json:"user"`
+}
+
 func (w *Waitroom) join(c echo.Context) error {
 	room := c.Param("room")
 	if !queue.ValidRoomID(room) {
 		return queue.ErrInvalidRoom
 	}
+	if err := w.checkOrigin(c); err != nil {
+		return err
+	}
 	if ok, wait := w.JoinLimit.Allow(c.RealIP()); !ok {
 		return rateLimited(wait)
 	}
-	var body struct {
-		User   string `json:"user"`
-		Ticket string `json:"ticket"`
-	}
+	var body joinBody
 	if err := readJSON(c, &body); err != nil {
 		return err
 	}
-	if strings.ContainsFunc(body.User, unicode.IsControl) {
-		return errControlInUser
+	if body.User != nil {
+		return errPlainUser
 	}
-	req := queue.JoinRequest{User: body.User, Ticket: body.Ticket}
+	ctx := c.Request().Context()
+	req := queue.JoinRequest{Ticket: body.Ticket}
 	if req.Ticket == "" {
 		if ck, err := c.Cookie(TicketCookie(room)); err == nil {
 			req.Ticket = ck.Value
 		}
 	}
-	st, created, err := w.Store.Join(c.Request().Context(), room, req)
+	if body.UserToken != "" {
+		if w.Users == nil {
+			return fmt.Errorf("%w: no user token keys are configured", usertoken.ErrInvalid)
+		}
+		user, err := w.Users.Verify(ctx, body.UserToken, room)
+		if err != nil {
+			return err
+		}
+		req.User = user
+	}
+	if body.Pow != "" {
+		if w.Puzzles == nil {
+			return fmt.Errorf("%w: no proof of work is configured", pow.ErrInvalid)
+		}
+		id, expires, err := w.Puzzles.Verify(room, body.Pow)
+		if err != nil {
+			return err
+		}
+		req.PowID, req.PowExpires = id, expires
+	}
+	st, created, err := w.Store.Join(ctx, room, req)
 	if err != nil {
 		return err
 	}
 	w.setTicketCookie(c, room, st.Ticket, 24*time.Hour)
-	out, err := w.statusBody(c.Request().Context(), st)
+	out, err := w.statusBody(ctx, st)
 	if err != nil {
 		return err
 	}
@@ -178,6 +243,54 @@ func (w *Waitroom) join(c echo.Context) error {
 		}
 	}
 	return c.JSON(code, out)
+}
+
+// challenge answers GET /api/rooms/{room}/challenge with a proof-of-work
+// challenge whose size grows with the challenges this address fetched in the
+// last minute: each join needs one, so one address's hundredth place costs
+// far more than its first, and fetching many in advance does not help.
+func (w *Waitroom) challenge(c echo.Context) error {
+	room := c.Param("room")
+	if !queue.ValidRoomID(room) {
+		return queue.ErrInvalidRoom
+	}
+	if w.Puzzles == nil {
+		return errNotFound
+	}
+	if ok, wait := w.StatusLimit.Allow(c.RealIP()); !ok {
+		return rateLimited(wait)
+	}
+	base, recent, err := w.Store.CountChallenge(c.Request().Context(), room, c.RealIP())
+	if err != nil {
+		return err
+	}
+	ch, err := w.Puzzles.Challenge(room, w.Puzzles.Required(base, recent))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, ch)
+}
+
+// checkOrigin refuses a request that a page of another site sent: its
+// Origin names neither this host nor a configured CORS origin. A request
+// without Origin is no browser's cross-site request.
+func (w *Waitroom) checkOrigin(c echo.Context) error {
+	r := c.Request()
+	origin := r.Header.Get(echo.HeaderOrigin)
+	if origin == "" || w.cors[NormalizeOrigin(origin)] {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https") {
+		if strings.EqualFold(u.Host, r.Host) {
+			return nil
+		}
+		if fh := r.Header.Get("X-Forwarded-Host"); w.TrustProxy && fh != "" && strings.EqualFold(u.Host, fh) {
+			return nil
+		}
+	}
+	return errForbiddenOrigin
 }
 
 func (w *Waitroom) setTicketCookie(c echo.Context, room, ticket string, maxAge time.Duration) {
@@ -215,6 +328,12 @@ func (w *Waitroom) leave(c echo.Context) error {
 	room, ticket := c.Param("room"), c.Param("ticket")
 	if !queue.ValidRoomID(room) {
 		return queue.ErrInvalidRoom
+	}
+	if err := w.checkOrigin(c); err != nil {
+		return err
+	}
+	if err := readNoBody(c); err != nil {
+		return err
 	}
 	if err := w.Store.Leave(c.Request().Context(), room, ticket); err != nil {
 		return err
@@ -273,7 +392,8 @@ func (w *Waitroom) statusBody(ctx context.Context, st queue.Status) (any, error)
 		if err != nil {
 			return nil, err
 		}
-		tok, err := w.Signer.Sign(entrytoken.Claims{Room: st.Room, Subject: Subject(st.User, st.Ticket), ExpiresAt: st.AdmissionEnds})
+		tok, err := w.Signer.Sign(entrytoken.Claims{Room: st.Room, Subject: queue.Subject(st.User, st.AdmissionID),
+			ID: st.AdmissionID, ExpiresAt: st.AdmissionEnds})
 		if err != nil {
 			return nil, err
 		}
@@ -289,14 +409,6 @@ func (w *Waitroom) statusBody(ctx context.Context, st queue.Status) (any, error)
 	}
 	return waitingBody{Ticket: st.Ticket, Room: st.Room, State: string(st.State), Position: st.Position,
 		Ahead: st.Ahead(), Waiting: st.Waiting, ETASeconds: ETASeconds(st.ETA)}, nil
-}
-
-// Subject is an entry token's sub: the user id given at join, else the ticket.
-func Subject(user, ticket string) string {
-	if user != "" {
-		return user
-	}
-	return ticket
 }
 
 func (w *Waitroom) roomInfo(c echo.Context) error {
@@ -416,9 +528,11 @@ func RegisterHealth(e *echo.Echo, store *queue.Store, draining *atomic.Bool) {
 	})
 }
 
-// errControlInUser refuses a user id with control characters (NUL, say):
-// it becomes an entry token's sub, read by systems we do not know.
-var errControlInUser = apiErr(http.StatusBadRequest, "invalid_body", "user must not contain control characters.")
+// errPlainUser refuses a user id the client chose: it proves nothing.
+var errPlainUser = apiErr(http.StatusBadRequest, "invalid_body",
+	`A plain "user" is not accepted: send "user_token", a user token signed by the site.`)
+
+var errForbiddenOrigin = apiErr(http.StatusForbidden, "forbidden_origin", "This request came from a page of another site.")
 
 // socketsRetryAfter is the Retry-After of a refusal for too many open
 // sockets: nothing tells when one of them will close.

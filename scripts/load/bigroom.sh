@@ -34,7 +34,7 @@ measure warmup >/dev/null # first run after start: connections, pools, caches
 echo "== empty room"
 measure empty
 echo "== room with $N waiting"
-curl -s -X PUT -H "Authorization: Bearer loadtoken" -d "$cfg" http://127.0.0.1:8091/api/admin/rooms/big >/dev/null
+curl -s -X PUT -H "Authorization: Bearer loadtoken" -H "Content-Type: application/json" -d "$cfg" http://127.0.0.1:8091/api/admin/rooms/big >/dev/null
 # One real join makes the room's first line generation; the seed goes into
 # it with scores an hour in the past, so every later join queues behind.
 curl -s -X POST http://127.0.0.1:8091/api/rooms/big/tickets >/dev/null
