@@ -77,15 +77,17 @@ func seatAttr(t *testing.T, ctx context.Context, seat, name string) string {
 	return attr(t, ctx, `button.seat[data-seat="`+seat+`"]`, name)
 }
 
-func setEntryCookie(t *testing.T, ctx context.Context, room, token string) {
-	t.Helper()
-	_, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie = "wr_entry_`+room+`=`+token+`; path=/; SameSite=Lax"`))
-	require.NoError(t, err)
+// handOver opens the booking page as the waiting page sends an admitted
+// visitor there: the entry token in the fragment. The blank page first
+// makes it a fresh load even when only the fragment differs.
+func handOver(base, room, token string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/booking/"+room+"#wr_entry="+token))
 }
 
-// A visitor with the waiting page's cookie sees the seat map, holds a seat,
-// books it, holds another and checks out; without a cookie, or after the
-// admission ended, the page says so and links back to the line.
+// A visitor with the entry token the waiting page hands over sees the seat
+// map, holds a seat, books it, holds another and checks out; without a
+// token, or after the admission ended, the page says so and links back to
+// the line.
 func TestBrowserVisitorHoldsBooksAndChecksOut(t *testing.T) {
 	s := serve(t, nil)
 	s.room(t, "show", `{"seats":["A1","A2","A3","A4","A5","A6","B1","B2","B3","B4","B5","B6","C1","C2","C3","C4","C5","C6"]}`)
@@ -102,8 +104,12 @@ func TestBrowserVisitorHoldsBooksAndChecksOut(t *testing.T) {
 	require.Contains(t, text(t, ctx, "#ended-title"), "go through the line")
 	require.Equal(t, "/rooms/show", attr(t, ctx, "#back-to-line", "href"))
 
-	setEntryCookie(t, ctx, "show", ann)
-	require.NoError(t, chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(`button.seat[data-seat="A1"]`)))
+	require.NoError(t, chromedp.Do(ctx, handOver(s.base, "show", ann), chromedp.WaitVisible(`button.seat[data-seat="A1"]`)))
+	where, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "|" + document.cookie`))
+	require.NoError(t, err)
+	require.Equal(t, s.base+"/booking/show|", where, "the token left the address bar and sits in no cookie")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(`button.seat[data-seat="A1"]`)),
+		"a reload keeps the tab's token")
 	require.Equal(t, "available", seatAttr(t, ctx, "A1", "data-state"))
 	require.Equal(t, "held", seatAttr(t, ctx, "B3", "data-state"))
 	require.Equal(t, "booked", seatAttr(t, ctx, "C5", "data-state"))
@@ -153,8 +159,7 @@ func TestBrowserVisitorHoldsBooksAndChecksOut(t *testing.T) {
 	// A token whose admission ended elsewhere (the visitor left the line).
 	cidTicket, cid := s.admit(t, "show", "cid")
 	require.NoError(t, s.queue.Leave(context.Background(), "show", cidTicket))
-	setEntryCookie(t, ctx, "show", cid)
-	require.NoError(t, chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible("#view-ended")))
+	require.NoError(t, chromedp.Do(ctx, handOver(s.base, "show", cid), chromedp.WaitVisible("#view-ended")))
 	require.Equal(t, "Your admission has ended", text(t, ctx, "#ended-title"))
 	require.Equal(t, "/rooms/show", attr(t, ctx, "#back-to-line", "href"))
 	screenshot(t, ctx, "6-ended")
@@ -167,8 +172,7 @@ func TestBrowserBookingPageFitsAPhone(t *testing.T) {
 	_, tok := s.admit(t, "tiny", "ann")
 	ctx := browser(t, 390, 844)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(s.base+"/booking/tiny"), chromedp.WaitVisible("#view-ended")))
-	setEntryCookie(t, ctx, "tiny", tok)
-	require.NoError(t, chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(`button.seat[data-seat="A12"]`),
+	require.NoError(t, chromedp.Do(ctx, handOver(s.base, "tiny", tok), chromedp.WaitVisible(`button.seat[data-seat="A12"]`),
 		chromedp.Click(`button.seat[data-seat="A12"]`), chromedp.WaitVisible(`#holds button[data-action="book"]`)))
 	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
 	require.NoError(t, err)

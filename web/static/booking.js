@@ -1,9 +1,10 @@
 /*
  * booking.js: the booking page, served at /booking/{room}.
  *
- * The waiting page leaves the entry token in the cookie wr_entry_<room>
- * (readable from script); every call here sends it as
- * "Authorization: Bearer <token>". The page shows the seat map (available,
+ * The waiting page hands over the entry token in this page's URL fragment
+ * (#wr_entry=<token>), which no server sees; the page moves it at once into
+ * this tab's sessionStorage and out of the address bar. Every call here
+ * sends it as "Authorization: Bearer <token>". The page shows the seat map (available,
  * held, booked, and the visitor's own), lets the visitor hold a seat, confirm
  * it, cancel it and check out, and counts down the holds and the admission.
  * When the booking API says the admission is over (or the token is missing
@@ -72,7 +73,7 @@
   const room = roomFromPath(location.pathname);
   const apiBase = '/api/events/' + room;
   const lineUrl = '/rooms/' + room;
-  const cookieName = 'wr_entry_' + room;
+  const tokenKey = 'wr_entry_' + room;
 
   const state = {
     token: null,
@@ -96,6 +97,25 @@
   let clockOffsetMs = 0;
   const serverNow = () => Date.now() + clockOffsetMs;
 
+  // sessionStorage may be missing or throw (private modes, storage turned
+  // off); the page then works for this load only.
+  const storage = (() => {
+    let mem = new Map();
+    let s = null;
+    try {
+      s = window.sessionStorage;
+      s.setItem('wr_probe', '1');
+      s.removeItem('wr_probe');
+    } catch {
+      s = null;
+    }
+    return {
+      get: (k) => (s ? s.getItem(k) : mem.get(k) ?? null),
+      set: (k, v) => (s ? s.setItem(k, v) : mem.set(k, v)),
+      remove: (k) => (s ? s.removeItem(k) : mem.delete(k)),
+    };
+  })();
+
   // ---- Start ----------------------------------------------------------------
 
   ui.backToLine.href = lineUrl;
@@ -105,7 +125,7 @@
     return;
   }
   ui.roomLabel.textContent = 'Booking · ' + room;
-  state.token = readCookie(cookieName);
+  state.token = takeEntryToken();
   if (!state.token) {
     showEnded('no_token');
     return;
@@ -566,7 +586,7 @@
     clearInterval(state.tickTimer);
     ui.admission.hidden = true;
     // The token is worthless now; drop it so a reload does not retry it.
-    document.cookie = `${cookieName}=; path=/; max-age=0; SameSite=Lax`;
+    storage.remove(tokenKey);
   }
 
   function finish() {
@@ -650,20 +670,22 @@
     return ROOM_ID.test(id) ? id : '';
   }
 
-  function readCookie(name) {
-    for (const part of document.cookie.split(';')) {
-      const eq = part.indexOf('=');
-      if (eq < 0) continue;
-      if (part.slice(0, eq).trim() === name) {
-        try {
-          return decodeURIComponent(part.slice(eq + 1).trim()) || null;
-        } catch {
-          return null;
-        }
+  // takeEntryToken moves a token handed over in the fragment into this
+  // tab's storage (a reload keeps it; no request ever carries it but ours)
+  // and returns the tab's token, if any.
+  function takeEntryToken() {
+    const m = /(?:^#|&)wr_entry=([^&]+)/.exec(location.hash);
+    if (m) {
+      try {
+        storage.set(tokenKey, decodeURIComponent(m[1]));
+      } catch {
+        // A broken fragment: whatever the tab had stays.
       }
+      history.replaceState(null, '', location.pathname + location.search);
     }
-    return null;
+    return storage.get(tokenKey);
   }
+
 
   // tokenExpiry reads exp from the token's payload, for the countdown only:
   // the booking API checks the token, this page trusts nothing in it.

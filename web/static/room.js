@@ -2,8 +2,13 @@
  * room.js: the waiting page, served at /rooms/{room}.
  *
  * Flow: join (POST /api/rooms/{room}/tickets), show the ticket status, then
- * follow it live over a WebSocket. On "admitted", hand the entry token to the
- * booking page in a cookie and go there.
+ * follow it live over a WebSocket. On "admitted", go to the target with the
+ * entry token in the URL's fragment, which no server and no Referer ever
+ * sees; the booking page moves it into its tab's sessionStorage at once.
+ *
+ * A protected site that knows its visitor links here with ?user_token=…
+ * (see docs/API.md, Visitor identity): the page takes it out of the address
+ * bar at once and sends it with the join.
  *
  * When the socket cannot connect or drops, the page polls the ticket status
  * until the socket is back. A visitor behind a proxy that blocks WebSockets
@@ -11,7 +16,7 @@
  * does not give the place away as abandoned.
  *
  * No framework and no build step. The page must run under
- * "default-src 'self'; connect-src 'self' ws: wss:", so nothing here uses
+ * "default-src 'self'; connect-src 'self' (this origin's ws/wss)", so nothing here uses
  * inline handlers, eval or style attributes. Element.style set from script
  * is CSSOM, which that policy allows.
  */
@@ -70,6 +75,7 @@
 
   const room = roomFromPath(location.pathname);
   const apiBase = '/api/rooms/' + room;
+  const userTokenKey = 'wr_user_token_' + room;
 
   // Everything about the current ticket. `gen` goes up on every (re)join, so
   // replies and timers that belong to an older ticket can tell and do nothing.
@@ -116,19 +122,30 @@
     for (let attempt = 0; ;) {
       let reply = null;
       try {
-        reply = await api('POST', apiBase + '/tickets', {});
+        reply = await api('POST', apiBase + '/tickets', joinBody());
       } catch {
         // Network error or timeout: retried below like a 503.
       }
       if (gen !== session.gen) return;
 
       if (reply && (reply.status === 200 || reply.status === 201) && isTicketStatus(reply.data)) {
+        storage.remove(userTokenKey); // spent: the ticket cookie keeps the place from now on
         setNotice(notice);
         begin(reply.data);
         return;
       }
 
       const status = reply ? reply.status : 0;
+      if (status === 401) {
+        // user_required or invalid_user_token: only the site can vouch for
+        // the visitor, so the way back is through the site's own link.
+        storage.remove(userTokenKey);
+        finish({
+          heading: 'Please sign in at the shop first',
+          message: 'This sale is for signed-in customers. Go back to the shop, sign in, and follow its link to the waiting room again.',
+        });
+        return;
+      }
       if (status === 403) {
         // Only room_closed is expected here: the sale is over.
         finish({
@@ -162,6 +179,25 @@
       }
       if (gen !== session.gen) return;
     }
+  }
+
+  // joinBody carries the user token the site linked us with, if any.
+  function joinBody() {
+    const token = storage.get(userTokenKey);
+    return token ? { user_token: token } : {};
+  }
+
+  // takeUserToken moves ?user_token=… out of the address bar (so it is not
+  // bookmarked, shared or kept in history) into this tab's storage until a
+  // join has used it.
+  function takeUserToken() {
+    const params = new URLSearchParams(location.search);
+    const token = params.get('user_token');
+    if (token === null) return;
+    params.delete('user_token');
+    const rest = params.toString();
+    history.replaceState(null, '', location.pathname + (rest ? '?' + rest : '') + location.hash);
+    if (token) storage.set(userTokenKey, token);
   }
 
   // begin takes the join answer: show it, then follow it live.
@@ -403,10 +439,7 @@
     session.done = true;
     stopLive();
     forgetFirstPosition();
-    if (typeof msg.entry_token === 'string' && msg.entry_token) {
-      saveEntryToken(msg.entry_token, msg.expires_at);
-    }
-    const target = safeTarget(msg.target_url);
+    const target = withEntryToken(safeTarget(msg.target_url), msg.entry_token);
     ui.continueLink.href = target;
     setNotice('');
     setConn(null);
@@ -463,17 +496,15 @@
 
   // ---- Entry token and redirect ---------------------------------------------
 
-  // The entry token goes in a cookie the booking page's script can read, so
-  // it is NOT HttpOnly. It lives until the admission ends.
-  function saveEntryToken(token, expiresAt) {
-    let maxAge = Math.floor((Date.parse(expiresAt) - serverNow()) / 1000);
-    // Unparseable expiry: keep it for the default session length (600 s). The
-    // booking API checks the token's own exp anyway, so too long is harmless
-    // and too short would lock the visitor out.
-    if (!Number.isFinite(maxAge)) maxAge = 600;
-    maxAge = Math.max(maxAge, 30);
-    document.cookie = `wr_entry_${room}=${encodeURIComponent(token)}; path=/; max-age=${maxAge}; SameSite=Lax` +
-      (location.protocol === 'https:' ? '; Secure' : '');
+  // withEntryToken hands the entry token to the target in the URL's
+  // fragment: never sent to a server, never in a Referer, and no cookie that
+  // every request to the site would carry. The booking page (or the site's
+  // own page) reads it from there.
+  function withEntryToken(target, token) {
+    if (typeof token !== 'string' || !token) return target;
+    const u = new URL(target);
+    u.hash = 'wr_entry=' + encodeURIComponent(token);
+    return u.href;
   }
 
   // safeTarget only lets the page navigate to http(s) URLs, never to a
@@ -792,6 +823,7 @@
     });
   } else {
     ui.roomLabel.textContent = 'Waiting room · ' + room;
+    takeUserToken();
     join();
   }
 })();
