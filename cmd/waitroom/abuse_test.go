@@ -729,3 +729,68 @@ func TestTheLogOfAVisitThroughBookingHoldsNoTicketOrEntryToken(t *testing.T) {
 		require.NotContains(t, log, s, "the log holds a secret")
 	}
 }
+
+// ---- IPv6 -------------------------------------------------------------------
+
+// forwardedFor is the header a trusted proxy sends for a client at ip.
+func forwardedFor(ip string) http.Header { return http.Header{"X-Forwarded-For": {ip}} }
+
+// An IPv6 client usually holds a whole /64: every address of one /64 shares
+// each per-address limit, another /64 has its own, and an IPv4-mapped
+// address is its IPv4 address. Behind a trusted proxy, as in production.
+func TestEveryPerAddressLimitKeysIPv6ByItsSlash64(t *testing.T) {
+	b := setupWith(t, options{joinRate: 0.001, joinBurst: 2, configure: func(c *Config) {
+		c.TrustProxy = true
+		c.StatusRate, c.StatusBurst = 0.001, 2
+		c.SocketsPerAddr = 1
+	}})
+	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	joinFrom := func(ip string) *response {
+		return b.send(request{method: http.MethodPost, path: "/api/rooms/sale/tickets", header: forwardedFor(ip)})
+	}
+	statusFrom := func(ip, ticket string) *response {
+		return b.send(request{method: http.MethodGet, path: "/api/rooms/sale/tickets/" + ticket, header: forwardedFor(ip)})
+	}
+	const (
+		a1, a2 = "2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe" // one /64
+		other  = "2001:db8:1:3::1"                                     // the next /64
+		v4     = "192.0.2.7"
+		mapped = "::ffff:192.0.2.7"
+	)
+
+	t.Run("joins", func(t *testing.T) {
+		require.Equal(t, http.StatusCreated, joinFrom(a1).Status)
+		require.Equal(t, http.StatusCreated, joinFrom(a2).Status)
+		b.unchanged(func() { requireRetryAfter(t, joinFrom(a1+"9"), 1000) })
+		require.Equal(t, http.StatusCreated, joinFrom(other).Status, "another /64 has its own bucket")
+		require.Equal(t, http.StatusCreated, joinFrom(v4).Status)
+		require.Equal(t, http.StatusCreated, joinFrom(mapped).Status)
+		b.unchanged(func() { requireRetryAfter(t, joinFrom(v4), 1000) })
+	})
+
+	ticket := jsonObject(t, joinFrom(other))["ticket"].(string)
+	t.Run("status reads", func(t *testing.T) {
+		require.Equal(t, http.StatusOK, statusFrom(a2, ticket).Status)
+		require.Equal(t, http.StatusOK, statusFrom(a1, ticket).Status)
+		b.unchanged(func() { requireRetryAfter(t, statusFrom("2001:db8:1:2::abcd", ticket), 1000) })
+		require.Equal(t, http.StatusOK, statusFrom(other, ticket).Status)
+	})
+
+	t.Run("sockets open at once", func(t *testing.T) {
+		url := "ws://" + b.addr + "/api/rooms/sale/ws?ticket=" + ticket
+		c, resp, err := dialer.Dial(url, forwardedFor(a1))
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		t.Cleanup(func() { _ = c.Close() })
+		readMsg(t, c)
+		_, resp, err = dialer.Dial(url, forwardedFor(a2))
+		require.ErrorIs(t, err, websocket.ErrBadHandshake)
+		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "a2 shares a1's /64")
+		_ = resp.Body.Close()
+		c2, resp, err := dialer.Dial(url, forwardedFor(other))
+		require.NoError(t, err, "another /64")
+		_ = resp.Body.Close()
+		t.Cleanup(func() { _ = c2.Close() })
+		readMsg(t, c2)
+	})
+}

@@ -28,7 +28,7 @@ type Admin struct {
 	Sleep func(time.Duration)
 
 	mu       sync.Mutex
-	failures map[string]int // by client address
+	failures map[string]int // by clientKey
 }
 
 // Register adds the operator routes to e.
@@ -53,7 +53,7 @@ func (a *Admin) RequireToken(next echo.HandlerFunc) echo.HandlerFunc {
 		// Comparing fixed-size digests keeps the token's length secret too.
 		if ok && a.Token != "" && subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
 			a.mu.Lock()
-			delete(a.failures, c.RealIP())
+			delete(a.failures, clientKey(c))
 			a.mu.Unlock()
 			return next(c)
 		}
@@ -64,8 +64,8 @@ func (a *Admin) RequireToken(next echo.HandlerFunc) echo.HandlerFunc {
 		if len(a.failures) > 100000 { // bound memory under a spray of addresses
 			clear(a.failures)
 		}
-		a.failures[c.RealIP()]++
-		n := a.failures[c.RealIP()]
+		a.failures[clientKey(c)]++
+		n := a.failures[clientKey(c)]
 		a.mu.Unlock()
 		if a.OnRefused != nil {
 			a.OnRefused()

@@ -9,6 +9,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/waitroom/waitroom/pkg/ratelimit"
 )
 
 // MaxBodyBytes is the largest request body accepted (API.md: 8 KiB).
@@ -50,6 +52,10 @@ func NewEcho(log *slog.Logger) *echo.Echo {
 func TrustProxy(e *echo.Echo) {
 	e.IPExtractor = echo.ExtractIPFromXFFHeader()
 }
+
+// clientKey is the key of the request's client address in every
+// per-address limit: the address, or its /64 for IPv6 (ratelimit.AddrKey).
+func clientKey(c echo.Context) string { return ratelimit.AddrKey(c.RealIP()) }
 
 const requestIDKey = "request_id"
 

@@ -139,7 +139,7 @@ func (w *Waitroom) join(c echo.Context) error {
 	if !queue.ValidRoomID(room) {
 		return queue.ErrInvalidRoom
 	}
-	if ok, wait := w.JoinLimit.Allow(c.RealIP()); !ok {
+	if ok, wait := w.JoinLimit.Allow(clientKey(c)); !ok {
 		return rateLimited(wait)
 	}
 	var body struct {
@@ -197,7 +197,7 @@ func (w *Waitroom) status(c echo.Context) error {
 	if !queue.ValidRoomID(room) {
 		return queue.ErrInvalidRoom
 	}
-	if ok, wait := w.StatusLimit.Allow(c.RealIP()); !ok {
+	if ok, wait := w.StatusLimit.Allow(clientKey(c)); !ok {
 		return rateLimited(wait)
 	}
 	st, err := w.Store.Status(c.Request().Context(), room, ticket)
@@ -304,7 +304,7 @@ func (w *Waitroom) roomInfo(c echo.Context) error {
 	if !queue.ValidRoomID(room) {
 		return queue.ErrInvalidRoom
 	}
-	if ok, wait := w.StatusLimit.Allow(c.RealIP()); !ok {
+	if ok, wait := w.StatusLimit.Allow(clientKey(c)); !ok {
 		return rateLimited(wait)
 	}
 	ctx := c.Request().Context()
@@ -334,7 +334,7 @@ func (w *Waitroom) socket(c echo.Context) error {
 	if !queue.ValidRoomID(room) {
 		return queue.ErrInvalidRoom
 	}
-	addr := c.RealIP()
+	addr := clientKey(c)
 	if ok, wait := w.SocketLimit.Allow(addr); !ok {
 		return rateLimited(wait)
 	}
