@@ -117,6 +117,35 @@ func TestStatusReadsOverTheRateAre429WithRetryAfterAndChangeNothing(t *testing.T
 	require.Equal(t, http.StatusOK, b.get("/api/rooms/sale/tickets/"+ticket).Status, "a token came back after Retry-After")
 }
 
+func TestLeavesShareTheStatusBucketAndOverItAre429AndTheTicketKeepsItsPlace(t *testing.T) {
+	b := setupWith(t, options{configure: func(c *Config) {
+		c.StatusRate, c.StatusBurst = 1, 2
+		c.TrustProxy = true // to come from two addresses of one /64
+	}})
+	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	first, second := b.joinTicket("sale"), b.joinTicket("sale")
+	leave := func(ip, ticket string) *response {
+		return b.send(request{method: http.MethodDelete, path: "/api/rooms/sale/tickets/" + ticket, header: forwardedFor(ip)})
+	}
+	const mine, neighbour = "2001:db8:7:7::1", "2001:db8:7:7::2" // one /64
+
+	require.Equal(t, http.StatusOK, b.send(request{method: http.MethodGet, path: "/api/rooms/sale/tickets/" + first,
+		header: forwardedFor(mine)}).Status)
+	require.Equal(t, http.StatusNoContent, leave(mine, second).Status)
+	b.unchanged(func() {
+		requireRetryAfter(t, leave(mine, first), 1)
+		requireRetryAfter(t, leave(neighbour, first), 1)
+		requireRetryAfter(t, leave(neighbour, "no-such-ticket"), 1)
+	})
+	m := jsonObject(t, b.get("/api/rooms/sale/tickets/"+first))
+	require.Equal(t, "waiting", m["state"], "the refused leave left the ticket in line")
+	require.EqualValues(t, 1, num(t, m["position"]))
+
+	time.Sleep(time.Second)
+	require.Equal(t, http.StatusNoContent, leave(neighbour, first).Status, "a token came back after Retry-After")
+	requireAPIError(t, b.get("/api/rooms/sale/tickets/"+first), http.StatusNotFound, "ticket_not_found")
+}
+
 func TestSocketUpgradesOverTheRateAre429WithRetryAfterAndChangeNothing(t *testing.T) {
 	b := setupWith(t, options{configure: func(c *Config) { c.SocketRate, c.SocketBurst = 0.5, 2 }})
 	b.putRoom("sale", map[string]any{"mode": "queue_all"})

@@ -26,8 +26,8 @@ type Config struct {
 	Audience     string
 	JoinRate     float64
 	JoinBurst    int
-	// StatusRate and StatusBurst limit status reads per client address;
-	// StatusRate 0: no limit.
+	// StatusRate and StatusBurst limit status reads and leaves per client
+	// address; StatusRate 0: no limit.
 	StatusRate  float64
 	StatusBurst int
 	// SocketRate and SocketBurst limit WebSocket upgrades per client
@@ -73,8 +73,8 @@ var settings = []setting{
 	{"audience", "WAITROOM_AUDIENCE", "booking", "entry-token aud"},
 	{"join-rate", "WAITROOM_JOIN_RATE", "50", "joins per second allowed per client address (token bucket); 0: no limit"},
 	{"join-burst", "WAITROOM_JOIN_BURST", "500", "burst of joins per client address (a whole office or carrier NAT at once)"},
-	{"status-rate", "WAITROOM_STATUS_RATE", "20", "status reads (a ticket's status, a room's info) per second allowed per client address (token bucket); 0: no limit"},
-	{"status-burst", "WAITROOM_STATUS_BURST", "200", "burst of status reads per client address"},
+	{"status-rate", "WAITROOM_STATUS_RATE", "20", "status reads (a ticket's status, a room's info) and leaves per second allowed per client address (one token bucket); 0: no limit"},
+	{"status-burst", "WAITROOM_STATUS_BURST", "200", "burst of status reads and leaves per client address"},
 	{"socket-rate", "WAITROOM_SOCKET_RATE", "50", "WebSocket upgrades per second allowed per client address (token bucket); 0: no limit"},
 	{"socket-burst", "WAITROOM_SOCKET_BURST", "500", "burst of WebSocket upgrades per client address"},
 	{"sockets-per-addr", "WAITROOM_SOCKETS_PER_ADDR", "2000", "WebSockets open at once per client address; 0: no limit"},

@@ -37,7 +37,7 @@ type Waitroom struct {
 	// JoinLimit limits joins per client address; nil allows all.
 	JoinLimit *ratelimit.Limiter
 	// StatusLimit limits status reads (a ticket's status, a room's info)
-	// per client address; nil allows all.
+	// and leaves per client address; nil allows all.
 	StatusLimit *ratelimit.Limiter
 	// SocketLimit limits WebSocket upgrades per client address; nil allows
 	// all.
@@ -215,6 +215,11 @@ func (w *Waitroom) leave(c echo.Context) error {
 	room, ticket := c.Param("room"), c.Param("ticket")
 	if !queue.ValidRoomID(room) {
 		return queue.ErrInvalidRoom
+	}
+	// Leaving shares the status reads' bucket: both name a ticket, and an
+	// unlimited one would let an address probe tickets as fast as it likes.
+	if ok, wait := w.StatusLimit.Allow(clientKey(c)); !ok {
+		return rateLimited(wait)
 	}
 	if err := w.Store.Leave(c.Request().Context(), room, ticket); err != nil {
 		return err
