@@ -823,3 +823,92 @@ func TestEveryPerAddressLimitKeysIPv6ByItsSlash64(t *testing.T) {
 		readMsg(t, c2)
 	})
 }
+
+// ---- operator token guessing ------------------------------------------------
+
+// While an address waits out a wrong operator token, every further try from
+// it (its /64) gets 429 at once: parallel guesses do not pile up behind the
+// wait, and a right token waits its turn too.
+func TestWrongOperatorTokensInParallelGet429AtOnceAndTheRightTokenWorksAfterTheWait(t *testing.T) {
+	b := setupWith(t, options{configure: func(c *Config) { c.TrustProxy = true }})
+	b.putRoom("sale", map[string]any{"mode": "queue_all", "capacity": 3})
+	const guesser, neighbour, stranger = "2001:db8:9:9::1", "2001:db8:9:9::2", "2001:db8:9:a::1"
+	put := func(ip, token string) (*response, error) {
+		h := forwardedFor(ip)
+		h.Set("Authorization", "Bearer "+token)
+		return b.trySend(request{method: http.MethodPut, path: "/api/admin/rooms/sale", body: `{"capacity":1}`, header: h})
+	}
+	mustPut := func(ip, token string) *response {
+		t.Helper()
+		r, err := put(ip, token)
+		require.NoError(t, err)
+		return r
+	}
+
+	const n = 30
+	var (
+		answers [n]*response
+		took    [n]time.Duration
+		errs    [n]error
+	)
+	b.unchanged(func() {
+		gate := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				<-gate
+				start := time.Now()
+				answers[i], errs[i] = put(guesser, fmt.Sprintf("guess-%d", i))
+				took[i] = time.Since(start)
+			})
+		}
+		close(gate)
+		wg.Wait()
+	})
+	refused, limited := 0, 0
+	for i := range n {
+		require.NoError(t, errs[i])
+		if answers[i].Status == http.StatusUnauthorized {
+			refused++
+			requireAPIError(t, answers[i], http.StatusUnauthorized, "unauthorized")
+			require.GreaterOrEqual(t, took[i], 100*time.Millisecond, "a 401 comes after the wait")
+		} else {
+			limited++
+			requireRetryAfter(t, answers[i], 5)
+			require.Less(t, took[i], time.Second, "a 429 comes at once")
+		}
+	}
+	t.Logf("30 parallel wrong tokens: %d answered 401, %d answered 429", refused, limited)
+	require.GreaterOrEqual(t, refused, 1)
+	require.LessOrEqual(t, refused, 2, "at most a couple of guesses get their wait")
+	require.Equal(t, n, refused+limited)
+
+	// Two more, one after the other (waits of 0.4 s and 0.8 s at most),
+	// then one in the background whose wait (1.6 s or more) is still
+	// running when the right token comes, from the same /64.
+	requireAPIError(t, mustPut(guesser, "again"), http.StatusUnauthorized, "unauthorized")
+	requireAPIError(t, mustPut(neighbour, "and again"), http.StatusUnauthorized, "unauthorized")
+	slow := make(chan *response, 1)
+	go func() {
+		r, err := put(guesser, "once more")
+		if err != nil {
+			t.Error(err)
+		}
+		slow <- r
+	}()
+	time.Sleep(300 * time.Millisecond)
+	b.unchanged(func() {
+		requireRetryAfter(t, mustPut(neighbour, testAdminToken), 5)
+	})
+	// Another /64 is not slowed down.
+	r := mustPut(stranger, testAdminToken)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	require.EqualValues(t, 1, num(t, jsonObject(t, r)["config"].(map[string]any)["capacity"]))
+
+	requireAPIError(t, <-slow, http.StatusUnauthorized, "unauthorized")
+	r = mustPut(neighbour, testAdminToken)
+	require.Equal(t, http.StatusOK, r.Status, "the right token works once the wait is over: %s", r.Body)
+	start := time.Now()
+	requireAPIError(t, mustPut(guesser, "fresh start"), http.StatusUnauthorized, "unauthorized")
+	require.Less(t, time.Since(start), time.Second, "a right token ended the run of wrong ones")
+}
