@@ -295,6 +295,38 @@ func TestWaitingPageIsHTMLThatNoSiteMayFrame(t *testing.T) {
 	require.NotEmpty(t, js.Body)
 }
 
+// connect-src names this origin's sockets, the host the page was asked
+// for, and no other: never "ws:" or "wss:" for any host. A Host that is not
+// a plain host[:port] is not copied into the header.
+func TestThePolicyLetsPagesOpenSocketsOnlyToTheirOwnHost(t *testing.T) {
+	b := setup(t)
+	connectSrc := func(host string) string {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, b.base+"/rooms/sale", nil)
+		require.NoError(t, err)
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := b.client.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		for _, d := range strings.Split(resp.Header.Get("Content-Security-Policy"), ";") {
+			if d = strings.TrimSpace(d); strings.HasPrefix(d, "connect-src ") {
+				return d
+			}
+		}
+		t.Fatalf("no connect-src in %q", resp.Header.Get("Content-Security-Policy"))
+		return ""
+	}
+	require.Equal(t, "connect-src 'self' ws://"+b.addr+" wss://"+b.addr, connectSrc(""))
+	require.Equal(t, "connect-src 'self' ws://tickets.example.com wss://tickets.example.com", connectSrc("Tickets.Example.COM"))
+	require.Equal(t, "connect-src 'self' ws://shop.example:8443 wss://shop.example:8443", connectSrc("shop.example:8443"))
+	for _, host := range []string{"[::1]:8080", "a;script-src", "a*", "a,b", "x.example:", "x..example", "a'b"} {
+		require.Equal(t, "connect-src 'self'", connectSrc(host), host)
+	}
+}
+
 func TestHealthzAndReadyzAnswerWhileRedisIsUp(t *testing.T) {
 	b := setup(t)
 	for _, p := range []string{"/healthz", "/readyz"} {
