@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/waitroom/waitroom/pkg/httpapi"
 )
@@ -37,6 +38,12 @@ type Config struct {
 	// SocketsPerAddr caps the sockets open at once per client address; 0:
 	// no cap.
 	SocketsPerAddr int
+	// PublicURL is where visitors reach the waiting room
+	// (https://tickets.example.com), "" when not given.
+	PublicURL string
+	// CookieSecure says when cookies carry Secure: always when PublicURL is
+	// https unless set, else per request.
+	CookieSecure httpapi.CookieSecure
 	// CORSOrigins may call /api/rooms/* from their pages; none: no CORS.
 	CORSOrigins  []string
 	TrustProxy   bool
@@ -79,6 +86,8 @@ var settings = []setting{
 	{"socket-burst", "WAITROOM_SOCKET_BURST", "500", "burst of WebSocket upgrades per client address"},
 	{"sockets-per-addr", "WAITROOM_SOCKETS_PER_ADDR", "2000", "WebSockets open at once per client address; 0: no limit"},
 	{"cors-origins", "WAITROOM_CORS_ORIGINS", "", "comma-separated origins (https://shop.example.com) whose pages may call /api/rooms/* and open its sockets; unset: no CORS"},
+	{"public-url", "WAITROOM_PUBLIC_URL", "", "the URL visitors reach the waiting room at (https://tickets.example.com); when https, cookies are Secure unless -cookie-secure says otherwise"},
+	{"cookie-secure", "WAITROOM_COOKIE_SECURE", "", "true: every cookie waitroom sets is Secure (behind a proxy that ends TLS); false: none is; unset: true when -public-url is https, else per request (TLS or X-Forwarded-Proto: https)"},
 	{"trust-proxy", "WAITROOM_TRUST_PROXY", "false", "take the client address from X-Forwarded-For (only behind your own proxy)"},
 	{"log-level", "WAITROOM_LOG_LEVEL", "info", "debug, info, warn or error (each request is logged at debug)"},
 	{"shutdown-grace", "WAITROOM_SHUTDOWN_GRACE", "2s", "on SIGTERM, how long /readyz answers 503 before the listener closes (the whole shutdown stays under 10 s)"},
@@ -143,6 +152,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	if c.CORSOrigins, err = parseOrigins(get("cors-origins")); err != nil {
 		return c, err
 	}
+	if c.PublicURL, err = parsePublicURL(get("public-url")); err != nil {
+		return c, err
+	}
+	if c.CookieSecure, err = parseCookieSecure(get("cookie-secure"), c.PublicURL); err != nil {
+		return c, err
+	}
 	if c.AutoPipeline, err = strconv.ParseBool(get("autopipeline")); err != nil {
 		return c, fmt.Errorf("autopipeline: want true or false, got %q", get("autopipeline"))
 	}
@@ -203,4 +218,37 @@ func parseOrigins(s string) ([]string, error) {
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// parsePublicURL reads WAITROOM_PUBLIC_URL: an absolute http(s) URL, maybe
+// with a path, and nothing else (no user, query or fragment).
+func parsePublicURL(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsFunc(s, unicode.IsSpace) {
+		return "", fmt.Errorf("public-url: want a URL like https://tickets.example.com, got %q", s)
+	}
+	return strings.TrimSuffix(s, "/"), nil
+}
+
+// parseCookieSecure reads WAITROOM_COOKIE_SECURE: true, false, or unset
+// ("auto"), which is true when the public URL is https.
+func parseCookieSecure(s, publicURL string) (httpapi.CookieSecure, error) {
+	if s == "" || s == "auto" {
+		if strings.HasPrefix(strings.ToLower(publicURL), "https://") {
+			return httpapi.CookieSecureAlways, nil
+		}
+		return httpapi.CookieSecureAuto, nil
+	}
+	on, err := strconv.ParseBool(s)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("cookie-secure: want true, false or auto, got %q", s)
+	case on:
+		return httpapi.CookieSecureAlways, nil
+	}
+	return httpapi.CookieSecureNever, nil
 }

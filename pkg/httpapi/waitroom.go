@@ -45,6 +45,9 @@ type Waitroom struct {
 	// SocketsPerAddr caps the sockets open at once per client address; nil
 	// allows any number.
 	SocketsPerAddr *ratelimit.Concurrent
+	// CookieSecure says when the cookies it sets carry Secure; default per
+	// request (TLS or X-Forwarded-Proto: https).
+	CookieSecure CookieSecure
 	// CORSOrigins are the origins (https://shop.example.com) whose pages may
 	// call /api/rooms/* and open its sockets; none by default: no CORS.
 	CORSOrigins []string
@@ -181,14 +184,13 @@ func (w *Waitroom) join(c echo.Context) error {
 }
 
 func (w *Waitroom) setTicketCookie(c echo.Context, room, ticket string, maxAge time.Duration) {
-	c.SetCookie(&http.Cookie{
+	w.CookieSecure.SetCookie(c, &http.Cookie{
 		Name:     TicketCookie(room),
 		Value:    ticket,
 		Path:     "/",
 		MaxAge:   int(maxAge.Seconds()),
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
-		Secure:   c.IsTLS() || c.Request().Header.Get("X-Forwarded-Proto") == "https",
 	})
 }
 
