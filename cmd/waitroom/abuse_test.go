@@ -41,6 +41,8 @@ func TestTheAbuseLimitsAreSettingsThatZeroTurnsOff(t *testing.T) {
 	require.Equal(t, 50.0, cfg.SocketRate)
 	require.Equal(t, 500, cfg.SocketBurst)
 	require.Equal(t, 2000, cfg.SocketsPerAddr)
+	require.Equal(t, 20.0, cfg.BookingRate)
+	require.Equal(t, 100, cfg.BookingBurst)
 	require.Empty(t, cfg.CORSOrigins, "no CORS by default")
 
 	env := map[string]string{
@@ -68,7 +70,8 @@ func TestTheAbuseLimitsAreSettingsThatZeroTurnsOff(t *testing.T) {
 
 	for _, args := range [][]string{
 		{"-status-rate", "-1"}, {"-status-burst", "0"}, {"-socket-rate", "x"}, {"-socket-burst", "-2"},
-		{"-sockets-per-addr", "-1"}, {"-cors-origins", "*"}, {"-cors-origins", "https://*.example.com"},
+		{"-sockets-per-addr", "-1"}, {"-join-rate", "NaN"}, {"-status-rate", "+Inf"}, {"-booking-rate", "-1"},
+		{"-booking-rate", "NaN"}, {"-booking-burst", "0"}, {"-cors-origins", "*"}, {"-cors-origins", "https://*.example.com"},
 		{"-cors-origins", "shop.example.com"}, {"-cors-origins", "https://shop.example.com/path"}, {"-cors-origins", "ftp://x"},
 	} {
 		_, err := parseConfig(args, noEnv, io.Discard)
@@ -79,7 +82,7 @@ func TestTheAbuseLimitsAreSettingsThatZeroTurnsOff(t *testing.T) {
 	var help strings.Builder
 	printHelp(&help)
 	for _, v := range []string{"WAITROOM_STATUS_RATE", "WAITROOM_STATUS_BURST", "WAITROOM_SOCKET_RATE", "WAITROOM_SOCKET_BURST",
-		"WAITROOM_SOCKETS_PER_ADDR", "WAITROOM_CORS_ORIGINS"} {
+		"WAITROOM_SOCKETS_PER_ADDR", "WAITROOM_CORS_ORIGINS", "BOOKING_RATE", "BOOKING_BURST"} {
 		require.Contains(t, help.String(), v)
 	}
 }
@@ -666,6 +669,36 @@ func requireClosedAfterMessages(t *testing.T, c *websocket.Conn, code int) {
 		require.Equal(t, code, ce.Code, "close code (%s)", ce.Text)
 		return
 	}
+}
+
+// Standalone serves the booking API too, with its per-address limit:
+// over it, 429 before the token is looked at.
+func TestStandaloneLimitsTheBookingAPIPerAddress(t *testing.T) {
+	cfg, err := parseConfig([]string{"-addr", "127.0.0.1:0", "-booking-rate", "0.001", "-booking-burst", "2", "-shutdown-grace", "0s"},
+		func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	m := NewMain(cfg, io.Discard, io.Discard)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	get := func(token string) *http.Response {
+		req, err := http.NewRequest(http.MethodGet, "http://"+m.Addr()+"/api/events/demo/seats", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = resp.Body.Close() })
+		return resp
+	}
+	require.Equal(t, http.StatusUnauthorized, get("forged").StatusCode)
+	require.Equal(t, http.StatusUnauthorized, get("forged").StatusCode)
+	resp := get("forged")
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.NotEmpty(t, resp.Header.Get("Retry-After"))
 }
 
 // ---- secrets in the log -----------------------------------------------------

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -50,6 +51,10 @@ type Config struct {
 	LogLevel     slog.Level
 	BookingHold  string
 	BookingLimit int
+	// BookingRate and BookingBurst limit the booking API's requests per
+	// client address (standalone); BookingRate 0: no limit.
+	BookingRate  float64
+	BookingBurst int
 	// ShutdownGrace is how long /readyz answers 503 before the listener
 	// closes, so a load balancer stops sending new visitors here first.
 	ShutdownGrace time.Duration
@@ -95,6 +100,8 @@ var settings = []setting{
 	{"pprof-addr", "WAITROOM_PPROF_ADDR", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060; never a public one); unset: off"},
 	{"booking-hold", "BOOKING_HOLD_TTL", "5m", "standalone: how long a seat hold lasts"},
 	{"booking-limit", "BOOKING_MAX_PER_VISITOR", "4", "standalone: seats held or booked per visitor"},
+	{"booking-rate", "BOOKING_RATE", "20", "standalone: booking API requests per second allowed per client address (token bucket); 0: no limit"},
+	{"booking-burst", "BOOKING_BURST", "100", "standalone: burst of booking API requests per client address"},
 }
 
 // parseConfig reads args and the environment (getenv). --help prints every
@@ -128,20 +135,20 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		PprofAddr:    get("pprof-addr"),
 	}
 	var err error
-	if c.JoinRate, err = strconv.ParseFloat(get("join-rate"), 64); err != nil || c.JoinRate < 0 {
-		return c, fmt.Errorf("join-rate: want a number ≥ 0, got %q", get("join-rate"))
+	if c.JoinRate, err = parseRate("join-rate", get("join-rate")); err != nil {
+		return c, err
 	}
 	if c.JoinBurst, err = strconv.Atoi(get("join-burst")); err != nil || c.JoinBurst < 1 {
 		return c, fmt.Errorf("join-burst: want an integer ≥ 1, got %q", get("join-burst"))
 	}
-	if c.StatusRate, err = strconv.ParseFloat(get("status-rate"), 64); err != nil || c.StatusRate < 0 {
-		return c, fmt.Errorf("status-rate: want a number ≥ 0, got %q", get("status-rate"))
+	if c.StatusRate, err = parseRate("status-rate", get("status-rate")); err != nil {
+		return c, err
 	}
 	if c.StatusBurst, err = strconv.Atoi(get("status-burst")); err != nil || c.StatusBurst < 1 {
 		return c, fmt.Errorf("status-burst: want an integer ≥ 1, got %q", get("status-burst"))
 	}
-	if c.SocketRate, err = strconv.ParseFloat(get("socket-rate"), 64); err != nil || c.SocketRate < 0 {
-		return c, fmt.Errorf("socket-rate: want a number ≥ 0, got %q", get("socket-rate"))
+	if c.SocketRate, err = parseRate("socket-rate", get("socket-rate")); err != nil {
+		return c, err
 	}
 	if c.SocketBurst, err = strconv.Atoi(get("socket-burst")); err != nil || c.SocketBurst < 1 {
 		return c, fmt.Errorf("socket-burst: want an integer ≥ 1, got %q", get("socket-burst"))
@@ -172,6 +179,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if c.BookingLimit, err = strconv.Atoi(get("booking-limit")); err != nil || c.BookingLimit < 1 {
 		return c, fmt.Errorf("booking-limit: want an integer ≥ 1, got %q", get("booking-limit"))
+	}
+	if c.BookingRate, err = parseRate("booking-rate", get("booking-rate")); err != nil {
+		return c, err
+	}
+	if c.BookingBurst, err = strconv.Atoi(get("booking-burst")); err != nil || c.BookingBurst < 1 {
+		return c, fmt.Errorf("booking-burst: want an integer ≥ 1, got %q", get("booking-burst"))
 	}
 	if !c.Standalone() && c.AdminToken == "" {
 		return c, fmt.Errorf("WAITROOM_ADMIN_TOKEN is required when REDIS_URL or REDIS_CLUSTER_ADDRS is set")
@@ -251,4 +264,14 @@ func parseCookieSecure(s, publicURL string) (httpapi.CookieSecure, error) {
 		return httpapi.CookieSecureAlways, nil
 	}
 	return httpapi.CookieSecureNever, nil
+}
+
+// parseRate reads a rate of a token bucket: a finite number ≥ 0 (NaN or
+// Inf would refuse every request).
+func parseRate(name, s string) (float64, error) {
+	r, err := strconv.ParseFloat(s, 64)
+	if err != nil || r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+		return 0, fmt.Errorf("%s: want a number ≥ 0, got %q", name, s)
+	}
+	return r, nil
 }
