@@ -4,7 +4,7 @@
 // The pages load nothing from other origins and carry no inline scripts,
 // styles or event handlers, so they run under a strict policy:
 //
-//	Content-Security-Policy: default-src 'self'; connect-src 'self' ws: wss:
+//	Content-Security-Policy: default-src 'self'; connect-src 'self' ws://<host> wss://<host>
 //
 // This package only holds the files; the server wires the routes:
 // GET /rooms/{room} answers with [RoomPage] (the same file for every room:

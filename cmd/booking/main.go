@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -32,6 +33,7 @@ import (
 	"github.com/waitroom/waitroom/pkg/httpapi"
 	"github.com/waitroom/waitroom/pkg/metrics"
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/ratelimit"
 	"github.com/waitroom/waitroom/pkg/redisconn"
 )
 
@@ -69,7 +71,20 @@ type config struct {
 	holdTTL       time.Duration
 	maxPerVisitor int
 	seatsMaxAge   time.Duration
+	// rate and burst limit the visitors' API requests per client address;
+	// rate 0: no limit.
+	rate       float64
+	burst      int
+	trustProxy bool
 }
+
+// The default limit per client address: the booking page makes a request
+// every few seconds and a burst at each click, so 20/s with bursts of 100
+// leaves room for an office or a carrier NAT behind one address.
+const (
+	defaultRate  = 20
+	defaultBurst = 100
+)
 
 // defaultSeatsMaxAge lets the seat list come from a snapshot this old: the
 // booking page polls every few seconds, so a quarter second is unseen, and
@@ -102,6 +117,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	env["max-per-visitor"] = "BOOKING_MAX_PER_VISITOR"
 	fs.DurationVar(&c.seatsMaxAge, "seats-max-age", defaultSeatsMaxAge, "how old a seat list answered from this process's snapshot may be, 0–10s; 0 reads Redis every time; a visitor's own changes show at once (env BOOKING_SEATS_MAX_AGE)")
 	env["seats-max-age"] = "BOOKING_SEATS_MAX_AGE"
+	fs.Float64Var(&c.rate, "rate", defaultRate, "visitors' API requests per second allowed per client address (token bucket), checked before the token and Redis; 0: no limit (env BOOKING_RATE)")
+	env["rate"] = "BOOKING_RATE"
+	fs.IntVar(&c.burst, "burst", defaultBurst, "burst of visitors' API requests per client address (env BOOKING_BURST)")
+	env["burst"] = "BOOKING_BURST"
+	fs.BoolVar(&c.trustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (only behind your own proxy) (env BOOKING_TRUST_PROXY)")
+	env["trust-proxy"] = "BOOKING_TRUST_PROXY"
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: booking [flags]\n\nServes the booking API and page of waitroom. Each flag mirrors an environment variable; a flag on the command line wins.\n\n")
 		fs.PrintDefaults()
@@ -145,6 +166,10 @@ func (c *config) validate() error {
 		return fmt.Errorf("BOOKING_MAX_PER_VISITOR must be between 1 and %d, got %d", booking.MaxMaxPerVisitor, c.maxPerVisitor)
 	case c.seatsMaxAge < 0 || c.seatsMaxAge > booking.MaxSeatsMaxAge:
 		return fmt.Errorf("BOOKING_SEATS_MAX_AGE must be between 0 and %s, got %s", booking.MaxSeatsMaxAge, c.seatsMaxAge)
+	case c.rate < 0 || math.IsNaN(c.rate) || math.IsInf(c.rate, 0):
+		return fmt.Errorf("BOOKING_RATE must be a number ≥ 0, got %v", c.rate)
+	case c.burst < 1:
+		return fmt.Errorf("BOOKING_BURST must be at least 1, got %d", c.burst)
 	}
 	if c.waitroomURL == "" {
 		u, err := url.Parse(c.jwksURL)
@@ -189,9 +214,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	var draining atomic.Bool
 	e := httpapi.NewEcho(log)
+	if cfg.trustProxy {
+		httpapi.TrustProxy(e)
+	}
 	httpapi.Instrument(e, met)
 	admin := &httpapi.Admin{Store: q, Token: cfg.adminToken, Logger: log, OnRefused: met.AdminRefused.Inc}
-	(&httpapi.Booking{Seats: seats, Queue: q, Verifier: verifier, Logger: log, Metrics: met}).Register(e, admin.RequireToken)
+	(&httpapi.Booking{Seats: seats, Queue: q, Verifier: verifier, Logger: log, Metrics: met,
+		Limit: ratelimit.New(cfg.rate, cfg.burst, nil)}).Register(e, admin.RequireToken)
 	httpapi.RegisterHealth(e, q, &draining)
 	// The booking page links back to the line at /rooms/{room}. Behind one
 	// proxy that path reaches waitroom; when the booking server is reached
@@ -218,7 +247,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("booking listening", "addr", ln.Addr().String(), "jwks_url", cfg.jwksURL,
-		"hold_ttl", cfg.holdTTL.String(), "max_per_visitor", cfg.maxPerVisitor, "seats_max_age", cfg.seatsMaxAge.String(), "redis_cluster", cfg.clusterAddrs != "")
+		"hold_ttl", cfg.holdTTL.String(), "max_per_visitor", cfg.maxPerVisitor, "seats_max_age", cfg.seatsMaxAge.String(), "redis_cluster", cfg.clusterAddrs != "",
+		"rate", cfg.rate, "burst", cfg.burst, "trust_proxy", cfg.trustProxy)
 
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	if err := q.Ping(pctx); err != nil {

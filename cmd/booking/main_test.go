@@ -35,6 +35,7 @@ func TestHelpListsEveryFlagWithItsVariableAndDefault(t *testing.T) {
 		"BOOKING_HOLD_TTL", "(default 5m0s)",
 		"BOOKING_MAX_PER_VISITOR", "(default 4)",
 		"BOOKING_SEATS_MAX_AGE", "(default 250ms)",
+		"BOOKING_RATE", "(default 20)", "BOOKING_BURST", "(default 100)", "BOOKING_TRUST_PROXY",
 		"BOOKING_TOKEN_ISSUER", `(default "waitroom")`, "BOOKING_TOKEN_AUDIENCE", `(default "booking")`,
 	} {
 		require.Contains(t, help, want)
@@ -76,6 +77,7 @@ func TestRedisAndAdminTokenAreRequired(t *testing.T) {
 // a JWKS server whose keys sign the tokens of token.
 type served struct {
 	base   string
+	redis  *redistest.Server
 	queue  *queue.Store
 	signer *entrytoken.Signer
 	jwks   string // the JWKS server's base URL
@@ -123,7 +125,7 @@ func serve(t *testing.T, extraEnv map[string]string) *served {
 	}
 	require.NotEmpty(t, base)
 	go func() { _, _ = io.Copy(io.Discard, logR) }()
-	s := &served{base: base, queue: queue.New(rs.Client(), queue.Options{}), signer: signer, jwks: jwks.URL}
+	s := &served{base: base, redis: rs, queue: queue.New(rs.Client(), queue.Options{}), signer: signer, jwks: jwks.URL}
 	var stopped bool
 	s.stop = func() error {
 		if stopped {
@@ -224,4 +226,113 @@ func jti(t *testing.T, token string) string {
 	_, _, err := jwt.NewParser().ParseUnverified(token, &claims)
 	require.NoError(t, err)
 	return claims.ID
+}
+
+func TestTheRateLimitIsASettingThatZeroTurnsOff(t *testing.T) {
+	base := map[string]string{"REDIS_URL": "redis://x", "WAITROOM_ADMIN_TOKEN": "t"}
+	with := func(extra map[string]string) map[string]string {
+		env := map[string]string{}
+		for k, v := range base {
+			env[k] = v
+		}
+		for k, v := range extra {
+			env[k] = v
+		}
+		return env
+	}
+	c, err := parseConfig(nil, envOf(base), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 20.0, c.rate)
+	require.Equal(t, 100, c.burst)
+	require.False(t, c.trustProxy)
+	c, err = parseConfig(nil, envOf(with(map[string]string{"BOOKING_RATE": "0", "BOOKING_BURST": "7", "BOOKING_TRUST_PROXY": "true"})), io.Discard)
+	require.NoError(t, err)
+	require.Zero(t, c.rate)
+	require.Equal(t, 7, c.burst)
+	require.True(t, c.trustProxy)
+	c, err = parseConfig([]string{"-rate", "2.5"}, envOf(with(map[string]string{"BOOKING_RATE": "0"})), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 2.5, c.rate, "the flag wins")
+	for _, bad := range []map[string]string{{"BOOKING_RATE": "-1"}, {"BOOKING_RATE": "NaN"}, {"BOOKING_RATE": "fast"}, {"BOOKING_BURST": "0"}} {
+		_, err := parseConfig(nil, envOf(with(bad)), io.Discard)
+		for k := range bad {
+			require.ErrorContains(t, err, k)
+		}
+	}
+}
+
+// redisSnapshot is every key of the Redis and its serialised value.
+func redisSnapshot(t *testing.T, rs *redistest.Server) map[string]string {
+	t.Helper()
+	rdb := rs.Client()
+	defer rdb.Close()
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, "*").Result()
+	require.NoError(t, err)
+	out := map[string]string{}
+	for _, k := range keys {
+		v, err := rdb.Dump(ctx, k).Result()
+		require.NoError(t, err)
+		out[k] = v
+	}
+	return out
+}
+
+// Over the limit of its address (its /64 for IPv6), a request to the
+// visitors' API gets 429 with Retry-After whatever its token, changes
+// nothing, and never reaches Redis: with Redis down it is still a 429.
+func TestOverTheRateTheBookingAPIAnswers429BeforeTheTokenAndRedis(t *testing.T) {
+	s := serve(t, map[string]string{"BOOKING_RATE": "0.001", "BOOKING_BURST": "4", "BOOKING_TRUST_PROXY": "true"})
+	s.room(t, "gala", `{"seats":["A1","A2"]}`) // the operator's route has no such limit
+	_, tok := s.admit(t, "gala", "ann")
+	const mine, neighbour, other = "2001:db8:5:5::1", "2001:db8:5:5::2", "2001:db8:5:6::1" // two /64s
+	from := func(ip, method, path, token, body string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("X-Forwarded-For", ip)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { res.Body.Close() })
+		return res
+	}
+	requireLimited := func(res *http.Response) {
+		t.Helper()
+		require.Equal(t, http.StatusTooManyRequests, res.StatusCode)
+		var body struct {
+			Error struct{ Code, Message string }
+		}
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+		require.Equal(t, "rate_limited", body.Error.Code)
+		require.NotEmpty(t, res.Header.Get("Retry-After"))
+	}
+
+	// The burst of one /64: four requests, good tokens or not.
+	require.Equal(t, 200, from(mine, "GET", "/api/events/gala/seats", tok, "").StatusCode)
+	require.Equal(t, 201, from(neighbour, "POST", "/api/events/gala/holds", tok, `{"seat":"A1"}`).StatusCode)
+	require.Equal(t, 401, from(mine, "GET", "/api/events/gala/seats", "forged", "").StatusCode)
+	require.Equal(t, 200, from(neighbour, "GET", "/api/events/gala/bookings", tok, "").StatusCode)
+
+	before := redisSnapshot(t, s.redis)
+	requireLimited(from(mine, "GET", "/api/events/gala/seats", tok, ""))
+	requireLimited(from(neighbour, "POST", "/api/events/gala/holds", tok, `{"seat":"A2"}`))
+	requireLimited(from(neighbour, "POST", "/api/events/gala/bookings", tok, `{"seat":"A1"}`))
+	requireLimited(from(mine, "POST", "/api/events/gala/checkout", tok, ""))
+	requireLimited(from(mine, "GET", "/api/events/gala/seats", "", ""))
+	requireLimited(from(mine, "GET", "/api/events/gala/seats", "forged", ""))
+	require.Equal(t, before, redisSnapshot(t, s.redis), "a refused request changed Redis")
+
+	require.Equal(t, 200, from(other, "GET", "/api/events/gala/seats", tok, "").StatusCode, "another /64 has its own bucket")
+	require.Equal(t, 200, s.do(t, "GET", "/booking/gala", "", "").StatusCode, "the page is not the API")
+
+	require.NoError(t, s.redis.Kill())
+	requireLimited(from(mine, "GET", "/api/events/gala/bookings", tok, ""))
+	require.Equal(t, http.StatusServiceUnavailable, from(other, "GET", "/api/events/gala/bookings", tok, "").StatusCode,
+		"under the limit the request asks Redis")
 }

@@ -41,6 +41,8 @@ func TestTheAbuseLimitsAreSettingsThatZeroTurnsOff(t *testing.T) {
 	require.Equal(t, 50.0, cfg.SocketRate)
 	require.Equal(t, 500, cfg.SocketBurst)
 	require.Equal(t, 2000, cfg.SocketsPerAddr)
+	require.Equal(t, 20.0, cfg.BookingRate)
+	require.Equal(t, 100, cfg.BookingBurst)
 	require.Empty(t, cfg.CORSOrigins, "no CORS by default")
 
 	env := map[string]string{
@@ -68,7 +70,8 @@ func TestTheAbuseLimitsAreSettingsThatZeroTurnsOff(t *testing.T) {
 
 	for _, args := range [][]string{
 		{"-status-rate", "-1"}, {"-status-burst", "0"}, {"-socket-rate", "x"}, {"-socket-burst", "-2"},
-		{"-sockets-per-addr", "-1"}, {"-cors-origins", "*"}, {"-cors-origins", "https://*.example.com"},
+		{"-sockets-per-addr", "-1"}, {"-join-rate", "NaN"}, {"-status-rate", "+Inf"}, {"-booking-rate", "-1"},
+		{"-booking-rate", "NaN"}, {"-booking-burst", "0"}, {"-cors-origins", "*"}, {"-cors-origins", "https://*.example.com"},
 		{"-cors-origins", "shop.example.com"}, {"-cors-origins", "https://shop.example.com/path"}, {"-cors-origins", "ftp://x"},
 	} {
 		_, err := parseConfig(args, noEnv, io.Discard)
@@ -79,7 +82,7 @@ func TestTheAbuseLimitsAreSettingsThatZeroTurnsOff(t *testing.T) {
 	var help strings.Builder
 	printHelp(&help)
 	for _, v := range []string{"WAITROOM_STATUS_RATE", "WAITROOM_STATUS_BURST", "WAITROOM_SOCKET_RATE", "WAITROOM_SOCKET_BURST",
-		"WAITROOM_SOCKETS_PER_ADDR", "WAITROOM_CORS_ORIGINS"} {
+		"WAITROOM_SOCKETS_PER_ADDR", "WAITROOM_CORS_ORIGINS", "BOOKING_RATE", "BOOKING_BURST"} {
 		require.Contains(t, help.String(), v)
 	}
 }
@@ -115,6 +118,35 @@ func TestStatusReadsOverTheRateAre429WithRetryAfterAndChangeNothing(t *testing.T
 
 	time.Sleep(time.Second)
 	require.Equal(t, http.StatusOK, b.get("/api/rooms/sale/tickets/"+ticket).Status, "a token came back after Retry-After")
+}
+
+func TestLeavesShareTheStatusBucketAndOverItAre429AndTheTicketKeepsItsPlace(t *testing.T) {
+	b := setupWith(t, options{configure: func(c *Config) {
+		c.StatusRate, c.StatusBurst = 1, 2
+		c.TrustProxy = true // to come from two addresses of one /64
+	}})
+	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	first, second := b.joinTicket("sale"), b.joinTicket("sale")
+	leave := func(ip, ticket string) *response {
+		return b.send(request{method: http.MethodDelete, path: "/api/rooms/sale/tickets/" + ticket, header: forwardedFor(ip)})
+	}
+	const mine, neighbour = "2001:db8:7:7::1", "2001:db8:7:7::2" // one /64
+
+	require.Equal(t, http.StatusOK, b.send(request{method: http.MethodGet, path: "/api/rooms/sale/tickets/" + first,
+		header: forwardedFor(mine)}).Status)
+	require.Equal(t, http.StatusNoContent, leave(mine, second).Status)
+	b.unchanged(func() {
+		requireRetryAfter(t, leave(mine, first), 1)
+		requireRetryAfter(t, leave(neighbour, first), 1)
+		requireRetryAfter(t, leave(neighbour, "no-such-ticket"), 1)
+	})
+	m := jsonObject(t, b.get("/api/rooms/sale/tickets/"+first))
+	require.Equal(t, "waiting", m["state"], "the refused leave left the ticket in line")
+	require.EqualValues(t, 1, num(t, m["position"]))
+
+	time.Sleep(time.Second)
+	require.Equal(t, http.StatusNoContent, leave(neighbour, first).Status, "a token came back after Retry-After")
+	requireAPIError(t, b.get("/api/rooms/sale/tickets/"+first), http.StatusNotFound, "ticket_not_found")
 }
 
 func TestSocketUpgradesOverTheRateAre429WithRetryAfterAndChangeNothing(t *testing.T) {
@@ -639,6 +671,36 @@ func requireClosedAfterMessages(t *testing.T, c *websocket.Conn, code int) {
 	}
 }
 
+// Standalone serves the booking API too, with its per-address limit:
+// over it, 429 before the token is looked at.
+func TestStandaloneLimitsTheBookingAPIPerAddress(t *testing.T) {
+	cfg, err := parseConfig([]string{"-addr", "127.0.0.1:0", "-booking-rate", "0.001", "-booking-burst", "2", "-shutdown-grace", "0s"},
+		func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	m := NewMain(cfg, io.Discard, io.Discard)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	get := func(token string) *http.Response {
+		req, err := http.NewRequest(http.MethodGet, "http://"+m.Addr()+"/api/events/demo/seats", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = resp.Body.Close() })
+		return resp
+	}
+	require.Equal(t, http.StatusUnauthorized, get("forged").StatusCode)
+	require.Equal(t, http.StatusUnauthorized, get("forged").StatusCode)
+	resp := get("forged")
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.NotEmpty(t, resp.Header.Get("Retry-After"))
+}
+
 // ---- secrets in the log -----------------------------------------------------
 
 // The log of a whole visit through booking, standalone (the booking API in
@@ -730,4 +792,158 @@ func TestTheLogOfAVisitThroughBookingHoldsNoTicketOrEntryToken(t *testing.T) {
 	for _, s := range append(secrets, admin) {
 		require.NotContains(t, log, s, "the log holds a secret")
 	}
+}
+
+// ---- IPv6 -------------------------------------------------------------------
+
+// forwardedFor is the header a trusted proxy sends for a client at ip.
+func forwardedFor(ip string) http.Header { return http.Header{"X-Forwarded-For": {ip}} }
+
+// An IPv6 client usually holds a whole /64: every address of one /64 shares
+// each per-address limit, another /64 has its own, and an IPv4-mapped
+// address is its IPv4 address. Behind a trusted proxy, as in production.
+func TestEveryPerAddressLimitKeysIPv6ByItsSlash64(t *testing.T) {
+	b := setupWith(t, options{joinRate: 0.001, joinBurst: 2, configure: func(c *Config) {
+		c.TrustProxy = true
+		c.StatusRate, c.StatusBurst = 0.001, 2
+		c.SocketsPerAddr = 1
+	}})
+	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	joinFrom := func(ip string) *response {
+		return b.send(request{method: http.MethodPost, path: "/api/rooms/sale/tickets", header: forwardedFor(ip)})
+	}
+	statusFrom := func(ip, ticket string) *response {
+		return b.send(request{method: http.MethodGet, path: "/api/rooms/sale/tickets/" + ticket, header: forwardedFor(ip)})
+	}
+	const (
+		a1, a2 = "2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe" // one /64
+		other  = "2001:db8:1:3::1"                                     // the next /64
+		v4     = "192.0.2.7"
+		mapped = "::ffff:192.0.2.7"
+	)
+
+	t.Run("joins", func(t *testing.T) {
+		require.Equal(t, http.StatusCreated, joinFrom(a1).Status)
+		require.Equal(t, http.StatusCreated, joinFrom(a2).Status)
+		b.unchanged(func() { requireRetryAfter(t, joinFrom(a1+"9"), 1000) })
+		require.Equal(t, http.StatusCreated, joinFrom(other).Status, "another /64 has its own bucket")
+		require.Equal(t, http.StatusCreated, joinFrom(v4).Status)
+		require.Equal(t, http.StatusCreated, joinFrom(mapped).Status)
+		b.unchanged(func() { requireRetryAfter(t, joinFrom(v4), 1000) })
+	})
+
+	ticket := jsonObject(t, joinFrom(other))["ticket"].(string)
+	t.Run("status reads", func(t *testing.T) {
+		require.Equal(t, http.StatusOK, statusFrom(a2, ticket).Status)
+		require.Equal(t, http.StatusOK, statusFrom(a1, ticket).Status)
+		b.unchanged(func() { requireRetryAfter(t, statusFrom("2001:db8:1:2::abcd", ticket), 1000) })
+		require.Equal(t, http.StatusOK, statusFrom(other, ticket).Status)
+	})
+
+	t.Run("sockets open at once", func(t *testing.T) {
+		url := "ws://" + b.addr + "/api/rooms/sale/ws?ticket=" + ticket
+		c, resp, err := dialer.Dial(url, forwardedFor(a1))
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		t.Cleanup(func() { _ = c.Close() })
+		readMsg(t, c)
+		_, resp, err = dialer.Dial(url, forwardedFor(a2))
+		require.ErrorIs(t, err, websocket.ErrBadHandshake)
+		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "a2 shares a1's /64")
+		_ = resp.Body.Close()
+		c2, resp, err := dialer.Dial(url, forwardedFor(other))
+		require.NoError(t, err, "another /64")
+		_ = resp.Body.Close()
+		t.Cleanup(func() { _ = c2.Close() })
+		readMsg(t, c2)
+	})
+}
+
+// ---- operator token guessing ------------------------------------------------
+
+// While an address waits out a wrong operator token, every further try from
+// it (its /64) gets 429 at once: parallel guesses do not pile up behind the
+// wait, and a right token waits its turn too.
+func TestWrongOperatorTokensInParallelGet429AtOnceAndTheRightTokenWorksAfterTheWait(t *testing.T) {
+	b := setupWith(t, options{configure: func(c *Config) { c.TrustProxy = true }})
+	b.putRoom("sale", map[string]any{"mode": "queue_all", "capacity": 3})
+	const guesser, neighbour, stranger = "2001:db8:9:9::1", "2001:db8:9:9::2", "2001:db8:9:a::1"
+	put := func(ip, token string) (*response, error) {
+		h := forwardedFor(ip)
+		h.Set("Authorization", "Bearer "+token)
+		return b.trySend(request{method: http.MethodPut, path: "/api/admin/rooms/sale", body: `{"capacity":1}`, header: h})
+	}
+	mustPut := func(ip, token string) *response {
+		t.Helper()
+		r, err := put(ip, token)
+		require.NoError(t, err)
+		return r
+	}
+
+	const n = 30
+	var (
+		answers [n]*response
+		took    [n]time.Duration
+		errs    [n]error
+	)
+	b.unchanged(func() {
+		gate := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				<-gate
+				start := time.Now()
+				answers[i], errs[i] = put(guesser, fmt.Sprintf("guess-%d", i))
+				took[i] = time.Since(start)
+			})
+		}
+		close(gate)
+		wg.Wait()
+	})
+	refused, limited := 0, 0
+	for i := range n {
+		require.NoError(t, errs[i])
+		if answers[i].Status == http.StatusUnauthorized {
+			refused++
+			requireAPIError(t, answers[i], http.StatusUnauthorized, "unauthorized")
+			require.GreaterOrEqual(t, took[i], 100*time.Millisecond, "a 401 comes after the wait")
+		} else {
+			limited++
+			requireRetryAfter(t, answers[i], 5)
+			require.Less(t, took[i], time.Second, "a 429 comes at once")
+		}
+	}
+	t.Logf("30 parallel wrong tokens: %d answered 401, %d answered 429", refused, limited)
+	require.GreaterOrEqual(t, refused, 1)
+	require.LessOrEqual(t, refused, 2, "at most a couple of guesses get their wait")
+	require.Equal(t, n, refused+limited)
+
+	// Two more, one after the other (waits of 0.4 s and 0.8 s at most),
+	// then one in the background whose wait (1.6 s or more) is still
+	// running when the right token comes, from the same /64.
+	requireAPIError(t, mustPut(guesser, "again"), http.StatusUnauthorized, "unauthorized")
+	requireAPIError(t, mustPut(neighbour, "and again"), http.StatusUnauthorized, "unauthorized")
+	slow := make(chan *response, 1)
+	go func() {
+		r, err := put(guesser, "once more")
+		if err != nil {
+			t.Error(err)
+		}
+		slow <- r
+	}()
+	time.Sleep(300 * time.Millisecond)
+	b.unchanged(func() {
+		requireRetryAfter(t, mustPut(neighbour, testAdminToken), 5)
+	})
+	// Another /64 is not slowed down.
+	r := mustPut(stranger, testAdminToken)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	require.EqualValues(t, 1, num(t, jsonObject(t, r)["config"].(map[string]any)["capacity"]))
+
+	requireAPIError(t, <-slow, http.StatusUnauthorized, "unauthorized")
+	r = mustPut(neighbour, testAdminToken)
+	require.Equal(t, http.StatusOK, r.Status, "the right token works once the wait is over: %s", r.Body)
+	start := time.Now()
+	requireAPIError(t, mustPut(guesser, "fresh start"), http.StatusUnauthorized, "unauthorized")
+	require.Less(t, time.Since(start), time.Second, "a right token ended the run of wrong ones")
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/pkg/entrytoken"
+	"github.com/waitroom/waitroom/pkg/httpapi"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -44,6 +46,80 @@ func TestJoinGivesANewTicketInAnHttpOnlyLaxCookie(t *testing.T) {
 	require.Equal(t, "/", ck.Path)
 	require.False(t, ck.Secure, "no Secure without TLS")
 	require.Greater(t, ck.MaxAge, 0)
+}
+
+// Behind a proxy that ends TLS, a join reaches the server over plain HTTP:
+// WAITROOM_COOKIE_SECURE (or an https WAITROOM_PUBLIC_URL) makes its cookie
+// Secure anyway; false makes no cookie Secure; unset and with no public URL,
+// the request decides (X-Forwarded-Proto: https).
+func TestTheCookieSecureSettingDecidesWhetherTheTicketCookieIsSecure(t *testing.T) {
+	parsed := func(env map[string]string) Config {
+		t.Helper()
+		c, err := parseConfig(nil, func(k string) string { return env[k] }, io.Discard)
+		require.NoError(t, err)
+		return c
+	}
+	for _, c := range []struct {
+		name     string
+		env      map[string]string
+		header   http.Header
+		secure   bool
+		leaveToo bool
+	}{
+		{"on, plain HTTP", map[string]string{"WAITROOM_COOKIE_SECURE": "true"}, nil, true, true},
+		{"on by default with an https public URL", map[string]string{"WAITROOM_PUBLIC_URL": "https://tickets.example.com"}, nil, true, true},
+		{"off, though the proxy says https", map[string]string{"WAITROOM_COOKIE_SECURE": "false", "WAITROOM_PUBLIC_URL": "https://tickets.example.com"},
+			http.Header{"X-Forwarded-Proto": {"https"}}, false, false},
+		{"unset with an http public URL: per request, plain", map[string]string{"WAITROOM_PUBLIC_URL": "http://localhost:8080"}, nil, false, false},
+		{"unset: per request, the proxy says https", nil, http.Header{"X-Forwarded-Proto": {"https"}}, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := parsed(c.env)
+			b := setupWith(t, options{configure: func(bc *Config) { bc.PublicURL, bc.CookieSecure = cfg.PublicURL, cfg.CookieSecure }})
+			b.putRoom("sale", map[string]any{"mode": "queue_all"})
+			r := b.send(request{method: http.MethodPost, path: "/api/rooms/sale/tickets", header: c.header})
+			require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+			ck := r.Cookie("wr_sale")
+			require.NotNil(t, ck)
+			require.Equal(t, c.secure, ck.Secure, "Secure")
+			require.True(t, ck.HttpOnly)
+			if c.leaveToo {
+				// The cookie that clears the ticket on leave is Secure too.
+				l := b.send(request{method: http.MethodDelete, path: "/api/rooms/sale/tickets/" + ck.Value, cookies: []*http.Cookie{ck}})
+				require.Equal(t, http.StatusNoContent, l.Status)
+				cleared := l.Cookie("wr_sale")
+				require.NotNil(t, cleared)
+				require.Negative(t, cleared.MaxAge)
+				require.True(t, cleared.Secure)
+			}
+		})
+	}
+}
+
+func TestPublicURLAndCookieSecureAreCheckedAtStart(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	cfg, err := parseConfig(nil, noEnv, io.Discard)
+	require.NoError(t, err)
+	require.Empty(t, cfg.PublicURL)
+	require.Equal(t, httpapi.CookieSecureAuto, cfg.CookieSecure)
+	cfg, err = parseConfig([]string{"-public-url", "HTTPS://Tickets.example.com/line/", "-cookie-secure", "auto"}, noEnv, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "HTTPS://Tickets.example.com/line", cfg.PublicURL)
+	require.Equal(t, httpapi.CookieSecureAlways, cfg.CookieSecure)
+	for _, args := range [][]string{
+		{"-public-url", "tickets.example.com"}, {"-public-url", "ftp://tickets.example.com"}, {"-public-url", "https://"},
+		{"-public-url", "https://u:p@tickets.example.com"}, {"-public-url", "https://tickets.example.com/?x=1"},
+		{"-public-url", "https://tickets.example.com/#x"}, {"-public-url", "https://tickets.example.com/a b"},
+		{"-cookie-secure", "sometimes"}, {"-cookie-secure", "yes"},
+	} {
+		_, err := parseConfig(args, noEnv, io.Discard)
+		require.Error(t, err, "%v", args)
+		require.Contains(t, err.Error(), strings.TrimPrefix(args[0], "-"))
+	}
+	var help strings.Builder
+	printHelp(&help)
+	require.Contains(t, help.String(), "WAITROOM_PUBLIC_URL")
+	require.Contains(t, help.String(), "WAITROOM_COOKIE_SECURE")
 }
 
 func TestRejoinThroughTheCookieKeepsThePlace(t *testing.T) {
@@ -295,6 +371,38 @@ func TestWaitingPageIsHTMLThatNoSiteMayFrame(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, strings.HasSuffix(mt, "/javascript"), "Content-Type %q", mt)
 	require.NotEmpty(t, js.Body)
+}
+
+// connect-src names this origin's sockets, the host the page was asked
+// for, and no other: never "ws:" or "wss:" for any host. A Host that is not
+// a plain host[:port] is not copied into the header.
+func TestThePolicyLetsPagesOpenSocketsOnlyToTheirOwnHost(t *testing.T) {
+	b := setup(t)
+	connectSrc := func(host string) string {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, b.base+"/rooms/sale", nil)
+		require.NoError(t, err)
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := b.client.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		for _, d := range strings.Split(resp.Header.Get("Content-Security-Policy"), ";") {
+			if d = strings.TrimSpace(d); strings.HasPrefix(d, "connect-src ") {
+				return d
+			}
+		}
+		t.Fatalf("no connect-src in %q", resp.Header.Get("Content-Security-Policy"))
+		return ""
+	}
+	require.Equal(t, "connect-src 'self' ws://"+b.addr+" wss://"+b.addr, connectSrc(""))
+	require.Equal(t, "connect-src 'self' ws://tickets.example.com wss://tickets.example.com", connectSrc("Tickets.Example.COM"))
+	require.Equal(t, "connect-src 'self' ws://shop.example:8443 wss://shop.example:8443", connectSrc("shop.example:8443"))
+	for _, host := range []string{"[::1]:8080", "a;script-src", "a*", "a,b", "x.example:", "x..example", "a'b"} {
+		require.Equal(t, "connect-src 'self'", connectSrc(host), host)
+	}
 }
 
 func TestHealthzAndReadyzAnswerWhileRedisIsUp(t *testing.T) {

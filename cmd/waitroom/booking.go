@@ -12,6 +12,7 @@ import (
 	"github.com/waitroom/waitroom/pkg/httpapi"
 	"github.com/waitroom/waitroom/pkg/metrics"
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/ratelimit"
 )
 
 // demoSeats is the demo room's seat map: 10 rows of 10 (A1…J10).
@@ -38,7 +39,8 @@ func (m *Main) registerBooking(ctx context.Context, e *echo.Echo, rdb redis.Univ
 	if err != nil {
 		return fmt.Errorf("booking verifier: %w", err)
 	}
-	(&httpapi.Booking{Seats: seats, Queue: store, Verifier: verifier, Logger: m.log, Metrics: met}).Register(e, admin.RequireToken)
+	(&httpapi.Booking{Seats: seats, Queue: store, Verifier: verifier, Logger: m.log, Metrics: met,
+		Limit: ratelimit.New(m.cfg.BookingRate, m.cfg.BookingBurst, nil)}).Register(e, admin.RequireToken)
 	if _, err := seats.PutSeatMap(ctx, "demo", demoSeats); err != nil {
 		return fmt.Errorf("demo seats: %w", err)
 	}

@@ -73,6 +73,7 @@ func TestBrowserVisitorWaitsSeesPositionIsAdmittedAndLandsOnTargetWithToken(t *t
 	ctx := chromeBrowser(t)
 
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/rooms/demo"), chromedp.WaitVisible("#view-waiting")))
+	requireSocketLive(t, ctx)
 	position, err := chromedp.Run(ctx, chromedp.Text("#position"))
 	require.NoError(t, err)
 	require.Equal(t, "1", strings.TrimSpace(position), "first in the demo line")
@@ -108,6 +109,16 @@ func TestBrowserVisitorWaitsSeesPositionIsAdmittedAndLandsOnTargetWithToken(t *t
 	claims, err := v.Verify(context.Background(), token, "demo")
 	require.NoError(t, err)
 	require.Equal(t, "demo", claims.Room)
+}
+
+// requireSocketLive waits until the page's socket is open (its indicator
+// says "Live"): the policy's connect-src let it through.
+func requireSocketLive(t *testing.T, ctx context.Context) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		conn, err := chromedp.Run(ctx, chromedp.Text("#conn-text"))
+		return err == nil && strings.Contains(strings.ToLower(conn), "live")
+	}, 10*time.Second, 100*time.Millisecond, "the page's socket connects")
 }
 
 func TestBrowserSecondTabShowsTheSamePlace(t *testing.T) {

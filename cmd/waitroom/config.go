@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/waitroom/waitroom/pkg/httpapi"
 )
@@ -26,8 +28,8 @@ type Config struct {
 	Audience     string
 	JoinRate     float64
 	JoinBurst    int
-	// StatusRate and StatusBurst limit status reads per client address;
-	// StatusRate 0: no limit.
+	// StatusRate and StatusBurst limit status reads and leaves per client
+	// address; StatusRate 0: no limit.
 	StatusRate  float64
 	StatusBurst int
 	// SocketRate and SocketBurst limit WebSocket upgrades per client
@@ -37,12 +39,22 @@ type Config struct {
 	// SocketsPerAddr caps the sockets open at once per client address; 0:
 	// no cap.
 	SocketsPerAddr int
+	// PublicURL is where visitors reach the waiting room
+	// (https://tickets.example.com), "" when not given.
+	PublicURL string
+	// CookieSecure says when cookies carry Secure: always when PublicURL is
+	// https unless set, else per request.
+	CookieSecure httpapi.CookieSecure
 	// CORSOrigins may call /api/rooms/* from their pages; none: no CORS.
 	CORSOrigins  []string
 	TrustProxy   bool
 	LogLevel     slog.Level
 	BookingHold  string
 	BookingLimit int
+	// BookingRate and BookingBurst limit the booking API's requests per
+	// client address (standalone); BookingRate 0: no limit.
+	BookingRate  float64
+	BookingBurst int
 	// ShutdownGrace is how long /readyz answers 503 before the listener
 	// closes, so a load balancer stops sending new visitors here first.
 	ShutdownGrace time.Duration
@@ -84,12 +96,14 @@ var settings = []setting{
 	{"audience", "WAITROOM_AUDIENCE", "booking", "entry-token aud"},
 	{"join-rate", "WAITROOM_JOIN_RATE", "50", "joins per second allowed per client address (token bucket); 0: no limit"},
 	{"join-burst", "WAITROOM_JOIN_BURST", "500", "burst of joins per client address (a whole office or carrier NAT at once)"},
-	{"status-rate", "WAITROOM_STATUS_RATE", "20", "status reads (a ticket's status, a room's info) per second allowed per client address (token bucket); 0: no limit"},
-	{"status-burst", "WAITROOM_STATUS_BURST", "200", "burst of status reads per client address"},
+	{"status-rate", "WAITROOM_STATUS_RATE", "20", "status reads (a ticket's status, a room's info) and leaves per second allowed per client address (one token bucket); 0: no limit"},
+	{"status-burst", "WAITROOM_STATUS_BURST", "200", "burst of status reads and leaves per client address"},
 	{"socket-rate", "WAITROOM_SOCKET_RATE", "50", "WebSocket upgrades per second allowed per client address (token bucket); 0: no limit"},
 	{"socket-burst", "WAITROOM_SOCKET_BURST", "500", "burst of WebSocket upgrades per client address"},
 	{"sockets-per-addr", "WAITROOM_SOCKETS_PER_ADDR", "2000", "WebSockets open at once per client address; 0: no limit"},
 	{"cors-origins", "WAITROOM_CORS_ORIGINS", "", "comma-separated origins (https://shop.example.com) whose pages may call /api/rooms/* and open its sockets; unset: no CORS"},
+	{"public-url", "WAITROOM_PUBLIC_URL", "", "the URL visitors reach the waiting room at (https://tickets.example.com); when https, cookies are Secure unless -cookie-secure says otherwise"},
+	{"cookie-secure", "WAITROOM_COOKIE_SECURE", "", "true: every cookie waitroom sets is Secure (behind a proxy that ends TLS); false: none is; unset: true when -public-url is https, else per request (TLS or X-Forwarded-Proto: https)"},
 	{"trust-proxy", "WAITROOM_TRUST_PROXY", "false", "take the client address from X-Forwarded-For (only behind your own proxy)"},
 	{"log-level", "WAITROOM_LOG_LEVEL", "info", "debug, info, warn or error (each request is logged at debug)"},
 	{"shutdown-grace", "WAITROOM_SHUTDOWN_GRACE", "2s", "on SIGTERM, how long /readyz answers 503 before the listener closes (the whole shutdown stays under 10 s)"},
@@ -102,6 +116,8 @@ var settings = []setting{
 	{"pow-key", "WAITROOM_POW_KEY", "", "proof-of-work key shared by every instance (hex or base64, at least 32 bytes); unset: one kept in Redis"},
 	{"booking-hold", "BOOKING_HOLD_TTL", "5m", "standalone: how long a seat hold lasts"},
 	{"booking-limit", "BOOKING_MAX_PER_VISITOR", "4", "standalone: seats held or booked per visitor"},
+	{"booking-rate", "BOOKING_RATE", "20", "standalone: booking API requests per second allowed per client address (token bucket); 0: no limit"},
+	{"booking-burst", "BOOKING_BURST", "100", "standalone: burst of booking API requests per client address"},
 }
 
 // parseConfig reads args and the environment (getenv). --help prints every
@@ -140,20 +156,20 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		PowKey:       get("pow-key"),
 	}
 	var err error
-	if c.JoinRate, err = strconv.ParseFloat(get("join-rate"), 64); err != nil || c.JoinRate < 0 {
-		return c, fmt.Errorf("join-rate: want a number ≥ 0, got %q", get("join-rate"))
+	if c.JoinRate, err = parseRate("join-rate", get("join-rate")); err != nil {
+		return c, err
 	}
 	if c.JoinBurst, err = strconv.Atoi(get("join-burst")); err != nil || c.JoinBurst < 1 {
 		return c, fmt.Errorf("join-burst: want an integer ≥ 1, got %q", get("join-burst"))
 	}
-	if c.StatusRate, err = strconv.ParseFloat(get("status-rate"), 64); err != nil || c.StatusRate < 0 {
-		return c, fmt.Errorf("status-rate: want a number ≥ 0, got %q", get("status-rate"))
+	if c.StatusRate, err = parseRate("status-rate", get("status-rate")); err != nil {
+		return c, err
 	}
 	if c.StatusBurst, err = strconv.Atoi(get("status-burst")); err != nil || c.StatusBurst < 1 {
 		return c, fmt.Errorf("status-burst: want an integer ≥ 1, got %q", get("status-burst"))
 	}
-	if c.SocketRate, err = strconv.ParseFloat(get("socket-rate"), 64); err != nil || c.SocketRate < 0 {
-		return c, fmt.Errorf("socket-rate: want a number ≥ 0, got %q", get("socket-rate"))
+	if c.SocketRate, err = parseRate("socket-rate", get("socket-rate")); err != nil {
+		return c, err
 	}
 	if c.SocketBurst, err = strconv.Atoi(get("socket-burst")); err != nil || c.SocketBurst < 1 {
 		return c, fmt.Errorf("socket-burst: want an integer ≥ 1, got %q", get("socket-burst"))
@@ -162,6 +178,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		return c, fmt.Errorf("sockets-per-addr: want an integer ≥ 0, got %q", get("sockets-per-addr"))
 	}
 	if c.CORSOrigins, err = parseOrigins(get("cors-origins")); err != nil {
+		return c, err
+	}
+	if c.PublicURL, err = parsePublicURL(get("public-url")); err != nil {
+		return c, err
+	}
+	if c.CookieSecure, err = parseCookieSecure(get("cookie-secure"), c.PublicURL); err != nil {
 		return c, err
 	}
 	if c.AutoPipeline, err = strconv.ParseBool(get("autopipeline")); err != nil {
@@ -178,6 +200,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if c.BookingLimit, err = strconv.Atoi(get("booking-limit")); err != nil || c.BookingLimit < 1 {
 		return c, fmt.Errorf("booking-limit: want an integer ≥ 1, got %q", get("booking-limit"))
+	}
+	if c.BookingRate, err = parseRate("booking-rate", get("booking-rate")); err != nil {
+		return c, err
+	}
+	if c.BookingBurst, err = strconv.Atoi(get("booking-burst")); err != nil || c.BookingBurst < 1 {
+		return c, fmt.Errorf("booking-burst: want an integer ≥ 1, got %q", get("booking-burst"))
 	}
 	if !c.Standalone() && c.AdminToken == "" {
 		return c, fmt.Errorf("WAITROOM_ADMIN_TOKEN is required when REDIS_URL or REDIS_CLUSTER_ADDRS is set")
@@ -224,4 +252,47 @@ func parseOrigins(s string) ([]string, error) {
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// parsePublicURL reads WAITROOM_PUBLIC_URL: an absolute http(s) URL, maybe
+// with a path, and nothing else (no user, query or fragment).
+func parsePublicURL(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsFunc(s, unicode.IsSpace) {
+		return "", fmt.Errorf("public-url: want a URL like https://tickets.example.com, got %q", s)
+	}
+	return strings.TrimSuffix(s, "/"), nil
+}
+
+// parseCookieSecure reads WAITROOM_COOKIE_SECURE: true, false, or unset
+// ("auto"), which is true when the public URL is https.
+func parseCookieSecure(s, publicURL string) (httpapi.CookieSecure, error) {
+	if s == "" || s == "auto" {
+		if strings.HasPrefix(strings.ToLower(publicURL), "https://") {
+			return httpapi.CookieSecureAlways, nil
+		}
+		return httpapi.CookieSecureAuto, nil
+	}
+	on, err := strconv.ParseBool(s)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("cookie-secure: want true, false or auto, got %q", s)
+	case on:
+		return httpapi.CookieSecureAlways, nil
+	}
+	return httpapi.CookieSecureNever, nil
+}
+
+// parseRate reads a rate of a token bucket: a finite number ≥ 0 (NaN or
+// Inf would refuse every request).
+func parseRate(name, s string) (float64, error) {
+	r, err := strconv.ParseFloat(s, 64)
+	if err != nil || r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+		return 0, fmt.Errorf("%s: want a number ≥ 0, got %q", name, s)
+	}
+	return r, nil
 }

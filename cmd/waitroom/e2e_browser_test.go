@@ -59,6 +59,7 @@ func TestBrowserEndToEndWaitBookCheckOutAndTheNextVisitorGetsThePlace(t *testing
 	}
 	ctx := chromeBrowser(t)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/rooms/demo"), chromedp.WaitVisible("#view-waiting")))
+	requireSocketLive(t, ctx)
 	position, err := chromedp.Run(ctx, chromedp.Text("#position"))
 	require.NoError(t, err)
 	require.Equal(t, "5", strings.TrimSpace(position))

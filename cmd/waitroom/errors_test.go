@@ -215,6 +215,9 @@ func TestABadConfigFieldIsNamedAndChangesNothing(t *testing.T) {
 			{`{"paused":"yes"}`, "paused"},
 			{`{"opens_at":"tomorrow"}`, "opens_at"},
 			{`{"target_url":"javascript:alert(1)"}`, "target_url"},
+			{`{"target_url":"/\t/evil.example/x"}`, "target_url"}, // a browser drops the tab: //evil.example
+			{`{"target_url":"/booking/sale\n"}`, "target_url"},
+			{`{"target_url":"/\u200b/evil.example"}`, "target_url"},
 			{`{"abandon_after_s":-5}`, "abandon_after_s"},
 			{`{"capcity":5}`, "capcity"},
 			{`not json`, "body"},

@@ -159,6 +159,7 @@ func (m *Main) Run(ctx context.Context) error {
 		SocketLimit:    ratelimit.New(cfg.SocketRate, cfg.SocketBurst, nil),
 		SocketsPerAddr: ratelimit.NewConcurrent(cfg.SocketsPerAddr),
 		CORSOrigins:    cfg.CORSOrigins,
+		CookieSecure:   cfg.CookieSecure,
 		Draining:       &m.draining,
 		SocketContext:  appCtx,
 		Logger:         log,

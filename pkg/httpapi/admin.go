@@ -28,7 +28,7 @@ type Admin struct {
 	Sleep func(time.Duration)
 
 	mu       sync.Mutex
-	failures map[string]int // by client address
+	failures map[string]*tokenFailures // by clientKey
 }
 
 // Register adds the operator routes to e.
@@ -42,42 +42,88 @@ func (a *Admin) Register(e *echo.Echo) {
 	e.GET("/admin", func(c echo.Context) error { return servePage(c, web.AdminPage) })
 }
 
+// maxSlowedAddrs bounds the addresses remembered for wrong tokens, under a
+// spray of addresses.
+const maxSlowedAddrs = 100000
+
+// tokenFailures is one address's run of wrong operator tokens.
+type tokenFailures struct {
+	n     int       // wrong tokens since the last right one
+	until time.Time // the address is slowed down until then
+}
+
 // RequireToken checks "Authorization: Bearer <token>" in constant time.
 // Each wrong token from an address doubles its wait before the 401 (up to
-// 5 s), so guessing is slow; every refusal is logged, never the token.
+// 5 s), and until that wait is over every request from the address, right
+// token or not, gets 429 at once: guesses cannot be sent in parallel to
+// sidestep the wait. Every wrong token is logged, never the token.
 func (a *Admin) RequireToken(next echo.HandlerFunc) echo.HandlerFunc {
 	want := sha256.Sum256([]byte(a.Token))
+	sleep := a.Sleep
+	if sleep == nil {
+		sleep = time.Sleep
+	}
 	return func(c echo.Context) error {
+		key := clientKey(c)
+		now := time.Now()
+		a.mu.Lock()
+		f := a.failures[key]
+		if f != nil && now.Before(f.until) {
+			a.mu.Unlock()
+			return rateLimited(f.until.Sub(now))
+		}
 		got, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
 		sum := sha256.Sum256([]byte(got))
 		// Comparing fixed-size digests keeps the token's length secret too.
 		if ok && a.Token != "" && subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
-			a.mu.Lock()
-			delete(a.failures, c.RealIP())
+			delete(a.failures, key)
 			a.mu.Unlock()
 			return next(c)
 		}
-		a.mu.Lock()
-		if a.failures == nil {
-			a.failures = map[string]int{}
+		if f == nil {
+			a.forgetSome(now)
+			f = &tokenFailures{}
+			a.failures[key] = f
 		}
-		if len(a.failures) > 100000 { // bound memory under a spray of addresses
-			clear(a.failures)
-		}
-		a.failures[c.RealIP()]++
-		n := a.failures[c.RealIP()]
+		f.n++
+		n := f.n
+		wait := min(100*time.Millisecond<<min(n-1, 6), 5*time.Second)
+		f.until = now.Add(wait)
 		a.mu.Unlock()
 		if a.OnRefused != nil {
 			a.OnRefused()
 		}
 		a.Logger.Warn("operator token refused", "request_id", requestID(c), "client", c.RealIP(), "failures", n)
-		wait := min(100*time.Millisecond<<min(n-1, 6), 5*time.Second)
-		sleep := a.Sleep
-		if sleep == nil {
-			sleep = time.Sleep
-		}
 		sleep(wait)
+		// The wait is over once slept: a shortened Sleep (tests) shortens
+		// the slow-down with it.
+		a.mu.Lock()
+		if end := time.Now(); end.Before(f.until) {
+			f.until = end
+		}
+		a.mu.Unlock()
 		return errUnauthorized
+	}
+}
+
+// forgetSome keeps the failures map under maxSlowedAddrs: it forgets the
+// addresses not slowed down now, or all of them when that frees under a
+// tenth (a spray), so a scan happens at most once per maxSlowedAddrs/10 new
+// addresses. a.mu is held.
+func (a *Admin) forgetSome(now time.Time) {
+	if a.failures == nil {
+		a.failures = map[string]*tokenFailures{}
+	}
+	if len(a.failures) < maxSlowedAddrs {
+		return
+	}
+	for k, f := range a.failures {
+		if !now.Before(f.until) {
+			delete(a.failures, k)
+		}
+	}
+	if len(a.failures) > maxSlowedAddrs*9/10 {
+		clear(a.failures)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/metrics"
 	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/pkg/ratelimit"
 	"github.com/waitroom/waitroom/web"
 )
 
@@ -60,6 +61,9 @@ type Booking struct {
 	Now func() time.Time
 	// Metrics counts token checks, holds and bookings; nil counts nothing.
 	Metrics *metrics.Metrics
+	// Limit limits the visitors' API requests per client address, checked
+	// before the token and before Redis; nil allows all.
+	Limit *ratelimit.Limiter
 
 	tokens *tokenCache
 }
@@ -120,13 +124,18 @@ func admissionFrom(c echo.Context) *admission {
 
 // admitted lets a request through only with a valid entry token for the
 // room whose admission is still live: checkout, leave, expiry and the
-// operator all end it at once, whatever the token's own exp says.
+// operator all end it at once, whatever the token's own exp says. The
+// address's limit comes first: a flood costs neither an Ed25519 check nor
+// a Redis round trip.
 func (b *Booking) admitted(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", "no-store")
 		room := c.Param("room")
 		if !queue.ValidRoomID(room) {
 			return queue.ErrInvalidRoom
+		}
+		if ok, wait := b.Limit.Allow(clientKey(c)); !ok {
+			return rateLimited(wait)
 		}
 		a, err := b.checkToken(c, room)
 		b.countCheck(err)

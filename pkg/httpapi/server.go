@@ -4,20 +4,41 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/waitroom/waitroom/pkg/ratelimit"
 )
 
 // MaxBodyBytes is the largest request body accepted (API.md: 8 KiB).
 const MaxBodyBytes = 8 << 10
 
+// The Content-Security-Policy of every answer, around its connect-src.
+const (
+	cspHead = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'"
+	cspTail = "; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+// cspHost is a Host that may be copied into the policy as a CSP host-source:
+// DNS labels or an IPv4 address, and a port (an IPv6 literal is no valid
+// host-source; anything odd stays out of the header).
+var cspHost = regexp.MustCompile(`^[a-z0-9-]+(\.[a-z0-9-]+)*(:[0-9]{1,5})?$`)
+
 // contentSecurityPolicy keeps pages to their own origin: no inline script,
-// no CDN, sockets only back to us.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+// no CDN, and sockets only back to host, the one the page came from. CSP3
+// lets 'self' match the same origin's ws: and wss:, older browsers do not,
+// so a plain host is named as well.
+func contentSecurityPolicy(host string) string {
+	host = strings.ToLower(host)
+	if len(host) > 260 || !cspHost.MatchString(host) {
+		return cspHead + cspTail
+	}
+	return cspHead + " ws://" + host + " wss://" + host + cspTail
+}
 
 // NewEcho returns an echo instance with what every waitroom server shares:
 // the error handler of API.md, a request id on every request and log line,
@@ -50,6 +71,10 @@ func NewEcho(log *slog.Logger) *echo.Echo {
 func TrustProxy(e *echo.Echo) {
 	e.IPExtractor = echo.ExtractIPFromXFFHeader()
 }
+
+// clientKey is the key of the request's client address in every
+// per-address limit: the address, or its /64 for IPv6 (ratelimit.AddrKey).
+func clientKey(c echo.Context) string { return ratelimit.AddrKey(c.RealIP()) }
 
 const requestIDKey = "request_id"
 
@@ -123,7 +148,7 @@ func bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("Content-Security-Policy", contentSecurityPolicy(c.Request().Host))
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Content-Type-Options", "nosniff")

@@ -69,7 +69,7 @@ type Waitroom struct {
 	// JoinLimit limits joins per client address; nil allows all.
 	JoinLimit *ratelimit.Limiter
 	// StatusLimit limits status reads (a ticket's status, a room's info)
-	// per client address; nil allows all.
+	// and leaves per client address; nil allows all.
 	StatusLimit *ratelimit.Limiter
 	// SocketLimit limits WebSocket upgrades per client address; nil allows
 	// all.
@@ -77,6 +77,9 @@ type Waitroom struct {
 	// SocketsPerAddr caps the sockets open at once per client address; nil
 	// allows any number.
 	SocketsPerAddr *ratelimit.Concurrent
+	// CookieSecure says when the cookies it sets carry Secure; default per
+	// request (TLS or X-Forwarded-Proto: https).
+	CookieSecure CookieSecure
 	// CORSOrigins are the origins (https://shop.example.com) whose pages may
 	// call /api/rooms/* and open its sockets; none by default: no CORS.
 	CORSOrigins []string
@@ -186,7 +189,7 @@ func (w *Waitroom) join(c echo.Context) error {
 	if err := w.checkOrigin(c); err != nil {
 		return err
 	}
-	if ok, wait := w.JoinLimit.Allow(c.RealIP()); !ok {
+	if ok, wait := w.JoinLimit.Allow(clientKey(c)); !ok {
 		return rateLimited(wait)
 	}
 	var body joinBody
@@ -257,10 +260,10 @@ func (w *Waitroom) challenge(c echo.Context) error {
 	if w.Puzzles == nil {
 		return errNotFound
 	}
-	if ok, wait := w.StatusLimit.Allow(c.RealIP()); !ok {
+	if ok, wait := w.StatusLimit.Allow(clientKey(c)); !ok {
 		return rateLimited(wait)
 	}
-	base, recent, err := w.Store.CountChallenge(c.Request().Context(), room, c.RealIP())
+	base, recent, err := w.Store.CountChallenge(c.Request().Context(), room, clientKey(c))
 	if err != nil {
 		return err
 	}
@@ -294,14 +297,13 @@ func (w *Waitroom) checkOrigin(c echo.Context) error {
 }
 
 func (w *Waitroom) setTicketCookie(c echo.Context, room, ticket string, maxAge time.Duration) {
-	c.SetCookie(&http.Cookie{
+	w.CookieSecure.SetCookie(c, &http.Cookie{
 		Name:     TicketCookie(room),
 		Value:    ticket,
 		Path:     "/",
 		MaxAge:   int(maxAge.Seconds()),
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
-		Secure:   c.IsTLS() || c.Request().Header.Get("X-Forwarded-Proto") == "https",
 	})
 }
 
@@ -310,7 +312,7 @@ func (w *Waitroom) status(c echo.Context) error {
 	if !queue.ValidRoomID(room) {
 		return queue.ErrInvalidRoom
 	}
-	if ok, wait := w.StatusLimit.Allow(c.RealIP()); !ok {
+	if ok, wait := w.StatusLimit.Allow(clientKey(c)); !ok {
 		return rateLimited(wait)
 	}
 	st, err := w.Store.Status(c.Request().Context(), room, ticket)
@@ -331,6 +333,11 @@ func (w *Waitroom) leave(c echo.Context) error {
 	}
 	if err := w.checkOrigin(c); err != nil {
 		return err
+	}
+	// Leaving shares the status reads' bucket: both name a ticket, and an
+	// unlimited one would let an address probe tickets as fast as it likes.
+	if ok, wait := w.StatusLimit.Allow(clientKey(c)); !ok {
+		return rateLimited(wait)
 	}
 	if err := readNoBody(c); err != nil {
 		return err
@@ -416,7 +423,7 @@ func (w *Waitroom) roomInfo(c echo.Context) error {
 	if !queue.ValidRoomID(room) {
 		return queue.ErrInvalidRoom
 	}
-	if ok, wait := w.StatusLimit.Allow(c.RealIP()); !ok {
+	if ok, wait := w.StatusLimit.Allow(clientKey(c)); !ok {
 		return rateLimited(wait)
 	}
 	ctx := c.Request().Context()
@@ -446,7 +453,7 @@ func (w *Waitroom) socket(c echo.Context) error {
 	if !queue.ValidRoomID(room) {
 		return queue.ErrInvalidRoom
 	}
-	addr := c.RealIP()
+	addr := clientKey(c)
 	if ok, wait := w.SocketLimit.Allow(addr); !ok {
 		return rateLimited(wait)
 	}

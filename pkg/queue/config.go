@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Mode decides what happens to a visitor at join.
@@ -254,10 +255,15 @@ func decodeInt(raw json.RawMessage) (int, error) {
 }
 
 // validTargetURL accepts a same-site path ("/booking/x") or an absolute
-// http(s) URL; never "javascript:" or a protocol-relative "//host".
+// http(s) URL; never "javascript:" or a protocol-relative "//host". No
+// whitespace or control character anywhere: browsers drop tabs and
+// newlines from a URL, so "/\t/evil.example" would lead to //evil.example.
 func validTargetURL(s string) error {
 	if s == "" || len(s) > MaxTargetURLLen {
 		return fmt.Errorf("must be 1–%d characters", MaxTargetURLLen)
+	}
+	if strings.ContainsFunc(s, invisibleInURL) {
+		return fmt.Errorf("must not contain whitespace, control or format characters")
 	}
 	if strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//") && !strings.Contains(s, `\`) {
 		return nil
@@ -267,6 +273,13 @@ func validTargetURL(s string) error {
 		return fmt.Errorf("must be a path starting with / or an http(s) URL")
 	}
 	return nil
+}
+
+// invisibleInURL reports a rune that a browser may drop from a URL or that
+// hides what the URL says: whitespace, control characters (C0, DEL, C1) and
+// format characters (zero-width spaces, bidi overrides).
+func invisibleInURL(r rune) bool {
+	return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
 }
 
 // Apply returns c with the patch's fields set.

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -105,6 +106,57 @@ func TestBadConfigsAreRefusedNamingTheFieldAndChangeNothing(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, before, after, "nothing changed")
 	})
+}
+
+func TestATargetURLIsASamesitePathOrAnHTTPURLWithNothingInvisible(t *testing.T) {
+	for _, c := range []struct {
+		url string
+		ok  bool
+	}{
+		{"/booking/sale", true},
+		{"/booking/sale?seat=A1#map", true},
+		{"https://shop.example/checkout?x=1", true},
+		{"http://127.0.0.1:8081/booking/sale", true},
+		{"/caf%C3%A9/%20x", true},
+		{"/café", true},
+		{"", false},
+		{"booking/sale", false},
+		{"//evil.example", false},
+		{`/\evil.example`, false},
+		{"javascript:alert(1)", false},
+		{"ftp://shop.example/x", false},
+		{"/\t/evil.example/x", false},
+		{"/\n/evil.example/x", false},
+		{"/\r/evil.example/x", false},
+		{"/booking/sale\t", false},
+		{" /booking/sale", false},
+		{"/booking/sale ", false},
+		{"/booking /sale", false},
+		{"/\x00/evil.example", false},
+		{"/\x7f/evil.example", false},
+		{"/\u0085/evil.example", false},
+		{"/\u00a0/evil.example", false},
+		{"/\u2028/evil.example", false},
+		{"/\u200b/evil.example", false},
+		{"/\u202e/evil.example", false},
+		{"/\ufeff/evil.example", false},
+		{"https://shop.example/\tx", false},
+		{"https://shop.example\n.evil/", false},
+		{"\thttps://shop.example/", false},
+	} {
+		err := validTargetURL(c.url)
+		if c.ok {
+			require.NoError(t, err, "%q", c.url)
+			continue
+		}
+		require.Error(t, err, "%q", c.url)
+		body, err := json.Marshal(map[string]string{"target_url": c.url})
+		require.NoError(t, err)
+		_, err = DecodeConfigPatch(body)
+		var ce *ConfigError
+		require.ErrorAs(t, err, &ce, "%q", c.url)
+		require.Equal(t, "target_url", ce.Field, "%q", c.url)
+	}
 }
 
 func TestGoodPatchDecodes(t *testing.T) {

@@ -94,3 +94,22 @@ func TestConcurrentHoldsUnderContention(t *testing.T) {
 	wg.Wait()
 	require.EqualValues(t, 10, got.Load(), "exactly the cap, however many race for it")
 }
+
+func TestAnAddressKeysItsLimitsByIPv4AddressOrIPv6Slash64(t *testing.T) {
+	for _, c := range []struct{ ip, key string }{
+		{"192.0.2.1", "192.0.2.1"},
+		{"192.0.2.2", "192.0.2.2"},
+		{"::ffff:192.0.2.1", "192.0.2.1"},
+		{"2001:db8:1:2::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"2001:DB8:1:2:a:b:c:d", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"::1", "::/64"},
+		{"", ""},
+		{"not-an-address", "not-an-address"},
+		{"192.0.2.1:8080", "192.0.2.1:8080"},
+	} {
+		require.Equal(t, c.key, AddrKey(c.ip), c.ip)
+	}
+}

@@ -16,7 +16,8 @@
  * does not give the place away as abandoned.
  *
  * No framework and no build step. The page must run under
- * "default-src 'self'; connect-src 'self' (this origin's ws/wss)", so nothing here uses
+ * "default-src 'self'; connect-src 'self' ws://<host> wss://<host>": its
+ * socket goes back to location.host, and nothing here uses
  * inline handlers, eval or style attributes. Element.style set from script
  * is CSSOM, which that policy allows.
  */
