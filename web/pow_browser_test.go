@@ -2,7 +2,9 @@ package web_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,9 +27,10 @@ import (
 	"github.com/waitroom/waitroom/web"
 )
 
-// csp is the waiting page's policy (see the package doc): the worker must
-// load and run under it.
-const csp = "default-src 'self'; connect-src 'self' ws: wss:"
+// csp is the policy pkg/httpapi sends with every page and file: the worker
+// must load and run under it (worker-src falls back to script-src 'self').
+const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // powTestPage loads only pow.js; the test drives it through DevTools, which
 // the policy's ban on inline scripts does not cover.
@@ -191,7 +194,8 @@ func TestAMalformedChallengeIsRefusedBeforeAnyWork(t *testing.T) {
 
 func TestTheWaitingPageSolvesThePuzzleWhenAskedAndJoins(t *testing.T) {
 	b := setupPow(t)
-	b.api.maxnumber = 300_000 // long enough to see the check on screen
+	b.api.maxnumber = 300_000
+	b.api.late = true // the answer in the last 40%: long enough to watch the progress
 	b.open(b.base + "/rooms/demo")
 
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
@@ -200,6 +204,25 @@ func TestTheWaitingPageSolvesThePuzzleWhenAskedAndJoins(t *testing.T) {
 	heading, err := chromedp.Run(ctx, chromedp.Text("#heading"))
 	require.NoError(t, err)
 	require.Equal(t, "Checking your browser…", heading)
+	type checking struct {
+		Role    string `json:"role"`
+		Now     string `json:"now"`
+		Percent string `json:"percent"`
+		Said    string `json:"said"`
+	}
+	var seen checking
+	require.Eventually(t, func() bool {
+		seen, err = chromedp.Run(ctx, chromedp.Evaluate[checking](`({
+			role: document.getElementById('check-progress').getAttribute('role'),
+			now: document.getElementById('check-progress').getAttribute('aria-valuenow'),
+			percent: document.getElementById('check-percent').textContent,
+			said: document.getElementById('announcer').textContent,
+		})`))
+		return err == nil && seen.Now != "0" && seen.Now != ""
+	}, 20*time.Second, 50*time.Millisecond, "the bar moves")
+	require.Equal(t, "progressbar", seen.Role)
+	require.Equal(t, seen.Now+"%", seen.Percent)
+	require.Contains(t, seen.Said, "Checking your browser", "the polite live region said what is happening")
 	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible("#view-waiting")))
 	position, err := chromedp.Run(ctx, chromedp.Text("#position"))
 	require.NoError(t, err)
@@ -225,15 +248,16 @@ func TestTheWaitingPageSolvesOnceMoreAfterPowInvalid(t *testing.T) {
 }
 
 func TestTheWaitingPageGivesUpAfterTwoRefusedSolutions(t *testing.T) {
-	b2 := setupPow(t)
-	b2.api.maxnumber = 2000
-	b2.api.refuse = 100
-	b2.open(b2.base + "/rooms/demo")
-	ctx2, cancel2 := context.WithTimeout(b2.ctx, 60*time.Second)
-	defer cancel2()
-	require.NoError(t, chromedp.Do(ctx2, chromedp.WaitVisible("#view-ended"), chromedp.WaitVisible("#rejoin")))
-	require.Equal(t, 2, b2.api.challengeCount())
-	heading, err := chromedp.Run(ctx2, chromedp.Text("#heading"))
+	// Refused every time: two solves, then a final message with a retry button.
+	b := setupPow(t)
+	b.api.maxnumber = 2000
+	b.api.refuse = 100
+	b.open(b.base + "/rooms/demo")
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible("#view-ended"), chromedp.WaitVisible("#rejoin")))
+	require.Equal(t, 2, b.api.challengeCount())
+	heading, err := chromedp.Run(ctx, chromedp.Text("#heading"))
 	require.NoError(t, err)
 	require.Contains(t, heading, "check")
 }
@@ -245,6 +269,7 @@ type fakeJoinAPI struct {
 	master    []byte
 	maxnumber int
 	refuse    int
+	late      bool // hand out only challenges whose number is in the top 40% of the range
 
 	mu         sync.Mutex
 	used       map[string]bool
@@ -288,6 +313,9 @@ func (a *fakeJoinAPI) register(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /api/rooms/demo/challenge", func(w http.ResponseWriter, r *http.Request) {
 		ch, err := pow.NewChallenge(a.master, "demo", a.maxnumber, time.Now())
+		for a.late && err == nil && secretNumber(ch) < a.maxnumber*6/10 {
+			ch, err = pow.NewChallenge(a.master, "demo", a.maxnumber, time.Now())
+		}
 		if err != nil {
 			fail(w, http.StatusInternalServerError, "internal")
 			return
@@ -306,6 +334,17 @@ func (a *fakeJoinAPI) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/rooms/demo/ws", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "ticket_not_found")
 	})
+}
+
+// secretNumber finds a challenge's number by brute force, as a browser does.
+func secretNumber(ch pow.Challenge) int {
+	for n := 0; n <= ch.MaxNumber; n++ {
+		sum := sha256.Sum256([]byte(ch.Salt + strconv.Itoa(n)))
+		if hex.EncodeToString(sum[:]) == ch.Challenge {
+			return n
+		}
+	}
+	return -1
 }
 
 func (a *fakeJoinAPI) joinBodies() []string {
