@@ -287,3 +287,19 @@ func TestAPayloadIsSmall(t *testing.T) {
 	require.Less(t, len(p), 400)
 	require.True(t, regexp.MustCompile(`^[A-Za-z0-9+/=]+$`).MatchString(p))
 }
+
+// BenchmarkNativeSolve is what an attacker's plain Go solver (one core, no
+// GPU) spends per puzzle: compare with the browser's figures in
+// docs/BENCHMARKS.md.
+func BenchmarkNativeSolve(b *testing.B) {
+	master := []byte("0123456789abcdef0123456789abcdef")
+	var hashes int64
+	for b.Loop() {
+		ch, err := pow.NewChallenge(master, "concert", 50_000, now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		hashes += solve(b, ch) + 1
+	}
+	b.ReportMetric(float64(hashes)/b.Elapsed().Seconds(), "hashes/s")
+}
