@@ -28,6 +28,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/waitroom/waitroom/internal/pow"
 	"github.com/waitroom/waitroom/internal/usertoken"
 	"github.com/waitroom/waitroom/pkg/embedded"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
@@ -148,11 +149,16 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	powKey, err := pow.SharedKey(ctx, rdb, cfg.PowKey)
+	if err != nil {
+		return fmt.Errorf("proof-of-work key: %w", err)
+	}
 	(&httpapi.Waitroom{
 		Store:          store,
 		Sockets:        h,
 		Signer:         signer,
 		Users:          users,
+		Puzzles:        &pow.Puzzles{Key: powKey},
 		TrustProxy:     cfg.TrustProxy,
 		JoinLimit:      ratelimit.New(cfg.JoinRate, cfg.JoinBurst, nil),
 		StatusLimit:    ratelimit.New(cfg.StatusRate, cfg.StatusBurst, nil),

@@ -96,6 +96,7 @@ func setup(t *testing.T, be backend) *bundle {
 			"WAITROOM_ADMIN_TOKEN=" + adminToken,
 			"WAITROOM_SIGNING_KEY=" + key,
 			"WAITROOM_SHUTDOWN_GRACE=0s",
+			"WAITROOM_USER_SECRET=" + userSecret,
 		})
 	}
 	for i := range 2 {

@@ -8,7 +8,9 @@
  *
  * A protected site that knows its visitor links here with ?user_token=…
  * (see docs/API.md, Visitor identity): the page takes it out of the address
- * bar at once and sends it with the join.
+ * bar at once and sends it with the join. A room that asks for proof of work
+ * answers the join with 403 pow_required: the page then solves the room's
+ * puzzle (pow.js) and joins again with the solution.
  *
  * When the socket cannot connect or drops, the page polls the ticket status
  * until the socket is back. A visitor behind a proxy that blocks WebSockets
@@ -38,6 +40,7 @@
   const POLLING_LABEL_AFTER = 3; // failed reconnects before the indicator says "polling"
   const REQUEST_TIMEOUT_MS = 15000; // a hung request must not stall polling forever
   const CLOSE_REPLACED = 4000; // server's close code: a newer socket for this ticket took over
+  const POW_SOLVES = 2; // puzzles solved per join before giving up: pow_required, then pow_invalid once
 
   // ---- Elements -----------------------------------------------------------
 
@@ -50,6 +53,7 @@
     notice: byId('notice'),
     views: {
       loading: byId('view-loading'),
+      checking: byId('view-checking'),
       waiting: byId('view-waiting'),
       prequeue: byId('view-prequeue'),
       admitted: byId('view-admitted'),
@@ -70,6 +74,9 @@
     endedDetail: byId('ended-detail'),
     rejoin: byId('rejoin'),
     announcer: byId('announcer'),
+    checkProgress: byId('check-progress'),
+    checkFill: byId('check-fill'),
+    checkPercent: byId('check-percent'),
   };
 
   // ---- State --------------------------------------------------------------
@@ -120,10 +127,12 @@
     setNotice(notice);
     if (notice) say(notice);
 
+    let body = {}; // gets {pow} once a puzzle is solved; retries resend it
+    let solves = 0;
     for (let attempt = 0; ;) {
       let reply = null;
       try {
-        reply = await api('POST', apiBase + '/tickets', joinBody());
+        reply = await api('POST', apiBase + '/tickets', { ...joinBody(), ...body });
       } catch {
         // Network error or timeout: retried below like a 503.
       }
@@ -146,6 +155,22 @@
           message: 'This sale is for signed-in customers. Go back to the shop, sign in, and follow its link to the waiting room again.',
         });
         return;
+      }
+      const code = reply ? errorCode(reply.data) : '';
+      if (status === 403 && (code === 'pow_required' || code === 'pow_invalid')) {
+        if (solves >= POW_SOLVES) {
+          finish({
+            heading: 'We could not check your browser',
+            message: 'The waiting room did not accept the check this browser did, so you are not in line yet.',
+            button: 'Try again',
+          });
+          return;
+        }
+        solves++;
+        const payload = await proveWork(gen, notice);
+        if (payload === null) return; // stale, or proveWork has said why it stopped
+        body = { pow: payload };
+        continue;
       }
       if (status === 403) {
         // Only room_closed is expected here: the sale is over.
@@ -207,6 +232,96 @@
     session.wsAttempts = 0;
     apply(status);
     if (!session.done) connectSocket();
+  }
+
+  // ---- Proof of work ---------------------------------------------------------
+
+  // proveWork gets the room's puzzle and solves it in a worker (pow.js),
+  // showing progress. It resolves to the payload for the join body, or to
+  // null when this join is stale or has ended on screen (it says why).
+  async function proveWork(gen, notice) {
+    showView('checking', 'Checking your browser…');
+    setCheckProgress(0);
+    say('Checking your browser before you join the line. This takes a few seconds.');
+
+    let challenge = null;
+    for (let attempt = 0; !challenge;) {
+      let reply = null;
+      try {
+        reply = await api('GET', apiBase + '/challenge');
+      } catch {
+        // Network error or timeout: retried below like a 503.
+      }
+      if (gen !== session.gen) return null;
+      const status = reply ? reply.status : 0;
+      if (status === 200 && reply.data) {
+        challenge = reply.data;
+      } else if (status === 429) {
+        await waitWithCountdown(retryAfterMs(reply.retryAfter), gen,
+          (s) => `Lots of people are joining right now. Trying again in ${s} s…`);
+      } else if (status === 0 || status === 408 || status >= 500) {
+        await waitWithCountdown(backoffMs(attempt++), gen,
+          (s) => `We can't reach the waiting room right now. Trying again in ${s} s…`);
+      } else if (status === 404) {
+        finish({
+          heading: 'Waiting room not found',
+          message: 'There is no waiting room at this address. Please check the link.',
+        });
+        return null;
+      } else {
+        finish({
+          heading: 'Something went wrong',
+          message: errorMessage(reply.data) || 'We could not get the browser check.',
+          button: 'Try again',
+        });
+        return null;
+      }
+      if (gen !== session.gen) return null;
+    }
+    setNotice(notice);
+
+    const pow = window.waitroomPow;
+    if (!pow || typeof pow.solve !== 'function') {
+      finish({ heading: 'Something went wrong', message: 'The browser check did not load. Please reload the page.', button: 'Try again' });
+      return null;
+    }
+    const stop = new AbortController();
+    try {
+      const payload = await pow.solve(challenge, (fraction) => {
+        if (gen !== session.gen) stop.abort();
+        else setCheckProgress(Math.floor(fraction * 100));
+      }, stop.signal);
+      if (gen !== session.gen) return null;
+      showView('loading', 'Joining the line…');
+      say('Check complete. Joining the line…');
+      return payload;
+    } catch (err) {
+      if (gen !== session.gen) return null;
+      if (err && err.code === 'unsupported') {
+        finish({
+          heading: "This browser can't join the line",
+          message: err.message,
+          detail: 'Every visitor\'s browser solves a small puzzle before joining, so that nobody can take many places at once.',
+          button: 'Try again',
+        });
+      } else {
+        finish({
+          heading: 'Something went wrong',
+          message: 'We could not check your browser: ' + ((err && err.message) || 'unknown error'),
+          button: 'Try again',
+        });
+      }
+      return null;
+    }
+  }
+
+  // setCheckProgress shows how much of the puzzle's range has been tried.
+  // The bar is not a live region; the start and the end are announced.
+  function setCheckProgress(percent) {
+    ui.checkProgress.setAttribute('aria-valuenow', String(percent));
+    ui.checkProgress.setAttribute('aria-valuetext', `${percent}%`);
+    ui.checkFill.style.width = percent + '%';
+    ui.checkPercent.textContent = percent + '%';
   }
 
   // ---- Live updates: WebSocket ----------------------------------------------
