@@ -33,14 +33,14 @@ var pages = []struct {
 	html, js string
 	want     []string
 }{
-	{web.RoomPage, "room.js", []string{`src="/static/room.js"`, `href="/static/style.css"`, `name="viewport"`}},
+	{web.RoomPage, "room.js", []string{`src="/static/room.js"`, `src="/static/pow.js"`, `href="/static/style.css"`, `name="viewport"`}},
 	{web.AdminPage, "admin.js", []string{`src="/static/admin.js"`, `href="/static/style.css"`, `href="/static/admin.css"`, `name="viewport"`}},
 	{web.BookingPage, "booking.js", []string{`src="/static/booking.js"`, `href="/static/style.css"`, `href="/static/booking.css"`, `name="viewport"`}},
 }
 
 func TestPagesAreEmbedded(t *testing.T) {
 	files := setup(t)
-	for _, name := range []string{web.RoomPage, "room.js", web.AdminPage, "admin.js", web.BookingPage, "booking.js", "style.css", "admin.css", "booking.css"} {
+	for _, name := range []string{web.RoomPage, "room.js", web.AdminPage, "admin.js", web.BookingPage, "booking.js", "pow.js", "pow-worker.js", "style.css", "admin.css", "booking.css"} {
 		readFile(t, files, name)
 	}
 	// Static keeps the source layout; Files strips the prefix.

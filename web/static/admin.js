@@ -44,6 +44,8 @@
     { name: 'abandon_after_s', kind: 'int', label: 'Abandon after' },
     { name: 'target_url', kind: 'url', label: 'Target URL' },
     { name: 'opens_at', kind: 'time', label: 'Opening time' },
+    { name: 'pow_work', kind: 'int', label: 'Proof of work' },
+    { name: 'require_user', kind: 'bool', label: 'Signed-in visitors only' },
   ];
   // Every field a server message can name; paused has buttons, not an input.
   const ERROR_FIELDS = FIELDS.map((f) => f.name).concat('paused');
@@ -711,6 +713,8 @@
       }
       case 'mode':
         return MODES.includes(text) ? { value: text } : { error: `${f.label} must be one of ${MODES.join(', ')}.` };
+      case 'bool':
+        return text === 'true' || text === 'false' ? { value: text === 'true' } : { error: `${f.label} must be yes or no.` };
       case 'url':
         if (!text) return { error: `${f.label} is required.` };
         if (text.length > Number(input.maxLength > 0 ? input.maxLength : 2048)) {
