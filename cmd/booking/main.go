@@ -1,5 +1,5 @@
 // Command booking is the protected site behind the waiting room: the booking
-// API and the booking page of API.md ("Booking API"). Every call needs an
+// API and the booking page of docs/API.md ("Booking API"). Every call needs an
 // entry token that waitroom signed (checked against waitroom's JWKS) for an
 // admission that is still live (checked in the room's Redis).
 //

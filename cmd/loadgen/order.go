@@ -28,7 +28,7 @@ import (
 // Visitors whose admission cannot be placed in a wave (admitted at join or
 // on connect), whose socket ended early, or who have no socket, are left out.
 // Visitors who waited in the pre-queue enter the line in a random order when
-// it opens (API.md), so they are not checked against earlier joiners; later
+// it opens (docs/API.md), so they are not checked against earlier joiners; later
 // joiners are still checked against them, who must go first.
 
 // stillWaiting is the wave of a visitor still waiting at the end.

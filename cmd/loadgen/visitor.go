@@ -36,7 +36,7 @@ type visitor struct {
 	wave          sockWave    // guarded by the wave detector
 }
 
-// ticketStatus is the ticket status of API.md (join and status answers).
+// ticketStatus is the ticket status of docs/API.md (join and status answers).
 type ticketStatus struct {
 	Ticket     string `json:"ticket"`
 	State      string `json:"state"`
@@ -538,7 +538,7 @@ func (r *runner) book(ctx context.Context, v *visitor, token string) {
 	}
 }
 
-// apiErrorCode reads the code of an API.md error body, or "" if none.
+// apiErrorCode reads the code of a docs/API.md error body, or "" if none.
 func apiErrorCode(resp *http.Response) string {
 	var e struct {
 		Error struct {

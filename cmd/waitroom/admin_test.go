@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The operator API of API.md.
+// The operator API of docs/API.md.
 
 // configKeys are the fields of a room config.
 var configKeys = []string{"capacity", "batch_size", "interval_ms", "session_ttl_s", "mode", "paused", "require_user", "pow_work",

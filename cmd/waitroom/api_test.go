@@ -16,7 +16,7 @@ import (
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
-// The waiting-room API of API.md, through the real server on real Redis.
+// The waiting-room API of docs/API.md, through the real server on real Redis.
 
 func TestJoinGivesANewTicketInAnHttpOnlyLaxCookie(t *testing.T) {
 	b := setup(t)

@@ -15,7 +15,7 @@ import (
 )
 
 // Every error of the waiting-room and operator APIs: the status and code of
-// API.md, the shape {"error":{"code","message"}}, and nothing changed.
+// docs/API.md, the shape {"error":{"code","message"}}, and nothing changed.
 
 // roomEndpoints are the requests that take a room id, for room.
 func roomEndpoints(room, ticket string) []request {

@@ -300,7 +300,7 @@ func (m *Main) userVerifier() (httpapi.UserVerifier, error) {
 	return v, nil
 }
 
-// createDemo makes standalone's room demo as API.md describes it.
+// createDemo makes standalone's room demo as docs/API.md describes it.
 func (m *Main) createDemo(ctx context.Context, store *queue.Store) error {
 	mode := queue.ModeQueueAll
 	capacity, batch, interval := 5, 2, 3000

@@ -342,7 +342,7 @@ func requireKeys(t *testing.T, m map[string]any, keys ...string) {
 	require.Equal(t, want, got, "keys of %v", m)
 }
 
-// requireAPIError checks status and the error shape of API.md,
+// requireAPIError checks status and the error shape of docs/API.md,
 // {"error":{"code","message"}} and nothing else, and returns the message.
 func requireAPIError(t *testing.T, r *response, status int, code string) string {
 	t.Helper()
@@ -408,7 +408,7 @@ func (b *bundle) verifier() *entrytoken.Verifier {
 	return v
 }
 
-// requireEntryToken checks an entry token as API.md describes it: it
+// requireEntryToken checks an entry token as docs/API.md describes it: it
 // verifies against the JWKS fetched over HTTP, its header is EdDSA with the
 // server key's kid, and its claims are iss, aud, sub, room, jti, iat, nbf and
 // exp = expiresAt. sub "" means an anonymous visitor's: the admission id,
@@ -510,7 +510,7 @@ func requireClosed(t *testing.T, c *websocket.Conn, code int) {
 	require.Equal(t, code, ce.Code, "close code (%s)", ce.Text)
 }
 
-// requirePositionMsg checks a position message of API.md; eta_seconds is
+// requirePositionMsg checks a position message of docs/API.md; eta_seconds is
 // only required to be there (tests check its value where they know it).
 func requirePositionMsg(t *testing.T, m map[string]any, position, waiting int64) {
 	t.Helper()

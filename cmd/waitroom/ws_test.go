@@ -16,7 +16,7 @@ import (
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
-// The live-position WebSocket of API.md, through the real server.
+// The live-position WebSocket of docs/API.md, through the real server.
 
 // requireOpenFiles makes sure the test may hold n descriptors.
 func requireOpenFiles(t *testing.T, n uint64) {

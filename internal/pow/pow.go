@@ -1,4 +1,4 @@
-// Package pow is the join puzzle of API.md "Proof of work": challenges in the
+// Package pow is the join puzzle of docs/API.md "Proof of work": challenges in the
 // ALTCHA format, their verification, the per-address escalation of the
 // puzzle size, and the master key that every instance shares.
 //
@@ -35,9 +35,9 @@ var ErrInvalid = errors.New("invalid proof of work")
 const (
 	// Algorithm is the only hash the puzzle uses.
 	Algorithm = "SHA-256"
-	// TTL is how long a challenge lives (API.md: 5 minutes).
+	// TTL is how long a challenge lives (docs/API.md: 5 minutes).
 	TTL = 5 * time.Minute
-	// MaxNumber is the largest maxnumber, after escalation too (API.md).
+	// MaxNumber is the largest maxnumber, after escalation too (docs/API.md).
 	MaxNumber = 10_000_000
 	// MinKeyBytes is the least master key length.
 	MinKeyBytes = 32

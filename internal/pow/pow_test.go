@@ -280,7 +280,7 @@ func TestRequiredDoublesForEachFurtherTenJoinsUpToTenMillion(t *testing.T) {
 	}
 }
 
-// A payload is short enough for any join body (API.md caps bodies at 8 KiB).
+// A payload is short enough for any join body (docs/API.md caps bodies at 8 KiB).
 func TestAPayloadIsSmall(t *testing.T) {
 	b := setup(t)
 	p := encode(t, fields(b.ch, b.number))

@@ -1,5 +1,5 @@
 // Package usertoken verifies user tokens: JWTs with which a protected site
-// tells waitroom who its visitor is (API.md, "Visitor identity"). The site
+// tells waitroom who its visitor is (docs/API.md, "Visitor identity"). The site
 // signs them with a shared secret (HS256) or with keys it publishes as a
 // JWKS (RS256, ES256, EdDSA), such as an OpenID Connect provider's, so that a
 // user's ID token can serve as the user token.

@@ -12,7 +12,7 @@ import (
 const MaxVisitorLen = 160
 
 // Named errors of the booking domain. Callers check them with errors.Is; the
-// HTTP layer maps each to one status and code of API.md in one place.
+// HTTP layer maps each to one status and code of docs/API.md in one place.
 var (
 	// ErrSeatNotFound: the seat is not in the room's seat map.
 	ErrSeatNotFound = errors.New("seat not found")

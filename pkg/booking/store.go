@@ -16,7 +16,7 @@ import (
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
-// Defaults and bounds of Options and of a seat map (API.md).
+// Defaults and bounds of Options and of a seat map (docs/API.md).
 const (
 	DefaultHoldTTL       = 5 * time.Minute
 	DefaultMaxPerVisitor = 4

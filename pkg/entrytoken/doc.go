@@ -5,5 +5,5 @@
 // The Signer signs with the current key and publishes it, with the previous
 // keys, as a JWKS. The Verifier fetches that JWKS, caches the keys and
 // accepts a token only if its signature, algorithm, issuer, audience, room and
-// validity window all check (see API.md, "Entry token").
+// validity window all check (see docs/API.md, "Entry token").
 package entrytoken

@@ -30,7 +30,7 @@ var (
 )
 
 const (
-	// MaxLeeway is the most clock skew a Verifier tolerates (API.md: at most 30 s).
+	// MaxLeeway is the most clock skew a Verifier tolerates (docs/API.md: at most 30 s).
 	MaxLeeway = 30 * time.Second
 	// maxTokenBytes bounds the work spent on a header value; real tokens are
 	// about 400 bytes.

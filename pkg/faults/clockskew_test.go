@@ -280,7 +280,7 @@ func TestClockSkewOfFiveSecondsBetweenHosts(t *testing.T) {
 		}
 	})
 
-	// API.md: an admitted ticket's status is "admitted" with an entry token
+	// docs/API.md: an admitted ticket's status is "admitted" with an entry token
 	// until the admission ends, and its end is Redis's. A host 5 s ahead
 	// must not refuse to sign during the admission's last 5 s, and a host
 	// 5 s behind must not keep an ended admission alive.

@@ -350,7 +350,7 @@ type answer struct {
 
 func (a answer) String() string { return fmt.Sprintf("%d %s", a.status, bytes.TrimSpace(a.body)) }
 
-// errorCode is the code of an API.md error body, or "".
+// errorCode is the code of a docs/API.md error body, or "".
 func (a answer) errorCode() string {
 	var e struct {
 		Error struct {

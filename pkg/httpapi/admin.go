@@ -16,7 +16,7 @@ import (
 	"github.com/waitroom/waitroom/web"
 )
 
-// Admin serves the operator API of API.md behind WAITROOM_ADMIN_TOKEN, and
+// Admin serves the operator API of docs/API.md behind WAITROOM_ADMIN_TOKEN, and
 // the operator page.
 type Admin struct {
 	Store  *queue.Store

@@ -44,7 +44,7 @@ const SeatMapRoute = "/api/admin/events/:room/seats"
 // ids of 16 characters are about 2 MB of JSON.
 const SeatMapMaxBodyBytes = 4 << 20
 
-// Booking serves the booking API of API.md (the protected site): the seat
+// Booking serves the booking API of docs/API.md (the protected site): the seat
 // map, holds, bookings and checkout, each behind a verified entry token
 // whose admission is still live; the operator's seat-map route; and the
 // booking page.
@@ -68,7 +68,7 @@ type Booking struct {
 	tokens *tokenCache
 }
 
-// Register adds the booking routes to e: those of API.md, GET
+// Register adds the booking routes to e: those of docs/API.md, GET
 // /api/events/{room}/holds (the visitor's live holds with their ends, for
 // the page's countdowns), and GET /static/* unless e serves it already.
 // requireAdmin guards the seat-map route (Admin.RequireToken). The seat-map

@@ -173,7 +173,7 @@ func (b *bkBundle) do(t testing.TB, method, path, token string, body any) bkRepl
 
 func (b *bkBundle) api(path string) string { return "/api/events/" + b.room + path }
 
-// requireCode checks an error reply of API.md's shape.
+// requireCode checks an error reply of docs/API.md's shape.
 func requireCode(t testing.TB, r bkReply, status int, code string) {
 	t.Helper()
 	require.Equal(t, status, r.status, "body: %s", r.body)

@@ -2,7 +2,7 @@
 // operator API, the booking API and the pages, on echo v4. Handlers are thin:
 // they check input, call the domain packages and shape JSON. Every error
 // leaves through ErrorHandler, the one place that turns domain errors into the
-// status and code of API.md.
+// status and code of docs/API.md.
 package httpapi
 
 import (
@@ -19,7 +19,7 @@ import (
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
-// Error is an error as API.md shapes it:
+// Error is an error as docs/API.md shapes it:
 // {"error":{"code":"<snake_case>","message":"<for a person>"}}.
 type Error struct {
 	Status  int
@@ -46,7 +46,7 @@ var (
 	errUnavailable   = apiErr(http.StatusServiceUnavailable, "unavailable", "The service is briefly unavailable; please retry.")
 	errInternal      = apiErr(http.StatusInternalServerError, "internal", "Something went wrong on our side.")
 	errShuttingDown  = apiErr(http.StatusServiceUnavailable, "unavailable", "This server is shutting down.")
-	errUnsupportedCT = apiErr(http.StatusBadRequest, "invalid_body", "The request body must be application/json.") // API.md: invalid_body is 400
+	errUnsupportedCT = apiErr(http.StatusBadRequest, "invalid_body", "The request body must be application/json.") // docs/API.md: invalid_body is 400
 )
 
 var errPowInvalid = apiErr(http.StatusForbidden, "pow_invalid", "The proof of work is wrong, expired or already used; solve a new challenge.")
@@ -109,7 +109,7 @@ func toAPIError(err error) *Error {
 	return errInternal
 }
 
-// ErrorHandler writes every error in the shape of API.md and logs the ones
+// ErrorHandler writes every error in the shape of docs/API.md and logs the ones
 // that are ours (5xx) with their detail.
 func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {

@@ -30,7 +30,7 @@ import (
 // real echo handlers (httptest, no listener): a join, a hold or a booking
 // ({"seat":…}), the operator's seat map ({"seats":[…]}) and a room config.
 // None may panic; every answer is either a success of the right shape or an
-// error of API.md's exact shape, {"error":{"code","message"}}, with a known
+// error of docs/API.md's exact shape, {"error":{"code","message"}}, with a known
 // code and that code's status. `go test` runs the seeds; scripts/test.sh runs
 // each target for a few seconds with -fuzz.
 //
@@ -72,7 +72,7 @@ var apiCodes = map[string]int{
 
 var snakeCase = regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
 
-// checkAPIError fails unless the answer is an error of API.md's exact shape
+// checkAPIError fails unless the answer is an error of docs/API.md's exact shape
 // whose code is one of allowed (any known code when allowed is empty), with
 // that code's status. It returns the code.
 func checkAPIError(t testing.TB, status int, header http.Header, body []byte, allowed ...string) string {

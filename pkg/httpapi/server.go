@@ -14,7 +14,7 @@ import (
 	"github.com/waitroom/waitroom/pkg/ratelimit"
 )
 
-// MaxBodyBytes is the largest request body accepted (API.md: 8 KiB).
+// MaxBodyBytes is the largest request body accepted (docs/API.md: 8 KiB).
 const MaxBodyBytes = 8 << 10
 
 // The Content-Security-Policy of every answer, around its connect-src.
@@ -41,7 +41,7 @@ func contentSecurityPolicy(host string) string {
 }
 
 // NewEcho returns an echo instance with what every waitroom server shares:
-// the error handler of API.md, a request id on every request and log line,
+// the error handler of docs/API.md, a request id on every request and log line,
 // panic recovery, the 8 KiB body limit and the security headers.
 func NewEcho(log *slog.Logger) *echo.Echo {
 	e := echo.New()

@@ -51,7 +51,7 @@ type Puzzles interface {
 	Required(base int, recent int64) int
 }
 
-// Waitroom serves the visitors' side of API.md: join, status, leave, room
+// Waitroom serves the visitors' side of docs/API.md: join, status, leave, room
 // info, the live-position socket, the JWKS, the waiting page and health.
 type Waitroom struct {
 	Store   *queue.Store
@@ -354,7 +354,7 @@ func (w *Waitroom) leave(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// The three shapes of a ticket status in API.md.
+// The three shapes of a ticket status in docs/API.md.
 type waitingBody struct {
 	Ticket     string `json:"ticket"`
 	Room       string `json:"room"`

@@ -1,6 +1,6 @@
 // Package hub holds the visitors' WebSockets of one waitroom process and
 // pushes each visitor's live standing to its socket (the WebSocket section of
-// API.md).
+// docs/API.md).
 //
 // # Redis work does not grow with the sockets
 //

@@ -22,7 +22,7 @@ type Options struct {
 	// verified user id, else the admission id; id is the admission id (jti).
 	// Required.
 	Sign func(room, subject, id string, expires time.Time) (string, error)
-	// PingInterval is the time between pings on every socket; API.md
+	// PingInterval is the time between pings on every socket; docs/API.md
 	// promises one at least every 30 s. The pings of all sockets are spread
 	// evenly over the interval. Default 25s.
 	PingInterval time.Duration

@@ -149,7 +149,7 @@ func (b *bundle) truth(t *testing.T, room string, tickets []string) (map[string]
 	return out, waiting
 }
 
-// msg is any server message of API.md's WebSocket section.
+// msg is any server message of docs/API.md's WebSocket section.
 type msg struct {
 	Type       string  `json:"type"`
 	Position   int64   `json:"position"`

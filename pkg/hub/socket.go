@@ -269,11 +269,11 @@ func goingAway(conn *websocket.Conn, timeout time.Duration) {
 	_ = conn.Close()
 }
 
-// ---- messages (API.md, WebSocket) -------------------------------------------
+// ---- messages (docs/API.md, WebSocket) -------------------------------------------
 
 // positionMsg is {"type":"position",...}. It is built by hand: it is the
 // message sent to every waiting socket after every tick.
-// The message types of API.md, as OnPush names them.
+// The message types of docs/API.md, as OnPush names them.
 const (
 	kindPosition = "position"
 	kindPrequeue = "prequeue"

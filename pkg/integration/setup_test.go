@@ -202,7 +202,7 @@ func (b *bundle) join(t *testing.T, w *server, room string) ticketStatus {
 	return st
 }
 
-// requireAPIError checks an error answer of API.md.
+// requireAPIError checks an error answer of docs/API.md.
 func requireAPIError(t *testing.T, a answer, status int, code string) {
 	t.Helper()
 	require.Equal(t, status, a.status, "%s", a)

@@ -29,7 +29,7 @@ const (
 	ModeReject Mode = "reject"
 )
 
-// Limits of the config fields, from API.md.
+// Limits of the config fields, from docs/API.md.
 const (
 	MaxCapacity      = 1<<31 - 1
 	MinBatchSize     = 1
@@ -73,7 +73,7 @@ type Config struct {
 	PowWork int `json:"pow_work"`
 }
 
-// DefaultConfig returns the defaults of API.md for a room.
+// DefaultConfig returns the defaults of docs/API.md for a room.
 func DefaultConfig(room string) Config {
 	return Config{
 		Capacity:      100,
@@ -320,7 +320,7 @@ func (p ConfigPatch) Apply(c Config) Config {
 	return c
 }
 
-// Validate checks every field against the limits of API.md and names the
+// Validate checks every field against the limits of docs/API.md and names the
 // first bad field.
 func (c Config) Validate() error {
 	checks := []struct {

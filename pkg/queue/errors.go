@@ -12,7 +12,7 @@ import (
 )
 
 // Named errors of the domain. Callers check them with errors.Is; the HTTP
-// layer maps each to one status and code of API.md in one place.
+// layer maps each to one status and code of docs/API.md in one place.
 var (
 	// ErrInvalidRoom: the room id is not 1–64 characters of a-z, 0-9, '-'.
 	ErrInvalidRoom = errors.New("invalid room id")

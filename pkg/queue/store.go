@@ -91,7 +91,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // ---- rooms ----------------------------------------------------------------
 
-// PutRoom creates the room with the defaults of API.md overridden by patch,
+// PutRoom creates the room with the defaults of docs/API.md overridden by patch,
 // or applies patch to the existing room. The admitters read the config on
 // every tick, so the change holds from the next tick on.
 // Errors: ErrInvalidRoom, ErrInvalidConfig, ErrUnavailable.

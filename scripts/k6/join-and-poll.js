@@ -1,4 +1,4 @@
-// join-and-poll.js — k6 load test of waitroom's join-and-poll flow (API.md):
+// join-and-poll.js — k6 load test of waitroom's join-and-poll flow (docs/API.md):
 // each iteration is one visitor who joins a room (POST …/tickets), keeps the
 // ticket, and polls its status (GET …/tickets/{ticket}) every 2–5 s until
 // admitted, checking the shape of every answer. For WebSocket load, memory
@@ -77,7 +77,7 @@ function isInt(v) {
   return typeof v === 'number' && Number.isInteger(v);
 }
 
-// checkStatus checks a ticket status body against API.md, per state.
+// checkStatus checks a ticket status body against docs/API.md, per state.
 function checkStatus(res, ticket, what) {
   let b = null;
   try {

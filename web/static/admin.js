@@ -4,7 +4,7 @@
  * Sign in with the operator token, then watch every room (GET
  * /api/admin/rooms every 2 s), draw the last 10 minutes of each room from
  * the figures this page has collected, and change rooms (PUT and DELETE
- * /api/admin/rooms/{room}). The contract is API.md, "Operator API".
+ * /api/admin/rooms/{room}). The contract is docs/API.md, "Operator API".
  *
  * The token lives in this tab's sessionStorage and in memory, and nowhere
  * else: not in local storage, not in a cookie, not in a URL. Every call sends
@@ -32,7 +32,7 @@
   const MODES = ['auto', 'queue_all', 'passthrough', 'reject'];
   const SVG_NS = 'http://www.w3.org/2000/svg';
 
-  // The settings form, in API.md's field names. Integer fields take their
+  // The settings form, in docs/API.md's field names. Integer fields take their
   // limits from the input's min and max in admin.html, so the limits live in
   // one place. `label` is how messages name the field.
   const FIELDS = [
@@ -468,7 +468,7 @@
     els.state.textContent = text;
   }
 
-  // The state words of API.md's GET /api/rooms/{room}, worked out here from
+  // The state words of docs/API.md's GET /api/rooms/{room}, worked out here from
   // the config, plus the mode.
   function roomState(config, opens) {
     const mode = MODES.includes(config.mode) ? config.mode : String(config.mode);

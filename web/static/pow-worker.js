@@ -1,5 +1,5 @@
 /*
- * pow-worker.js: the brute force of the join puzzle (API.md "Proof of work"),
+ * pow-worker.js: the brute force of the join puzzle (docs/API.md "Proof of work"),
  * in a Web Worker so the page stays responsive. pow.js starts it, and
  * terminates it when the answer is in or the page gives up.
  *

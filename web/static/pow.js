@@ -1,5 +1,5 @@
 /*
- * pow.js: solves the join puzzle (API.md "Proof of work") for the waiting
+ * pow.js: solves the join puzzle (docs/API.md "Proof of work") for the waiting
  * page. A classic script, loaded before room.js, that defines
  *
  *   waitroomPow.solve(challenge, onProgress, signal) -> Promise<string>

@@ -1,6 +1,6 @@
 -- challenge.lua: counts a proof-of-work challenge handed to a client address
 -- and says how many that address fetched in the last minute before it, so
--- the puzzle can grow with them (API.md, Proof of work).
+-- the puzzle can grow with them (docs/API.md, Proof of work).
 -- Touches: cfg (reads), wr:{room}:powaddr:<address>:<10 s slot> (counters
 -- that expire after 70 s).
 -- ARGV[1] the address key (an IPv4 address, or an IPv6 /64)
