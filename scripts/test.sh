@@ -55,7 +55,7 @@ bash scripts/check-compose.sh
 go vet ./...
 go test -count=1 -timeout 20m "$@" ./...
 # Fault tests that take longer than a minute (the SQS emulator down 30 s).
-if [ $# -eq 0 ]; then WAITROOM_SLOW_FAULTS=1 go test -count=1 -timeout 5m -run Slow ./pkg/faults/; fi
+if [ $# -eq 0 ]; then WAITROOM_SLOW_FAULTS=1 go test -count=1 -timeout 5m -run Slow ./internal/faults/; fi
 
 # A short run of every fuzz target (go test above ran their seed corpora).
 # FUZZTIME=0 skips it; a failure leaves its input under testdata/fuzz/.

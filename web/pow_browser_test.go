@@ -27,7 +27,7 @@ import (
 	"github.com/waitroom/waitroom/web"
 )
 
-// csp is the policy pkg/httpapi sends with every page and file: the worker
+// csp is the policy internal/httpapi sends with every page and file: the worker
 // must load and run under it (worker-src falls back to script-src 'self').
 const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"

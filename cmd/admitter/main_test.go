@@ -18,9 +18,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/waitroom/waitroom/pkg/pacer/sqstest"
+	"github.com/waitroom/waitroom/internal/pacer/sqstest"
+	"github.com/waitroom/waitroom/internal/redistest"
 	"github.com/waitroom/waitroom/pkg/queue"
-	"github.com/waitroom/waitroom/pkg/redistest"
 )
 
 // The admitter binary, built once per test binary for the tests that run it

@@ -11,8 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/httpapi"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
-	"github.com/waitroom/waitroom/pkg/httpapi"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 

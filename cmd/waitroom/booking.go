@@ -7,12 +7,12 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/waitroom/waitroom/pkg/booking"
+	"github.com/waitroom/waitroom/internal/booking"
+	"github.com/waitroom/waitroom/internal/httpapi"
+	"github.com/waitroom/waitroom/internal/metrics"
+	"github.com/waitroom/waitroom/internal/ratelimit"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
-	"github.com/waitroom/waitroom/pkg/httpapi"
-	"github.com/waitroom/waitroom/pkg/metrics"
 	"github.com/waitroom/waitroom/pkg/queue"
-	"github.com/waitroom/waitroom/pkg/ratelimit"
 )
 
 // demoSeats is the demo room's seat map: 10 rows of 10 (A1…J10).

@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/waitroom/waitroom/pkg/httpapi"
+	"github.com/waitroom/waitroom/internal/httpapi"
 )
 
 // Config is everything cmd/waitroom reads from flags and the environment.

@@ -28,17 +28,17 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/waitroom/waitroom/internal/embedded"
+	"github.com/waitroom/waitroom/internal/httpapi"
+	"github.com/waitroom/waitroom/internal/hub"
+	"github.com/waitroom/waitroom/internal/metrics"
+	"github.com/waitroom/waitroom/internal/pacer"
 	"github.com/waitroom/waitroom/internal/pow"
+	"github.com/waitroom/waitroom/internal/ratelimit"
+	"github.com/waitroom/waitroom/internal/redisconn"
 	"github.com/waitroom/waitroom/internal/usertoken"
-	"github.com/waitroom/waitroom/pkg/embedded"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
-	"github.com/waitroom/waitroom/pkg/httpapi"
-	"github.com/waitroom/waitroom/pkg/hub"
-	"github.com/waitroom/waitroom/pkg/metrics"
-	"github.com/waitroom/waitroom/pkg/pacer"
 	"github.com/waitroom/waitroom/pkg/queue"
-	"github.com/waitroom/waitroom/pkg/ratelimit"
-	"github.com/waitroom/waitroom/pkg/redisconn"
 )
 
 func main() {

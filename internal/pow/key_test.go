@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/pow"
-	"github.com/waitroom/waitroom/pkg/redistest"
+	"github.com/waitroom/waitroom/internal/redistest"
 )
 
 // keyBundle is one real Redis and two clients of it: two instances.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/waitroom/waitroom/pkg/redistest"
+	"github.com/waitroom/waitroom/internal/redistest"
 )
 
 // Benchmarks run on the single-node backend. Reproduce with

@@ -12,8 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/waitroom/waitroom/pkg/embedded"
-	"github.com/waitroom/waitroom/pkg/redistest"
+	"github.com/waitroom/waitroom/internal/embedded"
+	"github.com/waitroom/waitroom/internal/redistest"
 )
 
 // backends are the Redis deployments every test runs against: one node and

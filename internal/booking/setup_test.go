@@ -1,0 +1,121 @@
+package booking_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/internal/booking"
+	"github.com/waitroom/waitroom/internal/redistest"
+)
+
+// backends are the Redis deployments every test runs against: one node and
+// a 3-node Cluster, both real redis-server processes started for this run.
+var backends []backend
+
+type backend struct {
+	name string
+	rdb  redis.UniversalClient
+}
+
+func TestMain(m *testing.M) {
+	srv, err := redistest.NewServer(redistest.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "booking tests need redis-server:", err)
+		os.Exit(1)
+	}
+	cl, err := redistest.NewCluster(redistest.Options{})
+	if err != nil {
+		srv.Close()
+		fmt.Fprintln(os.Stderr, "booking tests need a Redis Cluster:", err)
+		os.Exit(1)
+	}
+	backends = []backend{{"single", srv.Client()}, {"cluster", cl.Client()}}
+	code := m.Run()
+	cl.Close()
+	srv.Close()
+	os.Exit(code)
+}
+
+// bundle is what a test needs: a store, its Redis, a fresh room with a seat
+// map.
+type bundle struct {
+	ctx   context.Context
+	store *booking.Store
+	rdb   redis.UniversalClient
+	room  string
+}
+
+var roomSeq atomic.Int64
+
+// each runs the test once per backend, each time with a new room whose seat
+// map is seats, and a store with opt.
+func each(t *testing.T, opt booking.Options, seats []string, test func(t *testing.T, b *bundle)) {
+	t.Helper()
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			store, err := booking.New(be.rdb, opt)
+			require.NoError(t, err)
+			b := &bundle{ctx: context.Background(), store: store, rdb: be.rdb, room: fmt.Sprintf("b%d", roomSeq.Add(1))}
+			if seats != nil {
+				_, err := store.PutSeatMap(b.ctx, b.room, seats)
+				require.NoError(t, err)
+			}
+			test(t, b)
+		})
+	}
+}
+
+func (b *bundle) hold(t *testing.T, visitor, seat string) booking.Hold {
+	t.Helper()
+	h, created, err := b.store.Hold(b.ctx, b.room, visitor, seat)
+	require.NoError(t, err)
+	require.True(t, created)
+	return h
+}
+
+func (b *bundle) book(t *testing.T, visitor, seat string) booking.Booking {
+	t.Helper()
+	bk, created, err := b.store.Book(b.ctx, b.room, visitor, seat)
+	require.NoError(t, err)
+	require.True(t, created)
+	return bk
+}
+
+// states returns seat -> state as visitor sees it, with a "+mine" suffix on
+// the visitor's own seats.
+func (b *bundle) states(t *testing.T, visitor string) map[string]string {
+	t.Helper()
+	seats, err := b.store.Seats(b.ctx, b.room, visitor)
+	require.NoError(t, err)
+	out := map[string]string{}
+	for _, s := range seats {
+		v := string(s.State)
+		if s.Mine {
+			v += "+mine"
+		}
+		out[s.ID] = v
+	}
+	return out
+}
+
+func (b *bundle) mine(t *testing.T, visitor string) booking.Holdings {
+	t.Helper()
+	h, err := b.store.Mine(b.ctx, b.room, visitor)
+	require.NoError(t, err)
+	return h
+}
+
+// redisNow is Redis's clock, which every script uses.
+func (b *bundle) redisNow(t *testing.T) time.Time {
+	t.Helper()
+	now, err := b.rdb.Time(b.ctx).Result()
+	require.NoError(t, err)
+	return now
+}

@@ -1,0 +1,212 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/waitroom/waitroom/internal/ratelimit"
+)
+
+// MaxBodyBytes is the largest request body accepted (docs/API.md: 8 KiB).
+const MaxBodyBytes = 8 << 10
+
+// The Content-Security-Policy of every answer, around its connect-src.
+const (
+	cspHead = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'"
+	cspTail = "; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+// cspHost is a Host that may be copied into the policy as a CSP host-source:
+// DNS labels or an IPv4 address, and a port (an IPv6 literal is no valid
+// host-source; anything odd stays out of the header).
+var cspHost = regexp.MustCompile(`^[a-z0-9-]+(\.[a-z0-9-]+)*(:[0-9]{1,5})?$`)
+
+// contentSecurityPolicy keeps pages to their own origin: no inline script,
+// no CDN, and sockets only back to host, the one the page came from. CSP3
+// lets 'self' match the same origin's ws: and wss:, older browsers do not,
+// so a plain host is named as well.
+func contentSecurityPolicy(host string) string {
+	host = strings.ToLower(host)
+	if len(host) > 260 || !cspHost.MatchString(host) {
+		return cspHead + cspTail
+	}
+	return cspHead + " ws://" + host + " wss://" + host + cspTail
+}
+
+// NewEcho returns an echo instance with what every waitroom server shares:
+// the error handler of docs/API.md, a request id on every request and log line,
+// panic recovery, the 8 KiB body limit and the security headers.
+func NewEcho(log *slog.Logger) *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = ErrorHandler(log)
+	// The client address is the TCP peer unless a trusted proxy is
+	// configured (see TrustProxy): X-Forwarded-For is trivially forged.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+		RequestIDHandler: func(c echo.Context, id string) { c.Set(requestIDKey, id) },
+	}))
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			log.Error("panic in handler", "request_id", requestID(c), "route", c.Path(), "error", err.Error())
+			return err
+		},
+	}))
+	e.Use(accessLog(log))
+	e.Use(bodyLimit)
+	e.Use(securityHeaders)
+	return e
+}
+
+// TrustProxy makes the client address the one X-Forwarded-For names, when
+// the request comes from a proxy in a private or loopback range.
+func TrustProxy(e *echo.Echo) {
+	e.IPExtractor = echo.ExtractIPFromXFFHeader()
+}
+
+// clientKey is the key of the request's client address in every
+// per-address limit: the address, or its /64 for IPv6 (ratelimit.AddrKey).
+func clientKey(c echo.Context) string { return ratelimit.AddrKey(c.RealIP()) }
+
+const requestIDKey = "request_id"
+
+func requestID(c echo.Context) string {
+	id, _ := c.Get(requestIDKey).(string)
+	return id
+}
+
+// accessLog writes one line per request with its request id. It logs the
+// route pattern, never the path: a path may carry a ticket.
+func accessLog(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			status := c.Response().Status
+			if err != nil {
+				status = toAPIError(err).Status
+			}
+			level := slog.LevelDebug
+			if status >= 500 {
+				level = slog.LevelWarn
+			}
+			log.LogAttrs(c.Request().Context(), level, "request",
+				slog.String("request_id", requestID(c)),
+				slog.String("method", c.Request().Method),
+				slog.String("route", c.Path()),
+				slog.Int("status", status),
+				slog.Duration("duration", time.Since(start)))
+			return err
+		}
+	}
+}
+
+// routeBodyLimits are the routes that may take more than MaxBodyBytes, by
+// "METHOD pattern", with the error they answer past it: only the operator's
+// seat map (100 000 seats are about 1 MB).
+var routeBodyLimits = map[string]struct {
+	limit int64
+	err   *Error
+}{
+	http.MethodPut + " " + SeatMapRoute: {SeatMapMaxBodyBytes, errSeatMapTooLarge},
+}
+
+// bodyLimit refuses bodies over the route's limit (MaxBodyBytes unless
+// routeBodyLimits says otherwise): at once from Content-Length, or as soon
+// as a chunked body passes the limit. echo runs e.Use middleware after
+// routing, so the route pattern is known here.
+func bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		limit, tooLarge := int64(MaxBodyBytes), errBodyTooLarge
+		if rl, ok := routeBodyLimits[c.Request().Method+" "+c.Path()]; ok {
+			limit, tooLarge = rl.limit, rl.err
+		}
+		req := c.Request()
+		if req.ContentLength > limit {
+			return tooLarge
+		}
+		// The net/http writer itself, not echo's wrapper: past the limit,
+		// MaxBytesReader then tells net/http to close the connection
+		// rather than read on through a body that may never end.
+		req.Body = http.MaxBytesReader(c.Response().Writer, req.Body, limit)
+		err := next(c)
+		if tooLarge != errBodyTooLarge && errors.Is(err, errBodyTooLarge) {
+			return tooLarge
+		}
+		return err
+	}
+}
+
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy(c.Request().Host))
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Content-Type-Options", "nosniff")
+		return next(c)
+	}
+}
+
+// corsPrefix is the part of the site CORS may open: the visitors' API.
+const corsPrefix = "/api/rooms/"
+
+// corsOrigins is a set of origins allowed to call the visitors' API from
+// their pages, as the browser sends them (scheme://host[:port]).
+type corsOrigins map[string]bool
+
+func newCORSOrigins(origins []string) corsOrigins {
+	if len(origins) == 0 {
+		return nil
+	}
+	set := corsOrigins{}
+	for _, o := range origins {
+		set[NormalizeOrigin(o)] = true
+	}
+	return set
+}
+
+// NormalizeOrigin is an origin as a browser writes it in the Origin header:
+// lower case, no trailing slash.
+func NormalizeOrigin(o string) string {
+	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(o), "/"))
+}
+
+// cors answers CORS on /api/rooms/* for exactly the configured origins:
+// preflights get the methods and header the API uses, answers get
+// Access-Control-Allow-Origin naming the origin (never "*", never with
+// credentials: the JSON body carries the ticket). Every other origin and
+// route gets no CORS header at all, which browsers read as "no".
+func (set corsOrigins) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if !strings.HasPrefix(req.URL.Path, corsPrefix) {
+			return next(c)
+		}
+		h := c.Response().Header()
+		h.Add(echo.HeaderVary, echo.HeaderOrigin)
+		origin := req.Header.Get(echo.HeaderOrigin)
+		if origin == "" || !set[origin] {
+			return next(c)
+		}
+		h.Set(echo.HeaderAccessControlAllowOrigin, origin)
+		if req.Method == http.MethodOptions && req.Header.Get(echo.HeaderAccessControlRequestMethod) != "" {
+			h.Add(echo.HeaderVary, echo.HeaderAccessControlRequestMethod)
+			h.Add(echo.HeaderVary, echo.HeaderAccessControlRequestHeaders)
+			h.Set(echo.HeaderAccessControlAllowMethods, "GET, POST, DELETE")
+			h.Set(echo.HeaderAccessControlAllowHeaders, "Content-Type")
+			h.Set(echo.HeaderAccessControlMaxAge, "600")
+			return c.NoContent(http.StatusNoContent)
+		}
+		h.Set(echo.HeaderAccessControlExposeHeaders, "Retry-After")
+		return next(c)
+	}
+}

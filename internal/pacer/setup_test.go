@@ -1,0 +1,145 @@
+package pacer_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/internal/pacer"
+	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// bundle is what a test needs: a real Redis and a store over it (the test's
+// own view, as an operator would have).
+type bundle struct {
+	ctx   context.Context
+	srv   *redistest.Server
+	store *queue.Store
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	srv := redistest.Start(t)
+	return &bundle{ctx: ctx, srv: srv, store: queue.New(srv.Client(), queue.Options{Logger: testLogger(t)})}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// visitors is the line of a counting room: more than any test ticks.
+const visitors = 300
+
+// countingRoom creates a room whose every tick admits exactly one visitor
+// (no capacity limit, batch 1, everyone queues, nobody abandons), so the
+// admissions count the ticks.
+func (b *bundle) countingRoom(t *testing.T, room string, intervalMS int) {
+	t.Helper()
+	zero, one, mode := 0, 1, queue.ModeQueueAll
+	_, _, err := b.store.PutRoom(b.ctx, room, queue.ConfigPatch{
+		Capacity: &zero, BatchSize: &one, IntervalMS: &intervalMS, Mode: &mode, AbandonAfterS: &zero,
+	})
+	require.NoError(t, err)
+	for i := range visitors {
+		_, _, err := b.store.Join(b.ctx, room, queue.JoinRequest{User: fmt.Sprint("u", i)})
+		require.NoError(t, err)
+	}
+}
+
+// admitted is the number of ticks a counting room has had.
+func (b *bundle) admitted(t *testing.T, room string) int64 {
+	t.Helper()
+	st, err := b.store.Stats(b.ctx, room)
+	require.NoError(t, err)
+	return st.AdmittedTotal
+}
+
+// waitTicking waits until the room has ticked once and returns how long that
+// took.
+func (b *bundle) waitTicking(t *testing.T, room string, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	require.Eventually(t, func() bool { return b.admitted(t, room) > 0 }, within, 20*time.Millisecond,
+		"room %s did not tick within %s", room, within)
+	return time.Since(start)
+}
+
+// countTicks waits for the room to tick, then counts its ticks over d,
+// starting half an interval after a tick so that a tick a little early or
+// late is still counted once.
+func (b *bundle) countTicks(t *testing.T, room string, d time.Duration) int64 {
+	t.Helper()
+	b.waitTicking(t, room, 10*time.Second)
+	cfg, err := b.store.Room(b.ctx, room)
+	require.NoError(t, err)
+	c := b.admitted(t, room)
+	require.Eventually(t, func() bool { return b.admitted(t, room) > c }, 2*cfg.Interval()+5*time.Second, 10*time.Millisecond)
+	time.Sleep(cfg.Interval() / 2)
+	c0 := b.admitted(t, room)
+	time.Sleep(d)
+	return b.admitted(t, room) - c0
+}
+
+// run runs p until the test ends (or stop is called) and checks that it
+// stops cleanly and promptly.
+func run(t *testing.T, p pacer.Pacer) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Error("pacer did not stop within 10s")
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// sqsPacer starts an SQS pacer on its own Redis client, as a separate
+// admitter process would have.
+func (b *bundle) sqsPacer(t *testing.T, client *sqs.Client, url string, opt pacer.SQSOptions) (stop func()) {
+	t.Helper()
+	opt.QueueURL = url
+	opt.Logger = testLogger(t)
+	if opt.VisibilityTimeout == 0 {
+		opt.VisibilityTimeout = 2 * time.Second
+	}
+	if opt.Slack == 0 {
+		opt.Slack = time.Second
+	}
+	p, err := pacer.NewSQS(queue.New(b.srv.Client(), queue.Options{Logger: opt.Logger}), client, opt)
+	require.NoError(t, err)
+	return run(t, p)
+}
+
+// localPacer starts an in-process pacer on its own Redis client.
+func (b *bundle) localPacer(t *testing.T, opt pacer.LocalOptions) (stop func()) {
+	t.Helper()
+	opt.Logger = testLogger(t)
+	return run(t, pacer.NewLocal(queue.New(b.srv.Client(), queue.Options{Logger: opt.Logger}), opt))
+}
+
+// within checks that got is want ± tol.
+func within(t *testing.T, got, want, tol int64, what string) {
+	t.Helper()
+	t.Logf("%s: %d (want %d ± %d)", what, got, want, tol)
+	require.True(t, got >= want-tol && got <= want+tol, "%s: got %d, want %d ± %d", what, got, want, tol)
+}

@@ -1,0 +1,231 @@
+package pacer_test
+
+import (
+	"encoding/json"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/internal/pacer"
+	"github.com/waitroom/waitroom/internal/pacer/sqstest"
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// fence reads a room's SQS loop fence: the message the loop expects next.
+func (b *bundle) fence(t *testing.T, room string) (gen, seq int64, ok bool) {
+	t.Helper()
+	h, err := b.srv.Client().HGetAll(b.ctx, "wr:{"+room+"}:loop").Result()
+	require.NoError(t, err)
+	if len(h) == 0 {
+		return 0, 0, false
+	}
+	gen, _ = strconv.ParseInt(h["gen"], 10, 64)
+	seq, _ = strconv.ParseInt(h["seq"], 10, 64)
+	return gen, seq, true
+}
+
+// send puts a loop message on the queue, as a duplicate delivery would.
+func send(t *testing.T, c *sqs.Client, url string, m pacer.LoopMessage) {
+	t.Helper()
+	body, err := json.Marshal(m)
+	require.NoError(t, err)
+	_, err = c.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(string(body))})
+	require.NoError(t, err)
+}
+
+// queued is how many messages the queue holds: visible, in flight and delayed.
+func queued(t *testing.T, c *sqs.Client, url string) int {
+	t.Helper()
+	out, err := c.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(url),
+		AttributeNames: []types.QueueAttributeName{
+			types.QueueAttributeNameApproximateNumberOfMessages,
+			types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+			types.QueueAttributeNameApproximateNumberOfMessagesDelayed,
+		},
+	})
+	require.NoError(t, err)
+	n := 0
+	for _, v := range out.Attributes {
+		i, _ := strconv.Atoi(v)
+		n += i
+	}
+	return n
+}
+
+func TestSQSDuplicateMessagesRunNoExtraTick(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, url := sqstest.Queue(t)
+	b.countingRoom(t, "dup", 1000)
+	b.sqsPacer(t, c, url, pacer.SQSOptions{})
+	b.waitTicking(t, "dup", 5*time.Second)
+
+	// Every 500 ms a copy of the message the loop expects next, and one of
+	// the message it just consumed, as SQS's at-least-once delivery may.
+	c0 := b.admitted(t, "dup")
+	for range 20 {
+		gen, seq, ok := b.fence(t, "dup")
+		require.True(t, ok)
+		send(t, c, url, pacer.LoopMessage{Room: "dup", Gen: gen, Seq: seq})
+		send(t, c, url, pacer.LoopMessage{Room: "dup", Gen: gen, Seq: seq - 1})
+		time.Sleep(500 * time.Millisecond)
+	}
+	within(t, b.admitted(t, "dup")-c0, 10, 1, "ticks in 10 s at 1 s with duplicates")
+	// The copies were deleted: only the loop's own message is left.
+	require.Eventually(t, func() bool { return queued(t, c, url) == 1 }, 5*time.Second, 100*time.Millisecond)
+}
+
+func TestSQSStaleGenerationIsDeletedWithoutATick(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, url := sqstest.Queue(t)
+	b.countingRoom(t, "stale", 1000)
+	b.sqsPacer(t, c, url, pacer.SQSOptions{})
+	b.waitTicking(t, "stale", 5*time.Second)
+
+	c0 := b.admitted(t, "stale")
+	gen, seq, _ := b.fence(t, "stale")
+	for i := range 10 {
+		send(t, c, url, pacer.LoopMessage{Room: "stale", Gen: gen - 1 - int64(i), Seq: seq})
+	}
+	send(t, c, url, pacer.LoopMessage{Room: "stale", Gen: gen, Seq: seq + 5})
+	time.Sleep(5 * time.Second)
+	within(t, b.admitted(t, "stale")-c0, 5, 1, "ticks in 5 s at 1 s with stale messages")
+	require.Eventually(t, func() bool { return queued(t, c, url) == 1 }, 5*time.Second, 100*time.Millisecond)
+}
+
+func TestSQSPauseStopsAdmissionsAndResumeRestartsThem(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, url := sqstest.Queue(t)
+	b.countingRoom(t, "pause", 500)
+	b.sqsPacer(t, c, url, pacer.SQSOptions{})
+	b.waitTicking(t, "pause", 5*time.Second)
+
+	yes, no := true, false
+	_, _, err := b.store.PutRoom(b.ctx, "pause", queue.ConfigPatch{Paused: &yes})
+	require.NoError(t, err)
+	paused := b.admitted(t, "pause")
+	time.Sleep(3 * time.Second)
+	require.Equal(t, paused, b.admitted(t, "pause"), "admissions while paused")
+
+	_, _, err = b.store.PutRoom(b.ctx, "pause", queue.ConfigPatch{Paused: &no})
+	require.NoError(t, err)
+	time.Sleep(3 * time.Second)
+	within(t, b.admitted(t, "pause")-paused, 6, 1, "ticks in 3 s at 500 ms after resume")
+}
+
+func TestSQSBatchSizeChangeHoldsFromTheNextTick(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, url := sqstest.Queue(t)
+	b.countingRoom(t, "batch", 1000)
+	b.sqsPacer(t, c, url, pacer.SQSOptions{})
+	b.waitTicking(t, "batch", 5*time.Second)
+
+	sub := b.srv.Client().Subscribe(b.ctx, queue.Channel("batch"))
+	defer sub.Close()
+	_, err := sub.Receive(b.ctx) // the subscription is live
+	require.NoError(t, err)
+	five := 5
+	_, _, err = b.store.PutRoom(b.ctx, "batch", queue.ConfigPatch{BatchSize: &five})
+	require.NoError(t, err)
+
+	// Events come in order: ticks of batch 1, the config event, then ticks
+	// of batch 5.
+	seenConfig := false
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case m := <-sub.Channel():
+			ev, err := queue.ParseEvent([]byte(m.Payload))
+			require.NoError(t, err)
+			switch {
+			case ev.Kind == queue.EventConfig:
+				seenConfig = true
+			case ev.Kind == queue.EventTick && !seenConfig:
+				require.Len(t, ev.Admitted, 1)
+			case ev.Kind == queue.EventTick:
+				require.Len(t, ev.Admitted, 5, "the first tick after the change")
+				return
+			}
+		case <-deadline:
+			t.Fatal("no tick within 5 s of the change")
+		}
+	}
+}
+
+func TestSQSDeletedRoomLoopEndsAndNewRoomTicksWithinTwoSeconds(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, url := sqstest.Queue(t)
+	b.sqsPacer(t, c, url, pacer.SQSOptions{})
+	time.Sleep(500 * time.Millisecond) // the pacer is up and idle
+
+	b.countingRoom(t, "fresh", 1000)
+	took := b.waitTicking(t, "fresh", 3*time.Second)
+	require.Less(t, took, 2500*time.Millisecond, "first tick of a new room")
+
+	require.NoError(t, b.store.DeleteRoom(b.ctx, "fresh"))
+	require.Eventually(t, func() bool {
+		_, _, ok := b.fence(t, "fresh")
+		return !ok && queued(t, c, url) == 0
+	}, 5*time.Second, 100*time.Millisecond, "the deleted room's fence and message are gone")
+	// And it stays ended.
+	time.Sleep(2 * time.Second)
+	require.Zero(t, queued(t, c, url))
+}
+
+func TestSQSSubSecondIntervalKeepsItsPace(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, url := sqstest.Queue(t)
+	b.countingRoom(t, "quick", 250)
+	b.sqsPacer(t, c, url, pacer.SQSOptions{})
+	b.sqsPacer(t, c, url, pacer.SQSOptions{})
+	within(t, b.countTicks(t, "quick", 5*time.Second), 20, 1, "ticks in 5 s at 250 ms, two admitters")
+}
+
+func TestSQSLostMessageIsReseeded(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, url := sqstest.Queue(t)
+	b.countingRoom(t, "lost", 1000)
+	stop := b.sqsPacer(t, c, url, pacer.SQSOptions{})
+	b.waitTicking(t, "lost", 5*time.Second)
+	stop() // hands the loop on: its message waits in the queue
+	gen, _, _ := b.fence(t, "lost")
+
+	_, err := c.PurgeQueue(b.ctx, &sqs.PurgeQueueInput{QueueUrl: aws.String(url)})
+	require.NoError(t, err)
+	require.Zero(t, queued(t, c, url))
+	lostAt := time.Now()
+	c0 := b.admitted(t, "lost")
+	b.sqsPacer(t, c, url, pacer.SQSOptions{})
+	require.Eventually(t, func() bool { return b.admitted(t, "lost") > c0 }, 10*time.Second, 50*time.Millisecond)
+	// interval 1 s + visibility timeout 2 s + slack 1 s, a watchdog pass
+	// (1 s) and some leeway for a busy machine.
+	require.Less(t, time.Since(lostAt), 7*time.Second, "a lost loop is dead at most interval + visibility timeout (+ slack)")
+	newGen, _, _ := b.fence(t, "lost")
+	require.Greater(t, newGen, gen)
+	within(t, b.countTicks(t, "lost", 4*time.Second), 4, 1, "ticks in 4 s after the re-seed")
+}
+
+func TestNewSQSRejectsBadOptions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, opt := range []pacer.SQSOptions{
+		{},
+		{QueueURL: "q", VisibilityTimeout: 1500 * time.Millisecond},
+		{QueueURL: "q", WaitTime: 21 * time.Second},
+	} {
+		_, err := pacer.NewSQS(b.store, sqstest.Client(), opt)
+		require.Error(t, err, "%+v", opt)
+	}
+}

@@ -1,0 +1,188 @@
+package redistest_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/internal/redistest"
+)
+
+// setup gives each test a context that ends with it.
+func setup(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestServerAnswersPingSetAndGet(t *testing.T) {
+	t.Parallel()
+	ctx := setup(t)
+	s := redistest.Start(t)
+	require.True(t, strings.HasPrefix(s.Addr(), "127.0.0.1:"), s.Addr())
+
+	rdb := s.Client()
+	require.Equal(t, "PONG", rdb.Ping(ctx).Val())
+	require.NoError(t, rdb.Set(ctx, "k", "v", 0).Err())
+	got, err := rdb.Get(ctx, "k").Result()
+	require.NoError(t, err)
+	require.Equal(t, "v", got)
+}
+
+func TestServerWithoutOptionsKeepsNothingOnDisk(t *testing.T) {
+	t.Parallel()
+	ctx := setup(t)
+	rdb := redistest.Start(t).Client()
+
+	cfg, err := rdb.ConfigGet(ctx, "*").Result()
+	require.NoError(t, err)
+	require.Equal(t, "", cfg["save"])
+	require.Equal(t, "no", cfg["appendonly"])
+}
+
+func TestServersRunSideBySide(t *testing.T) {
+	t.Parallel()
+	ctx := setup(t)
+	a, b := redistest.Start(t), redistest.Start(t)
+	require.NotEqual(t, a.Addr(), b.Addr())
+
+	require.NoError(t, a.Client().Set(ctx, "k", "a", 0).Err())
+	require.ErrorIs(t, b.Client().Get(ctx, "k").Err(), redis.Nil)
+}
+
+func TestServerArgsOverrideDefaults(t *testing.T) {
+	t.Parallel()
+	ctx := setup(t)
+	rdb := redistest.Start(t, redistest.Options{Args: []string{"--maxmemory", "10mb"}}).Client()
+
+	cfg, err := rdb.ConfigGet(ctx, "maxmemory").Result()
+	require.NoError(t, err)
+	require.Equal(t, "10485760", cfg["maxmemory"])
+}
+
+func TestRestartWithAppendOnlyKeepsDataWrittenBefore(t *testing.T) {
+	t.Parallel()
+	ctx := setup(t)
+	s := redistest.Start(t, redistest.Options{AppendOnly: true})
+	addr := s.Addr()
+	rdb := s.Client()
+	require.NoError(t, rdb.Set(ctx, "k", "before", 0).Err())
+	require.NoError(t, rdb.RPush(ctx, "list", "a", "b").Err())
+
+	require.NoError(t, s.Restart())
+
+	require.Equal(t, addr, s.Addr(), "clients keep working only if the address stays")
+	got, err := rdb.Get(ctx, "k").Result()
+	require.NoError(t, err, "the client made before the restart reconnects")
+	require.Equal(t, "before", got)
+	require.Equal(t, []string{"a", "b"}, rdb.LRange(ctx, "list", 0, -1).Val())
+}
+
+func TestRestartWithoutAppendOnlyLosesData(t *testing.T) {
+	t.Parallel()
+	ctx := setup(t)
+	s := redistest.Start(t)
+	rdb := s.Client()
+	require.NoError(t, rdb.Set(ctx, "k", "v", 0).Err())
+
+	require.NoError(t, s.Restart())
+
+	require.ErrorIs(t, rdb.Get(ctx, "k").Err(), redis.Nil)
+}
+
+func TestKillStopsServingUntilStart(t *testing.T) {
+	t.Parallel()
+	ctx := setup(t)
+	s := redistest.Start(t)
+
+	require.NoError(t, s.Kill())
+	require.NoError(t, s.Kill(), "killing a stopped server does nothing")
+	_, err := net.DialTimeout("tcp", s.Addr(), time.Second)
+	require.Error(t, err, "nothing listens after Kill")
+
+	require.NoError(t, s.Start())
+	require.Error(t, s.Start(), "a running server cannot start twice")
+	require.Equal(t, "PONG", s.Client().Ping(ctx).Val())
+}
+
+func TestCloseStopsServer(t *testing.T) {
+	t.Parallel()
+	s, err := redistest.NewServer(redistest.Options{})
+	require.NoError(t, err)
+
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "closing twice does nothing")
+
+	_, err = net.DialTimeout("tcp", s.Addr(), time.Second)
+	require.Error(t, err, "nothing listens after Close")
+	require.Error(t, s.Start(), "a closed server stays closed")
+}
+
+func TestClusterAcceptsKeysInAllThreeSlotRanges(t *testing.T) {
+	t.Parallel()
+	ctx := setup(t)
+	c := redistest.StartCluster(t)
+	require.Len(t, c.Addrs(), 3)
+
+	rdb := c.Client()
+	// {b}, {c} and {a} hash to slots 3300, 7365 and 15495: one per master.
+	keys := []string{"{a}x", "{b}x", "{c}x"}
+	for _, k := range keys {
+		require.NoError(t, rdb.Set(ctx, k, k, 0).Err(), k)
+	}
+	for _, k := range keys {
+		require.Equal(t, k, rdb.Get(ctx, k).Val())
+	}
+
+	for _, addr := range c.Addrs() {
+		node := redis.NewClient(&redis.Options{Addr: addr})
+		t.Cleanup(func() { _ = node.Close() })
+
+		info, err := node.ClusterInfo(ctx).Result()
+		require.NoError(t, err, addr)
+		require.Contains(t, info, "cluster_state:ok", addr)
+		require.Contains(t, info, "cluster_slots_assigned:16384", addr)
+		require.Equal(t, int64(1), node.DBSize(ctx).Val(), "each master holds one of the keys: %s", addr)
+	}
+}
+
+func TestMissingRedisServerSaysHowToInstallIt(t *testing.T) {
+	t.Setenv("PATH", "")
+	const want = "redis-server not found on PATH: install it (Debian/Ubuntu: apt-get install redis-server)"
+
+	_, err := redistest.NewServer(redistest.Options{})
+	require.EqualError(t, err, want)
+	require.ErrorIs(t, err, redistest.ErrNotFound)
+
+	_, err = redistest.NewCluster(redistest.Options{})
+	require.EqualError(t, err, want)
+}
+
+func TestMissingRedisCliSaysHowToInstallIt(t *testing.T) {
+	server, err := exec.LookPath("redis-server")
+	require.NoError(t, err)
+	bin := t.TempDir()
+	require.NoError(t, os.Symlink(server, filepath.Join(bin, "redis-server")))
+	t.Setenv("PATH", bin)
+
+	_, err = redistest.NewCluster(redistest.Options{})
+	require.EqualError(t, err, "redis-cli not found on PATH: install it (Debian/Ubuntu: apt-get install redis-tools)")
+	require.True(t, errors.Is(err, redistest.ErrNotFound))
+}
+
+func TestStartFailureShowsTheServerLog(t *testing.T) {
+	t.Parallel()
+	_, err := redistest.NewServer(redistest.Options{Args: []string{"--no-such-option", "1"}})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "no-such-option", "the log tail names the bad option")
+}
