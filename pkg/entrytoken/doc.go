@@ -2,6 +2,16 @@
 // (alg EdDSA, header kid = RFC 7638 thumbprint of the key) that waitroom hands
 // a visitor on admission and the booking API requires on every call.
 //
+// A protected site imports it to let only admitted visitors in:
+//
+//	v, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{
+//		JWKSURL: "https://wait.example.com/.well-known/jwks.json",
+//	})
+//	claims, err := v.Verify(ctx, token, "concert") // errors.Is(err, entrytoken.ErrWrongRoom), …
+//
+// or, on echo, e.Group("/api", v.Middleware(roomOf)) and ClaimsFrom(c) in the
+// handler. See Example.
+//
 // The Signer signs with the current key and publishes it, with the previous
 // keys, as a JWKS. The Verifier fetches that JWKS, caches the keys and
 // accepts a token only if its signature, algorithm, issuer, audience, room and
