@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/browsertest"
 	"github.com/waitroom/waitroom/internal/pow"
 	"github.com/waitroom/waitroom/web"
 )
@@ -67,38 +67,8 @@ func setupPow(t *testing.T) *powBundle {
 	}))
 	t.Cleanup(srv.Close)
 	b.base = srv.URL
-	b.ctx = startChromium(t, chromedp.Flag("host-resolver-rules", "MAP insecure.test 127.0.0.1"))
+	b.ctx = browsertest.Chromium(t, 0, chromedp.Flag("host-resolver-rules", "MAP insecure.test 127.0.0.1"))
 	return b
-}
-
-// startChromium starts the machine's headless Chromium as
-// cmd/waitroom/browser_test.go does. It fails, never skips, without one.
-func startChromium(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium not found on PATH: install it (Debian: apt-get install chromium), or run scripts/test.sh")
-	}
-	opts := append([]chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(390, 844),
-	}, extra...)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
-	// The first action starts the browser and ties it to its context, so
-	// it gets the test-long one, not a timeout.
-	require.NoError(t, chromedp.Do(ctx), "start chromium")
-	return ctx
 }
 
 // solved is one solve in the page: its payload and how long it took there.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,37 +11,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/browsertest"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
-
-// browser starts the machine's headless Chromium. It fails, never skips,
-// when Chromium is missing.
-func browser(t *testing.T, width, height int) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium not found on PATH: install it (Debian: apt-get install chromium)")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(width, height),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	require.NoError(t, chromedp.Do(ctx), "start chromium")
-	return ctx
-}
 
 // screenshot saves the page to $BOOKING_SCREENSHOTS/<name>.png when that
 // variable names a directory, for a person to look at.
@@ -97,7 +68,7 @@ func TestBrowserVisitorHoldsBooksAndChecksOut(t *testing.T) {
 	require.Equal(t, 201, s.do(t, "POST", "/api/events/show/bookings", bob, `{"seat":"C5"}`).StatusCode)
 	annTicket, ann := s.admit(t, "show", "ann")
 
-	ctx := browser(t, 1100, 900)
+	ctx := browsertest.Chromium(t, 90*time.Second, chromedp.WindowSize(1100, 900))
 
 	// No entry pass yet: the page sends the visitor to the line.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(s.base+"/booking/show"), chromedp.WaitVisible("#view-ended")))
@@ -170,7 +141,7 @@ func TestBrowserBookingPageFitsAPhone(t *testing.T) {
 	s := serve(t, nil)
 	s.room(t, "tiny", `{"seats":["A1","A2","A3","A4","A5","A6","A7","A8","A9","A10","A11","A12"]}`)
 	_, tok := s.admit(t, "tiny", "ann")
-	ctx := browser(t, 390, 844)
+	ctx := browsertest.Chromium(t, 90*time.Second)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(s.base+"/booking/tiny"), chromedp.WaitVisible("#view-ended")))
 	require.NoError(t, chromedp.Do(ctx, handOver(s.base, "tiny", tok), chromedp.WaitVisible(`button.seat[data-seat="A12"]`),
 		chromedp.Click(`button.seat[data-seat="A12"]`), chromedp.WaitVisible(`#holds button[data-action="book"]`)))

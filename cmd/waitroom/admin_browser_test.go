@@ -9,6 +9,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/internal/browsertest"
 )
 
 // roomInfo reads GET /api/rooms/{room}.
@@ -26,7 +28,7 @@ func chromeRoomInfo(t *testing.T, base, room string) (admitted int64) {
 
 func TestBrowserOperatorSignsInAndRetunesThePaceLive(t *testing.T) {
 	m, base := chromeStandalone(t)
-	ctx := chromeBrowser(t)
+	ctx := browsertest.Chromium(t, 60*time.Second)
 	card := `article[aria-labelledby="r-demo-title"] `
 
 	require.NoError(t, chromedp.Do(ctx,

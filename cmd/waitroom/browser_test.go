@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/browsertest"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 )
 
@@ -38,39 +38,9 @@ func chromeStandalone(t *testing.T) (*Main, string) {
 	return m, "http://" + m.Addr()
 }
 
-// chromeBrowser starts the real headless Chromium of the machine. It fails,
-// never skips, when Chromium is missing: scripts/test.sh installs it.
-func chromeBrowser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium not found on PATH: install it (Debian: apt-get install chromium), or run scripts/test.sh")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(390, 844), // a phone
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	require.NoError(t, chromedp.Do(ctx), "start chromium")
-	return ctx
-}
-
 func TestBrowserVisitorWaitsSeesPositionIsAdmittedAndLandsOnTargetWithToken(t *testing.T) {
 	_, base := chromeStandalone(t)
-	ctx := chromeBrowser(t)
+	ctx := browsertest.Chromium(t, 60*time.Second)
 
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/rooms/demo"), chromedp.WaitVisible("#view-waiting")))
 	requireSocketLive(t, ctx)
@@ -136,7 +106,7 @@ func TestBrowserSecondTabShowsTheSamePlace(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	ctx := chromeBrowser(t)
+	ctx := browsertest.Chromium(t, 60*time.Second)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/rooms/demo"), chromedp.WaitVisible("#view-waiting")))
 	first, err := chromedp.Run(ctx, chromedp.Text("#position"))
 	require.NoError(t, err)
@@ -169,7 +139,7 @@ func TestBrowserVisitorBehindAProxyThatBlocksWebSocketsStillGetsIn(t *testing.T)
 	}))
 	defer proxy.Close()
 
-	ctx := chromeBrowser(t)
+	ctx := browsertest.Chromium(t, 60*time.Second)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(proxy.URL+"/rooms/demo"), chromedp.WaitVisible("#view-waiting")))
 	require.Eventually(t, func() bool { return len(refused) > 0 }, 10*time.Second, 50*time.Millisecond,
 		"the page tried its socket and the proxy refused it")

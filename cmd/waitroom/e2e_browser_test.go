@@ -9,6 +9,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/internal/browsertest"
 )
 
 // chromeJoin joins demo over HTTP as another visitor and returns the ticket.
@@ -57,7 +59,7 @@ func TestBrowserEndToEndWaitBookCheckOutAndTheNextVisitorGetsThePlace(t *testing
 	for i := 0; i < 4; i++ { // four visitors ahead
 		chromeJoin(t, base)
 	}
-	ctx := chromeBrowser(t)
+	ctx := browsertest.Chromium(t, 60*time.Second)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/rooms/demo"), chromedp.WaitVisible("#view-waiting")))
 	requireSocketLive(t, ctx)
 	position, err := chromedp.Run(ctx, chromedp.Text("#position"))
