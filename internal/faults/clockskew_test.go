@@ -18,6 +18,7 @@ import (
 	"github.com/waitroom/waitroom/internal/httpapi"
 	"github.com/waitroom/waitroom/internal/hub"
 	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -53,7 +54,7 @@ func setupSkew(t *testing.T) *skewBundle {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	srv := redistest.Start(t)
-	key, _ := signingKey(t)
+	key, _ := testproc.SigningKey(t)
 	b := &skewBundle{ctx: ctx, store: queue.New(srv.Client(), queue.Options{Logger: slog.New(slog.DiscardHandler)}),
 		key: key, http: newHTTPClient(t, 10*time.Second)}
 	for i, skew := range []time.Duration{hostSkew, -hostSkew} {
@@ -103,9 +104,9 @@ func (b *skewBundle) putRoom(t *testing.T, room string, p queue.ConfigPatch) {
 	require.NoError(t, err)
 }
 
-func (b *skewBundle) get(t *testing.T, h *skewedHost, path string) answer {
+func (b *skewBundle) get(t *testing.T, h *skewedHost, path string) testproc.Answer {
 	t.Helper()
-	a, err := send(b.ctx, b.http, http.MethodGet, h.base+path, nil, "")
+	a, err := testproc.Send(b.ctx, b.http, http.MethodGet, h.base+path, nil, "")
 	require.NoError(t, err, "GET %s on %s", path, h.name)
 	return a
 }
@@ -145,10 +146,10 @@ func TestClockSkewOfFiveSecondsBetweenHosts(t *testing.T) {
 		for i := range n {
 			h := b.hosts[i%2] // interleaved: ahead, behind, ahead, …
 			before := time.Now()
-			a, err := send(b.ctx, b.http, http.MethodPost, h.base+"/api/rooms/"+room+"/tickets", nil, "")
+			a, err := testproc.Send(b.ctx, b.http, http.MethodPost, h.base+"/api/rooms/"+room+"/tickets", nil, "")
 			after := time.Now()
 			require.NoError(t, err)
-			require.Equal(t, http.StatusCreated, a.status, "join %d on %s: %s", i+1, h.name, a)
+			require.Equal(t, http.StatusCreated, a.Status, "join %d on %s: %s", i+1, h.name, a)
 			st, err := decodeStatus(a)
 			require.NoError(t, err)
 			require.EqualValues(t, i+1, st.Position, "join %d on %s", i+1, h.name)
@@ -179,12 +180,12 @@ func TestClockSkewOfFiveSecondsBetweenHosts(t *testing.T) {
 			h := b.hosts[(i+1)%2]
 			s, err := dialSocket(b.ctx, h.addr, h.name, room, tk)
 			require.NoError(t, err)
-			t.Cleanup(s.close)
+			t.Cleanup(s.Close)
 			socks[i] = s
 		}
 		for i, s := range socks {
-			require.Eventually(t, func() bool { _, ok := s.last(); return ok }, 5*time.Second, 5*time.Millisecond)
-			m, _ := s.last()
+			require.Eventually(t, func() bool { _, ok := s.Last(); return ok }, 5*time.Second, 5*time.Millisecond)
+			m, _ := s.Last()
 			require.Equal(t, "position", m.Type)
 			require.EqualValues(t, i+1, m.Position, "visitor %d's first position on %s", i+1, s.via)
 		}
@@ -202,9 +203,9 @@ func TestClockSkewOfFiveSecondsBetweenHosts(t *testing.T) {
 
 		truthV := b.verifier(t, 0)
 		for i, s := range socks {
-			require.True(t, s.waitFor("admitted"), "visitor %d on %s: %v", i+1, s.via, s.closeReason())
-			var m message
-			for _, x := range s.messages() {
+			require.True(t, s.WaitFor("admitted"), "visitor %d on %s: %v", i+1, s.via, s.Err())
+			var m testproc.Message
+			for _, x := range s.Messages() {
 				if x.Type == "admitted" {
 					m = x
 				}
@@ -229,9 +230,9 @@ func TestClockSkewOfFiveSecondsBetweenHosts(t *testing.T) {
 			verifiers[s] = b.verifier(t, s)
 		}
 		for _, h := range b.hosts {
-			a, err := send(b.ctx, b.http, http.MethodPost, h.base+"/api/rooms/"+room+"/tickets", nil, "")
+			a, err := testproc.Send(b.ctx, b.http, http.MethodPost, h.base+"/api/rooms/"+room+"/tickets", nil, "")
 			require.NoError(t, err)
-			require.Equal(t, http.StatusCreated, a.status, "%s", a)
+			require.Equal(t, http.StatusCreated, a.Status, "%s", a)
 			st, err := decodeStatus(a)
 			require.NoError(t, err)
 			require.Equal(t, "admitted", st.State, "auto mode with nobody waiting admits at once")
@@ -239,7 +240,7 @@ func TestClockSkewOfFiveSecondsBetweenHosts(t *testing.T) {
 			tokens := []string{st.EntryToken}
 			for _, other := range b.hosts {
 				a := b.get(t, other, "/api/rooms/"+room+"/tickets/"+st.Ticket)
-				require.Equal(t, http.StatusOK, a.status, "status on %s: %s", other.name, a)
+				require.Equal(t, http.StatusOK, a.Status, "status on %s: %s", other.name, a)
 				o, err := decodeStatus(a)
 				require.NoError(t, err)
 				require.Equal(t, st.ExpiresAt, o.ExpiresAt, "both hosts see the one admission")
@@ -289,9 +290,9 @@ func TestClockSkewOfFiveSecondsBetweenHosts(t *testing.T) {
 		const room = "skew-last-seconds"
 		ahead, behind := b.hosts[0], b.hosts[1]
 		b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeAuto), Capacity: ptr(0), AbandonAfterS: ptr(0), SessionTTLS: ptr(10)})
-		a, err := send(b.ctx, b.http, http.MethodPost, behind.base+"/api/rooms/"+room+"/tickets", nil, "")
+		a, err := testproc.Send(b.ctx, b.http, http.MethodPost, behind.base+"/api/rooms/"+room+"/tickets", nil, "")
 		require.NoError(t, err)
-		require.Equal(t, http.StatusCreated, a.status, "%s", a)
+		require.Equal(t, http.StatusCreated, a.Status, "%s", a)
 		st, err := decodeStatus(a)
 		require.NoError(t, err)
 		require.Equal(t, "admitted", st.State)
@@ -304,7 +305,7 @@ func TestClockSkewOfFiveSecondsBetweenHosts(t *testing.T) {
 		for _, h := range []*skewedHost{behind, ahead} {
 			t.Run("status on "+h.name, func(t *testing.T) {
 				a := b.get(t, h, "/api/rooms/"+room+"/tickets/"+st.Ticket)
-				require.Equal(t, http.StatusOK, a.status, "status on %s with 3 s of the admission left: %s", h.name, a)
+				require.Equal(t, http.StatusOK, a.Status, "status on %s with 3 s of the admission left: %s", h.name, a)
 				o, err := decodeStatus(a)
 				require.NoError(t, err)
 				require.Equal(t, "admitted", o.State)
@@ -314,17 +315,17 @@ func TestClockSkewOfFiveSecondsBetweenHosts(t *testing.T) {
 			t.Run("socket on "+h.name, func(t *testing.T) {
 				s, err := dialSocket(b.ctx, h.addr, h.name, room, st.Ticket)
 				require.NoError(t, err)
-				ok := s.waitFor("admitted")
-				s.close()
-				require.True(t, ok, "the socket on %s with 3 s of the admission left says admitted; it closed: %v", h.name, s.closeReason())
+				ok := s.WaitFor("admitted")
+				s.Close()
+				require.True(t, ok, "the socket on %s with 3 s of the admission left says admitted; it closed: %v", h.name, s.Err())
 			})
 		}
 
 		time.Sleep(time.Until(ends.Add(500 * time.Millisecond)))
 		for _, h := range []*skewedHost{behind, ahead} {
 			a := b.get(t, h, "/api/rooms/"+room+"/tickets/"+st.Ticket)
-			require.Equal(t, http.StatusNotFound, a.status, "status on %s after the admission ended: %s", h.name, a)
-			require.Equal(t, "ticket_not_found", a.errorCode())
+			require.Equal(t, http.StatusNotFound, a.Status, "status on %s after the admission ended: %s", h.name, a)
+			require.Equal(t, "ticket_not_found", a.ErrorCode())
 		}
 	})
 }

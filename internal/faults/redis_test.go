@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -43,13 +44,13 @@ func TestRedisKilledUnderJoinLoadKeepsEveryAcknowledgedPlace(t *testing.T) {
 	defer cancel()
 
 	srv := redistest.Start(t, redistest.Options{AppendOnly: true})
-	_, key := signingKey(t)
+	_, key := testproc.SigningKey(t)
 	w := startWaitroom(t, "waitroom", []string{"REDIS_URL=redis://" + srv.Addr() + "/0", "WAITROOM_SIGNING_KEY=" + key})
-	pid := w.pid()
+	pid := w.PID()
 	hc := newHTTPClient(t, 10*time.Second)
 	// No admitter runs, and nobody is dropped for absence: the line only
 	// ever grows at the back, so a place told at join is the place for good.
-	putRoom(t, ctx, hc, w.base, room, map[string]any{"mode": "queue_all", "abandon_after_s": 0, "paused": true})
+	putRoom(t, ctx, hc, w.Base, room, map[string]any{"mode": "queue_all", "abandon_after_s": 0, "paused": true})
 
 	// The load: workers join back to back until stopped.
 	var mu sync.Mutex
@@ -60,18 +61,18 @@ func TestRedisKilledUnderJoinLoadKeepsEveryAcknowledgedPlace(t *testing.T) {
 		wg.Go(func() {
 			for !closed(stopLoad) {
 				j := join{worker: i, sent: time.Now()}
-				a, err := send(ctx, hc, http.MethodPost, w.base+"/api/rooms/"+room+"/tickets", nil, "")
-				j.answered, j.status, j.err = time.Now(), a.status, err
+				a, err := testproc.Send(ctx, hc, http.MethodPost, w.Base+"/api/rooms/"+room+"/tickets", nil, "")
+				j.answered, j.status, j.err = time.Now(), a.Status, err
 				switch {
 				case err != nil:
-				case a.status == http.StatusCreated:
+				case a.Status == http.StatusCreated:
 					st, err := decodeStatus(a)
 					if err != nil || st.State != "waiting" || st.Ticket == "" {
 						j.err = fmt.Errorf("201 with a body that is no waiting status (%v): %s", err, a)
 					}
 					j.ticket, j.position = st.Ticket, st.Position
 				default:
-					j.code = a.errorCode()
+					j.code = a.ErrorCode()
 					// The 503s come at once; a short pause keeps a worker
 					// from spinning on them.
 					time.Sleep(20 * time.Millisecond)
@@ -107,8 +108,8 @@ func TestRedisKilledUnderJoinLoadKeepsEveryAcknowledgedPlace(t *testing.T) {
 	// Recovery, as a load balancer sees it and as visitors do.
 	var readyAfter time.Duration
 	require.Eventually(t, func() bool {
-		a, err := send(ctx, hc, http.MethodGet, w.base+"/readyz", nil, "")
-		if err == nil && a.status == http.StatusOK {
+		a, err := testproc.Send(ctx, hc, http.MethodGet, w.Base+"/readyz", nil, "")
+		if err == nil && a.Status == http.StatusOK {
 			readyAfter = time.Since(started)
 			return true
 		}
@@ -128,8 +129,8 @@ func TestRedisKilledUnderJoinLoadKeepsEveryAcknowledgedPlace(t *testing.T) {
 	close(stopLoad)
 	wg.Wait()
 	all := snapshot()
-	require.Equal(t, pid, w.pid(), "the same waitroom process, never restarted")
-	require.True(t, w.alive(), "waitroom is still running")
+	require.Equal(t, pid, w.PID(), "the same waitroom process, never restarted")
+	require.True(t, w.Alive(), "waitroom is still running")
 
 	// What the visitors were answered.
 	var acked []join
@@ -208,13 +209,13 @@ func TestRedisKilledUnderJoinLoadKeepsEveryAcknowledgedPlace(t *testing.T) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			a, err := send(ctx, hc, http.MethodGet, w.base+"/api/rooms/"+room+"/tickets/"+j.ticket, nil, "")
+			a, err := testproc.Send(ctx, hc, http.MethodGet, w.Base+"/api/rooms/"+room+"/tickets/"+j.ticket, nil, "")
 			if err != nil {
 				failures.Store(j.ticket, err.Error())
 				return
 			}
 			st, err := decodeStatus(a)
-			if a.status != http.StatusOK || err != nil || st.State != "waiting" || st.Position != j.position || st.Waiting != truth.Waiting {
+			if a.Status != http.StatusOK || err != nil || st.State != "waiting" || st.Position != j.position || st.Waiting != truth.Waiting {
 				failures.Store(j.ticket, fmt.Sprintf("told position %d at join, status now %s", j.position, a))
 			}
 		})
@@ -224,5 +225,5 @@ func TestRedisKilledUnderJoinLoadKeepsEveryAcknowledgedPlace(t *testing.T) {
 		t.Errorf("ticket %s: %s", k, v)
 		return true
 	})
-	require.NotContains(t, w.output(), `"status":500`, "no 500 in the waitroom log")
+	require.NotContains(t, w.Output(), `"status":500`, "no 500 in the waitroom log")
 }

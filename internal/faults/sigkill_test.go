@@ -16,6 +16,7 @@ import (
 
 	"github.com/waitroom/waitroom/internal/pacer/sqstest"
 	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -35,8 +36,8 @@ type killBundle struct {
 	ctx       context.Context
 	store     *queue.Store
 	events    *eventLog
-	waitrooms [2]*server
-	admitters [2]*process
+	waitrooms [2]*testproc.Server
+	admitters [2]*testproc.Process
 	http      *http.Client
 	verifier  *entrytoken.Verifier
 
@@ -66,10 +67,10 @@ func (v *visitor) allSockets() []*socket {
 }
 
 // admitted lists the admitted messages over all the visitor's sockets.
-func (v *visitor) admitted() []message {
-	var out []message
+func (v *visitor) admitted() []testproc.Message {
+	var out []testproc.Message
 	for _, s := range v.allSockets() {
-		for _, m := range s.messages() {
+		for _, m := range s.Messages() {
 			if m.Type == "admitted" {
 				out = append(out, m)
 			}
@@ -87,7 +88,7 @@ func setupKill(t *testing.T, pacerName string) *killBundle {
 	b := &killBundle{ctx: ctx, store: queue.New(srv.Client(), queue.Options{}), http: newHTTPClient(t, 10*time.Second)}
 	b.events = recordEvents(t, ctx, srv.Client(), killRoom)
 
-	_, key := signingKey(t)
+	_, key := testproc.SigningKey(t)
 	for i := range b.waitrooms {
 		b.waitrooms[i] = startWaitroom(t, fmt.Sprintf("waitroom-%d", i+1), []string{redisEnv, "WAITROOM_SIGNING_KEY=" + key})
 	}
@@ -100,13 +101,13 @@ func setupKill(t *testing.T, pacerName string) *killBundle {
 		env = append(env, sqstest.Env()...)
 	}
 	for i := range b.admitters {
-		b.admitters[i] = startProcess(t, "admitter", fmt.Sprintf("admitter-%d", i+1), env)
+		b.admitters[i] = startAdmitter(t, fmt.Sprintf("admitter-%d", i+1), env)
 	}
 	v, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{
 		FetchJWKS: func(ctx context.Context) ([]byte, error) {
 			for _, w := range b.waitrooms {
-				if a, err := send(ctx, b.http, http.MethodGet, w.base+"/.well-known/jwks.json", nil, ""); err == nil && a.status == http.StatusOK {
-					return a.body, nil
+				if a, err := testproc.Send(ctx, b.http, http.MethodGet, w.Base+"/.well-known/jwks.json", nil, ""); err == nil && a.Status == http.StatusOK {
+					return a.Body, nil
 				}
 			}
 			return nil, fmt.Errorf("no waitroom instance answers")
@@ -118,7 +119,7 @@ func setupKill(t *testing.T, pacerName string) *killBundle {
 		b.stopping.Store(true)
 		for _, v := range b.all() {
 			for _, s := range v.allSockets() {
-				s.close()
+				s.Close()
 			}
 		}
 		b.pages.Wait()
@@ -127,7 +128,7 @@ func setupKill(t *testing.T, pacerName string) *killBundle {
 }
 
 // instance returns a waitroom instance that is up, preferring i.
-func (b *killBundle) instance(i int) (int, *server) {
+func (b *killBundle) instance(i int) (int, *testproc.Server) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.down[i%2] {
@@ -163,13 +164,13 @@ func (b *killBundle) page(v *visitor, first int) {
 			v.dials++
 			v.mu.Unlock()
 			ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-			s, err := dialSocket(ctx, w.addr, w.name, killRoom, v.ticket)
+			s, err := dialSocket(ctx, w.Addr, w.Name, killRoom, v.ticket)
 			cancel()
 			if err == nil {
 				v.mu.Lock()
 				v.sockets = append(v.sockets, s)
 				v.mu.Unlock()
-				if s.waitFor("admitted") {
+				if s.WaitFor("admitted") {
 					return // the socket stays open: a second admission would show on it
 				}
 			}
@@ -192,8 +193,8 @@ func (b *killBundle) joinLine(t *testing.T, n int) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			a, err := send(b.ctx, b.http, http.MethodPost, b.waitrooms[i%2].base+"/api/rooms/"+killRoom+"/tickets", nil, "")
-			if err == nil && a.status != http.StatusCreated {
+			a, err := testproc.Send(b.ctx, b.http, http.MethodPost, b.waitrooms[i%2].Base+"/api/rooms/"+killRoom+"/tickets", nil, "")
+			if err == nil && a.Status != http.StatusCreated {
 				err = fmt.Errorf("join: %s", a)
 			}
 			if err == nil {
@@ -237,7 +238,7 @@ func TestSIGKILLMidTickAndMidPushAdmitsEveryoneOnceInOrder(t *testing.T) {
 
 func testSIGKILL(t *testing.T, pacerName string) {
 	b := setupKill(t, pacerName)
-	putRoom(t, b.ctx, b.http, b.waitrooms[0].base, killRoom, map[string]any{
+	putRoom(t, b.ctx, b.http, b.waitrooms[0].Base, killRoom, map[string]any{
 		"mode": "queue_all", "capacity": 0, "batch_size": killBatch, "interval_ms": int(killInterval / time.Millisecond),
 		"session_ttl_s": 3600, "abandon_after_s": 0, "paused": true,
 	})
@@ -245,13 +246,13 @@ func testSIGKILL(t *testing.T, pacerName string) {
 	for _, v := range b.all() {
 		require.Eventually(t, func() bool {
 			for _, s := range v.allSockets() {
-				if _, ok := s.last(); ok {
+				if _, ok := s.Last(); ok {
 					return true
 				}
 			}
 			return false
 		}, 10*time.Second, 10*time.Millisecond, "visitor %d: a first message", v.order+1)
-		m, _ := v.allSockets()[0].last()
+		m, _ := v.allSockets()[0].Last()
 		require.Equal(t, "position", m.Type, "visitor %d", v.order+1)
 		require.Equal(t, v.told, m.Position, "visitor %d: first position", v.order+1)
 	}
@@ -264,11 +265,11 @@ func testSIGKILL(t *testing.T, pacerName string) {
 		defer close(joinerDone)
 		for k := 0; !closed(stopJoining); k++ {
 			i, w := b.instance(k)
-			a, err := send(b.ctx, b.http, http.MethodPost, w.base+"/api/rooms/"+killRoom+"/tickets", nil, "")
+			a, err := testproc.Send(b.ctx, b.http, http.MethodPost, w.Base+"/api/rooms/"+killRoom+"/tickets", nil, "")
 			switch {
 			case err != nil:
 				unacked.Add(1)
-			case a.status == http.StatusCreated:
+			case a.Status == http.StatusCreated:
 				st, err := decodeStatus(a)
 				if err == nil {
 					v := &visitor{ticket: st.Ticket, order: len(b.all()), told: st.Position}
@@ -284,7 +285,7 @@ func testSIGKILL(t *testing.T, pacerName string) {
 	}()
 
 	v0 := b.events.latest.Load()
-	putRoom(t, b.ctx, b.http, b.waitrooms[1].base, killRoom, map[string]any{"paused": false})
+	putRoom(t, b.ctx, b.http, b.waitrooms[1].Base, killRoom, map[string]any{"paused": false})
 	opened := time.Now()
 
 	// The faults: alternately an admitter and a waitroom instance, each
@@ -302,19 +303,19 @@ func testSIGKILL(t *testing.T, pacerName string) {
 		if k%2 == 0 {
 			i := rand.IntN(2)
 			time.Sleep(rand.N(killInterval)) // anywhere in the tick cycle
-			b.admitters[i].kill()
+			b.admitters[i].Kill()
 			kills = append(kills, fmt.Sprintf("admitter-%d@%s", i+1, time.Since(opened).Round(time.Millisecond)))
-			require.NoError(t, b.admitters[i].start())
+			require.NoError(t, b.admitters[i].Start())
 		} else {
 			i := rand.IntN(2)
 			time.Sleep(rand.N(10 * time.Millisecond)) // while it pushes the tick
 			b.mu.Lock()
 			b.down[i] = true
 			b.mu.Unlock()
-			b.waitrooms[i].kill()
+			b.waitrooms[i].Kill()
 			kills = append(kills, fmt.Sprintf("waitroom-%d@%s", i+1, time.Since(opened).Round(time.Millisecond)))
 			time.Sleep(300 * time.Millisecond) // its pages reconnect to the other
-			require.NoError(t, b.waitrooms[i].restart(20*time.Second))
+			require.NoError(t, b.waitrooms[i].Restart(20*time.Second))
 			b.mu.Lock()
 			b.down[i] = false
 			b.mu.Unlock()
@@ -425,7 +426,7 @@ func testSIGKILL(t *testing.T, pacerName string) {
 		require.NotEmpty(t, adm, "visitor %d was told of its admission", v.order+1)
 		for _, s := range v.allSockets() {
 			n := 0
-			for _, m := range s.messages() {
+			for _, m := range s.Messages() {
 				if m.Type == "admitted" {
 					n++
 				}
@@ -437,10 +438,10 @@ func testSIGKILL(t *testing.T, pacerName string) {
 		}
 		prev := v.told
 		for _, s := range v.allSockets() {
-			if ms := s.messages(); len(ms) > 0 && ms[0].Type == "admitted" {
+			if ms := s.Messages(); len(ms) > 0 && ms[0].Type == "admitted" {
 				toldOnConnect++ // admitted while its socket was down, or in the push a kill cut short
 			}
-			for _, m := range s.messages() {
+			for _, m := range s.Messages() {
 				switch m.Type {
 				case "position":
 					require.LessOrEqual(t, m.Position, prev, "visitor %d: positions only go down", v.order+1)
@@ -453,20 +454,20 @@ func testSIGKILL(t *testing.T, pacerName string) {
 			}
 		}
 		last := v.allSockets()[len(v.allSockets())-1]
-		m, _ := last.last()
+		m, _ := last.Last()
 		require.Equal(t, "admitted", m.Type, "visitor %d: the live socket's last message", v.order+1)
 
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			_, w := b.instance(v.order)
-			a, err := send(b.ctx, b.http, http.MethodGet, w.base+"/api/rooms/"+killRoom+"/tickets/"+v.ticket, nil, "")
+			a, err := testproc.Send(b.ctx, b.http, http.MethodGet, w.Base+"/api/rooms/"+killRoom+"/tickets/"+v.ticket, nil, "")
 			if err != nil {
 				failures.Store(v.order+1, err.Error())
 				return
 			}
 			hs, err := decodeStatus(a)
-			if a.status != http.StatusOK || err != nil || hs.State != "admitted" || hs.ExpiresAt != wantExp {
+			if a.Status != http.StatusOK || err != nil || hs.State != "admitted" || hs.ExpiresAt != wantExp {
 				failures.Store(v.order+1, fmt.Sprintf("status %s, want admitted until %s", a, wantExp))
 				return
 			}
@@ -487,9 +488,9 @@ func testSIGKILL(t *testing.T, pacerName string) {
 		"%d dials, %d pages reconnected, %d told of their admission on reconnecting, %d told twice; %d joins unanswered, %d admitted without answer",
 		pacerName, len(vs), len(vs)-killLine, drained.Round(time.Millisecond), ticks, dials, reconnected, toldOnConnect, twiceTold, unacked.Load(), extra)
 	for _, a := range b.admitters {
-		require.NotContains(t, a.output(), `"level":"ERROR"`, "%s logged an error", a.name)
+		require.NotContains(t, a.Output(), `"level":"ERROR"`, "%s logged an error", a.Name)
 	}
 	for _, w := range b.waitrooms {
-		require.NotContains(t, w.output(), `"status":500`, "%s answered 500", w.name)
+		require.NotContains(t, w.Output(), `"status":500`, "%s answered 500", w.Name)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/waitroom/waitroom/internal/pacer/sqstest"
 	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -43,7 +44,7 @@ func skipUnlessSlow(t *testing.T, takes string) {
 // emulator has none: the test creates the queue again, as AWS would still
 // have it, but every message in it is lost.
 type emulator struct {
-	*process
+	*testproc.Process
 	port     int
 	endpoint string
 }
@@ -59,11 +60,11 @@ func startEmulator(t *testing.T) *emulator {
 			t.Fatalf("the SQS emulator is not installed (%v): run scripts/sqs-emulator.sh start", err)
 		}
 	}
-	addr := freeAddr(t)
+	addr := testproc.FreeAddr(t)
 	_, portStr, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(portStr)
 	e := &emulator{port: port, endpoint: "http://" + addr}
-	e.process = startCommand(t, "fauxqs", node, []string{launcher}, []string{"FAUXQS_PORT=" + portStr})
+	e.Process = testproc.Start(t, testproc.Command{Name: "fauxqs", Path: node, Args: []string{launcher}, Env: []string{"FAUXQS_PORT=" + portStr}})
 	require.NoError(t, e.waitAnswers(10*time.Second))
 	return e
 }
@@ -73,8 +74,8 @@ func (e *emulator) waitAnswers(within time.Duration) error {
 	c := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
-		if !e.alive() {
-			return fmt.Errorf("fauxqs exited:\n%s", e.tail(20))
+		if !e.Alive() {
+			return fmt.Errorf("fauxqs exited:\n%s", e.Tail(20))
 		}
 		if resp, err := c.Get(e.endpoint + "/health"); err == nil {
 			_ = resp.Body.Close()
@@ -106,8 +107,8 @@ func (e *emulator) createQueue(t *testing.T, ctx context.Context, name string) s
 // then SIGKILL if it lingers.
 func (e *emulator) stop(t *testing.T) {
 	t.Helper()
-	if _, err := e.process.stop(5 * time.Second); err != nil {
-		e.kill()
+	if _, err := e.Process.Stop(5 * time.Second); err != nil {
+		e.Kill()
 	}
 	_, err := net.DialTimeout("tcp", e.endpoint[len("http://"):], time.Second)
 	require.Error(t, err, "nothing answers on the emulator's port once it is stopped")
@@ -203,7 +204,7 @@ func TestSlowSQSEmulatorStopped30sAdmittersBackOffAndResumeAtPace(t *testing.T) 
 		"ADMITTER_SLACK=" + slack.String(),
 		"ADMITTER_METRICS_ADDR=127.0.0.1:0",
 	}
-	admitters := []*process{startProcess(t, "admitter", "admitter-1", env), startProcess(t, "admitter", "admitter-2", env)}
+	admitters := []*testproc.Process{startAdmitter(t, "admitter-1", env), startAdmitter(t, "admitter-2", env)}
 
 	// Before: each room at its pace.
 	count := func(d, wait time.Duration) (map[string]int64, map[string]time.Time) {
@@ -239,13 +240,13 @@ func TestSlowSQSEmulatorStopped30sAdmittersBackOffAndResumeAtPace(t *testing.T) 
 		require.LessOrEqual(t, during, int64(2), "room %s: no more than the ticks in hand when SQS went away", r.name)
 	}
 	for _, a := range admitters {
-		require.True(t, a.alive(), "%s is still running after %s without SQS:\n%s", a.name, outage, a.tail(20))
+		require.True(t, a.Alive(), "%s is still running after %s without SQS:\n%s", a.Name, outage, a.Tail(20))
 	}
 	// Each admitter logged the failed receives, and backed off between them.
 	for _, a := range admitters {
 		var n int
 		var longest time.Duration
-		for _, rec := range a.logRecords() {
+		for _, rec := range a.LogRecords() {
 			at, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(rec["time"]))
 			if rec["msg"] != "receive loop messages" || at.Before(stopped) || at.After(stopped.Add(outage)) {
 				continue
@@ -257,14 +258,14 @@ func TestSlowSQSEmulatorStopped30sAdmittersBackOffAndResumeAtPace(t *testing.T) 
 				longest = max(longest, time.Duration(d))
 			}
 		}
-		t.Logf("%s: %d failed receives logged in %s, longest backoff %s", a.name, n, outage, longest.Round(time.Millisecond))
-		require.GreaterOrEqual(t, n, 3, "%s logs the failed receives", a.name)
-		require.LessOrEqual(t, n, 30, "%s backs off instead of retrying at once", a.name)
-		require.GreaterOrEqual(t, longest, maxBackoff/4, "%s's backoff grows", a.name)
+		t.Logf("%s: %d failed receives logged in %s, longest backoff %s", a.Name, n, outage, longest.Round(time.Millisecond))
+		require.GreaterOrEqual(t, n, 3, "%s logs the failed receives", a.Name)
+		require.LessOrEqual(t, n, 30, "%s backs off instead of retrying at once", a.Name)
+		require.GreaterOrEqual(t, longest, maxBackoff/4, "%s's backoff grows", a.Name)
 	}
 
 	// SQS is back, with the queue but without its messages.
-	require.NoError(t, em.start())
+	require.NoError(t, em.Start())
 	require.NoError(t, em.waitAnswers(10*time.Second))
 	require.Equal(t, url, em.createQueue(t, ctx, queueName), "the queue comes back at the same URL")
 	back := time.Now()
@@ -299,8 +300,8 @@ func TestSlowSQSEmulatorStopped30sAdmittersBackOffAndResumeAtPace(t *testing.T) 
 		return n == len(rooms)
 	}, 5*time.Second, 100*time.Millisecond, "one loop message per room in the queue: %v", inQueue)
 	for _, a := range admitters {
-		code, err := a.stop(10 * time.Second)
+		code, err := a.Stop(10 * time.Second)
 		require.NoError(t, err)
-		require.Equal(t, 0, code, "%s exits cleanly on SIGTERM", a.name)
+		require.Equal(t, 0, code, "%s exits cleanly on SIGTERM", a.Name)
 	}
 }
