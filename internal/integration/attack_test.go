@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/pow"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -57,7 +58,7 @@ type request struct {
 }
 
 // raw sends r to base as written (no JSON marshalling, no default header).
-func (b *bundle) raw(t *testing.T, base string, r request) (answer, http.Header) {
+func (b *bundle) raw(t *testing.T, base string, r request) (testproc.Answer, http.Header) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(b.ctx, r.method, base+r.path, strings.NewReader(r.body))
 	require.NoError(t, err)
@@ -69,7 +70,7 @@ func (b *bundle) raw(t *testing.T, base string, r request) (answer, http.Header)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	return answer{status: resp.StatusCode, body: body}, resp.Header
+	return testproc.Answer{Status: resp.StatusCode, Header: resp.Header, Body: body}, resp.Header
 }
 
 func jsonHeader(kv ...string) http.Header {
@@ -110,12 +111,12 @@ func (b *bundle) unchanged(t *testing.T, room string, f func()) {
 }
 
 // status reads a ticket's status through w.
-func (b *bundle) statusOf(t *testing.T, w *server, room, ticket string) map[string]any {
+func (b *bundle) statusOf(t *testing.T, w *testproc.Server, room, ticket string) map[string]any {
 	t.Helper()
-	a := b.send(t, http.MethodGet, w.base+"/api/rooms/"+room+"/tickets/"+ticket, nil, "")
-	require.Equal(t, http.StatusOK, a.status, "%s", a)
+	a := b.send(t, http.MethodGet, w.Base+"/api/rooms/"+room+"/tickets/"+ticket, nil, "")
+	require.Equal(t, http.StatusOK, a.Status, "%s", a)
 	var m map[string]any
-	require.NoError(t, json.Unmarshal(a.body, &m))
+	require.NoError(t, json.Unmarshal(a.Body, &m))
 	return m
 }
 
@@ -158,21 +159,21 @@ func TestAttackNoClientTakesOverAnotherVisitorsPlaceTokenOrBookings(t *testing.T
 	w, other := b.waitroom[0], b.waitroom[1]
 	const room = "alice-sale"
 	b.putSlowRoom(t, room, slowRoom)
-	b.send(t, http.MethodPut, b.booking.base+"/api/admin/events/"+room+"/seats", map[string]any{"seats": []string{"A1", "A2", "A3"}}, adminToken)
+	b.send(t, http.MethodPut, b.booking.Base+"/api/admin/events/"+room+"/seats", map[string]any{"seats": []string{"A1", "A2", "A3"}}, adminToken)
 	const alice = "alice@example.com"
 	joinPath := "/api/rooms/" + room + "/tickets"
 
-	a := b.send(t, http.MethodPost, w.base+joinPath, map[string]string{"user_token": userToken(t, alice, nil)}, "")
-	require.Equal(t, http.StatusCreated, a.status, "%s", a)
+	a := b.send(t, http.MethodPost, w.Base+joinPath, map[string]string{"user_token": userToken(t, alice, nil)}, "")
+	require.Equal(t, http.StatusCreated, a.Status, "%s", a)
 	var mine ticketStatus
-	require.NoError(t, json.Unmarshal(a.body, &mine))
+	require.NoError(t, json.Unmarshal(a.Body, &mine))
 
 	// A fresh client, no cookie, claiming to be alice.
 	b.unchanged(t, room, func() {
-		r, h := b.raw(t, other.base, request{method: http.MethodPost, path: joinPath, header: jsonHeader(),
+		r, h := b.raw(t, other.Base, request{method: http.MethodPost, path: joinPath, header: jsonHeader(),
 			body: `{"user":"alice@example.com"}`})
 		requireAPIError(t, r, http.StatusBadRequest, "invalid_body")
-		require.Contains(t, string(r.body), "user_token")
+		require.Contains(t, string(r.Body), "user_token")
 		require.Empty(t, h.Values("Set-Cookie"))
 		_, evil, err := ed25519.GenerateKey(nil)
 		require.NoError(t, err)
@@ -183,7 +184,7 @@ func TestAttackNoClientTakesOverAnotherVisitorsPlaceTokenOrBookings(t *testing.T
 			"another room":          userToken(t, alice, jwt.MapClaims{"room": "other-sale"}),
 			"EdDSA, unknown key":    signUser(t, jwt.SigningMethodEdDSA, evil, alice, nil),
 		} {
-			r := b.send(t, http.MethodPost, other.base+joinPath, map[string]string{"user_token": forged}, "")
+			r := b.send(t, http.MethodPost, other.Base+joinPath, map[string]string{"user_token": forged}, "")
 			requireAPIError(t, r, http.StatusUnauthorized, "invalid_user_token")
 			_ = name
 		}
@@ -200,14 +201,14 @@ func TestAttackNoClientTakesOverAnotherVisitorsPlaceTokenOrBookings(t *testing.T
 	// Whoever sees alice's entry token cannot use it as her ticket.
 	b.unchanged(t, room, func() {
 		for _, id := range []string{c.Subject, c.ID} {
-			requireAPIError(t, b.send(t, http.MethodGet, w.base+"/api/rooms/"+room+"/tickets/"+id, nil, ""), http.StatusNotFound, "ticket_not_found")
-			requireAPIError(t, b.send(t, http.MethodDelete, w.base+"/api/rooms/"+room+"/tickets/"+id, nil, ""), http.StatusNotFound, "ticket_not_found")
+			requireAPIError(t, b.send(t, http.MethodGet, w.Base+"/api/rooms/"+room+"/tickets/"+id, nil, ""), http.StatusNotFound, "ticket_not_found")
+			requireAPIError(t, b.send(t, http.MethodDelete, w.Base+"/api/rooms/"+room+"/tickets/"+id, nil, ""), http.StatusNotFound, "ticket_not_found")
 		}
 	})
 
-	events := b.booking.base + "/api/events/" + room
-	require.Equal(t, http.StatusCreated, b.send(t, http.MethodPost, events+"/holds", map[string]string{"seat": "A1"}, token).status)
-	require.Equal(t, http.StatusCreated, b.send(t, http.MethodPost, events+"/bookings", map[string]string{"seat": "A1"}, token).status)
+	events := b.booking.Base + "/api/events/" + room
+	require.Equal(t, http.StatusCreated, b.send(t, http.MethodPost, events+"/holds", map[string]string{"seat": "A1"}, token).Status)
+	require.Equal(t, http.StatusCreated, b.send(t, http.MethodPost, events+"/bookings", map[string]string{"seat": "A1"}, token).Status)
 
 	// A token alice did not get: signed by another key, or spliced onto her
 	// admission with another sub.
@@ -225,11 +226,11 @@ func TestAttackNoClientTakesOverAnotherVisitorsPlaceTokenOrBookings(t *testing.T
 	})
 
 	// alice checks out; then a new admission of hers never revives the old token.
-	require.Equal(t, http.StatusNoContent, b.send(t, http.MethodPost, events+"/checkout", nil, token).status)
-	a = b.send(t, http.MethodPost, other.base+joinPath, map[string]string{"user_token": userToken(t, alice, nil)}, "")
-	require.Equal(t, http.StatusCreated, a.status, "%s", a)
+	require.Equal(t, http.StatusNoContent, b.send(t, http.MethodPost, events+"/checkout", nil, token).Status)
+	a = b.send(t, http.MethodPost, other.Base+joinPath, map[string]string{"user_token": userToken(t, alice, nil)}, "")
+	require.Equal(t, http.StatusCreated, a.Status, "%s", a)
 	var again ticketStatus
-	require.NoError(t, json.Unmarshal(a.body, &again))
+	require.NoError(t, json.Unmarshal(a.Body, &again))
 	require.Equal(t, 1, b.tick(t, room))
 	fresh := b.statusOf(t, other, room, again.Ticket)["entry_token"].(string)
 	require.NotEqual(t, c.ID, claimsOf(t, fresh).ID)
@@ -242,8 +243,8 @@ func TestAttackNoClientTakesOverAnotherVisitorsPlaceTokenOrBookings(t *testing.T
 	})
 	// Her bookings follow her, verified, into the new admission.
 	a = b.send(t, http.MethodGet, events+"/bookings", nil, fresh)
-	require.Equal(t, http.StatusOK, a.status)
-	require.Contains(t, string(a.body), `"seat":"A1"`)
+	require.Equal(t, http.StatusOK, a.Status)
+	require.Contains(t, string(a.Body), `"seat":"A1"`)
 }
 
 func TestAttackAnAnonymousVisitorsEntryTokenDoesNotNameTheirTicket(t *testing.T) {
@@ -258,8 +259,8 @@ func TestAttackAnAnonymousVisitorsEntryTokenDoesNotNameTheirTicket(t *testing.T)
 	require.NotEqual(t, v.Ticket, c.Subject)
 	require.Equal(t, c.ID, c.Subject, "an anonymous visitor's sub is the admission's opaque id")
 	b.unchanged(t, room, func() {
-		requireAPIError(t, b.send(t, http.MethodGet, w.base+"/api/rooms/"+room+"/tickets/"+c.Subject, nil, ""), http.StatusNotFound, "ticket_not_found")
-		requireAPIError(t, b.send(t, http.MethodDelete, w.base+"/api/rooms/"+room+"/tickets/"+c.Subject, nil, ""), http.StatusNotFound, "ticket_not_found")
+		requireAPIError(t, b.send(t, http.MethodGet, w.Base+"/api/rooms/"+room+"/tickets/"+c.Subject, nil, ""), http.StatusNotFound, "ticket_not_found")
+		requireAPIError(t, b.send(t, http.MethodDelete, w.Base+"/api/rooms/"+room+"/tickets/"+c.Subject, nil, ""), http.StatusNotFound, "ticket_not_found")
 	})
 	require.Equal(t, "admitted", b.statusOf(t, w, room, v.Ticket)["state"])
 }
@@ -295,16 +296,16 @@ func TestAttackACrossSiteFormPostNeitherJoinsNorReplacesTheVisitorsCookie(t *tes
 				header: http.Header{"Content-Type": {"text/plain"}, "Cookie": {cookie}}, body: `{}`}, 400, "invalid_body"},
 			{"a body without a type", request{method: http.MethodPost, path: path, header: http.Header{"Cookie": {cookie}}, body: `{}`}, 400, "invalid_body"},
 		} {
-			a, h := b.raw(t, w.base, c.r)
+			a, h := b.raw(t, w.Base, c.r)
 			requireAPIError(t, a, c.status, c.code)
 			require.Empty(t, h.Values("Set-Cookie"), "%s: the visitor's cookie stays", c.name)
 		}
 	})
 	// The visitor's own page (same origin) still rejoins with the cookie.
-	a, _ := b.raw(t, w.base, request{method: http.MethodPost, path: path, body: `{}`,
-		header: jsonHeader("Origin", w.base, "Cookie", cookie)})
-	require.Equal(t, http.StatusOK, a.status, "%s", a)
-	require.Contains(t, string(a.body), mine.Ticket)
+	a, _ := b.raw(t, w.Base, request{method: http.MethodPost, path: path, body: `{}`,
+		header: jsonHeader("Origin", w.Base, "Cookie", cookie)})
+	require.Equal(t, http.StatusOK, a.Status, "%s", a)
+	require.Contains(t, string(a.Body), mine.Ticket)
 }
 
 func TestAttackPrequeueJoinsThatAreNeverPresentDoNotSurviveTheOpening(t *testing.T) {
@@ -351,7 +352,7 @@ func TestAttackPrequeueJoinsThatAreNeverPresentDoNotSurviveTheOpening(t *testing
 	if st["state"] == "waiting" {
 		require.EqualValues(t, 3, st["waiting"], "only the three who were there")
 	}
-	requireAPIError(t, b.send(t, http.MethodGet, w.base+"/api/rooms/"+room+"/tickets/"+bots[0], nil, ""), http.StatusNotFound, "ticket_not_found")
+	requireAPIError(t, b.send(t, http.MethodGet, w.Base+"/api/rooms/"+room+"/tickets/"+bots[0], nil, ""), http.StatusNotFound, "ticket_not_found")
 	for _, bot := range bots { // the truth, from Redis (the status API is rate-limited)
 		_, err := b.store.Status(b.ctx, room, bot)
 		require.ErrorIs(t, err, queue.ErrTicketNotFound)
@@ -361,12 +362,12 @@ func TestAttackPrequeueJoinsThatAreNeverPresentDoNotSurviveTheOpening(t *testing
 // ---- proof of work ----------------------------------------------------------
 
 // challenge fetches a puzzle for room through w.
-func (b *bundle) challenge(t *testing.T, w *server, room string) (pow.Challenge, answer) {
+func (b *bundle) challenge(t *testing.T, w *testproc.Server, room string) (pow.Challenge, testproc.Answer) {
 	t.Helper()
-	a := b.send(t, http.MethodGet, w.base+"/api/rooms/"+room+"/challenge", nil, "")
+	a := b.send(t, http.MethodGet, w.Base+"/api/rooms/"+room+"/challenge", nil, "")
 	var ch pow.Challenge
-	if a.status == http.StatusOK {
-		require.NoError(t, json.Unmarshal(a.body, &ch), "%s", a)
+	if a.Status == http.StatusOK {
+		require.NoError(t, json.Unmarshal(a.Body, &ch), "%s", a)
 	}
 	return ch, a
 }
@@ -409,15 +410,15 @@ func TestAttackAbuseTableEveryAttemptGetsItsAnswerAndChangesNothing(t *testing.T
 	// One solution spent on the first instance, the visitor admitted and
 	// checked out: its payload and its entry token are what the table replays.
 	ch, a := b.challenge(t, w, room)
-	require.Equal(t, http.StatusOK, a.status, "%s", a)
+	require.Equal(t, http.StatusOK, a.Status, "%s", a)
 	spent := solve(t, ch)
-	a = b.send(t, http.MethodPost, w.base+join, map[string]string{"pow": spent}, "")
-	require.Equal(t, http.StatusCreated, a.status, "%s", a)
+	a = b.send(t, http.MethodPost, w.Base+join, map[string]string{"pow": spent}, "")
+	require.Equal(t, http.StatusCreated, a.Status, "%s", a)
 	var visitor ticketStatus
-	require.NoError(t, json.Unmarshal(a.body, &visitor))
+	require.NoError(t, json.Unmarshal(a.Body, &visitor))
 	require.Equal(t, 1, b.tick(t, room))
 	ended := b.statusOf(t, w, room, visitor.Ticket)["entry_token"].(string)
-	require.Equal(t, http.StatusNoContent, b.send(t, http.MethodPost, b.booking.base+"/api/events/"+room+"/checkout", nil, ended).status)
+	require.Equal(t, http.StatusNoContent, b.send(t, http.MethodPost, b.booking.Base+"/api/events/"+room+"/checkout", nil, ended).Status)
 
 	fresh1, _ := b.challenge(t, w, room)
 	fresh2, _ := b.challenge(t, w, room)
@@ -433,7 +434,7 @@ func TestAttackAbuseTableEveryAttemptGetsItsAnswerAndChangesNothing(t *testing.T
 
 	rows := []struct {
 		name   string
-		via    *server
+		via    *testproc.Server
 		body   map[string]string
 		status int
 		code   string
@@ -456,8 +457,8 @@ func TestAttackAbuseTableEveryAttemptGetsItsAnswerAndChangesNothing(t *testing.T
 	}
 	b.unchanged(t, room, func() {
 		for _, r := range rows {
-			a := b.send(t, http.MethodPost, r.via.base+join, r.body, "")
-			require.Equal(t, r.status, a.status, "%s: %s", r.name, a)
+			a := b.send(t, http.MethodPost, r.via.Base+join, r.body, "")
+			require.Equal(t, r.status, a.Status, "%s: %s", r.name, a)
 			requireAPIError(t, a, r.status, r.code)
 		}
 		// The ended admission's token, on every booking route.
@@ -468,7 +469,7 @@ func TestAttackAbuseTableEveryAttemptGetsItsAnswerAndChangesNothing(t *testing.T
 			if r.method == http.MethodPost && r.path == "/holds" {
 				body = map[string]string{"seat": "A1"}
 			}
-			requireAPIError(t, b.send(t, r.method, b.booking.base+"/api/events/"+room+r.path, body, ended), http.StatusUnauthorized, "admission_ended")
+			requireAPIError(t, b.send(t, r.method, b.booking.Base+"/api/events/"+room+r.path, body, ended), http.StatusUnauthorized, "admission_ended")
 		}
 	})
 }
@@ -499,10 +500,10 @@ func TestAttackOneAddressPaysMoreForEachPlaceItTakes(t *testing.T) {
 		for range 10 {
 			wg.Go(func() {
 				for range 100 {
-					a, err := b.trySend(http.MethodPost, flood.base+"/api/rooms/"+room+"/tickets", map[string]string{}, "")
+					a, err := b.trySend(http.MethodPost, flood.Base+"/api/rooms/"+room+"/tickets", map[string]string{}, "")
 					require.NoError(t, err)
 					var e struct{ Error struct{ Code string } }
-					_ = json.Unmarshal(a.body, &e)
+					_ = json.Unmarshal(a.Body, &e)
 					mu.Lock()
 					codes[e.Error.Code]++
 					mu.Unlock()
@@ -521,16 +522,16 @@ func TestAttackOneAddressPaysMoreForEachPlaceItTakes(t *testing.T) {
 	work := 0.0
 	for i := range 150 {
 		ch, a := b.challenge(t, w, room)
-		if a.status == http.StatusTooManyRequests {
+		if a.Status == http.StatusTooManyRequests {
 			break
 		}
-		require.Equal(t, http.StatusOK, a.status, "%s", a)
+		require.Equal(t, http.StatusOK, a.Status, "%s", a)
 		require.Equal(t, pow.Required(base, int64(i)), ch.MaxNumber, "challenge %d", i+1)
 		sizes = append(sizes, ch.MaxNumber)
 		work += float64(ch.MaxNumber) / 2
 		if i < 12 { // the cheap ones: really solved, really joined
-			a := b.send(t, http.MethodPost, w.base+"/api/rooms/"+room+"/tickets", map[string]string{"pow": solve(t, ch)}, "")
-			require.Equal(t, http.StatusCreated, a.status, "%s", a)
+			a := b.send(t, http.MethodPost, w.Base+"/api/rooms/"+room+"/tickets", map[string]string{"pow": solve(t, ch)}, "")
+			require.Equal(t, http.StatusCreated, a.Status, "%s", a)
 		}
 	}
 	require.Len(t, sizes, 150)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/internal/testproc"
 )
 
 // probe is one request a test repeats while Redis goes and comes back.
@@ -19,10 +21,10 @@ type probe struct {
 
 // probe sends the probe and returns its answer; a transport error is
 // status 0.
-func (b *bundle) probe(p probe) answer {
+func (b *bundle) probe(p probe) testproc.Answer {
 	a, err := b.trySend(p.method, p.url, nil, p.token)
 	if err != nil {
-		return answer{body: []byte(err.Error())}
+		return testproc.Answer{Body: []byte(err.Error())}
 	}
 	return a
 }
@@ -33,11 +35,11 @@ func (b *bundle) probe(p probe) answer {
 func (b *bundle) until(t *testing.T, probes []probe, want func(probe) int, within time.Duration, what string) time.Duration {
 	t.Helper()
 	began := time.Now()
-	last := make([]answer, len(probes))
+	last := make([]testproc.Answer, len(probes))
 	for {
 		var wg sync.WaitGroup
 		for i, p := range probes {
-			if last[i].status == want(p) && p.method == http.MethodPost {
+			if last[i].Status == want(p) && p.method == http.MethodPost {
 				continue // a join that worked is not repeated
 			}
 			wg.Go(func() { last[i] = b.probe(p) })
@@ -45,7 +47,7 @@ func (b *bundle) until(t *testing.T, probes []probe, want func(probe) int, withi
 		wg.Wait()
 		ok := true
 		for i, p := range probes {
-			ok = ok && last[i].status == want(p)
+			ok = ok && last[i].Status == want(p)
 		}
 		if ok {
 			return time.Since(began)
@@ -93,20 +95,20 @@ func TestRedisRestartedUnderTheService(t *testing.T) {
 	}
 	t.Logf("first admission %s after resuming", time.Since(resumed).Round(time.Millisecond))
 	token := vs[0].admissions()[0].EntryToken
-	a := b.send(t, http.MethodPut, b.booking.base+"/api/admin/events/"+room+"/seats", map[string]any{"seats": []string{"A1", "A2"}}, adminToken)
-	require.Equal(t, http.StatusOK, a.status, "%s", a)
+	a := b.send(t, http.MethodPut, b.booking.Base+"/api/admin/events/"+room+"/seats", map[string]any{"seats": []string{"A1", "A2"}}, adminToken)
+	require.Equal(t, http.StatusOK, a.Status, "%s", a)
 
 	var probes []probe
 	for _, w := range b.waitroom {
 		probes = append(probes,
-			probe{name: w.name + " /readyz", method: http.MethodGet, url: w.base + "/readyz", up: http.StatusOK},
-			probe{name: w.name + " join", method: http.MethodPost, url: w.base + "/api/rooms/" + room + "/tickets", up: http.StatusCreated},
-			probe{name: w.name + " status", method: http.MethodGet, url: w.base + "/api/rooms/" + room + "/tickets/" + vs[n-1].ticket, up: http.StatusOK},
+			probe{name: w.Name + " /readyz", method: http.MethodGet, url: w.Base + "/readyz", up: http.StatusOK},
+			probe{name: w.Name + " join", method: http.MethodPost, url: w.Base + "/api/rooms/" + room + "/tickets", up: http.StatusCreated},
+			probe{name: w.Name + " status", method: http.MethodGet, url: w.Base + "/api/rooms/" + room + "/tickets/" + vs[n-1].ticket, up: http.StatusOK},
 		)
 	}
 	probes = append(probes,
-		probe{name: "booking /readyz", method: http.MethodGet, url: b.booking.base + "/readyz", up: http.StatusOK},
-		probe{name: "booking seats", method: http.MethodGet, url: b.booking.base + "/api/events/" + room + "/seats", token: token, up: http.StatusOK},
+		probe{name: "booking /readyz", method: http.MethodGet, url: b.booking.Base + "/readyz", up: http.StatusOK},
+		probe{name: "booking seats", method: http.MethodGet, url: b.booking.Base + "/api/events/" + room + "/seats", token: token, up: http.StatusOK},
 	)
 	b.until(t, probes, func(p probe) int { return p.up }, time.Second, "with Redis up")
 
@@ -130,7 +132,7 @@ func TestRedisRestartedUnderTheService(t *testing.T) {
 
 	for _, v := range vs {
 		s := v.socket()
-		require.True(t, s.open(), "visitor %d: the socket on %s outlived the restart: %v", v.joined, s.via.name, s.closeReason())
+		require.True(t, s.Open(), "visitor %d: the socket on %s outlived the restart: %v", v.joined, s.via.Name, s.Err())
 	}
 	// The hub subscribed again by itself: the next tick reaches every
 	// socket, exactly.
@@ -147,6 +149,6 @@ func TestRedisRestartedUnderTheService(t *testing.T) {
 	t.Logf("sockets exact again %s after Redis came back", time.Since(back).Round(time.Millisecond))
 	for _, v := range vs {
 		s := v.socket()
-		require.True(t, s.open(), "visitor %d: the socket on %s: %v", v.joined, s.via.name, s.closeReason())
+		require.True(t, s.Open(), "visitor %d: the socket on %s: %v", v.joined, s.via.Name, s.Err())
 	}
 }

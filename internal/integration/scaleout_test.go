@@ -69,7 +69,7 @@ func testExactPositionsOrderAndPace(t *testing.T, b *bundle) {
 	// whole batches, never back up.
 	for _, v := range vs {
 		prev := v.joined
-		for _, m := range v.socket().messages() {
+		for _, m := range v.socket().Messages() {
 			if m.Type != "position" {
 				continue
 			}
@@ -119,32 +119,32 @@ func testBookingAcceptsEntryToken(t *testing.T, b *bundle) {
 	s := dial(t, b.waitroom[0], room, st.Ticket)
 	var token string
 	require.Eventually(t, func() bool {
-		m, _ := s.last()
+		m, _ := s.Last()
 		token = m.EntryToken
 		return m.Type == "admitted"
 	}, 10*time.Second, 20*time.Millisecond, "the admitters admit the visitor")
 
-	seatsURL := b.booking.base + "/api/events/" + room + "/seats"
-	a := b.send(t, http.MethodPut, b.booking.base+"/api/admin/events/"+room+"/seats",
+	seatsURL := b.booking.Base + "/api/events/" + room + "/seats"
+	a := b.send(t, http.MethodPut, b.booking.Base+"/api/admin/events/"+room+"/seats",
 		map[string]any{"seats": []string{"A1", "A2", "A3"}}, adminToken)
-	require.Equal(t, http.StatusOK, a.status, "the operator sets the seat map: %s", a)
+	require.Equal(t, http.StatusOK, a.Status, "the operator sets the seat map: %s", a)
 	requireAPIError(t, b.send(t, http.MethodGet, seatsURL, nil, ""), http.StatusUnauthorized, "invalid_token")
 
 	a = b.send(t, http.MethodGet, seatsURL, nil, token)
-	require.Equal(t, http.StatusOK, a.status, "the admitted visitor sees the seats: %s", a)
+	require.Equal(t, http.StatusOK, a.Status, "the admitted visitor sees the seats: %s", a)
 	var seats []struct {
 		Seat  string `json:"seat"`
 		State string `json:"state"`
 		Mine  bool   `json:"mine"`
 	}
-	require.NoError(t, json.Unmarshal(a.body, &seats), "%s", a)
+	require.NoError(t, json.Unmarshal(a.Body, &seats), "%s", a)
 	require.Len(t, seats, 3, "%s", a)
 	for _, seat := range seats {
 		require.Equal(t, "available", seat.State, "%s", a)
 	}
 
-	a = b.send(t, http.MethodPost, b.booking.base+"/api/events/"+room+"/holds", map[string]string{"seat": "A2"}, token)
-	require.Equal(t, http.StatusCreated, a.status, "the visitor holds a seat: %s", a)
+	a = b.send(t, http.MethodPost, b.booking.Base+"/api/events/"+room+"/holds", map[string]string{"seat": "A2"}, token)
+	require.Equal(t, http.StatusCreated, a.Status, "the visitor holds a seat: %s", a)
 }
 
 // Waitroom 1 dies with SIGKILL while half the line's sockets are on it. The
@@ -164,7 +164,7 @@ func testKilledInstanceKeepsPlaces(t *testing.T, b *bundle) {
 	}
 
 	killed, survivor := b.waitroom[0], b.waitroom[1]
-	killed.kill()
+	killed.Kill()
 	var moved []*visitor
 	for _, v := range vs {
 		if v.socket().via == killed {
@@ -174,26 +174,26 @@ func testKilledInstanceKeepsPlaces(t *testing.T, b *bundle) {
 	require.Len(t, moved, n/2)
 	for _, v := range moved {
 		s := v.socket()
-		require.Eventually(t, func() bool { return !s.open() }, 5*time.Second, 10*time.Millisecond,
+		require.Eventually(t, func() bool { return !s.Open() }, 5*time.Second, 10*time.Millisecond,
 			"visitor %d: the socket on the killed instance ends", v.joined)
 	}
 
 	// The page joins again through the other instance with its ticket (the
 	// cookie), which gives back the same place, and reconnects there.
 	for _, v := range moved {
-		a := b.send(t, http.MethodPost, survivor.base+"/api/rooms/"+room+"/tickets", map[string]string{"ticket": v.ticket}, "")
-		require.Equal(t, http.StatusOK, a.status, "visitor %d joins again with its ticket: %s", v.joined, a)
+		a := b.send(t, http.MethodPost, survivor.Base+"/api/rooms/"+room+"/tickets", map[string]string{"ticket": v.ticket}, "")
+		require.Equal(t, http.StatusOK, a.Status, "visitor %d joins again with its ticket: %s", v.joined, a)
 		var st ticketStatus
-		require.NoError(t, json.Unmarshal(a.body, &st), "%s", a)
+		require.NoError(t, json.Unmarshal(a.Body, &st), "%s", a)
 		require.Equal(t, ticketStatus{Ticket: v.ticket, State: "waiting", Position: v.joined, Waiting: n}, st, "visitor %d", v.joined)
 		v.sockets = append(v.sockets, dial(t, survivor, room, v.ticket))
 	}
 	for _, v := range vs {
 		s := v.socket()
 		require.Same(t, survivor, s.via)
-		require.True(t, s.open(), "visitor %d: socket on %s: %v", v.joined, survivor.name, s.closeReason())
+		require.True(t, s.Open(), "visitor %d: socket on %s: %v", v.joined, survivor.Name, s.Err())
 		s.first(t)
-		m, _ := s.last()
+		m, _ := s.Last()
 		require.Equal(t, "position", m.Type, "visitor %d: %+v", v.joined, m)
 		require.Equal(t, v.joined, m.Position, "visitor %d kept its place", v.joined)
 		require.EqualValues(t, n, m.Waiting, "visitor %d: nobody lost a place", v.joined)
@@ -203,7 +203,7 @@ func testKilledInstanceKeepsPlaces(t *testing.T, b *bundle) {
 	b.putRoom(t, survivor, room, map[string]any{"paused": false})
 	b.admitAll(t, room, vs, from, 20*time.Second)
 
-	v2, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{JWKSURL: survivor.base + "/.well-known/jwks.json", HTTPClient: b.http})
+	v2, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{JWKSURL: survivor.Base + "/.well-known/jwks.json", HTTPClient: b.http})
 	require.NoError(t, err)
 	requireEachAdmittedOnce(t, b.ctx, room, vs, v2)
 	tickOf, starts := ticks(t, vs, tickGap)

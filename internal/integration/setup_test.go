@@ -1,30 +1,22 @@
 package integration_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/pacer/sqstest"
 	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -56,8 +48,8 @@ type bundle struct {
 	ctx      context.Context
 	redis    *redistest.Server // nil on a cluster
 	store    *queue.Store
-	waitroom [2]*server
-	booking  *server
+	waitroom [2]*testproc.Server
+	booking  *testproc.Server
 	http     *http.Client
 }
 
@@ -83,7 +75,7 @@ func setup(t *testing.T, be backend) *bundle {
 	}
 	b.store = queue.New(rdb, queue.Options{})
 	_, queueURL := sqstest.Queue(t)
-	key := signingKey(t)
+	_, key := testproc.SigningKey(t)
 
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 16
@@ -101,87 +93,43 @@ func setup(t *testing.T, be backend) *bundle {
 	}
 	for i := range 2 {
 		dir := t.TempDir()
-		startProcess(t, "admitter", fmt.Sprintf("admitter-%d", i+1), append([]string{
+		testproc.Start(t, testproc.Command{Name: fmt.Sprintf("admitter-%d", i+1), Path: testproc.Binary(t, "admitter"), Env: append([]string{
 			redisEnv,
 			"SQS_QUEUE_URL=" + queueURL,
 			"ADMITTER_METRICS_ADDR=127.0.0.1:0",
 			// No shared AWS configuration of the machine leaks in.
 			"AWS_CONFIG_FILE=" + filepath.Join(dir, "none"),
 			"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "none"),
-		}, sqstest.Env()...))
+		}, sqstest.Env()...)})
 	}
 	b.booking = startServer(t, "booking", "booking", "BOOKING_ADDR", []string{
 		redisEnv,
 		"WAITROOM_ADMIN_TOKEN=" + adminToken,
-		"BOOKING_JWKS_URL=" + b.waitroom[0].base + "/.well-known/jwks.json",
+		"BOOKING_JWKS_URL=" + b.waitroom[0].Base + "/.well-known/jwks.json",
 	})
 	return b
 }
 
-// signingKey writes a new Ed25519 key as PKCS #8 PEM and returns its path.
-func signingKey(t *testing.T) string {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	require.NoError(t, err)
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "signing-key.pem")
-	require.NoError(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
-	return path
-}
-
 // ---- HTTP -----------------------------------------------------------------
-
-// answer is an HTTP answer read in full.
-type answer struct {
-	status int
-	body   []byte
-}
-
-func (a answer) String() string { return fmt.Sprintf("%d %s", a.status, a.body) }
 
 // send makes one request; body is marshalled to JSON unless nil, token is
 // sent as the bearer token unless empty.
-func (b *bundle) send(t *testing.T, method, url string, body any, token string) answer {
+func (b *bundle) send(t *testing.T, method, url string, body any, token string) testproc.Answer {
 	t.Helper()
 	a, err := b.trySend(method, url, body, token)
 	require.NoError(t, err, "%s %s", method, url)
 	return a
 }
 
-func (b *bundle) trySend(method, url string, body any, token string) (answer, error) {
-	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			return answer{}, err
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequestWithContext(b.ctx, method, url, rd)
-	if err != nil {
-		return answer{}, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := b.http.Do(req)
-	if err != nil {
-		return answer{}, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	return answer{status: resp.StatusCode, body: data}, err
+func (b *bundle) trySend(method, url string, body any, token string) (testproc.Answer, error) {
+	return testproc.Send(b.ctx, b.http, method, url, body, token)
 }
 
 // putRoom creates or updates a room through the operator API of w.
-func (b *bundle) putRoom(t *testing.T, w *server, room string, cfg map[string]any) {
+func (b *bundle) putRoom(t *testing.T, w *testproc.Server, room string, cfg map[string]any) {
 	t.Helper()
-	a := b.send(t, http.MethodPut, w.base+"/api/admin/rooms/"+room, cfg, adminToken)
-	require.Contains(t, []int{http.StatusOK, http.StatusCreated}, a.status, "PUT room %s: %s", room, a)
+	a := b.send(t, http.MethodPut, w.Base+"/api/admin/rooms/"+room, cfg, adminToken)
+	require.Contains(t, []int{http.StatusOK, http.StatusCreated}, a.Status, "PUT room %s: %s", room, a)
 }
 
 // ticketStatus is the body of a join or a status request.
@@ -193,133 +141,54 @@ type ticketStatus struct {
 }
 
 // join joins the room through w as a new visitor (no cookie, no user).
-func (b *bundle) join(t *testing.T, w *server, room string) ticketStatus {
+func (b *bundle) join(t *testing.T, w *testproc.Server, room string) ticketStatus {
 	t.Helper()
-	a := b.send(t, http.MethodPost, w.base+"/api/rooms/"+room+"/tickets", nil, "")
-	require.Equal(t, http.StatusCreated, a.status, "join %s through %s: %s", room, w.name, a)
+	a := b.send(t, http.MethodPost, w.Base+"/api/rooms/"+room+"/tickets", nil, "")
+	require.Equal(t, http.StatusCreated, a.Status, "join %s through %s: %s", room, w.Name, a)
 	var st ticketStatus
-	require.NoError(t, json.Unmarshal(a.body, &st), "%s", a)
+	require.NoError(t, json.Unmarshal(a.Body, &st), "%s", a)
 	return st
 }
 
 // requireAPIError checks an error answer of docs/API.md.
-func requireAPIError(t *testing.T, a answer, status int, code string) {
+func requireAPIError(t *testing.T, a testproc.Answer, status int, code string) {
 	t.Helper()
-	require.Equal(t, status, a.status, "%s", a)
+	require.Equal(t, status, a.Status, "%s", a)
 	var body struct {
 		Error struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	require.NoError(t, json.Unmarshal(a.body, &body), "%s", a)
+	require.NoError(t, json.Unmarshal(a.Body, &body), "%s", a)
 	require.Equal(t, code, body.Error.Code, "%s", a)
 	require.NotEmpty(t, body.Error.Message, "%s", a)
 }
 
 // ---- sockets --------------------------------------------------------------
 
-// message is one frame a socket received.
-type message struct {
-	at         time.Time
-	Type       string `json:"type"`
-	Position   int64  `json:"position"`
-	Ahead      int64  `json:"ahead"`
-	Waiting    int64  `json:"waiting"`
-	EntryToken string `json:"entry_token"`
-	ExpiresAt  string `json:"expires_at"`
-	TargetURL  string `json:"target_url"`
-	Reason     string `json:"reason"`
-}
-
-// socket is a visitor's WebSocket; a goroutine records every frame.
+// socket is a visitor's WebSocket and the instance it went through.
 type socket struct {
-	via  *server
-	conn *websocket.Conn
-	done chan struct{} // closed when reading stopped
-
-	mu   sync.Mutex
-	msgs []message
-	err  error // why reading stopped
+	*testproc.Socket
+	via *testproc.Server
 }
 
-// dial opens the visitor's socket on w.
-func dial(t *testing.T, w *server, room, ticket string) *socket {
+// dial opens the visitor's socket on w; it closes when the test ends.
+func dial(t *testing.T, w *testproc.Server, room, ticket string) *socket {
 	t.Helper()
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
-	conn, resp, err := d.Dial("ws://"+w.addr+"/api/rooms/"+room+"/ws?ticket="+ticket, nil)
-	if resp != nil {
-		_ = resp.Body.Close()
-	}
-	require.NoError(t, err, "socket of %s on %s", ticket, w.name)
-	s := &socket{via: w, conn: conn, done: make(chan struct{})}
-	go s.read()
-	t.Cleanup(func() {
-		_ = conn.Close()
-		<-s.done
-	})
-	return s
-}
-
-func (s *socket) read() {
-	defer close(s.done)
-	for {
-		_, data, err := s.conn.ReadMessage()
-		if err != nil {
-			s.mu.Lock()
-			s.err = err
-			s.mu.Unlock()
-			return
-		}
-		m := message{at: time.Now()}
-		if err := json.Unmarshal(data, &m); err != nil {
-			m.Type = "unparsable: " + string(data)
-		}
-		s.mu.Lock()
-		s.msgs = append(s.msgs, m)
-		s.mu.Unlock()
-	}
-}
-
-func (s *socket) messages() []message {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.msgs)
-}
-
-// last returns the newest message; ok is false before the first.
-func (s *socket) last() (m message, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.msgs) == 0 {
-		return message{}, false
-	}
-	return s.msgs[len(s.msgs)-1], true
-}
-
-// open reports whether the socket still reads: no close frame, no error.
-func (s *socket) open() bool {
-	select {
-	case <-s.done:
-		return false
-	default:
-		return true
-	}
-}
-
-func (s *socket) closeReason() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
+	s, err := testproc.Dial(context.Background(), "ws://"+w.Addr+"/api/rooms/"+room+"/ws?ticket="+ticket, nil)
+	require.NoError(t, err, "socket of %s on %s", ticket, w.Name)
+	t.Cleanup(s.Close)
+	return &socket{Socket: s, via: w}
 }
 
 // first waits for the socket's first message.
-func (s *socket) first(t *testing.T) message {
+func (s *socket) first(t *testing.T) testproc.Message {
 	t.Helper()
-	require.Eventually(t, func() bool { _, ok := s.last(); return ok || !s.open() }, 5*time.Second, 5*time.Millisecond,
-		"no first message on %s", s.via.name)
-	require.True(t, s.open(), "socket on %s closed at once: %v", s.via.name, s.closeReason())
-	return s.messages()[0]
+	require.Eventually(t, func() bool { _, ok := s.Last(); return ok || !s.Open() }, 5*time.Second, 5*time.Millisecond,
+		"no first message on %s", s.via.Name)
+	require.True(t, s.Open(), "socket on %s closed at once: %v", s.via.Name, s.Err())
+	return s.Messages()[0]
 }
 
 // ---- visitors -------------------------------------------------------------
@@ -334,10 +203,10 @@ type visitor struct {
 func (v *visitor) socket() *socket { return v.sockets[len(v.sockets)-1] }
 
 // admissions are the admitted messages over all the visitor's sockets.
-func (v *visitor) admissions() []message {
-	var out []message
+func (v *visitor) admissions() []testproc.Message {
+	var out []testproc.Message
 	for _, s := range v.sockets {
-		for _, m := range s.messages() {
+		for _, m := range s.Messages() {
 			if m.Type == "admitted" {
 				out = append(out, m)
 			}
@@ -411,14 +280,14 @@ func (b *bundle) compareSockets(t *testing.T, room string, vs []*visitor, versio
 	}
 	for i, v := range vs {
 		s, tp := v.socket(), truth.Tickets[i]
-		last, ok := s.last()
-		where := fmt.Sprintf("visitor %d on %s at version %d", v.joined, s.via.name, version)
+		last, ok := s.Last()
+		where := fmt.Sprintf("visitor %d on %s at version %d", v.joined, s.via.Name, version)
 		switch {
 		case !ok:
 			return true, where + ": no message yet"
 		case tp.State == queue.StateWaiting:
-			want := message{Type: "position", Position: tp.Position, Ahead: tp.Position - 1, Waiting: truth.Waiting}
-			got := message{Type: last.Type, Position: last.Position, Ahead: last.Ahead, Waiting: last.Waiting}
+			want := testproc.Message{Type: "position", Position: tp.Position, Ahead: tp.Position - 1, Waiting: truth.Waiting}
+			got := testproc.Message{Type: last.Type, Position: last.Position, Ahead: last.Ahead, Waiting: last.Waiting}
 			if got != want {
 				return true, fmt.Sprintf("%s: last message %+v, want %+v", where, got, want)
 			}
@@ -466,7 +335,7 @@ func requireEachAdmittedOnce(t *testing.T, ctx context.Context, room string, vs 
 	for _, v := range vs {
 		adm := v.admissions()
 		require.Len(t, adm, 1, "visitor %d: admitted messages", v.joined)
-		last, _ := v.socket().last()
+		last, _ := v.socket().Last()
 		require.Equal(t, "admitted", last.Type, "visitor %d: nothing after the admission", v.joined)
 		require.NotEmpty(t, adm[0].ExpiresAt, "visitor %d", v.joined)
 		require.Equal(t, "/booking/"+room, adm[0].TargetURL, "visitor %d", v.joined)
@@ -482,8 +351,8 @@ func requireEachAdmittedOnce(t *testing.T, ctx context.Context, room string, vs 
 			}
 		}
 		for _, s := range v.sockets {
-			for _, m := range s.messages() {
-				require.NotEqual(t, "expired", m.Type, "visitor %d on %s: %+v", v.joined, s.via.name, m)
+			for _, m := range s.Messages() {
+				require.NotEqual(t, "expired", m.Type, "visitor %d on %s: %+v", v.joined, s.via.Name, m)
 			}
 		}
 	}
@@ -495,7 +364,7 @@ func (b *bundle) verifiers(t *testing.T) []*entrytoken.Verifier {
 	t.Helper()
 	var out []*entrytoken.Verifier
 	for _, w := range b.waitroom {
-		v, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{JWKSURL: w.base + "/.well-known/jwks.json", HTTPClient: b.http})
+		v, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{JWKSURL: w.Base + "/.well-known/jwks.json", HTTPClient: b.http})
 		require.NoError(t, err)
 		out = append(out, v)
 	}
@@ -510,7 +379,7 @@ func (b *bundle) verifiers(t *testing.T) []*entrytoken.Verifier {
 func ticks(t *testing.T, vs []*visitor, gap time.Duration) (tickOf map[*visitor]int, starts []time.Time) {
 	t.Helper()
 	byTime := slices.Clone(vs)
-	at := func(v *visitor) time.Time { return v.admissions()[0].at }
+	at := func(v *visitor) time.Time { return v.admissions()[0].At }
 	slices.SortFunc(byTime, func(a, b *visitor) int { return at(a).Compare(at(b)) })
 	tickOf = map[*visitor]int{}
 	for i, v := range byTime {
