@@ -4,14 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,111 +15,23 @@ import (
 
 	"github.com/waitroom/waitroom/internal/pacer/sqstest"
 	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
-// The admitter binary, built once per test binary for the tests that run it
-// as separate processes (and kill them).
-var (
-	buildOnce sync.Once
-	binDir    string
-	binPath   string
-	buildErr  error
-)
+func TestMain(m *testing.M) { testproc.Main(m) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-func binary(t *testing.T) string {
+// start runs an admitter process with env (on top of a clean environment
+// that reaches the SQS emulator) and args, for the tests that run it as
+// separate processes (and kill them).
+func start(t *testing.T, env []string, args ...string) *testproc.Process {
 	t.Helper()
-	buildOnce.Do(func() {
-		if binDir, buildErr = os.MkdirTemp("", "admitter-test-*"); buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "admitter")
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		out, err := exec.Command(goBin, "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	require.NoError(t, buildErr)
-	return binPath
-}
-
-// admitter is one admitter process.
-type admitter struct {
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-}
-
-var procs atomic.Int64
-
-// start runs an admitter with env (on top of a clean environment that
-// reaches the SQS emulator) and args. It is killed when the test ends, and
-// its log shown if the test failed.
-func start(t *testing.T, env []string, args ...string) *admitter {
-	t.Helper()
-	dir := t.TempDir()
-	a := &admitter{log: filepath.Join(dir, fmt.Sprintf("admitter-%d.log", procs.Add(1))), done: make(chan struct{})}
-	f, err := os.Create(a.log)
-	require.NoError(t, err)
-	a.cmd = exec.Command(binary(t), args...)
-	a.cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + dir,
-		"AWS_CONFIG_FILE=" + filepath.Join(dir, "none"),
-		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "none"),
+	none := filepath.Join(t.TempDir(), "none")
+	return testproc.Start(t, testproc.Command{Path: testproc.Binary(t, "admitter"), Args: args, Env: append([]string{
+		"AWS_CONFIG_FILE=" + none,
+		"AWS_SHARED_CREDENTIALS_FILE=" + none,
 		"ADMITTER_METRICS_ADDR=127.0.0.1:0", // many admitters run side by side
-	}, append(sqstest.Env(), env...)...)
-	a.cmd.Stdout, a.cmd.Stderr = f, f
-	require.NoError(t, a.cmd.Start())
-	go func() {
-		_ = a.cmd.Wait()
-		_ = f.Close()
-		close(a.done)
-	}()
-	t.Cleanup(func() {
-		a.kill()
-		if t.Failed() {
-			b, _ := os.ReadFile(a.log)
-			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-			t.Logf("--- last lines of %s ---\n%s", a.log, strings.Join(lines[max(0, len(lines)-30):], "\n"))
-		}
-	})
-	return a
-}
-
-// stop sends SIGTERM and checks the admitter exits cleanly within 10 s.
-func (a *admitter) stop(t *testing.T) {
-	t.Helper()
-	require.NoError(t, a.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-a.done:
-		require.Equal(t, 0, a.cmd.ProcessState.ExitCode(), "exit code after SIGTERM")
-	case <-time.After(10 * time.Second):
-		t.Fatal("admitter did not exit within 10 s of SIGTERM")
-	}
-}
-
-// kill sends SIGKILL, as a crash would, and waits for the process to go.
-func (a *admitter) kill() {
-	select {
-	case <-a.done:
-		return
-	default:
-	}
-	_ = a.cmd.Process.Kill()
-	<-a.done
+	}, append(sqstest.Env(), env...)...)})
 }
 
 // bundle is a Redis of the test's own (every admitter ticks every room of
@@ -209,7 +116,7 @@ func TestSQSAdmittersTickEachRoomOncePerInterval(t *testing.T) {
 			b := setup(t).withQueue(t)
 			countingRoom(t, b.ctx, b.store, "a", 1000)
 			countingRoom(t, b.ctx, b.store, "b", 1000)
-			var as []*admitter
+			var as []*testproc.Process
 			for range n {
 				as = append(as, start(t, b.env))
 			}
@@ -221,7 +128,7 @@ func TestSQSAdmittersTickEachRoomOncePerInterval(t *testing.T) {
 			within(t, ta, 20, 1, "room a: ticks in 20 s at 1 s")
 			within(t, tb, 20, 1, "room b: ticks in 20 s at 1 s")
 			for _, a := range as {
-				a.stop(t)
+				a.RequireStop(t, 10*time.Second)
 			}
 		})
 	}
@@ -231,7 +138,7 @@ func TestSQSKilledAdmitterLoopGoesOnAtItsPace(t *testing.T) {
 	t.Parallel()
 	b := setup(t).withQueue(t)
 	countingRoom(t, b.ctx, b.store, "k", 1000)
-	live := []*admitter{start(t, b.env, sqsArgs...), start(t, b.env, sqsArgs...)}
+	live := []*testproc.Process{start(t, b.env, sqsArgs...), start(t, b.env, sqsArgs...)}
 	require.Eventually(t, func() bool { return admitted(t, b.ctx, b.store, "k") > 0 }, 10*time.Second, 20*time.Millisecond)
 	began, c0 := time.Now(), admitted(t, b.ctx, b.store, "k")
 
@@ -241,7 +148,7 @@ func TestSQSKilledAdmitterLoopGoesOnAtItsPace(t *testing.T) {
 	// slack and a watchdog pass: 1 + 2 + 1 + 1 s.
 	for i := range 3 {
 		time.Sleep(time.Duration(1200+300*i) * time.Millisecond)
-		live[0].kill()
+		live[0].Kill()
 		live = append(live[1:], start(t, b.env, sqsArgs...))
 		before := admitted(t, b.ctx, b.store, "k")
 		require.Eventually(t, func() bool { return admitted(t, b.ctx, b.store, "k") > before }, 8*time.Second, 50*time.Millisecond,
@@ -251,7 +158,7 @@ func TestSQSKilledAdmitterLoopGoesOnAtItsPace(t *testing.T) {
 	require.LessOrEqual(t, total, int64(time.Since(began)/time.Second)+1, "never faster than the interval")
 	within(t, countTicks(t, b.ctx, b.store, "k", 5*time.Second), 5, 1, "ticks in 5 s once settled")
 	for _, a := range live {
-		a.stop(t)
+		a.RequireStop(t, 10*time.Second)
 	}
 }
 
@@ -269,9 +176,9 @@ func TestLocalAdmittersTickEachRoomOncePerInterval(t *testing.T) {
 	within(t, second, 10, 1, "ticks in 10 s at 1 s, two processes")
 	within(t, quarter, 20, 1, "ticks in 5 s at 250 ms, two processes")
 
-	a1.kill()
+	a1.Kill()
 	within(t, countTicks(t, b.ctx, b.store, "second", 5*time.Second), 5, 1, "ticks in 5 s at 1 s after a SIGKILL")
-	a2.stop(t)
+	a2.RequireStop(t, 10*time.Second)
 }
 
 func TestAdmitterRunsOnARedisCluster(t *testing.T) {
@@ -290,7 +197,7 @@ func TestAdmitterRunsOnARedisCluster(t *testing.T) {
 		require.Eventually(t, func() bool { return admitted(t, ctx, store, room) > 0 }, 10*time.Second, 50*time.Millisecond)
 	}
 	within(t, countTicks(t, ctx, store, "c2", 3*time.Second), 6, 1, "ticks in 3 s at 500 ms on a cluster")
-	a.stop(t)
+	a.RequireStop(t, 10*time.Second)
 }
 
 func TestHelpListsEveryFlagAndVariableWithItsDefault(t *testing.T) {

@@ -2,25 +2,23 @@ package main
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/internal/testproc"
 )
 
 func TestAdmitterServesMetricsOfItsTicks(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	countingRoom(t, b.ctx, b.store, "metered", 200)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testproc.FreeAddr(t)
 	a := start(t, append(b.env, "ADMITTER_METRICS_ADDR="+addr))
-	defer a.stop(t)
+	defer a.RequireStop(t, 10*time.Second)
 
 	var body string
 	require.Eventually(t, func() bool {
