@@ -674,17 +674,7 @@ func requireClosedAfterMessages(t *testing.T, c *websocket.Conn, code int) {
 // Standalone serves the booking API too, with its per-address limit:
 // over it, 429 before the token is looked at.
 func TestStandaloneLimitsTheBookingAPIPerAddress(t *testing.T) {
-	cfg, err := parseConfig([]string{"-addr", "127.0.0.1:0", "-booking-rate", "0.001", "-booking-burst", "2", "-shutdown-grace", "0s"},
-		func(string) string { return "" }, io.Discard)
-	require.NoError(t, err)
-	m := NewMain(cfg, io.Discard, io.Discard)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	m, _ := standalone(t, io.Discard, "-booking-rate", "0.001", "-booking-burst", "2", "-shutdown-grace", "0s")
 	get := func(token string) *http.Response {
 		req, err := http.NewRequest(http.MethodGet, "http://"+m.Addr()+"/api/events/demo/seats", nil)
 		require.NoError(t, err)
@@ -708,15 +698,8 @@ func TestStandaloneLimitsTheBookingAPIPerAddress(t *testing.T) {
 // routes carry the token in a header, and its log lines name rooms, seats
 // and booking ids only.
 func TestTheLogOfAVisitThroughBookingHoldsNoTicketOrEntryToken(t *testing.T) {
-	cfg, err := parseConfig([]string{"-addr", "127.0.0.1:0", "-log-level", "debug", "-shutdown-grace", "0s",
-		"-user-secret", testUserSecret}, func(string) string { return "" }, io.Discard)
-	require.NoError(t, err)
 	logs := &logBuffer{}
-	m := NewMain(cfg, io.Discard, logs)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(cancel)
+	m, stop := standalone(t, logs, "-log-level", "debug", "-shutdown-grace", "0s", "-user-secret", testUserSecret)
 	base := "http://" + m.Addr()
 	admin := m.AdminToken()
 
@@ -778,13 +761,7 @@ func TestTheLogOfAVisitThroughBookingHoldsNoTicketOrEntryToken(t *testing.T) {
 		status, _ = do(http.MethodGet, "/api/events/demo/seats", token+"x", "")
 		require.Equal(t, http.StatusUnauthorized, status)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("Run did not return")
-	}
+	stop()
 
 	log := logs.String()
 	require.Contains(t, log, `"msg":"seat booked"`, "the booking API logged its work")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,17 +22,7 @@ import (
 // `go run ./cmd/waitroom` would, and returns its base URL.
 func chromeStandalone(t *testing.T) (*Main, string) {
 	t.Helper()
-	cfg, err := parseConfig([]string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
-	require.NoError(t, err)
-	var logs syncBuffer
-	m := NewMain(cfg, io.Discard, &logs)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	m, _ := standalone(t, io.Discard)
 	return m, "http://" + m.Addr()
 }
 
@@ -151,22 +139,4 @@ func TestBrowserVisitorBehindAProxyThatBlocksWebSocketsStillGetsIn(t *testing.T)
 		loc, err := chromedp.Run(ctx, chromedp.Location())
 		return err == nil && strings.HasSuffix(loc, "/booking/demo")
 	}, 25*time.Second, 100*time.Millisecond, "admitted through status polling alone")
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's concurrent log writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -4,17 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -27,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -84,12 +80,7 @@ func setupWith(t *testing.T, o options) *bundle {
 	quietRedis.Do(func() { redis.SetLogger(silentLogger{}) })
 	srv := redistest.Start(t, redistest.Options{AppendOnly: o.appendOnly})
 
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	require.NoError(t, err)
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	require.NoError(t, err)
-	keyPath := filepath.Join(t.TempDir(), "signing-key.pem")
-	require.NoError(t, os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
+	priv, keyPath := testproc.SigningKey(t)
 
 	burst := o.joinBurst
 	if burst == 0 {
@@ -159,6 +150,32 @@ func (b *bundle) stop() {
 	case <-time.After(15 * time.Second):
 		b.t.Fatalf("Run did not return within 15 s of the shutdown\nlog:\n%s", b.logs)
 	}
+}
+
+// standalone runs the whole product standalone in-process on a free port,
+// as `go run ./cmd/waitroom` with args would, its log going to logs. stop
+// shuts it down, as SIGTERM does, and checks that Run returns nil within
+// 15 s; the end of the test calls it too.
+func standalone(t *testing.T, logs io.Writer, args ...string) (m *Main, stop func()) {
+	t.Helper()
+	cfg, err := parseConfig(append([]string{"-addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	m = NewMain(cfg, io.Discard, logs)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	stop = sync.OnceFunc(func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(15 * time.Second):
+			t.Fatal("Run did not return within 15 s of the shutdown")
+		}
+	})
+	t.Cleanup(stop)
+	return m, stop
 }
 
 var quietRedis sync.Once
