@@ -175,7 +175,7 @@ func (s *served) do(t *testing.T, method, path, token, body string) *http.Respon
 
 func (s *served) room(t *testing.T, room string, seats string) {
 	t.Helper()
-	_, _, err := s.queue.PutRoom(context.Background(), room, queue.ConfigPatch{Mode: ptr(queue.ModePassthrough)})
+	_, _, err := s.queue.PutRoom(context.Background(), room, queue.ConfigPatch{Mode: new(queue.ModePassthrough)})
 	require.NoError(t, err)
 	res := s.do(t, "PUT", "/api/admin/events/"+room+"/seats", "op-token", seats)
 	require.Equal(t, 200, res.StatusCode)
@@ -216,8 +216,6 @@ func TestBookingServesVisitorsAndShutsDownGracefully(t *testing.T) {
 	_, err := http.Get(s.base + "/healthz")
 	require.Error(t, err, "the listener is closed")
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // jti reads an entry token's jti (its admission id) without checking it.
 func jti(t *testing.T, token string) string {

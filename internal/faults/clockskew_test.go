@@ -125,8 +125,6 @@ func issuedAt(t *testing.T, token string) time.Time {
 	return time.Unix(c.IAT, 0)
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // Two waitroom hosts, one 5 s ahead and one 5 s behind, serve the same
 // rooms. The line is ordered by Redis's clock inside the scripts, so it is
 // exactly the join order whichever host took each join; the entry tokens
@@ -140,8 +138,8 @@ func TestClockSkewOfFiveSecondsBetweenHosts(t *testing.T) {
 	t.Run("the line is the join order whichever host took each join", func(t *testing.T) {
 		t.Parallel()
 		const room, n, batch = "skew-order", 40, 10
-		b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll), Capacity: ptr(0), BatchSize: ptr(batch),
-			AbandonAfterS: ptr(0), Paused: ptr(true)})
+		b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll), Capacity: new(0), BatchSize: new(batch),
+			AbandonAfterS: new(0), Paused: new(true)})
 		tickets := make([]string, n)
 		for i := range n {
 			h := b.hosts[i%2] // interleaved: ahead, behind, ahead, …
@@ -189,7 +187,7 @@ func TestClockSkewOfFiveSecondsBetweenHosts(t *testing.T) {
 			require.Equal(t, "position", m.Type)
 			require.EqualValues(t, i+1, m.Position, "visitor %d's first position on %s", i+1, s.via)
 		}
-		b.putRoom(t, room, queue.ConfigPatch{Paused: ptr(false)})
+		b.putRoom(t, room, queue.ConfigPatch{Paused: new(false)})
 		var order []string
 		for range n / batch {
 			ev, err := b.store.Tick(b.ctx, room)
@@ -224,7 +222,7 @@ func TestClockSkewOfFiveSecondsBetweenHosts(t *testing.T) {
 	t.Run("tokens of both hosts verify at the true time and on skewed verifiers, past 30 s ahead they do not", func(t *testing.T) {
 		t.Parallel()
 		const room = "skew-tokens"
-		b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeAuto), Capacity: ptr(0), AbandonAfterS: ptr(0)})
+		b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeAuto), Capacity: new(0), AbandonAfterS: new(0)})
 		verifiers := map[time.Duration]*entrytoken.Verifier{}
 		for _, s := range []time.Duration{-hostSkew, 0, hostSkew} {
 			verifiers[s] = b.verifier(t, s)
@@ -289,7 +287,7 @@ func TestClockSkewOfFiveSecondsBetweenHosts(t *testing.T) {
 		t.Parallel()
 		const room = "skew-last-seconds"
 		ahead, behind := b.hosts[0], b.hosts[1]
-		b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeAuto), Capacity: ptr(0), AbandonAfterS: ptr(0), SessionTTLS: ptr(10)})
+		b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeAuto), Capacity: new(0), AbandonAfterS: new(0), SessionTTLS: new(10)})
 		a, err := testproc.Send(b.ctx, b.http, http.MethodPost, behind.base+"/api/rooms/"+room+"/tickets", nil, "")
 		require.NoError(t, err)
 		require.Equal(t, http.StatusCreated, a.Status, "%s", a)

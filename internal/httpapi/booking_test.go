@@ -65,7 +65,7 @@ func setupBooking(t testing.TB, opts ...bkOptions) *bkBundle {
 		opt = opts[0]
 	}
 	if opt.patch.Mode == nil {
-		opt.patch.Mode = ptrTo(queue.ModePassthrough)
+		opt.patch.Mode = new(queue.ModePassthrough)
 	}
 	srv := redistest.Start(t)
 	rdb := srv.Client()
@@ -99,8 +99,6 @@ func setupBooking(t testing.TB, opts ...bkOptions) *bkBundle {
 	require.NoError(t, err)
 	return b
 }
-
-func ptrTo[T any](v T) *T { return &v }
 
 // visitor is an admitted visitor of the bundle's room.
 type visitor struct {
@@ -330,7 +328,7 @@ func TestBookingDeleteMakesTheSeatAvailableAgain(t *testing.T) {
 }
 
 func TestBookingCheckoutEndsTheAdmissionAndFreesItsCapacity(t *testing.T) {
-	b := setupBooking(t, bkOptions{patch: queue.ConfigPatch{Mode: ptrTo(queue.ModeAuto), Capacity: ptrTo(1)}})
+	b := setupBooking(t, bkOptions{patch: queue.ConfigPatch{Mode: new(queue.ModeAuto), Capacity: new(1)}})
 	ann := b.admit(t, "ann")
 	st, _, err := b.queue.Join(b.ctx, b.room, queue.JoinRequest{User: "bob"})
 	require.NoError(t, err)
@@ -431,7 +429,7 @@ func TestBookingSaysAdmissionEndedWhenTheVisitorLeftWasEndedOrRanOut(t *testing.
 		t.Run(name, func(t *testing.T) {
 			if name == "room deleted" {
 				defer func() {
-					_, _, _ = b.queue.PutRoom(b.ctx, b.room, queue.ConfigPatch{Mode: ptrTo(queue.ModePassthrough)})
+					_, _, _ = b.queue.PutRoom(b.ctx, b.room, queue.ConfigPatch{Mode: new(queue.ModePassthrough)})
 				}()
 			}
 			i++

@@ -51,7 +51,7 @@ func fill(b testing.TB, bb *bundle, n int) {
 }
 
 func BenchmarkJoin(b *testing.B) {
-	bb := benchBundle(b, ConfigPatch{Mode: ptr(ModeQueueAll)})
+	bb := benchBundle(b, ConfigPatch{Mode: new(ModeQueueAll)})
 	b.ReportAllocs()
 	b.SetParallelism(16) // many visitors at once, as an HTTP server would run them
 	b.RunParallel(func(pb *testing.PB) {
@@ -65,7 +65,7 @@ func BenchmarkJoin(b *testing.B) {
 }
 
 func BenchmarkStatusIn100kLine(b *testing.B) {
-	bb := benchBundle(b, ConfigPatch{Mode: ptr(ModeQueueAll)})
+	bb := benchBundle(b, ConfigPatch{Mode: new(ModeQueueAll)})
 	fill(b, bb, 100000)
 	st, _, err := bb.store.Join(bb.ctx, bb.room, JoinRequest{})
 	if err != nil {
@@ -84,7 +84,7 @@ func BenchmarkStatusIn100kLine(b *testing.B) {
 }
 
 func BenchmarkTickAdmitting1000(b *testing.B) {
-	bb := benchBundle(b, ConfigPatch{Mode: ptr(ModeQueueAll), BatchSize: ptr(1000), Capacity: ptr(0)})
+	bb := benchBundle(b, ConfigPatch{Mode: new(ModeQueueAll), BatchSize: new(1000), Capacity: new(0)})
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		fill(b, bb, 1000)
@@ -108,7 +108,7 @@ func BenchmarkMemoryPerWaitingVisitor(b *testing.B) {
 		}
 		rdb := srv.Client()
 		bb := &bundle{ctx: context.Background(), store: New(rdb, Options{}), rdb: rdb, room: "mem"}
-		if _, _, err := bb.store.PutRoom(bb.ctx, bb.room, ConfigPatch{Mode: ptr(ModeQueueAll)}); err != nil {
+		if _, _, err := bb.store.PutRoom(bb.ctx, bb.room, ConfigPatch{Mode: new(ModeQueueAll)}); err != nil {
 			b.Fatal(err)
 		}
 		fill(b, bb, 1) // the room's fixed keys and the script cache exist before the baseline

@@ -23,7 +23,7 @@ func TestNewRoomTakesTheDefaultsOfTheContract(t *testing.T) {
 func TestPutUpdatesOnlyTheGivenFields(t *testing.T) {
 	each(t, ConfigPatch{}, func(t *testing.T, b *bundle) {
 		opens := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-		cfg, created, err := b.store.PutRoom(b.ctx, b.room, ConfigPatch{BatchSize: ptr(50), OpensAtSet: true, OpensAt: &opens})
+		cfg, created, err := b.store.PutRoom(b.ctx, b.room, ConfigPatch{BatchSize: new(50), OpensAtSet: true, OpensAt: &opens})
 		require.NoError(t, err)
 		require.False(t, created, "the room existed")
 		want := DefaultConfig(b.room)
@@ -38,7 +38,7 @@ func TestPutUpdatesOnlyTheGivenFields(t *testing.T) {
 }
 
 func TestRoomsAreListedGotAndDeleted(t *testing.T) {
-	each(t, ConfigPatch{Capacity: ptr(7)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Capacity: new(7)}, func(t *testing.T, b *bundle) {
 		rooms, err := b.store.Rooms(b.ctx)
 		require.NoError(t, err)
 		var found *RoomConfig
@@ -100,7 +100,7 @@ func TestBadConfigsAreRefusedNamingTheFieldAndChangeNothing(t *testing.T) {
 			require.Equal(t, c.field, ce.Field, c.body)
 		}
 		// A patch built in Go is validated by the store too.
-		_, _, err = b.store.PutRoom(b.ctx, b.room, ConfigPatch{BatchSize: ptr(0)})
+		_, _, err = b.store.PutRoom(b.ctx, b.room, ConfigPatch{BatchSize: new(0)})
 		require.ErrorIs(t, err, ErrInvalidConfig)
 		after, err := b.rdb.HGetAll(b.ctx, roomKeys(b.room).cfg).Result()
 		require.NoError(t, err)

@@ -81,7 +81,7 @@ func (l *admissionLog) order() []string {
 
 func runFairness(t *testing.T, tickers int) {
 	const capacity = 3000
-	eachReal(t, ConfigPatch{Mode: ptr(ModeQueueAll), BatchSize: ptr(1000), Capacity: ptr(capacity), AbandonAfterS: ptr(0)},
+	eachReal(t, ConfigPatch{Mode: new(ModeQueueAll), BatchSize: new(1000), Capacity: new(capacity), AbandonAfterS: new(0)},
 		func(t *testing.T, b *bundle) {
 			joined := joinMany(t, b, fairnessVisitors)
 			log := &admissionLog{}

@@ -8,7 +8,7 @@ import (
 )
 
 func TestEachAdmissionHasItsOwnIDThatDiesWithIt(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll), BatchSize: ptr(3)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll), BatchSize: new(3)}, func(t *testing.T, b *bundle) {
 		tickets := []string{b.join(t).Ticket, b.join(t).Ticket, b.join(t).Ticket}
 		ev := b.tick(t)
 		require.Len(t, ev.Admitted, 3)
@@ -44,7 +44,7 @@ func TestEachAdmissionHasItsOwnIDThatDiesWithIt(t *testing.T) {
 }
 
 func TestAUserAdmittedAgainGetsANewAdmissionAndTheOldOneStaysDead(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModePassthrough)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModePassthrough)}, func(t *testing.T, b *bundle) {
 		first, _, err := b.store.Join(b.ctx, b.room, JoinRequest{User: "alice"})
 		require.NoError(t, err)
 		require.Equal(t, StateAdmitted, first.State)
@@ -66,9 +66,9 @@ func TestAUserAdmittedAgainGetsANewAdmissionAndTheOldOneStaysDead(t *testing.T) 
 }
 
 func TestARequireUserRoomRefusesAnonymousJoinsButKeepsTheirTicketsPlace(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll)}, func(t *testing.T, b *bundle) {
 		anon := b.join(t)
-		b.put(t, ConfigPatch{RequireUser: ptr(true)})
+		b.put(t, ConfigPatch{RequireUser: new(true)})
 		before := b.status(t, anon.Ticket)
 		_, _, err := b.store.Join(b.ctx, b.room, JoinRequest{})
 		require.ErrorIs(t, err, ErrUserRequired)
@@ -85,7 +85,7 @@ func TestARequireUserRoomRefusesAnonymousJoinsButKeepsTheirTicketsPlace(t *testi
 }
 
 func TestAProofOfWorkAdmitsOneJoinOnce(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll), PowWork: ptr(1000)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll), PowWork: new(1000)}, func(t *testing.T, b *bundle) {
 		_, _, err := b.store.Join(b.ctx, b.room, JoinRequest{})
 		require.ErrorIs(t, err, ErrPowRequired)
 		exp := time.Now().Add(time.Minute)
@@ -112,7 +112,7 @@ func TestChallengesAreCountedPerAddressOnlyInRoomsWithProofOfWork(t *testing.T) 
 		require.NoError(t, err)
 		require.Zero(t, work)
 		require.Zero(t, recent)
-		b.put(t, ConfigPatch{PowWork: ptr(5000)})
+		b.put(t, ConfigPatch{PowWork: new(5000)})
 		for i := range 12 {
 			work, recent, err = b.store.CountChallenge(b.ctx, b.room, "192.0.2.1")
 			require.NoError(t, err)
@@ -129,7 +129,7 @@ func TestChallengesAreCountedPerAddressOnlyInRoomsWithProofOfWork(t *testing.T) 
 
 func TestPrequeueVisitorsNotSeenBeforeTheOpeningAreDroppedNotPlaced(t *testing.T) {
 	opens := time.Now().Add(2500 * time.Millisecond).UTC()
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll), OpensAtSet: true, OpensAt: &opens, AbandonAfterS: ptr(1)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll), OpensAtSet: true, OpensAt: &opens, AbandonAfterS: new(1)}, func(t *testing.T, b *bundle) {
 		if time.Until(opens) < 2200*time.Millisecond {
 			opens = time.Now().Add(2500 * time.Millisecond).UTC()
 			b.put(t, ConfigPatch{OpensAtSet: true, OpensAt: &opens})

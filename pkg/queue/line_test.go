@@ -10,7 +10,7 @@ import (
 )
 
 func TestJoinersQueueInArrivalOrderWithExactPositions(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll)}, func(t *testing.T, b *bundle) {
 		var tickets []string
 		for i := 1; i <= 5; i++ {
 			st := b.join(t)
@@ -30,7 +30,7 @@ func TestJoinersQueueInArrivalOrderWithExactPositions(t *testing.T) {
 }
 
 func TestRejoinKeepsThePlace(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll)}, func(t *testing.T, b *bundle) {
 		first := b.join(t)
 		b.join(t)
 		again, created, err := b.store.Join(b.ctx, b.room, JoinRequest{Ticket: first.Ticket})
@@ -51,7 +51,7 @@ func TestRejoinKeepsThePlace(t *testing.T) {
 }
 
 func TestOnePlacePerUser(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll)}, func(t *testing.T, b *bundle) {
 		a, created, err := b.store.Join(b.ctx, b.room, JoinRequest{User: "alice"})
 		require.NoError(t, err)
 		require.True(t, created)
@@ -75,7 +75,7 @@ func TestOnePlacePerUser(t *testing.T) {
 }
 
 func TestAutoAdmitsAtOnceWhileNobodyWaitsAndCapacityIsFree(t *testing.T) {
-	each(t, ConfigPatch{Capacity: ptr(2)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Capacity: new(2)}, func(t *testing.T, b *bundle) {
 		for i := 0; i < 2; i++ {
 			st, _, err := b.store.Join(b.ctx, b.room, JoinRequest{})
 			require.NoError(t, err)
@@ -89,10 +89,10 @@ func TestAutoAdmitsAtOnceWhileNobodyWaitsAndCapacityIsFree(t *testing.T) {
 }
 
 func TestAutoQueuesWhileSomeoneWaitsEvenWithFreeCapacity(t *testing.T) {
-	each(t, ConfigPatch{Capacity: ptr(10), Paused: ptr(true)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Capacity: new(10), Paused: new(true)}, func(t *testing.T, b *bundle) {
 		first := b.join(t)
 		require.Equal(t, StateWaiting, first.State, "never admitted at join while paused")
-		b.put(t, ConfigPatch{Paused: ptr(false)})
+		b.put(t, ConfigPatch{Paused: new(false)})
 		second := b.join(t)
 		require.Equal(t, StateWaiting, second.State, "someone is waiting: no overtaking")
 		require.EqualValues(t, 2, second.Position)
@@ -100,7 +100,7 @@ func TestAutoQueuesWhileSomeoneWaitsEvenWithFreeCapacity(t *testing.T) {
 }
 
 func TestTwoJoinersNeverBothTakeTheLastPlace(t *testing.T) {
-	each(t, ConfigPatch{Capacity: ptr(1)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Capacity: new(1)}, func(t *testing.T, b *bundle) {
 		var mu sync.Mutex
 		admitted := 0
 		var wg sync.WaitGroup
@@ -126,7 +126,7 @@ func TestTwoJoinersNeverBothTakeTheLastPlace(t *testing.T) {
 }
 
 func TestPassthroughAdmitsEveryoneIgnoringCapacity(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModePassthrough), Capacity: ptr(1)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModePassthrough), Capacity: new(1)}, func(t *testing.T, b *bundle) {
 		for i := 0; i < 3; i++ {
 			st, _, err := b.store.Join(b.ctx, b.room, JoinRequest{})
 			require.NoError(t, err)
@@ -136,9 +136,9 @@ func TestPassthroughAdmitsEveryoneIgnoringCapacity(t *testing.T) {
 }
 
 func TestRejectRefusesNewJoinersButKeepsThoseInLine(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll)}, func(t *testing.T, b *bundle) {
 		st := b.join(t)
-		b.put(t, ConfigPatch{Mode: ptr(ModeReject)})
+		b.put(t, ConfigPatch{Mode: new(ModeReject)})
 		_, _, err := b.store.Join(b.ctx, b.room, JoinRequest{})
 		require.ErrorIs(t, err, ErrRoomClosed)
 		again, created, err := b.store.Join(b.ctx, b.room, JoinRequest{Ticket: st.Ticket})
@@ -166,7 +166,7 @@ func TestUnknownRoomAndTicket(t *testing.T) {
 }
 
 func TestTickAdmitsFromTheHeadUpToBatchSizeAndNeverPastCapacity(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll), BatchSize: ptr(3), Capacity: ptr(5)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll), BatchSize: new(3), Capacity: new(5)}, func(t *testing.T, b *bundle) {
 		var tickets []string
 		for i := 0; i < 8; i++ {
 			tickets = append(tickets, b.join(t).Ticket)
@@ -188,7 +188,7 @@ func TestTickAdmitsFromTheHeadUpToBatchSizeAndNeverPastCapacity(t *testing.T) {
 }
 
 func TestLeaveFreesThePlaceOrTheCapacityAtOnce(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll), BatchSize: ptr(10), Capacity: ptr(1)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll), BatchSize: new(10), Capacity: new(1)}, func(t *testing.T, b *bundle) {
 		a, c, d := b.join(t), b.join(t), b.join(t)
 		ev := b.tick(t)
 		require.Equal(t, []string{a.Ticket}, admittedTickets(ev))
@@ -208,17 +208,17 @@ func TestLeaveFreesThePlaceOrTheCapacityAtOnce(t *testing.T) {
 }
 
 func TestPausedRoomAdmitsNobody(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll), Paused: ptr(true)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll), Paused: new(true)}, func(t *testing.T, b *bundle) {
 		st := b.join(t)
 		require.Empty(t, b.tick(t).Admitted)
 		require.Equal(t, StateWaiting, b.status(t, st.Ticket).State, "joining still works, the place is kept")
-		b.put(t, ConfigPatch{Paused: ptr(false)})
+		b.put(t, ConfigPatch{Paused: new(false)})
 		require.Equal(t, []string{st.Ticket}, admittedTickets(b.tick(t)))
 	})
 }
 
 func TestExpiredAdmissionsEndAndTheirCapacityGoesToTheNext(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll), Capacity: ptr(2), BatchSize: ptr(5)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll), Capacity: new(2), BatchSize: new(5)}, func(t *testing.T, b *bundle) {
 		a, c, d := b.join(t), b.join(t), b.join(t)
 		require.Len(t, b.tick(t).Admitted, 2)
 		b.expireAdmissions(t)
@@ -231,7 +231,7 @@ func TestExpiredAdmissionsEndAndTheirCapacityGoesToTheNext(t *testing.T) {
 }
 
 func TestAbsentVisitorsLoseThePlaceAfterAbandonAfter(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll), AbandonAfterS: ptr(1), Paused: ptr(true)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll), AbandonAfterS: new(1), Paused: new(true)}, func(t *testing.T, b *bundle) {
 		gone1, present, gone2 := b.join(t), b.join(t), b.join(t)
 		var ev Event
 		deadline := time.Now().Add(4 * time.Second)
@@ -254,7 +254,7 @@ func TestAbsentVisitorsLoseThePlaceAfterAbandonAfter(t *testing.T) {
 }
 
 func TestOpenSocketsKeepVisitorsPresentThroughTouch(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll), AbandonAfterS: ptr(1), Paused: ptr(true)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll), AbandonAfterS: new(1), Paused: new(true)}, func(t *testing.T, b *bundle) {
 		kept, gone := b.join(t), b.join(t)
 		start := time.Now()
 		for time.Since(start) < 3*time.Second {
@@ -269,7 +269,7 @@ func TestOpenSocketsKeepVisitorsPresentThroughTouch(t *testing.T) {
 }
 
 func TestNeverAbandonedWhenAbandonAfterIsZero(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll), AbandonAfterS: ptr(0), Paused: ptr(true)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll), AbandonAfterS: new(0), Paused: new(true)}, func(t *testing.T, b *bundle) {
 		st := b.join(t)
 		// Make every generation look ancient: still nobody may be dropped.
 		k := roomKeys(b.room)
@@ -285,7 +285,7 @@ func TestNeverAbandonedWhenAbandonAfterIsZero(t *testing.T) {
 
 func TestPrequeueEntersTheLineShuffledAheadOfLaterJoiners(t *testing.T) {
 	opens := time.Now().Add(1500 * time.Millisecond).UTC()
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll), OpensAtSet: true, OpensAt: &opens}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll), OpensAtSet: true, OpensAt: &opens}, func(t *testing.T, b *bundle) {
 		if time.Now().After(opens) {
 			opens = time.Now().Add(1500 * time.Millisecond).UTC()
 			b.put(t, ConfigPatch{OpensAtSet: true, OpensAt: &opens})
@@ -330,7 +330,7 @@ func TestPrequeueEntersTheLineShuffledAheadOfLaterJoiners(t *testing.T) {
 }
 
 func TestTickEventIsPublishedAndShiftsPositionsExactly(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll), BatchSize: ptr(2), AbandonAfterS: ptr(0)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll), BatchSize: new(2), AbandonAfterS: new(0)}, func(t *testing.T, b *bundle) {
 		sub := b.rdb.Subscribe(b.ctx, Channel(b.room))
 		defer sub.Close()
 		_, err := sub.Receive(b.ctx)
@@ -367,7 +367,7 @@ func TestTickEventIsPublishedAndShiftsPositionsExactly(t *testing.T) {
 }
 
 func TestLineStaysFirstComeFirstServedWhenTheClockStepsBack(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll)}, func(t *testing.T, b *bundle) {
 		before := b.join(t)
 		// As if Redis's clock had been an hour ahead and then stepped back:
 		// the last score handed out lies an hour in the future.
@@ -383,7 +383,7 @@ func TestLineStaysFirstComeFirstServedWhenTheClockStepsBack(t *testing.T) {
 }
 
 func TestScoresEncodeArrivalTimeExactly(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll)}, func(t *testing.T, b *bundle) {
 		st := b.join(t)
 		require.WithinDuration(t, st.Now, ArrivalTime(st.Score), 5*time.Millisecond)
 		// The largest score before 2094 is still below 2^53: exact in float64.
@@ -394,7 +394,7 @@ func TestScoresEncodeArrivalTimeExactly(t *testing.T) {
 }
 
 func TestStatsReportTheRoomsFigures(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll), BatchSize: ptr(2)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll), BatchSize: new(2)}, func(t *testing.T, b *bundle) {
 		for i := 0; i < 5; i++ {
 			b.join(t)
 		}
@@ -422,7 +422,7 @@ func TestStoreErrorsWhenRedisIsUnreachable(t *testing.T) {
 }
 
 func TestARetriedJoinKeepsThePlaceItGot(t *testing.T) {
-	each(t, ConfigPatch{Mode: ptr(ModeQueueAll)}, func(t *testing.T, b *bundle) {
+	each(t, ConfigPatch{Mode: new(ModeQueueAll)}, func(t *testing.T, b *bundle) {
 		k := roomKeys(b.room).all()
 		ticket := NewTicket()
 		run := func() []any {

@@ -101,8 +101,6 @@ func eachOf(t *testing.T, bes []backend, patch ConfigPatch, test func(t *testing
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func (b *bundle) join(t *testing.T) Status {
 	t.Helper()
 	st, created, err := b.store.Join(b.ctx, b.room, JoinRequest{})
