@@ -22,6 +22,7 @@ import (
 
 	"github.com/waitroom/waitroom/internal/hub"
 	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -101,8 +102,6 @@ func setup(t *testing.T, tune ...func(*config)) *bundle {
 	return &bundle{ctx: ctx, redis: rdb, store: store, hub: h, wsURL: "ws" + strings.TrimPrefix(srv.URL, "http"), verifier: verifier}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func (b *bundle) putRoom(t *testing.T, room string, p queue.ConfigPatch) {
 	t.Helper()
 	_, _, err := b.store.PutRoom(b.ctx, room, p)
@@ -149,32 +148,9 @@ func (b *bundle) truth(t *testing.T, room string, tickets []string) (map[string]
 	return out, waiting
 }
 
-// msg is any server message of docs/API.md's WebSocket section.
-type msg struct {
-	Type       string  `json:"type"`
-	Position   int64   `json:"position"`
-	Ahead      int64   `json:"ahead"`
-	Waiting    int64   `json:"waiting"`
-	ETASeconds *int64  `json:"eta_seconds"`
-	OpensAt    *string `json:"opens_at"`
-	EntryToken string  `json:"entry_token"`
-	ExpiresAt  string  `json:"expires_at"`
-	TargetURL  string  `json:"target_url"`
-	Reason     string  `json:"reason"`
-	raw        string
-}
-
-// client is a visitor's page: it records every message until the socket
-// closes.
-type client struct {
-	conn *websocket.Conn
-	mu   sync.Mutex
-	msgs []msg
-	err  error
-	done chan struct{}
-}
-
-func (b *bundle) connect(t *testing.T, room, ticket string, d *websocket.Dialer) (*client, error) {
+// connect opens a visitor's socket, not read yet; it closes when the test
+// ends.
+func (b *bundle) connect(t *testing.T, room, ticket string, d *websocket.Dialer) (*websocket.Conn, error) {
 	t.Helper()
 	u := b.wsURL + "/?room=" + url.QueryEscape(room) + "&ticket=" + url.QueryEscape(ticket)
 	conn, _, err := d.DialContext(b.ctx, u, nil)
@@ -182,30 +158,30 @@ func (b *bundle) connect(t *testing.T, room, ticket string, d *websocket.Dialer)
 		return nil, err
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return &client{conn: conn, done: make(chan struct{})}, nil
+	return conn, nil
 }
 
-func (b *bundle) dial(t *testing.T, room, ticket string) *client {
+// dial opens a visitor's socket and records every message until it closes.
+func (b *bundle) dial(t *testing.T, room, ticket string) *testproc.Socket {
 	t.Helper()
-	c, err := b.connect(t, room, ticket, websocket.DefaultDialer)
+	conn, err := b.connect(t, room, ticket, websocket.DefaultDialer)
 	require.NoError(t, err)
-	go c.read()
-	return c
+	return testproc.Record(conn)
 }
 
 // dialAll connects one client per ticket, many at a time.
-func (b *bundle) dialAll(t *testing.T, room string, tickets []string) []*client {
+func (b *bundle) dialAll(t *testing.T, room string, tickets []string) []*testproc.Socket {
 	t.Helper()
-	clients := make([]*client, len(tickets))
+	clients := make([]*testproc.Socket, len(tickets))
 	errs := make([]error, len(tickets))
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range 32 {
 		wg.Go(func() {
 			for i := range next {
-				clients[i], errs[i] = b.connect(t, room, tickets[i], websocket.DefaultDialer)
-				if errs[i] == nil {
-					go clients[i].read()
+				conn, err := b.connect(t, room, tickets[i], websocket.DefaultDialer)
+				if errs[i] = err; err == nil {
+					clients[i] = testproc.Record(conn)
 				}
 			}
 		})
@@ -219,85 +195,37 @@ func (b *bundle) dialAll(t *testing.T, room string, tickets []string) []*client 
 	return clients
 }
 
-func (c *client) read() {
-	defer close(c.done)
-	for {
-		_, data, err := c.conn.ReadMessage()
-		c.mu.Lock()
-		if err != nil {
-			c.err = err
-			c.mu.Unlock()
-			return
-		}
-		var m msg
-		if jerr := json.Unmarshal(data, &m); jerr != nil {
-			m.Type = "unparsable: " + jerr.Error()
-		}
-		m.raw = string(data)
-		c.msgs = append(c.msgs, m)
-		c.mu.Unlock()
-	}
-}
-
-func (c *client) messages() []msg {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]msg(nil), c.msgs...)
-}
-
-func (c *client) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.msgs)
-}
-
-func (c *client) last() msg {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.msgs) == 0 {
-		return msg{}
-	}
-	return c.msgs[len(c.msgs)-1]
+// last is the client's newest message; the zero Message before the first.
+func last(c *testproc.Socket) testproc.Message {
+	m, _ := c.Last()
+	return m
 }
 
 // closed waits for the socket to close and returns the close frame's code,
 // or 1006 when the connection ended without one.
-func (c *client) closed(t *testing.T) int {
+func closed(t *testing.T, c *testproc.Socket) int {
 	t.Helper()
 	select {
-	case <-c.done:
+	case <-c.Done():
 	case <-time.After(settle):
 		t.Fatal("socket still open")
 	}
-	var ce *websocket.CloseError
-	if errors.As(c.err, &ce) {
-		return ce.Code
-	}
-	return websocket.CloseAbnormalClosure
-}
-
-func (c *client) isOpen() bool {
-	select {
-	case <-c.done:
-		return false
-	default:
-		return true
-	}
+	return c.CloseCode()
 }
 
 // waitCounts waits until client i has received want[i] messages.
-func waitCounts(t *testing.T, clients []*client, want func(i int) int) {
+func waitCounts(t *testing.T, clients []*testproc.Socket, want func(i int) int) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		for i, c := range clients {
-			if c.count() < want(i) {
+			if c.Count() < want(i) {
 				return false
 			}
 		}
 		return true
 	}, settle, 5*time.Millisecond)
 	for i, c := range clients {
-		require.Equal(t, want(i), c.count(), "client %d got more messages than expected: %v", i, c.messages())
+		require.Equal(t, want(i), c.Count(), "client %d got more messages than expected: %v", i, c.Messages())
 	}
 }
 
@@ -305,15 +233,15 @@ func waitCounts(t *testing.T, clients []*client, want func(i int) int) {
 // its ticket really stands. A socket hears only of changes to its position,
 // so "waiting" and "eta_seconds" are checked only when ev, the last event,
 // moved every waiting socket.
-func (b *bundle) requireExact(t *testing.T, room string, tickets []string, clients []*client, ev *queue.Event) {
+func (b *bundle) requireExact(t *testing.T, room string, tickets []string, clients []*testproc.Socket, ev *queue.Event) {
 	t.Helper()
 	truth, waiting := b.truth(t, room, tickets)
 	for i, c := range clients {
 		tp := truth[tickets[i]]
-		m := c.last()
+		m := last(c)
 		switch tp.State {
 		case queue.StateWaiting:
-			require.Equal(t, "position", m.Type, "client %d: %s", i, m.raw)
+			require.Equal(t, "position", m.Type, "client %d: %s", i, m.Raw)
 			require.Equal(t, tp.Position, m.Position, "client %d", i)
 			require.Equal(t, tp.Position-1, m.Ahead, "client %d", i)
 			if ev != nil {
@@ -321,12 +249,12 @@ func (b *bundle) requireExact(t *testing.T, room string, tickets []string, clien
 				require.Equal(t, waiting, m.Waiting, "client %d", i)
 				var want *int64
 				if d := ev.ETA(tp.Position); d != nil {
-					want = ptr(int64(d.Round(time.Second) / time.Second))
+					want = new(int64(d.Round(time.Second) / time.Second))
 				}
 				require.Equal(t, want, m.ETASeconds, "client %d", i)
 			}
 		case queue.StateAdmitted:
-			require.Equal(t, "admitted", m.Type, "client %d: %s", i, m.raw)
+			require.Equal(t, "admitted", m.Type, "client %d: %s", i, m.Raw)
 		default:
 			t.Fatalf("client %d: ticket in state %q", i, tp.State)
 		}
@@ -337,7 +265,7 @@ func TestEveryVisitorSeesTheirExactPositionOnConnectAndAfterEveryTickUntilAdmitt
 	t.Parallel()
 	b := setup(t)
 	const room, n, batch = "concert", 1000, 100
-	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll), BatchSize: ptr(batch), Capacity: ptr(0)})
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll), BatchSize: new(batch), Capacity: new(0)})
 	user := func(i int) string {
 		if i%3 == 0 {
 			return fmt.Sprintf("user-%d", i)
@@ -352,7 +280,7 @@ func TestEveryVisitorSeesTheirExactPositionOnConnectAndAfterEveryTickUntilAdmitt
 	waitCounts(t, clients, func(int) int { return 1 })
 	b.requireExact(t, room, tickets, clients, &queue.Event{})
 	var shape map[string]any
-	require.NoError(t, json.Unmarshal([]byte(clients[41].last().raw), &shape))
+	require.NoError(t, json.Unmarshal([]byte(last(clients[41]).Raw), &shape))
 	require.Equal(t, map[string]any{"type": "position", "position": 42.0, "ahead": 41.0, "waiting": float64(n), "eta_seconds": nil}, shape)
 
 	// Every tick admits the head of the line and moves everyone else up by
@@ -368,7 +296,7 @@ func TestEveryVisitorSeesTheirExactPositionOnConnectAndAfterEveryTickUntilAdmitt
 
 	truth, _ := b.truth(t, room, tickets)
 	for i, c := range clients {
-		msgs := c.messages()
+		msgs := c.Messages()
 		for j, m := range msgs[:len(msgs)-1] {
 			require.Equal(t, int64(i+1-j*batch), m.Position, "client %d, message %d", i, j)
 		}
@@ -389,7 +317,7 @@ func TestEveryVisitorSeesTheirExactPositionOnConnectAndAfterEveryTickUntilAdmitt
 		require.Equal(t, want, claims.Subject, "sub is the user, else the admission id")
 		require.NotEqual(t, tickets[i], claims.Subject, "sub is never the ticket")
 		require.Equal(t, ends.Unix(), claims.ExpiresAt.Unix())
-		require.True(t, c.isOpen(), "an admitted socket stays open until the admission ends")
+		require.True(t, c.Open(), "an admitted socket stays open until the admission ends")
 	}
 }
 
@@ -399,7 +327,7 @@ func TestLeavesAndAbandonsInTheMiddleShiftOnlyThoseBehind(t *testing.T) {
 	// only the visitors without a socket are abandoned.
 	b := setup(t, func(c *config) { c.opt.TouchInterval = 100 * time.Millisecond })
 	const room = "gig"
-	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll), Paused: ptr(true), AbandonAfterS: ptr(1)})
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll), Paused: new(true), AbandonAfterS: new(1)})
 	tickets := b.join(t, room, 10, nil)
 	absent := map[int]bool{3: true, 6: true}
 	var present []string
@@ -416,8 +344,8 @@ func TestLeavesAndAbandonsInTheMiddleShiftOnlyThoseBehind(t *testing.T) {
 	// behind move up one, and the leaver's socket expires and closes.
 	require.NoError(t, b.store.Leave(b.ctx, room, present[1]))
 	require.Equal(t, queue.ReasonLeft, nth(t, clients[1], 2).Reason)
-	require.Equal(t, websocket.CloseNormalClosure, clients[1].closed(t))
-	rest := append([]*client{clients[0]}, clients[2:]...)
+	require.Equal(t, websocket.CloseNormalClosure, closed(t, clients[1]))
+	rest := append([]*testproc.Socket{clients[0]}, clients[2:]...)
 	restTickets := append([]string{present[0]}, present[2:]...)
 	waitCounts(t, rest, func(i int) int { return min(i, 1) + 1 })
 	b.requireExact(t, room, restTickets, rest, nil)
@@ -438,23 +366,23 @@ func TestLeavesAndAbandonsInTheMiddleShiftOnlyThoseBehind(t *testing.T) {
 	waitCounts(t, rest, func(i int) int { return min(i, 1) + min(max(i-1, 0), 1) + 1 })
 	b.requireExact(t, room, restTickets, rest, nil)
 	for i, c := range rest {
-		require.Equal(t, int64(i+1), c.last().Position)
+		require.Equal(t, int64(i+1), last(c).Position)
 	}
-	require.Equal(t, int64(2), rest[1].last().Position)
-	require.Len(t, rest[1].messages(), 2, "position 3 → 2 on the leave, nothing on the abandons behind it")
+	require.Equal(t, int64(2), last(rest[1]).Position)
+	require.Len(t, rest[1].Messages(), 2, "position 3 → 2 on the leave, nothing on the abandons behind it")
 }
 
 // nth waits for the client's n-th message (from 1) and returns it.
-func nth(t *testing.T, c *client, n int) msg {
+func nth(t *testing.T, c *testproc.Socket, n int) testproc.Message {
 	t.Helper()
-	require.Eventually(t, func() bool { return c.count() >= n }, settle, time.Millisecond)
-	return c.messages()[n-1]
+	require.Eventually(t, func() bool { return c.Count() >= n }, settle, time.Millisecond)
+	return c.Messages()[n-1]
 }
 
 func TestAdmittedSocketsExpireWhenTheAdmissionEnds(t *testing.T) {
 	b := setup(t)
 	const room = "show"
-	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll), BatchSize: ptr(10)})
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll), BatchSize: new(10)})
 	tickets := b.join(t, room, 3, func(i int) string { return fmt.Sprintf("u%d", i) })
 	clients := b.dialAll(t, room, tickets)
 	waitCounts(t, clients, func(int) int { return 1 })
@@ -464,11 +392,11 @@ func TestAdmittedSocketsExpireWhenTheAdmissionEnds(t *testing.T) {
 
 	require.NoError(t, b.store.Leave(b.ctx, room, tickets[0]))
 	require.NoError(t, b.store.EndAdmission(b.ctx, room, tickets[1]))
-	require.Equal(t, msg{Type: "expired", Reason: queue.ReasonLeft}, strip(nth(t, clients[0], 3)))
-	require.Equal(t, websocket.CloseNormalClosure, clients[0].closed(t))
-	require.Equal(t, msg{Type: "expired", Reason: queue.ReasonAdmissionEnded}, strip(nth(t, clients[1], 3)))
-	require.Equal(t, websocket.CloseNormalClosure, clients[1].closed(t))
-	require.True(t, clients[2].isOpen())
+	require.Equal(t, testproc.Message{Type: "expired", Reason: queue.ReasonLeft}, strip(nth(t, clients[0], 3)))
+	require.Equal(t, websocket.CloseNormalClosure, closed(t, clients[0]))
+	require.Equal(t, testproc.Message{Type: "expired", Reason: queue.ReasonAdmissionEnded}, strip(nth(t, clients[1], 3)))
+	require.Equal(t, websocket.CloseNormalClosure, closed(t, clients[1]))
+	require.True(t, clients[2].Open())
 
 	// Connecting when already admitted gives the entry token at once.
 	again := b.dial(t, room, tickets[2])
@@ -480,19 +408,21 @@ func TestAdmittedSocketsExpireWhenTheAdmissionEnds(t *testing.T) {
 }
 
 // strip keeps what a test compares whole.
-func strip(m msg) msg { return msg{Type: m.Type, Reason: m.Reason} }
+func strip(m testproc.Message) testproc.Message {
+	return testproc.Message{Type: m.Type, Reason: m.Reason}
+}
 
 func TestASecondSocketForTheSameTicketClosesTheFirst(t *testing.T) {
 	b := setup(t)
 	const room = "match"
-	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll), BatchSize: ptr(1)})
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll), BatchSize: new(1)})
 	tickets := b.join(t, room, 3, nil)
 	first := b.dial(t, room, tickets[2])
 	require.Equal(t, int64(3), nth(t, first, 1).Position)
 
 	second := b.dial(t, room, tickets[2])
 	require.Equal(t, int64(3), nth(t, second, 1).Position)
-	require.Equal(t, 4000, first.closed(t))
+	require.Equal(t, 4000, closed(t, first))
 	require.Eventually(t, func() bool { return b.hub.Sockets() == 1 }, settle, 5*time.Millisecond)
 
 	// The newer socket goes on receiving.
@@ -509,7 +439,7 @@ func TestAClientThatNeverReadsIsDroppedWhileTheOthersKeepReceiving(t *testing.T)
 		c.sndbuf = 1024
 	})
 	const room, ahead = "festival", 300
-	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll)})
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
 	tickets := b.join(t, room, ahead+2, nil)
 
 	slowDialer := *websocket.DefaultDialer
@@ -532,20 +462,19 @@ func TestAClientThatNeverReadsIsDroppedWhileTheOthersKeepReceiving(t *testing.T)
 	for left := range ahead {
 		require.NoError(t, b.store.Leave(b.ctx, room, tickets[left]))
 		want := int64(ahead + 1 - left)
-		require.Eventually(t, func() bool { return reader.last().Position == want }, settle, time.Millisecond)
+		require.Eventually(t, func() bool { return last(reader).Position == want }, settle, time.Millisecond)
 		if dropped < 0 && b.hub.Sockets() == 1 {
 			dropped = left + 1
 		}
 	}
 	require.Positive(t, dropped, "the slow client was never dropped")
 	t.Logf("slow client dropped after %d events", dropped)
-	require.Len(t, reader.messages(), ahead+1, "one message per event, none lost")
-	b.requireExact(t, room, tickets[ahead+1:], []*client{reader}, nil)
+	require.Len(t, reader.Messages(), ahead+1, "one message per event, none lost")
+	b.requireExact(t, room, tickets[ahead+1:], []*testproc.Socket{reader}, nil)
 	require.Equal(t, 1, b.hub.Sockets())
 
 	// The slow client finds its connection cut, without a close frame.
-	go slow.read()
-	require.Equal(t, websocket.CloseAbnormalClosure, slow.closed(t))
+	require.Equal(t, websocket.CloseAbnormalClosure, closed(t, testproc.Record(slow)))
 }
 
 func TestAWriteWaitingOnAClientThatDoesNotReadIsCutShortAndFreesTheWriter(t *testing.T) {
@@ -559,7 +488,7 @@ func TestAWriteWaitingOnAClientThatDoesNotReadIsCutShortAndFreesTheWriter(t *tes
 		c.sndbuf = 1024
 	})
 	const room, ahead = "stadium", 300
-	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll)})
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
 	tickets := b.join(t, room, ahead+2, nil)
 
 	slowDialer := *websocket.DefaultDialer
@@ -582,7 +511,7 @@ func TestAWriteWaitingOnAClientThatDoesNotReadIsCutShortAndFreesTheWriter(t *tes
 		require.NoError(t, b.store.Leave(b.ctx, room, tickets[left]))
 		start := time.Now()
 		want := int64(ahead + 1 - left)
-		require.Eventually(t, func() bool { return reader.last().Position == want }, settle, time.Millisecond)
+		require.Eventually(t, func() bool { return last(reader).Position == want }, settle, time.Millisecond)
 		slowest = max(slowest, time.Since(start))
 		if dropped < 0 && b.hub.Sockets() == 1 {
 			dropped = left + 1
@@ -590,31 +519,30 @@ func TestAWriteWaitingOnAClientThatDoesNotReadIsCutShortAndFreesTheWriter(t *tes
 	}
 	require.Positive(t, dropped, "the slow client was never dropped")
 	t.Logf("slow client dropped after %d events; the reader's slowest message took %v", dropped, slowest)
-	require.Len(t, reader.messages(), ahead+1, "one message per event, none lost")
+	require.Len(t, reader.Messages(), ahead+1, "one message per event, none lost")
 
-	go slow.read()
-	require.Equal(t, websocket.CloseAbnormalClosure, slow.closed(t))
+	require.Equal(t, websocket.CloseAbnormalClosure, closed(t, testproc.Record(slow)))
 }
 
 func TestDeletingTheRoomExpiresEverySocket(t *testing.T) {
 	b := setup(t)
 	const room = "cancelled"
-	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll), BatchSize: ptr(1)})
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll), BatchSize: new(1)})
 	tickets := b.join(t, room, 3, nil)
 	b.tick(t, room) // the first is admitted
 	clients := b.dialAll(t, room, tickets)
 	waitCounts(t, clients, func(int) int { return 1 })
-	require.Equal(t, "admitted", clients[0].last().Type)
+	require.Equal(t, "admitted", last(clients[0]).Type)
 
 	require.NoError(t, b.store.DeleteRoom(b.ctx, room))
 	for _, c := range clients {
-		require.Equal(t, msg{Type: "expired", Reason: queue.ReasonRoomDeleted}, strip(nth(t, c, 2)))
-		require.Equal(t, websocket.CloseNormalClosure, c.closed(t))
+		require.Equal(t, testproc.Message{Type: "expired", Reason: queue.ReasonRoomDeleted}, strip(nth(t, c, 2)))
+		require.Equal(t, websocket.CloseNormalClosure, closed(t, c))
 	}
 	require.Eventually(t, func() bool { return b.hub.Sockets() == 0 }, settle, 5*time.Millisecond)
 
 	// A room created again under the name is a new room to the hub.
-	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll), BatchSize: ptr(1)})
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll), BatchSize: new(1)})
 	tickets = b.join(t, room, 2, nil)
 	clients = b.dialAll(t, room, tickets)
 	waitCounts(t, clients, func(int) int { return 1 })
@@ -636,7 +564,7 @@ return redis.call('INCR', KEYS[2])
 func TestALostEventTriggersAResyncAndPositionsEndExact(t *testing.T) {
 	b := setup(t)
 	const room = "lossy"
-	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll), BatchSize: ptr(2)})
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll), BatchSize: new(2)})
 	tickets := b.join(t, room, 6, nil)
 	clients := b.dialAll(t, room, tickets)
 	waitCounts(t, clients, func(int) int { return 1 })
@@ -653,13 +581,13 @@ func TestALostEventTriggersAResyncAndPositionsEndExact(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, b.redis.Publish(b.ctx, queue.Channel(room), fake).Err())
 
-	require.Equal(t, msg{Type: "expired", Reason: queue.ReasonLeft}, strip(nth(t, clients[1], 2)))
-	require.Equal(t, websocket.CloseNormalClosure, clients[1].closed(t))
-	rest := append([]*client{clients[0]}, clients[2:]...)
+	require.Equal(t, testproc.Message{Type: "expired", Reason: queue.ReasonLeft}, strip(nth(t, clients[1], 2)))
+	require.Equal(t, websocket.CloseNormalClosure, closed(t, clients[1]))
+	rest := append([]*testproc.Socket{clients[0]}, clients[2:]...)
 	restTickets := append([]string{tickets[0]}, tickets[2:]...)
 	waitCounts(t, rest, func(i int) int { return min(i, 1) + 1 })
 	b.requireExact(t, room, restTickets, rest, nil)
-	require.True(t, clients[4].isOpen())
+	require.True(t, clients[4].Open())
 
 	// Real events go on applying on top of the resync.
 	ev := b.tick(t, room)
@@ -671,7 +599,7 @@ func TestALostEventTriggersAResyncAndPositionsEndExact(t *testing.T) {
 func TestADroppedSubscriptionIsRestoredAndPositionsEndExact(t *testing.T) {
 	b := setup(t)
 	const room = "flaky"
-	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll)})
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
 	tickets := b.join(t, room, 5, nil)
 	clients := b.dialAll(t, room, tickets)
 	waitCounts(t, clients, func(int) int { return 1 })
@@ -697,13 +625,13 @@ func TestThePrequeueHearsOfAMovedOpeningAndGetsPositionsWhenTheRoomOpens(t *test
 	b := setup(t)
 	const room = "launch"
 	opens := time.Now().Truncate(time.Second).Add(3 * time.Second).UTC()
-	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll), BatchSize: ptr(2),
-		OpensAtSet: true, OpensAt: ptr(opens.Add(time.Hour))})
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll), BatchSize: new(2),
+		OpensAtSet: true, OpensAt: new(opens.Add(time.Hour))})
 	tickets := b.join(t, room, 5, nil)
 	clients := b.dialAll(t, room, tickets)
 	waitCounts(t, clients, func(int) int { return 1 })
 	for _, c := range clients {
-		m := c.last()
+		m := last(c)
 		require.Equal(t, "prequeue", m.Type)
 		require.Equal(t, int64(5), m.Waiting)
 		require.Equal(t, opens.Add(time.Hour).Format(time.RFC3339), *m.OpensAt)
@@ -712,7 +640,7 @@ func TestThePrequeueHearsOfAMovedOpeningAndGetsPositionsWhenTheRoomOpens(t *test
 	b.putRoom(t, room, queue.ConfigPatch{OpensAtSet: true, OpensAt: &opens})
 	waitCounts(t, clients, func(int) int { return 2 })
 	for _, c := range clients {
-		require.Equal(t, opens.Format(time.RFC3339), *c.last().OpensAt)
+		require.Equal(t, opens.Format(time.RFC3339), *last(c).OpensAt)
 	}
 
 	// The first tick after opens_at moves the pre-queue into the line in a
@@ -728,17 +656,17 @@ func TestATicketOrRoomThatVanishedBeforeTheAttachIsClosed(t *testing.T) {
 	b := setup(t)
 	b.putRoom(t, "here", queue.ConfigPatch{})
 	unknown := b.dial(t, "here", queue.NewTicket())
-	require.Equal(t, 4404, unknown.closed(t))
-	require.Empty(t, unknown.messages())
+	require.Equal(t, 4404, closed(t, unknown))
+	require.Empty(t, unknown.Messages())
 
 	gone := b.dial(t, "gone", queue.NewTicket())
-	require.Equal(t, websocket.CloseNormalClosure, gone.closed(t))
-	require.Equal(t, []msg{{Type: "expired", Reason: queue.ReasonRoomDeleted}}, mapStrip(gone.messages()))
+	require.Equal(t, websocket.CloseNormalClosure, closed(t, gone))
+	require.Equal(t, []testproc.Message{{Type: "expired", Reason: queue.ReasonRoomDeleted}}, mapStrip(gone.Messages()))
 	require.Eventually(t, func() bool { return b.hub.Sockets() == 0 }, settle, 5*time.Millisecond)
 }
 
-func mapStrip(ms []msg) []msg {
-	out := make([]msg, len(ms))
+func mapStrip(ms []testproc.Message) []testproc.Message {
+	out := make([]testproc.Message, len(ms))
 	for i, m := range ms {
 		out[i] = strip(m)
 	}
@@ -748,7 +676,7 @@ func mapStrip(ms []msg) []msg {
 func TestShutdownClosesEverySocketWithGoingAway(t *testing.T) {
 	b := setup(t)
 	const room = "late"
-	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll)})
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
 	tickets := b.join(t, room, 3, nil)
 	clients := b.dialAll(t, room, tickets)
 	waitCounts(t, clients, func(int) int { return 1 })
@@ -757,14 +685,14 @@ func TestShutdownClosesEverySocketWithGoingAway(t *testing.T) {
 	defer cancel()
 	require.NoError(t, b.hub.Shutdown(ctx))
 	for _, c := range clients {
-		require.Equal(t, websocket.CloseGoingAway, c.closed(t))
+		require.Equal(t, websocket.CloseGoingAway, closed(t, c))
 	}
 	require.Equal(t, 0, b.hub.Sockets())
 
 	// A socket arriving afterwards is sent elsewhere at once.
 	late := b.dial(t, room, tickets[0])
-	require.Equal(t, websocket.CloseGoingAway, late.closed(t))
-	require.Empty(t, late.messages())
+	require.Equal(t, websocket.CloseGoingAway, closed(t, late))
+	require.Empty(t, late.Messages())
 }
 
 func TestTheEndOfServesContextClosesItsSocketsWithGoingAway(t *testing.T) {
@@ -784,7 +712,7 @@ func TestTheEndOfServesContextClosesItsSocketsWithGoingAway(t *testing.T) {
 			return context.Background()
 		}
 	})
-	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll), BatchSize: ptr(1)})
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll), BatchSize: new(1)})
 	tickets := b.join(t, room, 3, nil)
 	mu.Lock()
 	endingTickets[tickets[0]], endingTickets[tickets[1]] = true, true
@@ -793,14 +721,14 @@ func TestTheEndOfServesContextClosesItsSocketsWithGoingAway(t *testing.T) {
 	waitCounts(t, clients, func(int) int { return 1 })
 
 	cancel()
-	require.Equal(t, websocket.CloseGoingAway, clients[0].closed(t))
-	require.Equal(t, websocket.CloseGoingAway, clients[1].closed(t))
+	require.Equal(t, websocket.CloseGoingAway, closed(t, clients[0]))
+	require.Equal(t, websocket.CloseGoingAway, closed(t, clients[1]))
 	require.Eventually(t, func() bool { return b.hub.Sockets() == 1 }, settle, 5*time.Millisecond)
-	require.True(t, clients[2].isOpen())
+	require.True(t, clients[2].Open())
 
 	// A socket served with a context that has already ended closes at once.
 	late := b.dial(t, room, tickets[0])
-	require.Equal(t, websocket.CloseGoingAway, late.closed(t))
+	require.Equal(t, websocket.CloseGoingAway, closed(t, late))
 	// The socket whose context goes on hears of the next tick.
 	b.tick(t, room)
 	require.Equal(t, int64(2), nth(t, clients[2], 2).Position)
@@ -812,22 +740,22 @@ func TestPingsKeepAnsweringClientsAndDropSilentOnes(t *testing.T) {
 		c.opt.WriteTimeout = 100 * time.Millisecond // read deadline: 2×50+100 ms
 	})
 	const room = "quiet"
-	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll)})
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
 	tickets := b.join(t, room, 2, nil)
 
 	pings := make(chan struct{}, 100)
-	answering, err := b.connect(t, room, tickets[0], websocket.DefaultDialer)
+	answeringConn, err := b.connect(t, room, tickets[0], websocket.DefaultDialer)
 	require.NoError(t, err)
-	answering.conn.SetPingHandler(func(data string) error {
+	answeringConn.SetPingHandler(func(data string) error {
 		pings <- struct{}{}
-		return answering.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		return answeringConn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
 	})
-	go answering.read()
+	answering := testproc.Record(answeringConn)
 
-	silent, err := b.connect(t, room, tickets[1], websocket.DefaultDialer)
+	silentConn, err := b.connect(t, room, tickets[1], websocket.DefaultDialer)
 	require.NoError(t, err)
-	silent.conn.SetPingHandler(func(string) error { return nil })
-	go silent.read()
+	silentConn.SetPingHandler(func(string) error { return nil })
+	silent := testproc.Record(silentConn)
 
 	for range 10 {
 		select {
@@ -836,9 +764,9 @@ func TestPingsKeepAnsweringClientsAndDropSilentOnes(t *testing.T) {
 			t.Fatal("no ping")
 		}
 	}
-	require.True(t, answering.isOpen())
-	require.Equal(t, 1, answering.count())
-	require.Equal(t, websocket.CloseAbnormalClosure, silent.closed(t))
+	require.True(t, answering.Open())
+	require.Equal(t, 1, answering.Count())
+	require.Equal(t, websocket.CloseAbnormalClosure, closed(t, silent))
 	require.Equal(t, 1, b.hub.Sockets())
 }
 
@@ -846,7 +774,7 @@ func TestEachSocketCostsOneGoroutineOnTheServer(t *testing.T) {
 	// Not parallel: the other tests' goroutines would be counted.
 	b := setup(t)
 	const room, n = "crowd", 300
-	b.putRoom(t, room, queue.ConfigPatch{Mode: ptr(queue.ModeQueueAll)})
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
 	tickets := b.join(t, room, n, nil)
 	before := runtime.NumGoroutine()
 	clients := b.dialAll(t, room, tickets)
