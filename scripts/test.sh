@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs the whole test suite, on a fresh Debian 12
-# machine as well as a prepared one: it installs what the tests need, then
-# vets and tests every package. Extra arguments go to `go test`, e.g.
+# machine as well as a prepared one: it installs what the tests need, checks
+# that go.mod is tidy, then vets and tests every package. Extra arguments go to `go test`, e.g.
 #   scripts/test.sh -run TestRestart -v
 # Tests start real redis-server processes and fail, never skip, without them,
 # which is why this script installs Redis rather than leaving it to chance.
@@ -51,6 +51,12 @@ fi
 
 # docker-compose.yml cannot run here (no Docker engine): validate it.
 bash scripts/check-compose.sh
+
+# go.mod and go.sum name exactly what the code imports: tidy changes nothing.
+if ! go mod tidy -diff; then
+	echo "test.sh: go.mod or go.sum is not tidy (the diff is above): run go mod tidy" >&2
+	exit 1
+fi
 
 go vet ./...
 go test -count=1 -timeout 20m "$@" ./...
