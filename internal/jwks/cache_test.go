@@ -16,30 +16,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/jwks"
+	"github.com/waitroom/waitroom/internal/testclock"
 )
-
-// clock is a settable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // cacheBundle is a key server that counts its fetches and serves what the
 // test sets, and a Cache reading from it on a fake clock.
 type cacheBundle struct {
-	clock   *clock
+	clock   *testclock.Clock
 	pub     ed25519.PublicKey // served under kid "k1"
 	body    atomic.Pointer[[]byte]
 	status  atomic.Int64
@@ -50,7 +33,7 @@ type cacheBundle struct {
 
 func setupCache(t *testing.T, opt jwks.Options) *cacheBundle {
 	t.Helper()
-	b := &cacheBundle{clock: &clock{now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}}
+	b := &cacheBundle{clock: testclock.New(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))}
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
 	b.pub = pub

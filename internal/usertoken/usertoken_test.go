@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,34 +22,17 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/testclock"
 	"github.com/waitroom/waitroom/internal/usertoken"
 )
 
 // base is the tests' "now": whole seconds, as JWT times are.
 var base = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 
-// clock is a settable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // bundle is what a test needs: the site's secret and key pairs, a JWKS
 // server with the public keys that counts its fetches, and a Verifier.
 type bundle struct {
-	clock    *clock
+	clock    *testclock.Clock
 	secret   []byte
 	rsa      *rsa.PrivateKey // kid "rsa-1"
 	ec       *ecdsa.PrivateKey
@@ -66,7 +48,7 @@ type bundle struct {
 // JWKS, after configure (if any) has changed the options.
 func setup(t *testing.T, configure func(*usertoken.Options)) *bundle {
 	t.Helper()
-	b := &bundle{clock: &clock{now: base}, secret: make([]byte, 32)}
+	b := &bundle{clock: testclock.New(base), secret: make([]byte, 32)}
 	_, _ = rand.Read(b.secret)
 	var err error
 	b.rsa, err = rsa.GenerateKey(rand.Reader, 2048)

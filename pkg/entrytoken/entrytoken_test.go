@@ -19,34 +19,17 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/testclock"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 )
 
 // base is the tests' "now": whole seconds, as JWT times are.
 var base = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 
-// clock is a settable time source shared by signer and verifier.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // bundle is what a test needs: a signer, a JWKS server that counts its
 // requests, and a verifier reading from it, all on one fake clock.
 type bundle struct {
-	clock    *clock
+	clock    *testclock.Clock
 	key      ed25519.PrivateKey
 	signer   *entrytoken.Signer
 	verifier *entrytoken.Verifier
@@ -57,7 +40,7 @@ type bundle struct {
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	b := &bundle{clock: &clock{now: base}, fetches: &atomic.Int64{}, jwks: &atomic.Pointer[[]byte]{}}
+	b := &bundle{clock: testclock.New(base), fetches: &atomic.Int64{}, jwks: &atomic.Pointer[[]byte]{}}
 	key, err := entrytoken.GenerateKey()
 	require.NoError(t, err)
 	b.key = key
