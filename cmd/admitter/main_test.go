@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/pacer/pacertest"
 	"github.com/waitroom/waitroom/internal/pacer/sqstest"
 	"github.com/waitroom/waitroom/internal/redistest"
 	"github.com/waitroom/waitroom/internal/testproc"
@@ -61,48 +62,11 @@ func (b *bundle) withQueue(t *testing.T) *bundle {
 	return b
 }
 
-// countingRoom creates a room whose every tick admits exactly one visitor,
-// so its admissions count its ticks.
-func countingRoom(t *testing.T, ctx context.Context, store *queue.Store, room string, intervalMS int) {
-	t.Helper()
-	zero, one, mode := 0, 1, queue.ModeQueueAll
-	_, _, err := store.PutRoom(ctx, room, queue.ConfigPatch{
-		Capacity: &zero, BatchSize: &one, IntervalMS: &intervalMS, Mode: &mode, AbandonAfterS: &zero,
-	})
-	require.NoError(t, err)
-	for i := range 200 {
-		_, _, err := store.Join(ctx, room, queue.JoinRequest{User: fmt.Sprint("u", i)})
-		require.NoError(t, err)
-	}
-}
-
-func admitted(t *testing.T, ctx context.Context, store *queue.Store, room string) int64 {
-	t.Helper()
-	st, err := store.Stats(ctx, room)
-	require.NoError(t, err)
-	return st.AdmittedTotal
-}
-
-// countTicks waits for the room to tick, then counts its ticks over d,
-// starting half an interval after a tick so that a tick a little early or
-// late is still counted once.
+// countTicks counts the room's ticks over d (see pacertest.Count).
 func countTicks(t *testing.T, ctx context.Context, store *queue.Store, room string, d time.Duration) int64 {
 	t.Helper()
-	cfg, err := store.Room(ctx, room)
-	require.NoError(t, err)
-	c := admitted(t, ctx, store, room)
-	require.Eventually(t, func() bool { return admitted(t, ctx, store, room) > c }, 10*time.Second, 10*time.Millisecond,
-		"room %s does not tick", room)
-	time.Sleep(cfg.Interval() / 2)
-	c0 := admitted(t, ctx, store, room)
-	time.Sleep(d)
-	return admitted(t, ctx, store, room) - c0
-}
-
-func within(t *testing.T, got, want, tol int64, what string) {
-	t.Helper()
-	t.Logf("%s: %d (want %d ± %d)", what, got, want, tol)
-	require.True(t, got >= want-tol && got <= want+tol, "%s: got %d, want %d ± %d", what, got, want, tol)
+	n, _ := pacertest.Count(t, ctx, store, room, d, 10*time.Second)
+	return n
 }
 
 // sqsArgs are short timeouts, so a test sees a dead loop recover in seconds.
@@ -114,8 +78,8 @@ func TestSQSAdmittersTickEachRoomOncePerInterval(t *testing.T) {
 		t.Run(fmt.Sprint(n, " admitters"), func(t *testing.T) {
 			t.Parallel()
 			b := setup(t).withQueue(t)
-			countingRoom(t, b.ctx, b.store, "a", 1000)
-			countingRoom(t, b.ctx, b.store, "b", 1000)
+			pacertest.CountingRoom(t, b.ctx, b.store, "a", 1000, 200)
+			pacertest.CountingRoom(t, b.ctx, b.store, "b", 1000, 200)
 			var as []*testproc.Process
 			for range n {
 				as = append(as, start(t, b.env))
@@ -125,8 +89,8 @@ func TestSQSAdmittersTickEachRoomOncePerInterval(t *testing.T) {
 			wg.Go(func() { ta = countTicks(t, b.ctx, b.store, "a", 20*time.Second) })
 			wg.Go(func() { tb = countTicks(t, b.ctx, b.store, "b", 20*time.Second) })
 			wg.Wait()
-			within(t, ta, 20, 1, "room a: ticks in 20 s at 1 s")
-			within(t, tb, 20, 1, "room b: ticks in 20 s at 1 s")
+			pacertest.Within(t, ta, 20, 1, "room a: ticks in 20 s at 1 s")
+			pacertest.Within(t, tb, 20, 1, "room b: ticks in 20 s at 1 s")
 			for _, a := range as {
 				a.RequireStop(t, 10*time.Second)
 			}
@@ -137,10 +101,10 @@ func TestSQSAdmittersTickEachRoomOncePerInterval(t *testing.T) {
 func TestSQSKilledAdmitterLoopGoesOnAtItsPace(t *testing.T) {
 	t.Parallel()
 	b := setup(t).withQueue(t)
-	countingRoom(t, b.ctx, b.store, "k", 1000)
+	pacertest.CountingRoom(t, b.ctx, b.store, "k", 1000, 200)
 	live := []*testproc.Process{start(t, b.env, sqsArgs...), start(t, b.env, sqsArgs...)}
-	require.Eventually(t, func() bool { return admitted(t, b.ctx, b.store, "k") > 0 }, 10*time.Second, 20*time.Millisecond)
-	began, c0 := time.Now(), admitted(t, b.ctx, b.store, "k")
+	require.Eventually(t, func() bool { return pacertest.Ticks(t, b.ctx, b.store, "k") > 0 }, 10*time.Second, 20*time.Millisecond)
+	began, c0 := time.Now(), pacertest.Ticks(t, b.ctx, b.store, "k")
 
 	// Three times: SIGKILL the older admitter mid-loop (whichever of receive,
 	// claim, tick, send or delete it is at), start a fresh one. Whichever
@@ -150,13 +114,13 @@ func TestSQSKilledAdmitterLoopGoesOnAtItsPace(t *testing.T) {
 		time.Sleep(time.Duration(1200+300*i) * time.Millisecond)
 		live[0].Kill()
 		live = append(live[1:], start(t, b.env, sqsArgs...))
-		before := admitted(t, b.ctx, b.store, "k")
-		require.Eventually(t, func() bool { return admitted(t, b.ctx, b.store, "k") > before }, 8*time.Second, 50*time.Millisecond,
+		before := pacertest.Ticks(t, b.ctx, b.store, "k")
+		require.Eventually(t, func() bool { return pacertest.Ticks(t, b.ctx, b.store, "k") > before }, 8*time.Second, 50*time.Millisecond,
 			"the room ticks again after kill %d", i+1)
 	}
-	total := admitted(t, b.ctx, b.store, "k") - c0
+	total := pacertest.Ticks(t, b.ctx, b.store, "k") - c0
 	require.LessOrEqual(t, total, int64(time.Since(began)/time.Second)+1, "never faster than the interval")
-	within(t, countTicks(t, b.ctx, b.store, "k", 5*time.Second), 5, 1, "ticks in 5 s once settled")
+	pacertest.Within(t, countTicks(t, b.ctx, b.store, "k", 5*time.Second), 5, 1, "ticks in 5 s once settled")
 	for _, a := range live {
 		a.RequireStop(t, 10*time.Second)
 	}
@@ -165,19 +129,19 @@ func TestSQSKilledAdmitterLoopGoesOnAtItsPace(t *testing.T) {
 func TestLocalAdmittersTickEachRoomOncePerInterval(t *testing.T) {
 	t.Parallel()
 	b := setup(t) // no SQS_QUEUE_URL: the in-process pacer
-	countingRoom(t, b.ctx, b.store, "second", 1000)
-	countingRoom(t, b.ctx, b.store, "quarter", 250)
+	pacertest.CountingRoom(t, b.ctx, b.store, "second", 1000, 200)
+	pacertest.CountingRoom(t, b.ctx, b.store, "quarter", 250, 200)
 	a1, a2 := start(t, b.env), start(t, b.env)
 	var wg sync.WaitGroup
 	var second, quarter int64
 	wg.Go(func() { second = countTicks(t, b.ctx, b.store, "second", 10*time.Second) })
 	wg.Go(func() { quarter = countTicks(t, b.ctx, b.store, "quarter", 5*time.Second) })
 	wg.Wait()
-	within(t, second, 10, 1, "ticks in 10 s at 1 s, two processes")
-	within(t, quarter, 20, 1, "ticks in 5 s at 250 ms, two processes")
+	pacertest.Within(t, second, 10, 1, "ticks in 10 s at 1 s, two processes")
+	pacertest.Within(t, quarter, 20, 1, "ticks in 5 s at 250 ms, two processes")
 
 	a1.Kill()
-	within(t, countTicks(t, b.ctx, b.store, "second", 5*time.Second), 5, 1, "ticks in 5 s at 1 s after a SIGKILL")
+	pacertest.Within(t, countTicks(t, b.ctx, b.store, "second", 5*time.Second), 5, 1, "ticks in 5 s at 1 s after a SIGKILL")
 	a2.RequireStop(t, 10*time.Second)
 }
 
@@ -189,14 +153,14 @@ func TestAdmitterRunsOnARedisCluster(t *testing.T) {
 	var rdb redis.UniversalClient = cluster.Client()
 	store := queue.New(rdb, queue.Options{})
 	for _, room := range []string{"c1", "c2", "c3"} {
-		countingRoom(t, ctx, store, room, 500)
+		pacertest.CountingRoom(t, ctx, store, room, 500, 200)
 	}
 	env := []string{"REDIS_CLUSTER_ADDRS=" + strings.Join(cluster.Addrs(), ",")}
 	a := start(t, env)
 	for _, room := range []string{"c1", "c2", "c3"} {
-		require.Eventually(t, func() bool { return admitted(t, ctx, store, room) > 0 }, 10*time.Second, 50*time.Millisecond)
+		require.Eventually(t, func() bool { return pacertest.Ticks(t, ctx, store, room) > 0 }, 10*time.Second, 50*time.Millisecond)
 	}
-	within(t, countTicks(t, ctx, store, "c2", 3*time.Second), 6, 1, "ticks in 3 s at 500 ms on a cluster")
+	pacertest.Within(t, countTicks(t, ctx, store, "c2", 3*time.Second), 6, 1, "ticks in 3 s at 500 ms on a cluster")
 	a.RequireStop(t, 10*time.Second)
 }
 

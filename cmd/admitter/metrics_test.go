@@ -9,13 +9,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/pacer/pacertest"
 	"github.com/waitroom/waitroom/internal/testproc"
 )
 
 func TestAdmitterServesMetricsOfItsTicks(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	countingRoom(t, b.ctx, b.store, "metered", 200)
+	pacertest.CountingRoom(t, b.ctx, b.store, "metered", 200, 200)
 	addr := testproc.FreeAddr(t)
 	a := start(t, append(b.env, "ADMITTER_METRICS_ADDR="+addr))
 	defer a.RequireStop(t, 10*time.Second)

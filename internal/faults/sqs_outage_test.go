@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/pacer/pacertest"
 	"github.com/waitroom/waitroom/internal/pacer/sqstest"
 	"github.com/waitroom/waitroom/internal/redistest"
 	"github.com/waitroom/waitroom/internal/testproc"
@@ -114,50 +115,6 @@ func (e *emulator) stop(t *testing.T) {
 	require.Error(t, err, "nothing answers on the emulator's port once it is stopped")
 }
 
-// pacedRoom creates a room whose every tick admits exactly one visitor (no
-// capacity limit, batch 1), so its admissions count its ticks.
-func pacedRoom(t *testing.T, ctx context.Context, store *queue.Store, room string, intervalMS, visitors int) {
-	t.Helper()
-	zero, one, mode := 0, 1, queue.ModeQueueAll
-	_, _, err := store.PutRoom(ctx, room, queue.ConfigPatch{
-		Capacity: &zero, BatchSize: &one, IntervalMS: &intervalMS, Mode: &mode, AbandonAfterS: &zero,
-	})
-	require.NoError(t, err)
-	for i := range visitors {
-		_, _, err := store.Join(ctx, room, queue.JoinRequest{User: fmt.Sprint("u", i)})
-		require.NoError(t, err)
-	}
-}
-
-func admittedTotal(t *testing.T, ctx context.Context, store *queue.Store, room string) int64 {
-	t.Helper()
-	st, err := store.Stats(ctx, room)
-	require.NoError(t, err)
-	return st.AdmittedTotal
-}
-
-// countTicks waits (at most within) for the room's next tick, then counts
-// its ticks over d, starting half an interval after that tick so that a
-// tick a little early or late is counted once. It returns the count and
-// when the first tick came.
-func countTicks(t *testing.T, ctx context.Context, store *queue.Store, room string, interval, d, within time.Duration) (int64, time.Time) {
-	t.Helper()
-	c := admittedTotal(t, ctx, store, room)
-	require.Eventually(t, func() bool { return admittedTotal(t, ctx, store, room) > c }, within, 10*time.Millisecond,
-		"room %s does not tick within %s", room, within)
-	first := time.Now()
-	time.Sleep(interval / 2)
-	c0 := admittedTotal(t, ctx, store, room)
-	time.Sleep(d)
-	return admittedTotal(t, ctx, store, room) - c0, first
-}
-
-func within(t *testing.T, got, want, tol int64, what string) {
-	t.Helper()
-	t.Logf("%s: %d (want %d ± %d)", what, got, want, tol)
-	require.True(t, got >= want-tol && got <= want+tol, "%s: got %d, want %d ± %d", what, got, want, tol)
-}
-
 // The SQS delay loop loses its queue for 30 s: the emulator is stopped, and
 // started again empty (the queue is created again, every loop message is
 // gone). Two admitters run two rooms, one ticking every second and one
@@ -183,7 +140,7 @@ func TestSlowSQSEmulatorStopped30sAdmittersBackOffAndResumeAtPace(t *testing.T) 
 		interval time.Duration
 	}{{"second", time.Second}, {"half", 500 * time.Millisecond}}
 	for _, r := range rooms {
-		pacedRoom(t, ctx, store, r.name, int(r.interval/time.Millisecond), 400)
+		pacertest.CountingRoom(t, ctx, store, r.name, int(r.interval/time.Millisecond), 400)
 	}
 
 	em := startEmulator(t)
@@ -213,7 +170,7 @@ func TestSlowSQSEmulatorStopped30sAdmittersBackOffAndResumeAtPace(t *testing.T) 
 		var wg sync.WaitGroup
 		for _, r := range rooms {
 			wg.Go(func() {
-				c, f := countTicks(t, ctx, store, r.name, r.interval, d, wait)
+				c, f := pacertest.Count(t, ctx, store, r.name, d, wait)
 				mu.Lock()
 				n[r.name], first[r.name] = c, f
 				mu.Unlock()
@@ -223,19 +180,19 @@ func TestSlowSQSEmulatorStopped30sAdmittersBackOffAndResumeAtPace(t *testing.T) 
 		return n, first
 	}
 	before, _ := count(8*time.Second, 15*time.Second)
-	within(t, before["second"], 8, 1, "room second: ticks in 8 s at 1 s, before the outage")
-	within(t, before["half"], 16, 1, "room half: ticks in 8 s at 500 ms, before the outage")
+	pacertest.Within(t, before["second"], 8, 1, "room second: ticks in 8 s at 1 s, before the outage")
+	pacertest.Within(t, before["half"], 16, 1, "room half: ticks in 8 s at 500 ms, before the outage")
 
 	// The outage.
 	atStop := map[string]int64{}
 	for _, r := range rooms {
-		atStop[r.name] = admittedTotal(t, ctx, store, r.name)
+		atStop[r.name] = pacertest.Ticks(t, ctx, store, r.name)
 	}
 	em.stop(t)
 	stopped := time.Now()
 	time.Sleep(outage)
 	for _, r := range rooms {
-		during := admittedTotal(t, ctx, store, r.name) - atStop[r.name]
+		during := pacertest.Ticks(t, ctx, store, r.name) - atStop[r.name]
 		t.Logf("room %s: %d ticks during the %s outage", r.name, during, outage)
 		require.LessOrEqual(t, during, int64(2), "room %s: no more than the ticks in hand when SQS went away", r.name)
 	}
@@ -280,8 +237,8 @@ func TestSlowSQSEmulatorStopped30sAdmittersBackOffAndResumeAtPace(t *testing.T) 
 		require.Less(t, resumed, r.interval+visibility+slack+2*time.Second+maxBackoff,
 			"room %s resumes within interval + visibility timeout + slack + a watchdog pass + the receive backoff", r.name)
 	}
-	within(t, after["second"], 10, 1, "room second: ticks in 10 s at 1 s, after the outage")
-	within(t, after["half"], 20, 1, "room half: ticks in 10 s at 500 ms, after the outage")
+	pacertest.Within(t, after["second"], 10, 1, "room second: ticks in 10 s at 1 s, after the outage")
+	pacertest.Within(t, after["half"], 20, 1, "room half: ticks in 10 s at 500 ms, after the outage")
 
 	// One loop message per room is left in the queue: no room runs two loops.
 	var inQueue map[string]string

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/pacer"
+	"github.com/waitroom/waitroom/internal/pacer/pacertest"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -25,8 +26,8 @@ func TestLocalTwoPacersTickEachRoomOncePerInterval(t *testing.T) {
 	wg.Go(func() { second = b.countTicks(t, "second", 10*time.Second) })
 	wg.Go(func() { quarter = b.countTicks(t, "quarter", 5*time.Second) })
 	wg.Wait()
-	within(t, second, 10, 1, "ticks in 10 s at 1 s, two pacers")
-	within(t, quarter, 20, 1, "ticks in 5 s at 250 ms, two pacers")
+	pacertest.Within(t, second, 10, 1, "ticks in 10 s at 1 s, two pacers")
+	pacertest.Within(t, quarter, 20, 1, "ticks in 5 s at 250 ms, two pacers")
 }
 
 func TestLocalNewRoomTicksSoonAndDeletedRoomStops(t *testing.T) {

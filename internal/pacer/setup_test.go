@@ -2,7 +2,6 @@ package pacer_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/pacer"
+	"github.com/waitroom/waitroom/internal/pacer/pacertest"
 	"github.com/waitroom/waitroom/internal/redistest"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -38,28 +38,17 @@ func testLogger(t *testing.T) *slog.Logger {
 // visitors is the line of a counting room: more than any test ticks.
 const visitors = 300
 
-// countingRoom creates a room whose every tick admits exactly one visitor
-// (no capacity limit, batch 1, everyone queues, nobody abandons), so the
-// admissions count the ticks.
+// countingRoom creates a counting room (see pacertest) with a line longer
+// than any test ticks.
 func (b *bundle) countingRoom(t *testing.T, room string, intervalMS int) {
 	t.Helper()
-	zero, one, mode := 0, 1, queue.ModeQueueAll
-	_, _, err := b.store.PutRoom(b.ctx, room, queue.ConfigPatch{
-		Capacity: &zero, BatchSize: &one, IntervalMS: &intervalMS, Mode: &mode, AbandonAfterS: &zero,
-	})
-	require.NoError(t, err)
-	for i := range visitors {
-		_, _, err := b.store.Join(b.ctx, room, queue.JoinRequest{User: fmt.Sprint("u", i)})
-		require.NoError(t, err)
-	}
+	pacertest.CountingRoom(t, b.ctx, b.store, room, intervalMS, visitors)
 }
 
 // admitted is the number of ticks a counting room has had.
 func (b *bundle) admitted(t *testing.T, room string) int64 {
 	t.Helper()
-	st, err := b.store.Stats(b.ctx, room)
-	require.NoError(t, err)
-	return st.AdmittedTotal
+	return pacertest.Ticks(t, b.ctx, b.store, room)
 }
 
 // waitTicking waits until the room has ticked once and returns how long that
@@ -72,20 +61,15 @@ func (b *bundle) waitTicking(t *testing.T, room string, within time.Duration) ti
 	return time.Since(start)
 }
 
-// countTicks waits for the room to tick, then counts its ticks over d,
-// starting half an interval after a tick so that a tick a little early or
-// late is still counted once.
+// countTicks waits for the room's first tick, then counts its ticks over d
+// (see pacertest.Count).
 func (b *bundle) countTicks(t *testing.T, room string, d time.Duration) int64 {
 	t.Helper()
 	b.waitTicking(t, room, 10*time.Second)
 	cfg, err := b.store.Room(b.ctx, room)
 	require.NoError(t, err)
-	c := b.admitted(t, room)
-	require.Eventually(t, func() bool { return b.admitted(t, room) > c }, 2*cfg.Interval()+5*time.Second, 10*time.Millisecond)
-	time.Sleep(cfg.Interval() / 2)
-	c0 := b.admitted(t, room)
-	time.Sleep(d)
-	return b.admitted(t, room) - c0
+	n, _ := pacertest.Count(t, b.ctx, b.store, room, d, 2*cfg.Interval()+5*time.Second)
+	return n
 }
 
 // run runs p until the test ends (or stop is called) and checks that it
@@ -135,11 +119,4 @@ func (b *bundle) localPacer(t *testing.T, opt pacer.LocalOptions) (stop func()) 
 	t.Helper()
 	opt.Logger = testLogger(t)
 	return run(t, pacer.NewLocal(queue.New(b.srv.Client(), queue.Options{Logger: opt.Logger}), opt))
-}
-
-// within checks that got is want ± tol.
-func within(t *testing.T, got, want, tol int64, what string) {
-	t.Helper()
-	t.Logf("%s: %d (want %d ± %d)", what, got, want, tol)
-	require.True(t, got >= want-tol && got <= want+tol, "%s: got %d, want %d ± %d", what, got, want, tol)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/pacer"
+	"github.com/waitroom/waitroom/internal/pacer/pacertest"
 	"github.com/waitroom/waitroom/internal/pacer/sqstest"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -76,7 +77,7 @@ func TestSQSDuplicateMessagesRunNoExtraTick(t *testing.T) {
 		send(t, c, url, pacer.LoopMessage{Room: "dup", Gen: gen, Seq: seq - 1})
 		time.Sleep(500 * time.Millisecond)
 	}
-	within(t, b.admitted(t, "dup")-c0, 10, 1, "ticks in 10 s at 1 s with duplicates")
+	pacertest.Within(t, b.admitted(t, "dup")-c0, 10, 1, "ticks in 10 s at 1 s with duplicates")
 	// The copies were deleted: only the loop's own message is left.
 	require.Eventually(t, func() bool { return queued(t, c, url) == 1 }, 5*time.Second, 100*time.Millisecond)
 }
@@ -96,7 +97,7 @@ func TestSQSStaleGenerationIsDeletedWithoutATick(t *testing.T) {
 	}
 	send(t, c, url, pacer.LoopMessage{Room: "stale", Gen: gen, Seq: seq + 5})
 	time.Sleep(5 * time.Second)
-	within(t, b.admitted(t, "stale")-c0, 5, 1, "ticks in 5 s at 1 s with stale messages")
+	pacertest.Within(t, b.admitted(t, "stale")-c0, 5, 1, "ticks in 5 s at 1 s with stale messages")
 	require.Eventually(t, func() bool { return queued(t, c, url) == 1 }, 5*time.Second, 100*time.Millisecond)
 }
 
@@ -118,7 +119,7 @@ func TestSQSPauseStopsAdmissionsAndResumeRestartsThem(t *testing.T) {
 	_, _, err = b.store.PutRoom(b.ctx, "pause", queue.ConfigPatch{Paused: &no})
 	require.NoError(t, err)
 	time.Sleep(3 * time.Second)
-	within(t, b.admitted(t, "pause")-paused, 6, 1, "ticks in 3 s at 500 ms after resume")
+	pacertest.Within(t, b.admitted(t, "pause")-paused, 6, 1, "ticks in 3 s at 500 ms after resume")
 }
 
 func TestSQSBatchSizeChangeHoldsFromTheNextTick(t *testing.T) {
@@ -189,7 +190,7 @@ func TestSQSSubSecondIntervalKeepsItsPace(t *testing.T) {
 	b.countingRoom(t, "quick", 250)
 	b.sqsPacer(t, c, url, pacer.SQSOptions{})
 	b.sqsPacer(t, c, url, pacer.SQSOptions{})
-	within(t, b.countTicks(t, "quick", 5*time.Second), 20, 1, "ticks in 5 s at 250 ms, two admitters")
+	pacertest.Within(t, b.countTicks(t, "quick", 5*time.Second), 20, 1, "ticks in 5 s at 250 ms, two admitters")
 }
 
 func TestSQSLostMessageIsReseeded(t *testing.T) {
@@ -214,7 +215,7 @@ func TestSQSLostMessageIsReseeded(t *testing.T) {
 	require.Less(t, time.Since(lostAt), 7*time.Second, "a lost loop is dead at most interval + visibility timeout (+ slack)")
 	newGen, _, _ := b.fence(t, "lost")
 	require.Greater(t, newGen, gen)
-	within(t, b.countTicks(t, "lost", 4*time.Second), 4, 1, "ticks in 4 s after the re-seed")
+	pacertest.Within(t, b.countTicks(t, "lost", 4*time.Second), 4, 1, "ticks in 4 s after the re-seed")
 }
 
 func TestNewSQSRejectsBadOptions(t *testing.T) {
