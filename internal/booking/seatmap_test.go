@@ -79,7 +79,7 @@ func TestABadSeatMapIsRefusedAndChangesNothing(t *testing.T) {
 }
 
 func backendStore(t *testing.T) *booking.Store {
-	s, err := booking.New(backends[0].rdb, booking.Options{})
+	s, err := booking.New(backends[0].Client, booking.Options{})
 	require.NoError(t, err)
 	return s
 }
@@ -157,10 +157,10 @@ func TestOptionsAreValidated(t *testing.T) {
 		{SeatsMaxAge: -time.Second},
 		{SeatsMaxAge: 11 * time.Second},
 	} {
-		_, err := booking.New(backends[0].rdb, o)
+		_, err := booking.New(backends[0].Client, o)
 		require.Error(t, err, "%+v", o)
 	}
-	s, err := booking.New(backends[0].rdb, booking.Options{})
+	s, err := booking.New(backends[0].Client, booking.Options{})
 	require.NoError(t, err)
 	require.Equal(t, booking.Options{HoldTTL: 5 * time.Minute, MaxPerVisitor: 4}, s.Options())
 }

@@ -17,29 +17,17 @@ import (
 
 // backends are the Redis deployments every test runs against: one node and
 // a 3-node Cluster, both real redis-server processes started for this run.
-var backends []backend
-
-type backend struct {
-	name string
-	rdb  redis.UniversalClient
-}
+var backends []redistest.Backend
 
 func TestMain(m *testing.M) {
-	srv, err := redistest.NewServer(redistest.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "booking tests need redis-server:", err)
+	var stop func()
+	var err error
+	if backends, stop, err = redistest.StartBackends(); err != nil {
+		fmt.Fprintln(os.Stderr, "booking tests need", err)
 		os.Exit(1)
 	}
-	cl, err := redistest.NewCluster(redistest.Options{})
-	if err != nil {
-		srv.Close()
-		fmt.Fprintln(os.Stderr, "booking tests need a Redis Cluster:", err)
-		os.Exit(1)
-	}
-	backends = []backend{{"single", srv.Client()}, {"cluster", cl.Client()}}
 	code := m.Run()
-	cl.Close()
-	srv.Close()
+	stop()
 	os.Exit(code)
 }
 
@@ -59,10 +47,10 @@ var roomSeq atomic.Int64
 func each(t *testing.T, opt booking.Options, seats []string, test func(t *testing.T, b *bundle)) {
 	t.Helper()
 	for _, be := range backends {
-		t.Run(be.name, func(t *testing.T) {
-			store, err := booking.New(be.rdb, opt)
+		t.Run(be.Name, func(t *testing.T) {
+			store, err := booking.New(be.Client, opt)
 			require.NoError(t, err)
-			b := &bundle{ctx: context.Background(), store: store, rdb: be.rdb, room: fmt.Sprintf("b%d", roomSeq.Add(1))}
+			b := &bundle{ctx: context.Background(), store: store, rdb: be.Client, room: fmt.Sprintf("b%d", roomSeq.Add(1))}
 			if seats != nil {
 				_, err := store.PutSeatMap(b.ctx, b.room, seats)
 				require.NoError(t, err)

@@ -211,3 +211,27 @@ func StartCluster(tb testing.TB, opt ...Options) *Cluster {
 	})
 	return c
 }
+
+// Backend is one Redis deployment that all of a package's tests run
+// against.
+type Backend struct {
+	// Name is "single" or "cluster", for t.Run.
+	Name   string
+	Client redis.UniversalClient
+}
+
+// StartBackends starts one redis-server and one 3-node Cluster for a whole
+// test process (call it from TestMain) and returns them, with stop to end
+// both after m.Run.
+func StartBackends() (backends []Backend, stop func(), err error) {
+	srv, err := NewServer(Options{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("redis-server: %w", err)
+	}
+	cl, err := NewCluster(Options{})
+	if err != nil {
+		srv.Close()
+		return nil, nil, fmt.Errorf("Redis Cluster: %w", err)
+	}
+	return []Backend{{"single", srv.Client()}, {"cluster", cl.Client()}}, func() { cl.Close(); srv.Close() }, nil
+}

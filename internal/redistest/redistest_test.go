@@ -186,3 +186,22 @@ func TestStartFailureShowsTheServerLog(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "no-such-option", "the log tail names the bad option")
 }
+
+func TestStartBackendsGivesANodeAndAClusterUntilStopped(t *testing.T) {
+	ctx := setup(t)
+	backends, stop, err := redistest.StartBackends()
+	require.NoError(t, err)
+	require.Len(t, backends, 2)
+	require.Equal(t, "single", backends[0].Name)
+	require.Equal(t, "cluster", backends[1].Name)
+	_, isCluster := backends[1].Client.(*redis.ClusterClient)
+	require.True(t, isCluster)
+	for _, be := range backends {
+		require.NoError(t, be.Client.Set(ctx, "{k}x", be.Name, 0).Err(), be.Name)
+		require.Equal(t, be.Name, be.Client.Get(ctx, "{k}x").Val())
+	}
+	stop()
+	for _, be := range backends {
+		require.Error(t, be.Client.Ping(ctx).Err(), "%s is stopped", be.Name)
+	}
+}

@@ -19,7 +19,7 @@ import (
 func benchBundle(b *testing.B, patch ConfigPatch) *bundle {
 	b.Helper()
 	be := backends[0]
-	bb := &bundle{ctx: context.Background(), store: New(be.rdb, Options{}), rdb: be.rdb,
+	bb := &bundle{ctx: context.Background(), store: New(be.Client, Options{}), rdb: be.Client,
 		room: fmt.Sprintf("bench%d", roomSeq.Add(1))}
 	if _, _, err := bb.store.PutRoom(bb.ctx, bb.room, patch); err != nil {
 		b.Fatal(err)

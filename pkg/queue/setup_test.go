@@ -19,39 +19,28 @@ import (
 // backends are the Redis deployments every test runs against: one node and
 // a 3-node Cluster, both real redis-server processes started for this run,
 // and standalone mode's embedded store (the same scripts must run there).
-var backends []backend
-
-type backend struct {
-	name string
-	rdb  redis.UniversalClient
-}
+var backends []redistest.Backend
 
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if fuzzing() { // fuzz targets need no Redis; every fuzz worker runs TestMain
 		os.Exit(m.Run())
 	}
-	srv, err := redistest.NewServer(redistest.Options{})
+	nodes, stop, err := redistest.StartBackends()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "queue tests need redis-server:", err)
-		os.Exit(1)
-	}
-	cl, err := redistest.NewCluster(redistest.Options{})
-	if err != nil {
-		srv.Close()
-		fmt.Fprintln(os.Stderr, "queue tests need a Redis Cluster:", err)
+		fmt.Fprintln(os.Stderr, "queue tests need", err)
 		os.Exit(1)
 	}
 	emb, err := embedded.Start()
 	if err != nil {
+		stop()
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	backends = []backend{{"single", srv.Client()}, {"cluster", cl.Client()}, {"embedded", emb.Client()}}
+	backends = append(nodes, redistest.Backend{Name: "embedded", Client: emb.Client()})
 	code := m.Run()
 	emb.Close()
-	cl.Close()
-	srv.Close()
+	stop()
 	os.Exit(code)
 }
 
@@ -87,12 +76,12 @@ func eachReal(t *testing.T, patch ConfigPatch, test func(t *testing.T, b *bundle
 	eachOf(t, backends[:2], patch, test)
 }
 
-func eachOf(t *testing.T, bes []backend, patch ConfigPatch, test func(t *testing.T, b *bundle)) {
+func eachOf(t *testing.T, bes []redistest.Backend, patch ConfigPatch, test func(t *testing.T, b *bundle)) {
 	t.Helper()
 	for _, be := range bes {
-		t.Run(be.name, func(t *testing.T) {
+		t.Run(be.Name, func(t *testing.T) {
 			// Auto-pipelining on, as cmd/waitroom runs by default.
-			b := &bundle{ctx: context.Background(), store: New(be.rdb, Options{AutoPipeline: true}), rdb: be.rdb,
+			b := &bundle{ctx: context.Background(), store: New(be.Client, Options{AutoPipeline: true}), rdb: be.Client,
 				room: fmt.Sprintf("t%d", roomSeq.Add(1))}
 			_, _, err := b.store.PutRoom(b.ctx, b.room, patch)
 			require.NoError(t, err)
