@@ -430,6 +430,30 @@ func TestASecondSocketForTheSameTicketClosesTheFirst(t *testing.T) {
 	require.Equal(t, int64(2), nth(t, second, 2).Position)
 }
 
+// slowAndReader puts ahead+2 visitors in a line that queues everyone and
+// connects the last two: slow, with a 1 KiB receive buffer and not read
+// until the test says so, and reader, which reads and has its first
+// message.
+func (b *bundle) slowAndReader(t *testing.T, room string, ahead int) (tickets []string, slow *websocket.Conn, reader *testproc.Socket) {
+	t.Helper()
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
+	tickets = b.join(t, room, ahead+2, nil)
+	slowDialer := *websocket.DefaultDialer
+	slowDialer.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			_ = conn.(*net.TCPConn).SetReadBuffer(1024)
+		}
+		return conn, err
+	}
+	slow, err := b.connect(t, room, tickets[ahead], &slowDialer)
+	require.NoError(t, err)
+	reader = b.dial(t, room, tickets[ahead+1])
+	require.Equal(t, int64(ahead+2), nth(t, reader, 1).Position)
+	require.Eventually(t, func() bool { return b.hub.Sockets() == 2 }, settle, 5*time.Millisecond)
+	return tickets, slow, reader
+}
+
 func TestAClientThatNeverReadsIsDroppedWhileTheOthersKeepReceiving(t *testing.T) {
 	t.Parallel()
 	// Small socket buffers on both sides, so that a client that does not
@@ -439,22 +463,7 @@ func TestAClientThatNeverReadsIsDroppedWhileTheOthersKeepReceiving(t *testing.T)
 		c.sndbuf = 1024
 	})
 	const room, ahead = "festival", 300
-	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
-	tickets := b.join(t, room, ahead+2, nil)
-
-	slowDialer := *websocket.DefaultDialer
-	slowDialer.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if err == nil {
-			_ = conn.(*net.TCPConn).SetReadBuffer(1024)
-		}
-		return conn, err
-	}
-	slow, err := b.connect(t, room, tickets[ahead], &slowDialer) // never reads, for now
-	require.NoError(t, err)
-	reader := b.dial(t, room, tickets[ahead+1])
-	require.Equal(t, int64(ahead+2), nth(t, reader, 1).Position)
-	require.Eventually(t, func() bool { return b.hub.Sockets() == 2 }, settle, 5*time.Millisecond)
+	tickets, slow, reader := b.slowAndReader(t, room, ahead)
 
 	// Everyone ahead leaves, one event each; the reading client hears of
 	// every one before the next.
@@ -488,22 +497,7 @@ func TestAWriteWaitingOnAClientThatDoesNotReadIsCutShortAndFreesTheWriter(t *tes
 		c.sndbuf = 1024
 	})
 	const room, ahead = "stadium", 300
-	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
-	tickets := b.join(t, room, ahead+2, nil)
-
-	slowDialer := *websocket.DefaultDialer
-	slowDialer.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if err == nil {
-			_ = conn.(*net.TCPConn).SetReadBuffer(1024)
-		}
-		return conn, err
-	}
-	slow, err := b.connect(t, room, tickets[ahead], &slowDialer) // never reads, for now
-	require.NoError(t, err)
-	reader := b.dial(t, room, tickets[ahead+1])
-	require.Equal(t, int64(ahead+2), nth(t, reader, 1).Position)
-	require.Eventually(t, func() bool { return b.hub.Sockets() == 2 }, settle, 5*time.Millisecond)
+	tickets, slow, reader := b.slowAndReader(t, room, ahead)
 
 	dropped := -1
 	var slowest time.Duration
