@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/browsertest"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -117,7 +118,7 @@ func TestBrowserVisitorHoldsBooksAndChecksOut(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#checkout-yes"), chromedp.WaitVisible("#view-done")))
 	require.Contains(t, text(t, ctx, "#view-done"), "Seat A2")
 	screenshot(t, ctx, "5-done")
-	_, err = s.queue.LiveAdmission(context.Background(), "show", jti(t, ann))
+	_, err = s.queue.LiveAdmission(context.Background(), "show", testproc.Claims(t, ann).ID)
 	require.ErrorIs(t, err, queue.ErrAdmissionEnded, "checkout ended the admission")
 	_ = annTicket
 	res := s.do(t, "GET", "/api/events/show/seats", bob, "")

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/redistest"
@@ -215,15 +214,6 @@ func TestBookingServesVisitorsAndShutsDownGracefully(t *testing.T) {
 	require.Less(t, time.Since(start), shutdownTimeout)
 	_, err := http.Get(s.base + "/healthz")
 	require.Error(t, err, "the listener is closed")
-}
-
-// jti reads an entry token's jti (its admission id) without checking it.
-func jti(t *testing.T, token string) string {
-	t.Helper()
-	var claims jwt.RegisteredClaims
-	_, _, err := jwt.NewParser().ParseUnverified(token, &claims)
-	require.NoError(t, err)
-	return claims.ID
 }
 
 func TestTheRateLimitIsASettingThatZeroTurnsOff(t *testing.T) {

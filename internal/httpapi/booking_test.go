@@ -20,13 +20,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/booking"
 	"github.com/waitroom/waitroom/internal/httpapi"
 	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/web"
@@ -71,13 +71,7 @@ func setupBooking(t testing.TB, opts ...bkOptions) *bkBundle {
 	rdb := srv.Client()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
-	key, err := entrytoken.GenerateKey()
-	require.NoError(t, err)
-	signer := entrytoken.NewSigner(key, nil, entrytoken.SignerOptions{})
-	verifier, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{
-		FetchJWKS: func(context.Context) ([]byte, error) { return signer.JWKS(), nil },
-	})
-	require.NoError(t, err)
+	signer, verifier, key := testproc.Tokens(t)
 
 	q := queue.New(rdb, queue.Options{Logger: log})
 	seats, err := booking.New(rdb, opt.booking)
@@ -344,7 +338,7 @@ func TestBookingCheckoutEndsTheAdmissionAndFreesItsCapacity(t *testing.T) {
 	r := b.do(t, "POST", b.api("/checkout"), ann.token, nil)
 	require.Equal(t, 204, r.status, "body: %s", r.body)
 
-	_, err = b.queue.LiveAdmission(b.ctx, b.room, tokenID(t, ann.token))
+	_, err = b.queue.LiveAdmission(b.ctx, b.room, testproc.Claims(t, ann.token).ID)
 	require.ErrorIs(t, err, queue.ErrAdmissionEnded)
 	requireCode(t, b.do(t, "GET", b.api("/seats"), ann.token, nil), 401, "admission_ended")
 	requireCode(t, b.do(t, "POST", b.api("/checkout"), ann.token, nil), 401, "admission_ended")
@@ -374,10 +368,10 @@ func TestBookingRefusesMissingAndBadTokens(t *testing.T) {
 	otherKey, err := entrytoken.GenerateKey()
 	require.NoError(t, err)
 	forged, err := entrytoken.NewSigner(otherKey, nil, entrytoken.SignerOptions{}).
-		Sign(entrytoken.Claims{Room: b.room, Subject: "ann", ID: tokenID(t, ann.token), ExpiresAt: time.Now().Add(time.Minute)})
+		Sign(entrytoken.Claims{Room: b.room, Subject: "ann", ID: testproc.Claims(t, ann.token).ID, ExpiresAt: time.Now().Add(time.Minute)})
 	require.NoError(t, err)
 	expired, err := entrytoken.NewSigner(b.key, nil, entrytoken.SignerOptions{Now: func() time.Time { return time.Now().Add(-time.Hour) }}).
-		Sign(entrytoken.Claims{Room: b.room, Subject: "ann", ID: tokenID(t, ann.token), ExpiresAt: time.Now().Add(-50 * time.Minute)})
+		Sign(entrytoken.Claims{Room: b.room, Subject: "ann", ID: testproc.Claims(t, ann.token).ID, ExpiresAt: time.Now().Add(-50 * time.Minute)})
 	require.NoError(t, err)
 
 	routes := []struct{ method, path string }{
@@ -394,7 +388,7 @@ func TestBookingRefusesMissingAndBadTokens(t *testing.T) {
 			requireCode(t, b.do(t, rt.method, b.api(rt.path), "not-a-jwt", body), 401, "invalid_token")
 			requireCode(t, b.do(t, rt.method, b.api(rt.path), forged, body), 401, "invalid_token")
 			requireCode(t, b.do(t, rt.method, b.api(rt.path), expired, body), 401, "invalid_token")
-			other := b.token(t, "another-room", "ann", tokenID(t, ann.token), time.Now().Add(time.Minute))
+			other := b.token(t, "another-room", "ann", testproc.Claims(t, ann.token).ID, time.Now().Add(time.Minute))
 			requireCode(t, b.do(t, rt.method, b.api(rt.path), other, body), 403, "wrong_room")
 			// ann's valid token, on another room's path.
 			requireCode(t, b.do(t, rt.method, "/api/events/another-room"+rt.path, ann.token, body), 403, "wrong_room")
@@ -456,7 +450,7 @@ func TestBookingTokenOfAnAnonymousVisitorNamesItsAdmissionNotTheTicket(t *testin
 func TestBookingRefusesATokenWhoseSubIsNotItsAdmissions(t *testing.T) {
 	b := setupBooking(t)
 	ann := b.admit(t, "ann")
-	spliced := b.token(t, b.room, "mallory", tokenID(t, ann.token), time.Now().Add(time.Minute))
+	spliced := b.token(t, b.room, "mallory", testproc.Claims(t, ann.token).ID, time.Now().Add(time.Minute))
 	requireCode(t, b.do(t, "GET", b.api("/seats"), spliced, nil), 401, "invalid_token")
 }
 
@@ -466,20 +460,11 @@ func TestBookingTokenOfAnEndedAdmissionNeverWorksAgainEvenWhenTheUserIsBack(t *t
 	require.Equal(t, 201, b.do(t, "POST", b.api("/holds"), first.token, map[string]string{"seat": "A1"}).status)
 	require.Equal(t, 204, b.do(t, "POST", b.api("/checkout"), first.token, nil).status)
 	again := b.admit(t, "ann")
-	require.NotEqual(t, tokenID(t, first.token), tokenID(t, again.token), "a new admission, a new jti")
+	require.NotEqual(t, testproc.Claims(t, first.token).ID, testproc.Claims(t, again.token).ID, "a new admission, a new jti")
 	requireCode(t, b.do(t, "GET", b.api("/seats"), first.token, nil), 401, "admission_ended")
 	requireCode(t, b.do(t, "POST", b.api("/checkout"), first.token, nil), 401, "admission_ended")
 	// The seat limit and the bookings follow the verified user.
 	require.Equal(t, 200, b.do(t, "GET", b.api("/seats"), again.token, nil).status)
-}
-
-// tokenID reads a token's jti without checking it.
-func tokenID(t testing.TB, token string) string {
-	t.Helper()
-	var claims jwt.RegisteredClaims
-	_, _, err := jwt.NewParser().ParseUnverified(token, &claims)
-	require.NoError(t, err)
-	return claims.ID
 }
 
 func TestBookingWorksWithTheTokenCacheOff(t *testing.T) {

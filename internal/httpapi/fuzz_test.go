@@ -22,6 +22,7 @@ import (
 	"github.com/waitroom/waitroom/internal/booking"
 	"github.com/waitroom/waitroom/internal/embedded"
 	"github.com/waitroom/waitroom/internal/httpapi"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -159,17 +160,7 @@ func fuzzSetup(tb testing.TB, target string, init func(env *fuzzEnv)) *fuzzEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	key, err := entrytoken.GenerateKey()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	signer := entrytoken.NewSigner(key, nil, entrytoken.SignerOptions{})
-	verifier, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{
-		FetchJWKS: func(context.Context) ([]byte, error) { return signer.JWKS(), nil },
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	signer, verifier, _ := testproc.Tokens(tb)
 	e := httpapi.NewEcho(log)
 	admin := &httpapi.Admin{Store: q, Token: bkAdminToken, Logger: log, Sleep: func(time.Duration) {}}
 	admin.Register(e)

@@ -57,13 +57,7 @@ func setup(t *testing.T, tune ...func(*config)) *bundle {
 	rdb := redistest.Start(t).Client()
 	store := queue.New(rdb, queue.Options{})
 
-	key, err := entrytoken.GenerateKey()
-	require.NoError(t, err)
-	signer := entrytoken.NewSigner(key, nil, entrytoken.SignerOptions{})
-	verifier, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{
-		FetchJWKS: func(context.Context) ([]byte, error) { return signer.JWKS(), nil },
-	})
-	require.NoError(t, err)
+	signer, verifier, _ := testproc.Tokens(t)
 
 	cfg := config{opt: hub.Options{
 		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),

@@ -128,15 +128,6 @@ func (b *bundle) tick(t *testing.T, room string) int {
 	return len(ev.Admitted)
 }
 
-// claimsOf reads an entry token's claims without checking it.
-func claimsOf(t *testing.T, token string) jwt.RegisteredClaims {
-	t.Helper()
-	var c jwt.RegisteredClaims
-	_, _, err := jwt.NewParser().ParseUnverified(token, &c)
-	require.NoError(t, err)
-	return c
-}
-
 // slowRoom is a room whose admitters tick at most every 15 minutes: the
 // test ticks it itself, so nothing but the attack moves Redis.
 var slowRoom = map[string]any{"mode": "queue_all", "interval_ms": 900000, "capacity": 10, "batch_size": 10}
@@ -194,7 +185,7 @@ func TestAttackNoClientTakesOverAnotherVisitorsPlaceTokenOrBookings(t *testing.T
 	st := b.statusOf(t, w, room, mine.Ticket)
 	require.Equal(t, "admitted", st["state"])
 	token := st["entry_token"].(string)
-	c := claimsOf(t, token)
+	c := testproc.Claims(t, token)
 	require.Equal(t, alice, c.Subject)
 	require.NotEqual(t, mine.Ticket, c.ID)
 
@@ -233,7 +224,7 @@ func TestAttackNoClientTakesOverAnotherVisitorsPlaceTokenOrBookings(t *testing.T
 	require.NoError(t, json.Unmarshal(a.Body, &again))
 	require.Equal(t, 1, b.tick(t, room))
 	fresh := b.statusOf(t, other, room, again.Ticket)["entry_token"].(string)
-	require.NotEqual(t, c.ID, claimsOf(t, fresh).ID)
+	require.NotEqual(t, c.ID, testproc.Claims(t, fresh).ID)
 	b.unchanged(t, room, func() {
 		for _, r := range []struct{ method, path string }{
 			{http.MethodGet, "/seats"}, {http.MethodGet, "/bookings"}, {http.MethodDelete, "/bookings/A1"}, {http.MethodPost, "/checkout"},
@@ -255,7 +246,7 @@ func TestAttackAnAnonymousVisitorsEntryTokenDoesNotNameTheirTicket(t *testing.T)
 	v := b.join(t, w, room)
 	require.Equal(t, 1, b.tick(t, room))
 	token := b.statusOf(t, w, room, v.Ticket)["entry_token"].(string)
-	c := claimsOf(t, token)
+	c := testproc.Claims(t, token)
 	require.NotEqual(t, v.Ticket, c.Subject)
 	require.Equal(t, c.ID, c.Subject, "an anonymous visitor's sub is the admission's opaque id")
 	b.unchanged(t, room, func() {

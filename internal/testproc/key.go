@@ -1,6 +1,7 @@
 package testproc
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
@@ -9,7 +10,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/pkg/entrytoken"
 )
 
 // SigningKey makes a new Ed25519 entry-token key, writes it as a PKCS #8
@@ -24,4 +28,28 @@ func SigningKey(t testing.TB) (ed25519.PrivateKey, string) {
 	path := filepath.Join(t.TempDir(), "signing-key.pem")
 	require.NoError(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
 	return priv, path
+}
+
+// Tokens is an entry-token signer on a new key and a verifier that trusts
+// it, in process (the JWKS is read from the signer, no HTTP), with the key.
+func Tokens(t testing.TB) (*entrytoken.Signer, *entrytoken.Verifier, ed25519.PrivateKey) {
+	t.Helper()
+	key, err := entrytoken.GenerateKey()
+	require.NoError(t, err)
+	signer := entrytoken.NewSigner(key, nil, entrytoken.SignerOptions{})
+	verifier, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{
+		FetchJWKS: func(context.Context) ([]byte, error) { return signer.JWKS(), nil },
+	})
+	require.NoError(t, err)
+	return signer, verifier, key
+}
+
+// Claims reads a JWT's registered claims (an entry token's jti, sub, exp, …)
+// without checking it.
+func Claims(t testing.TB, token string) jwt.RegisteredClaims {
+	t.Helper()
+	var c jwt.RegisteredClaims
+	_, _, err := jwt.NewParser().ParseUnverified(token, &c)
+	require.NoError(t, err)
+	return c
 }

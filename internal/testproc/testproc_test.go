@@ -2,6 +2,7 @@ package testproc_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"net"
 	"net/http"
@@ -194,4 +195,18 @@ func TestASocketRecordsEveryMessageUntilItCloses(t *testing.T) {
 	require.Equal(t, 4000, s.CloseCode())
 	last, _ = s.Last()
 	require.Equal(t, "tok", last.EntryToken)
+}
+
+func TestTokensSignsWhatItsVerifierAcceptsAndClaimsReadsIt(t *testing.T) {
+	signer, verifier, key := testproc.Tokens(t)
+	require.Equal(t, entrytoken.Thumbprint(key.Public().(ed25519.PublicKey)), signer.KeyID())
+	exp := time.Now().Add(time.Minute).Truncate(time.Second)
+	token, err := signer.Sign(entrytoken.Claims{Room: "r", Subject: "s", ID: "adm-1", ExpiresAt: exp})
+	require.NoError(t, err)
+	claims, err := verifier.Verify(t.Context(), token, "r")
+	require.NoError(t, err)
+	require.Equal(t, "s", claims.Subject)
+	c := testproc.Claims(t, token)
+	require.Equal(t, "adm-1", c.ID)
+	require.True(t, c.ExpiresAt.Time.Equal(exp))
 }
