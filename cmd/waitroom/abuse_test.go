@@ -21,6 +21,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -705,22 +706,15 @@ func TestTheLogOfAVisitThroughBookingHoldsNoTicketOrEntryToken(t *testing.T) {
 
 	do := func(method, path, bearer, body string) (int, map[string]any) {
 		t.Helper()
-		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-		require.NoError(t, err)
+		var b any // "" is no body
 		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
+			b = body
 		}
-		if bearer != "" {
-			req.Header.Set("Authorization", "Bearer "+bearer)
-		}
-		resp, err := http.DefaultClient.Do(req)
+		a, err := testproc.Send(t.Context(), http.DefaultClient, method, base+path, b, bearer)
 		require.NoError(t, err)
-		defer resp.Body.Close()
 		var out map[string]any
-		raw, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		_ = json.Unmarshal(raw, &out)
-		return resp.StatusCode, out
+		_ = json.Unmarshal(a.Body, &out)
+		return a.Status, out
 	}
 	status, _ := do(http.MethodPut, "/api/admin/rooms/demo", admin, `{"mode":"passthrough"}`)
 	require.Equal(t, http.StatusOK, status)

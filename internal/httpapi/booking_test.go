@@ -130,37 +130,12 @@ type bkReply struct {
 }
 
 // do sends a request with "Authorization: Bearer <token>" (none when token
-// is ""). A string body goes as is; anything else as JSON.
+// is ""). A string body goes as is; anything else as JSON (testproc.Send).
 func (b *bkBundle) do(t testing.TB, method, path, token string, body any) bkReply {
 	t.Helper()
-	var r io.Reader
-	switch v := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(v)
-	case []byte:
-		r = bytes.NewReader(v)
-	case io.Reader:
-		r = v // no Content-Length: sent chunked
-	default:
-		raw, err := json.Marshal(v)
-		require.NoError(t, err)
-		r = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(b.ctx, method, b.url+path, r)
+	a, err := testproc.Send(b.ctx, http.DefaultClient, method, b.url+path, body, token)
 	require.NoError(t, err)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	return bkReply{status: res.StatusCode, header: res.Header, body: raw}
+	return bkReply{status: a.Status, header: a.Header, body: a.Body}
 }
 
 func (b *bkBundle) api(path string) string { return "/api/events/" + b.room + path }

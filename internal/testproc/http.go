@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 )
 
 // Answer is an HTTP answer read in full.
@@ -29,13 +30,22 @@ func (a Answer) ErrorCode() string {
 	return e.Error.Code
 }
 
-// Send makes one request and reads the answer in full. body is marshalled
-// to JSON (with its Content-Type) unless nil; token is sent as the bearer
-// token unless empty.
+// Send makes one request and reads the answer in full. A body (unless nil)
+// goes with Content-Type application/json: a string or []byte as it is, an
+// io.Reader as it is and chunked, anything else marshalled to JSON. token
+// is sent as the bearer token unless empty.
 func Send(ctx context.Context, c *http.Client, method, url string, body any, token string) (Answer, error) {
 	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
+	switch v := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(v)
+	case []byte:
+		rd = bytes.NewReader(v)
+	case io.Reader:
+		rd = v
+	default:
+		data, err := json.Marshal(v)
 		if err != nil {
 			return Answer{}, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -209,4 +210,20 @@ func TestTokensSignsWhatItsVerifierAcceptsAndClaimsReadsIt(t *testing.T) {
 	c := testproc.Claims(t, token)
 	require.Equal(t, "adm-1", c.ID)
 	require.True(t, c.ExpiresAt.Time.Equal(exp))
+}
+
+func TestSendPassesAStringOrBytesBodyAsItIs(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		_, _ = w.Write([]byte(r.Header.Get("Content-Type") + " " + string(body)))
+	}))
+	defer srv.Close()
+	for _, body := range []any{`{"a":1,"a":2}`, []byte(`{"a":1,"a":2}`), strings.NewReader(`{"a":1,"a":2}`)} {
+		a, err := testproc.Send(t.Context(), srv.Client(), http.MethodPost, srv.URL, body, "")
+		require.NoError(t, err)
+		require.Equal(t, `application/json {"a":1,"a":2}`, string(a.Body), "%T", body)
+	}
+	a, err := testproc.Send(t.Context(), srv.Client(), http.MethodPost, srv.URL, map[string]int{"a": 1}, "")
+	require.NoError(t, err)
+	require.Equal(t, `application/json {"a":1}`, string(a.Body))
 }
