@@ -17,6 +17,7 @@ import (
 
 	"github.com/waitroom/waitroom/internal/jwks"
 	"github.com/waitroom/waitroom/internal/testclock"
+	"github.com/waitroom/waitroom/internal/testproc"
 )
 
 // cacheBundle is a key server that counts its fetches and serves what the
@@ -180,15 +181,7 @@ func TestAnOversizedOrUndecodableBodyIsUnavailable(t *testing.T) {
 }
 
 func TestAHangingKeyServerFailsWithinFetchTimeout(t *testing.T) {
-	release := make(chan struct{})
-	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(hang.Close)
-	t.Cleanup(func() { close(release) })
+	hang := testproc.HangingServer(t)
 	b := setupCache(t, jwks.Options{URL: hang.URL, FetchTimeout: 100 * time.Millisecond})
 
 	start := time.Now()

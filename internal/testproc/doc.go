@@ -4,8 +4,9 @@
 // SIGTERM or kills them with SIGKILL, and shows the end of their log when a
 // test fails. Beside that it holds the small things every such test needs:
 // a free address, a signing key on disk, an in-process entry-token signer
-// and verifier, a JWT's claims read unchecked, an HTTP answer read in full
-// and a recorder of a WebSocket's messages.
+// and verifier, a JWT signed or read unchecked, an HTTP answer read in
+// full, a server that never answers and a recorder of a WebSocket's
+// messages.
 //
 // A package that uses Binary runs its tests through Main, so that the
 // binaries are removed afterwards:

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"testing"
 )
 
 // Answer is an HTTP answer read in full.
@@ -68,4 +70,20 @@ func Send(ctx context.Context, c *http.Client, method, url string, body any, tok
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	return Answer{Status: resp.StatusCode, Header: resp.Header, Body: data}, err
+}
+
+// HangingServer is an HTTP server that never answers: each request waits
+// until its client gives up or the test ends.
+func HangingServer(t testing.TB) *httptest.Server {
+	t.Helper()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	return srv
 }

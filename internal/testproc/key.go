@@ -53,3 +53,16 @@ func Claims(t testing.TB, token string) jwt.RegisteredClaims {
 	require.NoError(t, err)
 	return c
 }
+
+// SignJWT signs claims with method and key, with the header kid unless it is
+// empty: a token as a protected site, or an attacker, would make it.
+func SignJWT(t testing.TB, method jwt.SigningMethod, key any, kid string, claims jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(method, claims)
+	if kid != "" {
+		tok.Header["kid"] = kid
+	}
+	s, err := tok.SignedString(key)
+	require.NoError(t, err)
+	return s
+}

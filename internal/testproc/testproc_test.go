@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
@@ -226,4 +227,17 @@ func TestSendPassesAStringOrBytesBodyAsItIs(t *testing.T) {
 	a, err := testproc.Send(t.Context(), srv.Client(), http.MethodPost, srv.URL, map[string]int{"a": 1}, "")
 	require.NoError(t, err)
 	require.Equal(t, `application/json {"a":1}`, string(a.Body))
+}
+
+func TestSignJWTSetsTheKidAndAHangingServerNeverAnswers(t *testing.T) {
+	tok := testproc.SignJWT(t, jwt.SigningMethodHS256, []byte("secret"), "k1", jwt.MapClaims{"jti": "x"})
+	parsed, _, err := jwt.NewParser().ParseUnverified(tok, jwt.MapClaims{})
+	require.NoError(t, err)
+	require.Equal(t, "k1", parsed.Header["kid"])
+	require.Equal(t, "x", testproc.Claims(t, tok).ID)
+
+	hang := testproc.HangingServer(t)
+	c := &http.Client{Timeout: 100 * time.Millisecond}
+	_, err = c.Get(hang.URL)
+	require.Error(t, err, "no answer before the client's timeout")
 }

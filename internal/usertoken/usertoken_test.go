@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/testclock"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/internal/usertoken"
 )
 
@@ -104,18 +105,6 @@ func (b *bundle) serve(t *testing.T, keys ...map[string]any) {
 	b.jwks.Store(&raw)
 }
 
-// sign signs claims with any method and key, under header kid if not "".
-func sign(t *testing.T, method jwt.SigningMethod, key any, kid string, claims jwt.MapClaims) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(method, claims)
-	if kid != "" {
-		tok.Header["kid"] = kid
-	}
-	s, err := tok.SignedString(key)
-	require.NoError(t, err)
-	return s
-}
-
 // signRaw HS256-signs a payload given as raw JSON bytes, which json.Marshal
 // would have cleaned up (invalid UTF-8).
 func signRaw(t *testing.T, secret []byte, payload string) string {
@@ -142,7 +131,7 @@ func set(c jwt.MapClaims, name string, value any) jwt.MapClaims {
 }
 
 func (b *bundle) hs(t *testing.T, c jwt.MapClaims) string {
-	return sign(t, jwt.SigningMethodHS256, b.secret, "", c)
+	return testproc.SignJWT(t, jwt.SigningMethodHS256, b.secret, "", c)
 }
 
 func TestGoodUserTokensAreAcceptedAndEveryBadOneIsRefused(t *testing.T) {
@@ -169,13 +158,13 @@ func TestGoodUserTokensAreAcceptedAndEveryBadOneIsRefused(t *testing.T) {
 		// Accepted.
 		{name: "HS256 with the secret", token: func(t *testing.T, b *bundle) string { return b.hs(t, good()) }},
 		{name: "RS256 from the JWKS", token: func(t *testing.T, b *bundle) string {
-			return sign(t, jwt.SigningMethodRS256, b.rsa, "rsa-1", good())
+			return testproc.SignJWT(t, jwt.SigningMethodRS256, b.rsa, "rsa-1", good())
 		}},
 		{name: "ES256 from the JWKS", token: func(t *testing.T, b *bundle) string {
-			return sign(t, jwt.SigningMethodES256, b.ec, "ec-1", good())
+			return testproc.SignJWT(t, jwt.SigningMethodES256, b.ec, "ec-1", good())
 		}},
 		{name: "EdDSA from the JWKS", token: func(t *testing.T, b *bundle) string {
-			return sign(t, jwt.SigningMethodEdDSA, b.ed, "ed-1", good())
+			return testproc.SignJWT(t, jwt.SigningMethodEdDSA, b.ed, "ed-1", good())
 		}},
 		{name: "no room claim", token: func(t *testing.T, b *bundle) string { return b.hs(t, set(good(), "room", nil)) }},
 		{name: "aud and iss are ignored when not configured", token: func(t *testing.T, b *bundle) string {
@@ -201,10 +190,10 @@ func TestGoodUserTokensAreAcceptedAndEveryBadOneIsRefused(t *testing.T) {
 
 		// Forged or tampered.
 		{name: "HS256 with another secret", want: usertoken.ErrInvalid, token: func(t *testing.T, b *bundle) string {
-			return sign(t, jwt.SigningMethodHS256, []byte(strings.Repeat("x", 32)), "", good())
+			return testproc.SignJWT(t, jwt.SigningMethodHS256, []byte(strings.Repeat("x", 32)), "", good())
 		}},
 		{name: "RS256 signed by another key under the JWKS kid", want: usertoken.ErrInvalid, token: func(t *testing.T, b *bundle) string {
-			return sign(t, jwt.SigningMethodRS256, otherRSA, "rsa-1", good())
+			return testproc.SignJWT(t, jwt.SigningMethodRS256, otherRSA, "rsa-1", good())
 		}},
 		{name: "payload swapped to another sub under the old signature", want: usertoken.ErrInvalid, token: func(t *testing.T, b *bundle) string {
 			parts := strings.Split(b.hs(t, good()), ".")
@@ -262,37 +251,37 @@ func TestGoodUserTokensAreAcceptedAndEveryBadOneIsRefused(t *testing.T) {
 
 		// Algorithms and keys.
 		{name: "alg none", want: usertoken.ErrInvalid, token: func(t *testing.T, b *bundle) string {
-			return sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "", good())
+			return testproc.SignJWT(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "", good())
 		}},
 		{name: "alg none with a kid of the JWKS", want: usertoken.ErrInvalid, token: func(t *testing.T, b *bundle) string {
-			return sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "rsa-1", good())
+			return testproc.SignJWT(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "rsa-1", good())
 		}},
 		{name: "HS256 when only a JWKS is configured", configure: jwksOnly, want: usertoken.ErrInvalid, token: func(t *testing.T, b *bundle) string {
 			return b.hs(t, good())
 		}},
 		{name: "RS256 when only a secret is configured", configure: secretOnly, want: usertoken.ErrInvalid, token: func(t *testing.T, b *bundle) string {
-			return sign(t, jwt.SigningMethodRS256, b.rsa, "rsa-1", good())
+			return testproc.SignJWT(t, jwt.SigningMethodRS256, b.rsa, "rsa-1", good())
 		}},
 		{name: "HS256 keyed with the RSA public key's PEM, JWKS only", configure: jwksOnly, want: usertoken.ErrInvalid, token: func(t *testing.T, b *bundle) string {
-			return sign(t, jwt.SigningMethodHS256, rsaPEM(b), "rsa-1", good())
+			return testproc.SignJWT(t, jwt.SigningMethodHS256, rsaPEM(b), "rsa-1", good())
 		}},
 		{name: "HS256 keyed with the RSA public key's PEM, secret and JWKS", want: usertoken.ErrInvalid, token: func(t *testing.T, b *bundle) string {
-			return sign(t, jwt.SigningMethodHS256, rsaPEM(b), "rsa-1", good())
+			return testproc.SignJWT(t, jwt.SigningMethodHS256, rsaPEM(b), "rsa-1", good())
 		}},
 		{name: "HS512 with the secret", want: usertoken.ErrInvalid, token: func(t *testing.T, b *bundle) string {
-			return sign(t, jwt.SigningMethodHS512, b.secret, "", good())
+			return testproc.SignJWT(t, jwt.SigningMethodHS512, b.secret, "", good())
 		}},
 		{name: "RS512 with the JWKS's RSA key", want: usertoken.ErrInvalid, token: func(t *testing.T, b *bundle) string {
-			return sign(t, jwt.SigningMethodRS512, b.rsa, "rsa-1", good())
+			return testproc.SignJWT(t, jwt.SigningMethodRS512, b.rsa, "rsa-1", good())
 		}},
 		{name: "PS256 with the JWKS's RSA key", want: usertoken.ErrInvalid, token: func(t *testing.T, b *bundle) string {
-			return sign(t, jwt.SigningMethodPS256, b.rsa, "rsa-1", good())
+			return testproc.SignJWT(t, jwt.SigningMethodPS256, b.rsa, "rsa-1", good())
 		}},
 		{name: "RS256 under the kid of the EC key", want: usertoken.ErrInvalid, token: func(t *testing.T, b *bundle) string {
-			return sign(t, jwt.SigningMethodRS256, b.rsa, "ec-1", good())
+			return testproc.SignJWT(t, jwt.SigningMethodRS256, b.rsa, "ec-1", good())
 		}},
 		{name: "EdDSA without a kid", want: usertoken.ErrInvalid, token: func(t *testing.T, b *bundle) string {
-			return sign(t, jwt.SigningMethodEdDSA, b.ed, "", good())
+			return testproc.SignJWT(t, jwt.SigningMethodEdDSA, b.ed, "", good())
 		}},
 		{name: "a crit header", want: usertoken.ErrInvalid, token: func(t *testing.T, b *bundle) string {
 			tok := jwt.NewWithClaims(jwt.SigningMethodHS256, good())
@@ -362,37 +351,37 @@ func jsonInt(t time.Time) string {
 
 func TestAnUnknownKidRefetchesOnceAndMoreUnknownKidsWithinTheIntervalFetchNothing(t *testing.T) {
 	b := setup(t, nil)
-	_, err := b.verifier.Verify(context.Background(), sign(t, jwt.SigningMethodES256, b.ec, "ec-1", good()), "concert")
+	_, err := b.verifier.Verify(context.Background(), testproc.SignJWT(t, jwt.SigningMethodES256, b.ec, "ec-1", good()), "concert")
 	require.NoError(t, err)
 	require.EqualValues(t, 1, b.fetches.Load())
 
 	b.clock.Advance(10 * time.Second)
 	stranger, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
-	_, err = b.verifier.Verify(context.Background(), sign(t, jwt.SigningMethodES256, stranger, "made-up-1", good()), "concert")
+	_, err = b.verifier.Verify(context.Background(), testproc.SignJWT(t, jwt.SigningMethodES256, stranger, "made-up-1", good()), "concert")
 	require.ErrorIs(t, err, usertoken.ErrInvalid)
 	require.ErrorContains(t, err, "made-up-1")
 	require.EqualValues(t, 2, b.fetches.Load(), "the unknown kid refetched the JWKS once")
 
-	_, err = b.verifier.Verify(context.Background(), sign(t, jwt.SigningMethodES256, stranger, "made-up-2", good()), "concert")
+	_, err = b.verifier.Verify(context.Background(), testproc.SignJWT(t, jwt.SigningMethodES256, stranger, "made-up-2", good()), "concert")
 	require.ErrorIs(t, err, usertoken.ErrInvalid)
 	require.EqualValues(t, 2, b.fetches.Load(), "a second unknown kid within MinRefetchInterval fetches nothing")
 
-	_, err = b.verifier.Verify(context.Background(), sign(t, jwt.SigningMethodEdDSA, b.ed, "ed-1", good()), "concert")
+	_, err = b.verifier.Verify(context.Background(), testproc.SignJWT(t, jwt.SigningMethodEdDSA, b.ed, "ed-1", good()), "concert")
 	require.NoError(t, err, "known keys still verify")
 	require.EqualValues(t, 2, b.fetches.Load())
 }
 
 func TestAKeyTheProviderAddsIsPickedUpByTheRefetchItsKidCauses(t *testing.T) {
 	b := setup(t, nil)
-	_, err := b.verifier.Verify(context.Background(), sign(t, jwt.SigningMethodRS256, b.rsa, "rsa-1", good()), "concert")
+	_, err := b.verifier.Verify(context.Background(), testproc.SignJWT(t, jwt.SigningMethodRS256, b.rsa, "rsa-1", good()), "concert")
 	require.NoError(t, err)
 
 	next, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	b.serve(t, b.rsaJWK(&next.PublicKey, "rsa-2"), b.rsaJWK(&b.rsa.PublicKey, "rsa-1"))
 	b.clock.Advance(10 * time.Second)
-	_, err = b.verifier.Verify(context.Background(), sign(t, jwt.SigningMethodRS256, next, "rsa-2", good()), "concert")
+	_, err = b.verifier.Verify(context.Background(), testproc.SignJWT(t, jwt.SigningMethodRS256, next, "rsa-2", good()), "concert")
 	require.NoError(t, err)
 	require.EqualValues(t, 2, b.fetches.Load())
 }
@@ -400,7 +389,7 @@ func TestAKeyTheProviderAddsIsPickedUpByTheRefetchItsKidCauses(t *testing.T) {
 func TestADownJWKSServerIsKeysUnavailableAndHS256StillWorks(t *testing.T) {
 	b := setup(t, nil)
 	b.down.Store(true)
-	_, err := b.verifier.Verify(context.Background(), sign(t, jwt.SigningMethodRS256, b.rsa, "rsa-1", good()), "concert")
+	_, err := b.verifier.Verify(context.Background(), testproc.SignJWT(t, jwt.SigningMethodRS256, b.rsa, "rsa-1", good()), "concert")
 	require.ErrorIs(t, err, usertoken.ErrKeysUnavailable)
 	require.NotErrorIs(t, err, usertoken.ErrInvalid)
 	require.ErrorContains(t, err, "502")
@@ -415,7 +404,7 @@ func TestAJWKSServerThatIsNotListeningIsKeysUnavailable(t *testing.T) {
 	url := srv.URL
 	srv.Close()
 	b := setup(t, func(o *usertoken.Options) { o.JWKSURL = url; o.HTTPClient = nil })
-	_, err := b.verifier.Verify(context.Background(), sign(t, jwt.SigningMethodEdDSA, b.ed, "ed-1", good()), "concert")
+	_, err := b.verifier.Verify(context.Background(), testproc.SignJWT(t, jwt.SigningMethodEdDSA, b.ed, "ed-1", good()), "concert")
 	require.ErrorIs(t, err, usertoken.ErrKeysUnavailable)
 }
 
@@ -423,7 +412,7 @@ func TestAVerifyWhoseContextEndsWhileWaitingForKeysIsKeysUnavailable(t *testing.
 	b := setup(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := b.verifier.Verify(ctx, sign(t, jwt.SigningMethodEdDSA, b.ed, "ed-1", good()), "concert")
+	_, err := b.verifier.Verify(ctx, testproc.SignJWT(t, jwt.SigningMethodEdDSA, b.ed, "ed-1", good()), "concert")
 	require.ErrorIs(t, err, usertoken.ErrKeysUnavailable)
 	require.ErrorIs(t, err, context.Canceled)
 }
@@ -432,7 +421,7 @@ func TestTheSecretIsCopiedByNew(t *testing.T) {
 	secret := []byte(strings.Repeat("s", 32))
 	v, err := usertoken.New(usertoken.Options{Secret: secret, Now: func() time.Time { return base }})
 	require.NoError(t, err)
-	tok := sign(t, jwt.SigningMethodHS256, []byte(strings.Repeat("s", 32)), "", good())
+	tok := testproc.SignJWT(t, jwt.SigningMethodHS256, []byte(strings.Repeat("s", 32)), "", good())
 	secret[0] = 'x'
 	_, err = v.Verify(context.Background(), tok, "concert")
 	require.NoError(t, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/testclock"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 )
 
@@ -83,18 +84,6 @@ func decode(t *testing.T, token string, part int) map[string]any {
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(raw, &m))
 	return m
-}
-
-// forge signs arbitrary claims with any method and key, under header kid.
-func forge(t *testing.T, method jwt.SigningMethod, key any, kid string, claims jwt.MapClaims) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(method, claims)
-	if kid != "" {
-		tok.Header["kid"] = kid
-	}
-	s, err := tok.SignedString(key)
-	require.NoError(t, err)
-	return s
 }
 
 // goodClaims are the claims of a valid token for "concert" at base.
@@ -250,16 +239,16 @@ func TestBadTokensAreRefused(t *testing.T) {
 		{"aud as a one-element array is accepted", func(t *testing.T, b *bundle) string {
 			c := goodClaims()
 			c["aud"] = []string{"booking"}
-			return forge(t, jwt.SigningMethodEdDSA, b.key, b.signer.KeyID(), c)
+			return testproc.SignJWT(t, jwt.SigningMethodEdDSA, b.key, b.signer.KeyID(), c)
 		}, "", nil},
 		{"alg none", func(t *testing.T, b *bundle) string {
-			return forge(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, b.signer.KeyID(), goodClaims())
+			return testproc.SignJWT(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, b.signer.KeyID(), goodClaims())
 		}, "", entrytoken.ErrInvalidToken},
 		{"HS256 keyed with the public key bytes", func(t *testing.T, b *bundle) string {
-			return forge(t, jwt.SigningMethodHS256, []byte(b.key.Public().(ed25519.PublicKey)), b.signer.KeyID(), goodClaims())
+			return testproc.SignJWT(t, jwt.SigningMethodHS256, []byte(b.key.Public().(ed25519.PublicKey)), b.signer.KeyID(), goodClaims())
 		}, "", entrytoken.ErrInvalidToken},
 		{"RS256", func(t *testing.T, b *bundle) string {
-			return forge(t, jwt.SigningMethodRS256, rsaKey, b.signer.KeyID(), goodClaims())
+			return testproc.SignJWT(t, jwt.SigningMethodRS256, rsaKey, b.signer.KeyID(), goodClaims())
 		}, "", entrytoken.ErrInvalidToken},
 		{"expired beyond the 30s leeway", func(t *testing.T, b *bundle) string {
 			return expiringAt(t, b, -31*time.Second)
@@ -280,20 +269,20 @@ func TestBadTokensAreRefused(t *testing.T) {
 			return b.sign(t, signedAt(b, 0, entrytoken.SignerOptions{Issuer: "evil"}))
 		}, "", entrytoken.ErrInvalidToken},
 		{"no exp", func(t *testing.T, b *bundle) string {
-			return forge(t, jwt.SigningMethodEdDSA, b.key, b.signer.KeyID(), without(goodClaims(), "exp"))
+			return testproc.SignJWT(t, jwt.SigningMethodEdDSA, b.key, b.signer.KeyID(), without(goodClaims(), "exp"))
 		}, "", entrytoken.ErrInvalidToken},
 		{"no room claim", func(t *testing.T, b *bundle) string {
-			return forge(t, jwt.SigningMethodEdDSA, b.key, b.signer.KeyID(), without(goodClaims(), "room"))
+			return testproc.SignJWT(t, jwt.SigningMethodEdDSA, b.key, b.signer.KeyID(), without(goodClaims(), "room"))
 		}, "", entrytoken.ErrInvalidToken},
 		{"another room", func(t *testing.T, b *bundle) string { return b.sign(t, b.signer) }, "theatre", entrytoken.ErrWrongRoom},
 		{"unknown kid", func(t *testing.T, b *bundle) string {
-			return forge(t, jwt.SigningMethodEdDSA, stranger, strangerKid, goodClaims())
+			return testproc.SignJWT(t, jwt.SigningMethodEdDSA, stranger, strangerKid, goodClaims())
 		}, "", entrytoken.ErrInvalidToken},
 		{"another key under the current kid", func(t *testing.T, b *bundle) string {
-			return forge(t, jwt.SigningMethodEdDSA, stranger, b.signer.KeyID(), goodClaims())
+			return testproc.SignJWT(t, jwt.SigningMethodEdDSA, stranger, b.signer.KeyID(), goodClaims())
 		}, "", entrytoken.ErrInvalidToken},
 		{"no kid", func(t *testing.T, b *bundle) string {
-			return forge(t, jwt.SigningMethodEdDSA, b.key, "", goodClaims())
+			return testproc.SignJWT(t, jwt.SigningMethodEdDSA, b.key, "", goodClaims())
 		}, "", entrytoken.ErrInvalidToken},
 		{"payload tampered to another room", func(t *testing.T, b *bundle) string {
 			c := goodClaims()
@@ -350,7 +339,7 @@ func TestFloodOfUnknownKidsFetchesTheJWKSOncePerMinRefetchInterval(t *testing.T)
 			wg.Go(func() {
 				var kid [16]byte
 				_, _ = rand.Read(kid[:])
-				tok := forge(t, jwt.SigningMethodEdDSA, b.key, base64.RawURLEncoding.EncodeToString(kid[:]), goodClaims())
+				tok := testproc.SignJWT(t, jwt.SigningMethodEdDSA, b.key, base64.RawURLEncoding.EncodeToString(kid[:]), goodClaims())
 				_, err := b.verifier.Verify(context.Background(), tok, "concert")
 				require.ErrorIs(t, err, entrytoken.ErrInvalidToken)
 			})
@@ -435,7 +424,7 @@ func TestVerifierIgnoresJWKSEntriesThatAreNotEd25519(t *testing.T) {
 	_, err = b.verifier.Verify(context.Background(), b.sign(t, b.signer), "concert")
 	require.NoError(t, err)
 	for _, kid := range []string{"rsa-kid", "x25519-kid", "short-kid"} {
-		_, err = b.verifier.Verify(context.Background(), forge(t, jwt.SigningMethodEdDSA, b.key, kid, goodClaims()), "concert")
+		_, err = b.verifier.Verify(context.Background(), testproc.SignJWT(t, jwt.SigningMethodEdDSA, b.key, kid, goodClaims()), "concert")
 		require.ErrorIs(t, err, entrytoken.ErrInvalidToken, kid)
 	}
 }
@@ -457,15 +446,7 @@ func TestUnreachableJWKSIsKeysUnavailableNotABadToken(t *testing.T) {
 
 func TestHangingJWKSServerFailsWithinFetchTimeout(t *testing.T) {
 	b := setup(t)
-	release := make(chan struct{})
-	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(hang.Close)
-	t.Cleanup(func() { close(release) })
+	hang := testproc.HangingServer(t)
 	v, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{JWKSURL: hang.URL, Now: b.clock.Now, FetchTimeout: 100 * time.Millisecond})
 	require.NoError(t, err)
 
