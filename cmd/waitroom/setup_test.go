@@ -161,21 +161,7 @@ func standalone(t *testing.T, logs io.Writer, args ...string) (m *Main, stop fun
 	cfg, err := parseConfig(append([]string{"-addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, io.Discard)
 	require.NoError(t, err)
 	m = NewMain(cfg, io.Discard, logs)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	stop = sync.OnceFunc(func() {
-		t.Helper()
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(15 * time.Second):
-			t.Fatal("Run did not return within 15 s of the shutdown")
-		}
-	})
-	t.Cleanup(stop)
-	return m, stop
+	return m, testproc.Run(t, 15*time.Second, m.Run)
 }
 
 var quietRedis sync.Once

@@ -12,6 +12,7 @@ import (
 	"github.com/waitroom/waitroom/internal/pacer"
 	"github.com/waitroom/waitroom/internal/pacer/pacertest"
 	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -76,25 +77,7 @@ func (b *bundle) countTicks(t *testing.T, room string, d time.Duration) int64 {
 // stops cleanly and promptly.
 func run(t *testing.T, p pacer.Pacer) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(10 * time.Second):
-			t.Error("pacer did not stop within 10s")
-		}
-	}
-	t.Cleanup(stop)
-	return stop
+	return testproc.Run(t, 10*time.Second, p.Run)
 }
 
 // sqsPacer starts an SQS pacer on its own Redis client, as a separate

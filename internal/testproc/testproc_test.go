@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -240,4 +241,18 @@ func TestSignJWTSetsTheKidAndAHangingServerNeverAnswers(t *testing.T) {
 	c := &http.Client{Timeout: 100 * time.Millisecond}
 	_, err = c.Get(hang.URL)
 	require.Error(t, err, "no answer before the client's timeout")
+}
+
+func TestRunCancelsItsFunctionOnStopAndWaitsForIt(t *testing.T) {
+	var ended atomic.Bool
+	stop := testproc.Run(t, 5*time.Second, func(ctx context.Context) error {
+		<-ctx.Done()
+		time.Sleep(20 * time.Millisecond)
+		ended.Store(true)
+		return nil
+	})
+	require.False(t, ended.Load())
+	stop()
+	require.True(t, ended.Load(), "stop waited for the function to return")
+	stop() // again: at once
 }
