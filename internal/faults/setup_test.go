@@ -71,23 +71,11 @@ func newHTTPClient(t *testing.T, timeout time.Duration) *http.Client {
 // putRoom creates or updates a room through the operator API at base.
 func putRoom(t *testing.T, ctx context.Context, c *http.Client, base, room string, cfg map[string]any) {
 	t.Helper()
-	a, err := testproc.Send(ctx, c, http.MethodPut, base+"/api/admin/rooms/"+room, cfg, adminToken)
-	require.NoError(t, err)
-	require.Contains(t, []int{http.StatusOK, http.StatusCreated}, a.Status, "PUT room %s: %s", room, a)
+	testproc.PutRoom(t, ctx, c, base, adminToken, room, cfg)
 }
 
-// ticketStatus is the body of a join or a status answer.
-type ticketStatus struct {
-	Ticket     string `json:"ticket"`
-	State      string `json:"state"`
-	Position   int64  `json:"position"`
-	Waiting    int64  `json:"waiting"`
-	EntryToken string `json:"entry_token"`
-	ExpiresAt  string `json:"expires_at"`
-}
-
-func decodeStatus(a testproc.Answer) (ticketStatus, error) {
-	var st ticketStatus
+func decodeStatus(a testproc.Answer) (testproc.TicketStatus, error) {
+	var st testproc.TicketStatus
 	err := json.Unmarshal(a.Body, &st)
 	return st, err
 }

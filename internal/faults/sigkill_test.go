@@ -185,7 +185,7 @@ func (b *killBundle) page(v *visitor, first int) {
 // order.
 func (b *killBundle) joinLine(t *testing.T, n int) {
 	t.Helper()
-	told := make([]ticketStatus, n)
+	told := make([]testproc.TicketStatus, n)
 	sem := make(chan struct{}, 16)
 	var wg sync.WaitGroup
 	var failed atomic.Value
@@ -209,7 +209,7 @@ func (b *killBundle) joinLine(t *testing.T, n int) {
 	if err, ok := failed.Load().(error); ok {
 		require.NoError(t, err)
 	}
-	slices.SortFunc(told, func(x, y ticketStatus) int { return int(x.Position - y.Position) })
+	slices.SortFunc(told, func(x, y testproc.TicketStatus) int { return int(x.Position - y.Position) })
 	for i, st := range told {
 		require.EqualValues(t, i+1, st.Position, "the paused line is numbered 1..%d", n)
 		v := &visitor{ticket: st.Ticket, order: i, told: st.Position}

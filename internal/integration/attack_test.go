@@ -156,7 +156,7 @@ func TestAttackNoClientTakesOverAnotherVisitorsPlaceTokenOrBookings(t *testing.T
 
 	a := b.send(t, http.MethodPost, w.Base+joinPath, map[string]string{"user_token": userToken(t, alice, nil)}, "")
 	require.Equal(t, http.StatusCreated, a.Status, "%s", a)
-	var mine ticketStatus
+	var mine testproc.TicketStatus
 	require.NoError(t, json.Unmarshal(a.Body, &mine))
 
 	// A fresh client, no cookie, claiming to be alice.
@@ -220,7 +220,7 @@ func TestAttackNoClientTakesOverAnotherVisitorsPlaceTokenOrBookings(t *testing.T
 	require.Equal(t, http.StatusNoContent, b.send(t, http.MethodPost, events+"/checkout", nil, token).Status)
 	a = b.send(t, http.MethodPost, other.Base+joinPath, map[string]string{"user_token": userToken(t, alice, nil)}, "")
 	require.Equal(t, http.StatusCreated, a.Status, "%s", a)
-	var again ticketStatus
+	var again testproc.TicketStatus
 	require.NoError(t, json.Unmarshal(a.Body, &again))
 	require.Equal(t, 1, b.tick(t, room))
 	fresh := b.statusOf(t, other, room, again.Ticket)["entry_token"].(string)
@@ -405,7 +405,7 @@ func TestAttackAbuseTableEveryAttemptGetsItsAnswerAndChangesNothing(t *testing.T
 	spent := solve(t, ch)
 	a = b.send(t, http.MethodPost, w.Base+join, map[string]string{"pow": spent}, "")
 	require.Equal(t, http.StatusCreated, a.Status, "%s", a)
-	var visitor ticketStatus
+	var visitor testproc.TicketStatus
 	require.NoError(t, json.Unmarshal(a.Body, &visitor))
 	require.Equal(t, 1, b.tick(t, room))
 	ended := b.statusOf(t, w, room, visitor.Ticket)["entry_token"].(string)

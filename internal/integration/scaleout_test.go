@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 )
 
@@ -183,9 +184,9 @@ func testKilledInstanceKeepsPlaces(t *testing.T, b *bundle) {
 	for _, v := range moved {
 		a := b.send(t, http.MethodPost, survivor.Base+"/api/rooms/"+room+"/tickets", map[string]string{"ticket": v.ticket}, "")
 		require.Equal(t, http.StatusOK, a.Status, "visitor %d joins again with its ticket: %s", v.joined, a)
-		var st ticketStatus
+		var st testproc.TicketStatus
 		require.NoError(t, json.Unmarshal(a.Body, &st), "%s", a)
-		require.Equal(t, ticketStatus{Ticket: v.ticket, State: "waiting", Position: v.joined, Waiting: n}, st, "visitor %d", v.joined)
+		require.Equal(t, testproc.TicketStatus{Ticket: v.ticket, State: "waiting", Position: v.joined, Waiting: n}, st, "visitor %d", v.joined)
 		v.sockets = append(v.sockets, dial(t, survivor, room, v.ticket))
 	}
 	for _, v := range vs {

@@ -128,24 +128,15 @@ func (b *bundle) trySend(method, url string, body any, token string) (testproc.A
 // putRoom creates or updates a room through the operator API of w.
 func (b *bundle) putRoom(t *testing.T, w *testproc.Server, room string, cfg map[string]any) {
 	t.Helper()
-	a := b.send(t, http.MethodPut, w.Base+"/api/admin/rooms/"+room, cfg, adminToken)
-	require.Contains(t, []int{http.StatusOK, http.StatusCreated}, a.Status, "PUT room %s: %s", room, a)
-}
-
-// ticketStatus is the body of a join or a status request.
-type ticketStatus struct {
-	Ticket   string `json:"ticket"`
-	State    string `json:"state"`
-	Position int64  `json:"position"`
-	Waiting  int64  `json:"waiting"`
+	testproc.PutRoom(t, b.ctx, b.http, w.Base, adminToken, room, cfg)
 }
 
 // join joins the room through w as a new visitor (no cookie, no user).
-func (b *bundle) join(t *testing.T, w *testproc.Server, room string) ticketStatus {
+func (b *bundle) join(t *testing.T, w *testproc.Server, room string) testproc.TicketStatus {
 	t.Helper()
 	a := b.send(t, http.MethodPost, w.Base+"/api/rooms/"+room+"/tickets", nil, "")
 	require.Equal(t, http.StatusCreated, a.Status, "join %s through %s: %s", room, w.Name, a)
-	var st ticketStatus
+	var st testproc.TicketStatus
 	require.NoError(t, json.Unmarshal(a.Body, &st), "%s", a)
 	return st
 }

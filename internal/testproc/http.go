@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // Answer is an HTTP answer read in full.
@@ -86,4 +88,24 @@ func HangingServer(t testing.TB) *httptest.Server {
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) })
 	return srv
+}
+
+// TicketStatus is the body of a join or a status answer of docs/API.md.
+type TicketStatus struct {
+	Ticket     string `json:"ticket"`
+	State      string `json:"state"`
+	Position   int64  `json:"position"`
+	Waiting    int64  `json:"waiting"`
+	EntryToken string `json:"entry_token"`
+	ExpiresAt  string `json:"expires_at"`
+}
+
+// PutRoom creates or updates a room through the operator API at base (a
+// waitroom's http://host:port) and fails the test unless it answers 200 or
+// 201.
+func PutRoom(t testing.TB, ctx context.Context, c *http.Client, base, adminToken, room string, cfg map[string]any) {
+	t.Helper()
+	a, err := Send(ctx, c, http.MethodPut, base+"/api/admin/rooms/"+room, cfg, adminToken)
+	require.NoError(t, err)
+	require.Contains(t, []int{http.StatusOK, http.StatusCreated}, a.Status, "PUT room %s: %s", room, a)
 }
