@@ -33,7 +33,7 @@ var pages = []struct {
 	html, js string
 	want     []string
 }{
-	{web.RoomPage, "room.js", []string{`src="/static/room.js"`, `src="/static/pow.js"`, `href="/static/style.css"`, `name="viewport"`}},
+	{web.RoomPage, "room.js", []string{`src="/static/room.js"`, `href="/static/style.css"`, `name="viewport"`}},
 	{web.AdminPage, "admin.js", []string{`src="/static/admin.js"`, `href="/static/style.css"`, `href="/static/admin.css"`, `name="viewport"`}},
 	{web.BookingPage, "booking.js", []string{`src="/static/booking.js"`, `href="/static/style.css"`, `href="/static/booking.css"`, `name="viewport"`}},
 }
