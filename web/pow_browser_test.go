@@ -32,10 +32,10 @@ import (
 const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
-// powTestPage loads only pow.js; the test drives it through DevTools, which
-// the policy's ban on inline scripts does not cover.
+// powTestPage loads only the pow.js module; the test drives it through
+// DevTools, which the policy's ban on inline scripts does not cover.
 const powTestPage = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>pow</title>` +
-	`<script src="/static/pow.js"></script></head><body></body></html>`
+	`<script type="module" src="/static/pow.js"></script></head><body></body></html>`
 
 // powBundle is a server of web/static with the test page and a fake of the
 // join API around the real room.html, a master key, and a Chromium tab.
@@ -80,7 +80,7 @@ type solved struct {
 	Error     string    `json:"error"`
 }
 
-// solveInPage runs waitroomPow.solve on the open test page; abortAfterMs > 0
+// solveInPage runs pow.js's solve on the open test page; abortAfterMs > 0
 // aborts it that long after the start.
 func (b *powBundle) solveInPage(ch pow.Challenge, abortAfterMs int, timeout time.Duration) solved {
 	b.t.Helper()
@@ -88,11 +88,12 @@ func (b *powBundle) solveInPage(ch pow.Challenge, abortAfterMs int, timeout time
 	require.NoError(b.t, err)
 	expr := fmt.Sprintf(`(async () => {
 		const progress = [];
+		const { solve } = await import('/static/pow.js');
 		const ctl = new AbortController();
 		if (%d > 0) setTimeout(() => ctl.abort(), %d);
 		const t0 = performance.now();
 		try {
-			const payload = await waitroomPow.solve(%s, (f) => progress.push(f), ctl.signal);
+			const payload = await solve(%s, (f) => progress.push(f), ctl.signal);
 			return {payload, ms: performance.now() - t0, progress, code: '', error: ''};
 		} catch (e) {
 			return {payload: '', ms: performance.now() - t0, progress, code: e.code || '', error: String(e.message)};

@@ -9,115 +9,589 @@
  * it, cancel it and check out, and counts down the holds and the admission.
  * When the booking API says the admission is over (or the token is missing
  * or refused) the page says so plainly and links back to the line,
- * /rooms/<room>.
+ * /rooms/<room> (under the same prefix as this page, if any).
  *
  * The seat map is polled, not pushed: seats change hands rarely compared to
  * how often a visitor looks, and a poll every few seconds costs the server
  * one cheap request.
  *
- * No framework and no build step; nothing inline, so the page runs under
- * "default-src 'self'".
+ * No framework and no build step: ES modules, shared ones in lib/; nothing
+ * inline, so the page runs under "default-src 'self'". Every URL comes from
+ * lib/base.js, so the page works under a path prefix too.
  */
-(() => {
-  'use strict';
+import { announcer } from './lib/announce.js';
+import { errorCode, errorMessage as serverMessage, request, serverNow } from './lib/api.js';
+import { pathFor, roomIn } from './lib/base.js';
+import { formatClock } from './lib/format.js';
+import { tabStorage as storage } from './lib/storage.js';
 
-  // ---- Tunables -----------------------------------------------------------
+// ---- Tunables -----------------------------------------------------------
 
-  const ROOM_ID = /^[a-z0-9-]{1,64}$/;
-  const POLL_MS = 4000; // seat map refresh while the page is looked at…
-  const POLL_BIG_MAP_MS = 15000; // …for maps of more than BIG_MAP seats…
-  const POLL_HIDDEN_MS = 20000; // …and while the tab is in the background
-  const BIG_MAP = 2000;
-  const RETRY_MS = 5000; // after a network error
-  const REQUEST_TIMEOUT_MS = 15000;
-  const ARM_MS = 4000; // how long "Really cancel?" waits for the second click
+const POLL_MS = 4000; // seat map refresh while the page is looked at…
+const POLL_BIG_MAP_MS = 15000; // …for maps of more than BIG_MAP seats…
+const POLL_HIDDEN_MS = 20000; // …and while the tab is in the background
+const BIG_MAP = 2000;
+const RETRY_MS = 5000; // after a network error
+const ARM_MS = 4000; // how long "Really cancel?" waits for the second click
 
-  // ---- Elements -----------------------------------------------------------
+// ---- Elements -----------------------------------------------------------
 
-  const byId = (id) => document.getElementById(id);
-  const ui = {
-    roomLabel: byId('room-label'),
-    heading: byId('heading'),
-    admission: byId('admission'),
-    admissionLeft: byId('admission-left'),
-    notice: byId('notice'),
-    views: {
-      loading: byId('view-loading'),
-      seats: byId('view-seats'),
-      done: byId('view-done'),
-      ended: byId('view-ended'),
-    },
-    seatmap: byId('seatmap'),
-    mapSummary: byId('map-summary'),
-    mapEmpty: byId('map-empty'),
-    holds: byId('holds'),
-    holdsEmpty: byId('holds-empty'),
-    bookings: byId('bookings'),
-    bookingsEmpty: byId('bookings-empty'),
-    checkout: byId('checkout'),
-    checkoutConfirm: byId('checkout-confirm'),
-    checkoutYes: byId('checkout-yes'),
-    checkoutNo: byId('checkout-no'),
-    doneSummary: byId('done-summary'),
-    doneBookings: byId('done-bookings'),
-    endedTitle: byId('ended-title'),
-    endedMessage: byId('ended-message'),
-    endedDetail: byId('ended-detail'),
-    backToLine: byId('back-to-line'),
-    doneBack: byId('done-back'),
-    announcer: byId('announcer'),
-  };
+const byId = (id) => document.getElementById(id);
+const ui = {
+  roomLabel: byId('room-label'),
+  heading: byId('heading'),
+  admission: byId('admission'),
+  admissionLeft: byId('admission-left'),
+  notice: byId('notice'),
+  views: {
+    loading: byId('view-loading'),
+    seats: byId('view-seats'),
+    done: byId('view-done'),
+    ended: byId('view-ended'),
+  },
+  seatmap: byId('seatmap'),
+  mapSummary: byId('map-summary'),
+  mapEmpty: byId('map-empty'),
+  holds: byId('holds'),
+  holdsEmpty: byId('holds-empty'),
+  bookings: byId('bookings'),
+  bookingsEmpty: byId('bookings-empty'),
+  checkout: byId('checkout'),
+  checkoutConfirm: byId('checkout-confirm'),
+  checkoutYes: byId('checkout-yes'),
+  checkoutNo: byId('checkout-no'),
+  doneSummary: byId('done-summary'),
+  doneBookings: byId('done-bookings'),
+  endedTitle: byId('ended-title'),
+  endedMessage: byId('ended-message'),
+  endedDetail: byId('ended-detail'),
+  backToLine: byId('back-to-line'),
+  doneBack: byId('done-back'),
+  announcer: byId('announcer'),
+};
 
-  // ---- State --------------------------------------------------------------
+// ---- State --------------------------------------------------------------
 
-  const room = roomFromPath(location.pathname);
-  const apiBase = '/api/events/' + room;
-  const lineUrl = '/rooms/' + room;
-  const tokenKey = 'wr_entry_' + room;
+const room = roomIn('booking');
+const apiBase = 'api/events/' + room;
+const lineUrl = pathFor('rooms/' + room);
+const tokenKey = 'wr_entry_' + room;
 
-  const state = {
-    token: null,
-    admissionEnds: NaN, // ms, server clock, from the token's exp
-    seats: [], // [{seat, state, mine}] as last listed
-    mapKey: '', // the seat ids joined, to tell when the map itself changed
-    buttons: new Map(), // seat id -> button
-    holds: [], // [{seat, held_until, ends}]
-    bookings: [], // [{seat, booking_id}]
-    over: false, // ended or checked out: no more requests
-    busy: false, // a hold, booking or checkout is in flight
-    pollTimer: 0,
-    tickTimer: 0,
-    refreshing: null, // the refresh in flight, if any
-    forcedAt: 0, // when a timer last forced a refresh
-    focusAfter: '', // selector of what to focus once an action's refresh is shown
-  };
+const state = {
+  token: null,
+  admissionEnds: NaN, // ms, server clock, from the token's exp
+  seats: [], // [{seat, state, mine}] as last listed
+  mapKey: '', // the seat ids joined, to tell when the map itself changed
+  buttons: new Map(), // seat id -> button
+  holds: [], // [{seat, held_until, ends}]
+  bookings: [], // [{seat, booking_id}]
+  over: false, // ended or checked out: no more requests
+  busy: false, // a hold, booking or checkout is in flight
+  pollTimer: 0,
+  tickTimer: 0,
+  refreshing: null, // the refresh in flight, if any
+  forcedAt: 0, // when a timer last forced a refresh
+  focusAfter: '', // selector of what to focus once an action's refresh is shown
+};
 
-  // Server time minus local time, from the Date header of API replies, so the
-  // countdowns are right on a device whose clock is wrong.
-  let clockOffsetMs = 0;
-  const serverNow = () => Date.now() + clockOffsetMs;
+// ---- API ----------------------------------------------------------------
 
-  // sessionStorage may be missing or throw (private modes, storage turned
-  // off); the page then works for this load only.
-  const storage = (() => {
-    let mem = new Map();
-    let s = null;
-    try {
-      s = window.sessionStorage;
-      s.setItem('wr_probe', '1');
-      s.removeItem('wr_probe');
-    } catch {
-      s = null;
+// api calls the booking API with the entry token. It resolves to
+// {status, data} for any HTTP answer and rejects only on network failure.
+function api(method, path, body) {
+  return request(method, path, { body, token: state.token });
+}
+
+// errorMessage: the server's words for a failed reply, or ours.
+function errorMessage(reply) {
+  return serverMessage(reply && reply.data) || 'Something went wrong. Please try again.';
+}
+
+// authFailed ends the page when the API refused the visitor's admission.
+function authFailed(reply) {
+  const code = errorCode(reply.data);
+  if (reply.status === 401 || (reply.status === 403 && code === 'wrong_room')) {
+    showEnded(code || 'invalid_token');
+    return true;
+  }
+  return false;
+}
+
+// ---- Refresh ----------------------------------------------------------------
+
+function schedulePoll(ms) {
+  clearTimeout(state.pollTimer);
+  if (state.over) return;
+  state.pollTimer = setTimeout(poll, ms);
+}
+
+async function poll() {
+  const ok = await refresh();
+  if (state.over) return;
+  let next = state.seats.length > BIG_MAP ? POLL_BIG_MAP_MS : POLL_MS;
+  if (document.hidden) next = POLL_HIDDEN_MS;
+  schedulePoll(ok ? next : RETRY_MS);
+}
+
+// refresh reads the seat map, the visitor's holds and bookings, and shows
+// them. Concurrent callers share one refresh. It resolves to false on a
+// network or server failure.
+function refresh() {
+  if (!state.refreshing) {
+    state.refreshing = doRefresh().finally(() => {
+      state.refreshing = null;
+    });
+  }
+  return state.refreshing;
+}
+
+async function doRefresh() {
+  if (state.over) return false;
+  let replies;
+  try {
+    replies = await Promise.all([
+      api('GET', apiBase + '/seats'),
+      api('GET', apiBase + '/holds'),
+      api('GET', apiBase + '/bookings'),
+    ]);
+  } catch {
+    setNotice('We cannot reach the booking service. Retrying…', true);
+    return false;
+  }
+  if (state.over) return false;
+  for (const r of replies) {
+    if (authFailed(r)) return false;
+  }
+  const bad = replies.find((r) => r.status !== 200 || !Array.isArray(r.data));
+  if (bad) {
+    setNotice(errorMessage(bad) + ' Retrying…', true);
+    return false;
+  }
+  if (ui.notice.dataset.kind === 'connection') setNotice('');
+  const [seats, holds, bookings] = replies.map((r) => r.data);
+  state.seats = seats;
+  state.holds = holds.map((h) => ({ ...h, ends: Date.parse(h.held_until) }));
+  state.bookings = bookings;
+  render();
+  return true;
+}
+
+// ---- Rendering ----------------------------------------------------------------
+
+function render() {
+  showView('seats');
+  renderMap();
+  renderBasket();
+  tick();
+}
+
+function renderMap() {
+  const seats = state.seats;
+  const key = seats.length + ':' + seats.map((s) => s.seat).join(',');
+  if (key !== state.mapKey) buildMap(seats, key);
+  let available = 0;
+  for (const s of seats) {
+    const b = state.buttons.get(s.seat);
+    if (!b) continue;
+    const mine = s.mine ? 'true' : 'false';
+    if (b.dataset.state !== s.state || b.dataset.mine !== mine) {
+      b.dataset.state = s.state;
+      b.dataset.mine = mine;
+      b.setAttribute('aria-label', 'Seat ' + s.seat + ': ' + describe(s));
+      b.title = 'Seat ' + s.seat + ': ' + describe(s);
+      // Seats of others cannot be chosen; the visitor's own stay focusable
+      // so they can be found from the map.
+      b.disabled = !s.mine && s.state !== 'available';
     }
-    return {
-      get: (k) => (s ? s.getItem(k) : mem.get(k) ?? null),
-      set: (k, v) => (s ? s.setItem(k, v) : mem.set(k, v)),
-      remove: (k) => (s ? s.removeItem(k) : mem.delete(k)),
-    };
-  })();
+    if (s.state === 'available') available++;
+  }
+  ui.mapEmpty.hidden = seats.length > 0;
+  ui.mapSummary.textContent = seats.length
+    ? `${available} of ${seats.length} seats available.`
+    : '';
+}
 
-  // ---- Start ----------------------------------------------------------------
+function describe(s) {
+  if (s.mine) return s.state === 'booked' ? 'booked by you' : 'held for you';
+  if (s.state === 'available') return 'available';
+  return s.state === 'booked' ? 'booked' : 'held by someone else';
+}
 
+// buildMap lays the seats out in rows: consecutive seats whose ids start
+// with the same letters (A1, A2, … then B1, …) share a row.
+function buildMap(seats, key) {
+  state.mapKey = key;
+  state.buttons.clear();
+  const frag = document.createDocumentFragment();
+  let rowEl = null;
+  let rowName = null;
+  for (const s of seats) {
+    const m = /^([A-Za-z]+)-?(.*)$/.exec(s.seat);
+    const name = m && m[2] ? m[1] : '';
+    if (rowEl === null || name !== rowName) {
+      rowName = name;
+      rowEl = document.createElement('div');
+      rowEl.className = 'seat-row';
+      if (name) {
+        const label = document.createElement('span');
+        label.className = 'row-label';
+        label.textContent = name;
+        label.setAttribute('aria-hidden', 'true');
+        rowEl.appendChild(label);
+      }
+      frag.appendChild(rowEl);
+    }
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'seat';
+    b.dataset.seat = s.seat;
+    b.dataset.state = '';
+    b.textContent = name ? m[2] : s.seat;
+    rowEl.appendChild(b);
+    state.buttons.set(s.seat, b);
+  }
+  ui.seatmap.replaceChildren(frag);
+}
+
+function renderBasket() {
+  ui.holds.replaceChildren(
+    ...state.holds.map((h) => {
+      const li = document.createElement('li');
+      li.className = 'basket-item';
+      li.dataset.seat = h.seat;
+      const name = document.createElement('span');
+      name.className = 'basket-seat';
+      name.textContent = 'Seat ' + h.seat;
+      const left = document.createElement('span');
+      left.className = 'hold-left muted';
+      left.dataset.ends = String(h.ends);
+      left.setAttribute('role', 'timer');
+      const row = document.createElement('div');
+      row.className = 'button-row';
+      row.append(
+        actionButton('Confirm booking', 'book', h.seat, 'button'),
+        actionButton('Release', 'release', h.seat, 'button button-secondary'),
+      );
+      li.append(name, left, row);
+      return li;
+    }),
+  );
+  ui.holdsEmpty.hidden = state.holds.length > 0;
+
+  ui.bookings.replaceChildren(
+    ...state.bookings.map((b) => {
+      const li = document.createElement('li');
+      li.className = 'basket-item';
+      li.dataset.seat = b.seat;
+      const name = document.createElement('span');
+      name.className = 'basket-seat';
+      name.textContent = 'Seat ' + b.seat + ' ✓';
+      const ref = document.createElement('span');
+      ref.className = 'muted';
+      ref.append('Reference ');
+      const code = document.createElement('code');
+      code.textContent = b.booking_id;
+      ref.append(code);
+      li.append(name, ref, actionButton('Cancel booking', 'cancel', b.seat, 'button button-secondary'));
+      return li;
+    }),
+  );
+  ui.bookingsEmpty.hidden = state.bookings.length > 0;
+}
+
+function actionButton(text, action, seat, cls) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = cls;
+  b.textContent = text;
+  b.dataset.action = action;
+  b.dataset.seat = seat;
+  b.setAttribute('aria-label', text + ', seat ' + seat);
+  return b;
+}
+
+// ---- Timers ----------------------------------------------------------------
+
+function tick() {
+  if (state.over) return;
+  const now = serverNow();
+  if (Number.isFinite(state.admissionEnds)) {
+    const left = state.admissionEnds - now;
+    ui.admission.hidden = false;
+    ui.admissionLeft.textContent = formatClock(left);
+    ui.admission.classList.toggle('timer-low', left < 60000);
+    if (left <= 0) forceRefresh(); // the API will say it is over
+  }
+  let ended = false;
+  for (const el of ui.holds.querySelectorAll('.hold-left')) {
+    const left = Number(el.dataset.ends) - now;
+    el.textContent = left > 0 ? 'Held for ' + formatClock(left) + ' more' : 'Hold ended';
+    el.classList.toggle('timer-low', left < 60000);
+    if (left <= 0) ended = true;
+  }
+  if (ended) forceRefresh();
+}
+
+// forceRefresh polls now when a countdown ran out, at most every 3 s: the
+// server's clock decides, and may be a moment behind ours.
+function forceRefresh() {
+  const now = Date.now();
+  if (state.refreshing || now - state.forcedAt < 3000) return;
+  state.forcedAt = now;
+  schedulePoll(0);
+}
+
+// ---- Actions ----------------------------------------------------------------
+
+function onSeatClick(ev) {
+  const b = ev.target.closest('button.seat');
+  if (!b || b.disabled) return;
+  const seat = b.dataset.seat;
+  if (b.dataset.mine === 'true') {
+    // The visitor's own seat: take them to its entry in the basket.
+    const li = document.querySelector(`.basket-item[data-seat="${CSS.escape(seat)}"] button`);
+    if (li) li.focus();
+    return;
+  }
+  if (b.dataset.state === 'available') hold(seat);
+}
+
+function onBasketClick(ev) {
+  const b = ev.target.closest('button[data-action]');
+  if (!b) return;
+  const seat = b.dataset.seat;
+  switch (b.dataset.action) {
+    case 'book':
+      book(seat);
+      break;
+    case 'release':
+      release(seat, 'Seat ' + seat + ' released.');
+      break;
+    case 'cancel':
+      // A booking is worth a second click.
+      if (b.dataset.armed !== 'true') {
+        b.dataset.armed = 'true';
+        b.textContent = 'Really cancel?';
+        setTimeout(() => {
+          if (b.isConnected) {
+            b.dataset.armed = 'false';
+            b.textContent = 'Cancel booking';
+          }
+        }, ARM_MS);
+        return;
+      }
+      release(seat, 'Booking of seat ' + seat + ' cancelled.');
+      break;
+  }
+}
+
+// act runs one change at a time and refreshes the page after it.
+async function act(fn) {
+  if (state.busy || state.over) return;
+  state.busy = true;
+  document.body.classList.add('busy');
+  try {
+    const reply = await fn();
+    if (reply && authFailed(reply)) return;
+  } catch {
+    setNotice('We cannot reach the booking service. Please try again.', true);
+  } finally {
+    state.busy = false;
+    document.body.classList.remove('busy');
+  }
+  if (!state.over) await refresh();
+  // After a hold, take the visitor to its Confirm button (below the map
+  // on a phone).
+  if (state.focusAfter) {
+    const el = document.querySelector(state.focusAfter);
+    state.focusAfter = '';
+    if (el) {
+      el.focus({ preventScroll: true });
+      el.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+    }
+  }
+}
+
+function hold(seat) {
+  return act(async () => {
+    const r = await api('POST', apiBase + '/holds', { seat });
+    if (r.status === 201 || r.status === 200) {
+      const until = new Date(Date.parse(r.data.held_until));
+      setNotice('');
+      say(`Seat ${seat} is held for you until ${until.toLocaleTimeString()}. Confirm it to book it.`);
+      state.focusAfter = `.basket-item[data-seat="${CSS.escape(seat)}"] button[data-action="book"]`;
+    } else if (errorCode(r.data) === 'seat_unavailable') {
+      setNotice(`Sorry, someone else just took seat ${seat}. Please choose another.`);
+    } else if (errorCode(r.data) === 'limit_reached') {
+      setNotice('You already hold or booked as many seats as one visitor may. Release a seat to choose another.');
+    } else if (!authFailed(r)) {
+      setNotice(errorMessage(r));
+    }
+    return r;
+  });
+}
+
+function book(seat) {
+  return act(async () => {
+    const r = await api('POST', apiBase + '/bookings', { seat });
+    if (r.status === 201 || r.status === 200) {
+      setNotice('');
+      say(`Seat ${seat} is booked. Your reference is ${r.data.booking_id}.`);
+    } else if (errorCode(r.data) === 'hold_required') {
+      setNotice(`Your hold on seat ${seat} ended before you confirmed it. Choose the seat again if it is still free.`);
+    } else if (errorCode(r.data) === 'seat_unavailable') {
+      setNotice(`Seat ${seat} was taken by someone else after your hold ended.`);
+    } else if (!authFailed(r)) {
+      setNotice(errorMessage(r));
+    }
+    return r;
+  });
+}
+
+function release(seat, done) {
+  return act(async () => {
+    const r = await api('DELETE', apiBase + '/bookings/' + encodeURIComponent(seat));
+    if (r.status === 204) {
+      setNotice('');
+      say(done);
+    } else if (r.status === 404) {
+      setNotice(`Seat ${seat} is no longer yours.`);
+    } else if (!authFailed(r)) {
+      setNotice(errorMessage(r));
+    }
+    return r;
+  });
+}
+
+async function checkout() {
+  if (state.busy || state.over) return;
+  state.busy = true;
+  ui.checkoutYes.disabled = true;
+  let r;
+  try {
+    r = await api('POST', apiBase + '/checkout');
+  } catch {
+    setNotice('We cannot reach the booking service. Please try again.', true);
+    return;
+  } finally {
+    state.busy = false;
+    ui.checkoutYes.disabled = false;
+  }
+  if (r.status === 204) {
+    finish();
+    return;
+  }
+  if (!authFailed(r)) setNotice(errorMessage(r));
+}
+
+// ---- End states ----------------------------------------------------------------
+
+function stop() {
+  state.over = true;
+  clearTimeout(state.pollTimer);
+  clearInterval(state.tickTimer);
+  ui.admission.hidden = true;
+  // The token is worthless now; drop it so a reload does not retry it.
+  storage.remove(tokenKey);
+}
+
+function finish() {
+  stop();
+  setNotice('');
+  const n = state.bookings.length;
+  ui.doneSummary.textContent =
+    n === 0 ? 'You booked no seats.' : n === 1 ? 'You booked 1 seat:' : `You booked ${n} seats:`;
+  ui.doneBookings.replaceChildren(
+    ...state.bookings.map((b) => {
+      const li = document.createElement('li');
+      li.className = 'done-item';
+      li.textContent = `Seat ${b.seat}, reference `;
+      const code = document.createElement('code');
+      code.textContent = b.booking_id;
+      li.append(code);
+      return li;
+    }),
+  );
+  showView('done');
+  ui.heading.textContent = 'Thank you';
+  say(ui.doneSummary.textContent);
+}
+
+function showEnded(reason) {
+  stop();
+  setNotice('');
+  const messages = {
+    admission_ended: [
+      'Your admission has ended',
+      'Your time to book ran out, or you checked out or left the line.',
+    ],
+    wrong_room: ['This pass is for another sale', 'Your entry pass does not admit you to this sale.'],
+    no_token: [
+      'You need to go through the line first',
+      'This page needs the entry pass the waiting room gives you when it is your turn, and we could not find one.',
+    ],
+    no_room: ['There is no such sale', 'This address does not name a sale.'],
+  };
+  const [title, msg] = messages[reason] || [
+    'Your entry pass is no longer valid',
+    'Your entry pass is missing, expired or not valid for this sale.',
+  ];
+  ui.endedTitle.textContent = title;
+  ui.endedMessage.textContent = msg;
+  ui.heading.textContent = 'Booking closed for you';
+  showView('ended');
+  say(title + '. ' + msg);
+}
+
+// ---- Helpers ----------------------------------------------------------------
+
+function showView(name) {
+  for (const [k, el] of Object.entries(ui.views)) el.hidden = k !== name;
+}
+
+function setNotice(text, connection = false) {
+  ui.notice.textContent = text;
+  ui.notice.hidden = !text;
+  ui.notice.dataset.kind = connection ? 'connection' : '';
+}
+
+// say puts text in the live region.
+const say = announcer(ui.announcer, 50);
+
+// takeEntryToken moves a token handed over in the fragment into this
+// tab's storage (a reload keeps it; no request ever carries it but ours)
+// and returns the tab's token, if any.
+function takeEntryToken() {
+  const m = /(?:^#|&)wr_entry=([^&]+)/.exec(location.hash);
+  if (m) {
+    try {
+      storage.set(tokenKey, decodeURIComponent(m[1]));
+    } catch {
+      // A broken fragment: whatever the tab had stays.
+    }
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  return storage.get(tokenKey);
+}
+
+// tokenExpiry reads exp from the token's payload, for the countdown only:
+// the booking API checks the token, this page trusts nothing in it.
+function tokenExpiry(token) {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const json = JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), '=')));
+    return typeof json.exp === 'number' ? json.exp * 1000 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+// ---- Start ----------------------------------------------------------------
+// Last, so every const above is initialised before use.
+
+start();
+
+function start() {
   ui.backToLine.href = lineUrl;
   ui.doneBack.href = lineUrl;
   if (!room) {
@@ -152,550 +626,4 @@
 
   state.tickTimer = setInterval(tick, 1000);
   schedulePoll(0);
-
-  // ---- API ----------------------------------------------------------------
-
-  // api calls the booking API with the entry token. It resolves to
-  // {status, data} for any HTTP answer and rejects only on network failure.
-  async function api(method, path, body) {
-    const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(), REQUEST_TIMEOUT_MS);
-    const headers = { Accept: 'application/json', Authorization: 'Bearer ' + state.token };
-    const init = { method, headers, signal: ctl.signal, credentials: 'same-origin', cache: 'no-store' };
-    if (body !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    try {
-      const res = await fetch(path, init);
-      // Date has whole seconds: only a clock that is clearly off is corrected,
-      // so a right one does not show a five-minute hold as 5:01.
-      const date = Date.parse(res.headers.get('Date') || '');
-      if (Number.isFinite(date)) {
-        const off = date - Date.now();
-        clockOffsetMs = Math.abs(off) > 2000 ? off : 0;
-      }
-      let data = null;
-      if (res.status !== 204) {
-        try {
-          data = await res.json();
-        } catch {
-          data = null;
-        }
-      }
-      return { status: res.status, data };
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  const errorCode = (reply) => (reply && reply.data && reply.data.error && reply.data.error.code) || '';
-  const errorMessage = (reply) =>
-    (reply && reply.data && reply.data.error && reply.data.error.message) || 'Something went wrong. Please try again.';
-
-  // authFailed ends the page when the API refused the visitor's admission.
-  function authFailed(reply) {
-    const code = errorCode(reply);
-    if (reply.status === 401 || (reply.status === 403 && code === 'wrong_room')) {
-      showEnded(code || 'invalid_token');
-      return true;
-    }
-    return false;
-  }
-
-  // ---- Refresh ----------------------------------------------------------------
-
-  function schedulePoll(ms) {
-    clearTimeout(state.pollTimer);
-    if (state.over) return;
-    state.pollTimer = setTimeout(poll, ms);
-  }
-
-  async function poll() {
-    const ok = await refresh();
-    if (state.over) return;
-    let next = state.seats.length > BIG_MAP ? POLL_BIG_MAP_MS : POLL_MS;
-    if (document.hidden) next = POLL_HIDDEN_MS;
-    schedulePoll(ok ? next : RETRY_MS);
-  }
-
-  // refresh reads the seat map, the visitor's holds and bookings, and shows
-  // them. Concurrent callers share one refresh. It resolves to false on a
-  // network or server failure.
-  function refresh() {
-    if (!state.refreshing) {
-      state.refreshing = doRefresh().finally(() => {
-        state.refreshing = null;
-      });
-    }
-    return state.refreshing;
-  }
-
-  async function doRefresh() {
-    if (state.over) return false;
-    let replies;
-    try {
-      replies = await Promise.all([
-        api('GET', apiBase + '/seats'),
-        api('GET', apiBase + '/holds'),
-        api('GET', apiBase + '/bookings'),
-      ]);
-    } catch {
-      setNotice('We cannot reach the booking service. Retrying…', true);
-      return false;
-    }
-    if (state.over) return false;
-    for (const r of replies) {
-      if (authFailed(r)) return false;
-    }
-    const bad = replies.find((r) => r.status !== 200 || !Array.isArray(r.data));
-    if (bad) {
-      setNotice(errorMessage(bad) + ' Retrying…', true);
-      return false;
-    }
-    if (ui.notice.dataset.kind === 'connection') setNotice('');
-    const [seats, holds, bookings] = replies.map((r) => r.data);
-    state.seats = seats;
-    state.holds = holds.map((h) => ({ ...h, ends: Date.parse(h.held_until) }));
-    state.bookings = bookings;
-    render();
-    return true;
-  }
-
-  // ---- Rendering ----------------------------------------------------------------
-
-  function render() {
-    showView('seats');
-    renderMap();
-    renderBasket();
-    tick();
-  }
-
-  function renderMap() {
-    const seats = state.seats;
-    const key = seats.length + ':' + seats.map((s) => s.seat).join(',');
-    if (key !== state.mapKey) buildMap(seats, key);
-    let available = 0;
-    for (const s of seats) {
-      const b = state.buttons.get(s.seat);
-      if (!b) continue;
-      const mine = s.mine ? 'true' : 'false';
-      if (b.dataset.state !== s.state || b.dataset.mine !== mine) {
-        b.dataset.state = s.state;
-        b.dataset.mine = mine;
-        b.setAttribute('aria-label', 'Seat ' + s.seat + ': ' + describe(s));
-        b.title = 'Seat ' + s.seat + ': ' + describe(s);
-        // Seats of others cannot be chosen; the visitor's own stay focusable
-        // so they can be found from the map.
-        b.disabled = !s.mine && s.state !== 'available';
-      }
-      if (s.state === 'available') available++;
-    }
-    ui.mapEmpty.hidden = seats.length > 0;
-    ui.mapSummary.textContent = seats.length
-      ? `${available} of ${seats.length} seats available.`
-      : '';
-  }
-
-  function describe(s) {
-    if (s.mine) return s.state === 'booked' ? 'booked by you' : 'held for you';
-    if (s.state === 'available') return 'available';
-    return s.state === 'booked' ? 'booked' : 'held by someone else';
-  }
-
-  // buildMap lays the seats out in rows: consecutive seats whose ids start
-  // with the same letters (A1, A2, … then B1, …) share a row.
-  function buildMap(seats, key) {
-    state.mapKey = key;
-    state.buttons.clear();
-    const frag = document.createDocumentFragment();
-    let rowEl = null;
-    let rowName = null;
-    for (const s of seats) {
-      const m = /^([A-Za-z]+)-?(.*)$/.exec(s.seat);
-      const name = m && m[2] ? m[1] : '';
-      if (rowEl === null || name !== rowName) {
-        rowName = name;
-        rowEl = document.createElement('div');
-        rowEl.className = 'seat-row';
-        if (name) {
-          const label = document.createElement('span');
-          label.className = 'row-label';
-          label.textContent = name;
-          label.setAttribute('aria-hidden', 'true');
-          rowEl.appendChild(label);
-        }
-        frag.appendChild(rowEl);
-      }
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.className = 'seat';
-      b.dataset.seat = s.seat;
-      b.dataset.state = '';
-      b.textContent = name ? m[2] : s.seat;
-      rowEl.appendChild(b);
-      state.buttons.set(s.seat, b);
-    }
-    ui.seatmap.replaceChildren(frag);
-  }
-
-  function renderBasket() {
-    ui.holds.replaceChildren(
-      ...state.holds.map((h) => {
-        const li = document.createElement('li');
-        li.className = 'basket-item';
-        li.dataset.seat = h.seat;
-        const name = document.createElement('span');
-        name.className = 'basket-seat';
-        name.textContent = 'Seat ' + h.seat;
-        const left = document.createElement('span');
-        left.className = 'hold-left muted';
-        left.dataset.ends = String(h.ends);
-        left.setAttribute('role', 'timer');
-        const row = document.createElement('div');
-        row.className = 'button-row';
-        row.append(
-          actionButton('Confirm booking', 'book', h.seat, 'button'),
-          actionButton('Release', 'release', h.seat, 'button button-secondary'),
-        );
-        li.append(name, left, row);
-        return li;
-      }),
-    );
-    ui.holdsEmpty.hidden = state.holds.length > 0;
-
-    ui.bookings.replaceChildren(
-      ...state.bookings.map((b) => {
-        const li = document.createElement('li');
-        li.className = 'basket-item';
-        li.dataset.seat = b.seat;
-        const name = document.createElement('span');
-        name.className = 'basket-seat';
-        name.textContent = 'Seat ' + b.seat + ' ✓';
-        const ref = document.createElement('span');
-        ref.className = 'muted';
-        ref.append('Reference ');
-        const code = document.createElement('code');
-        code.textContent = b.booking_id;
-        ref.append(code);
-        li.append(name, ref, actionButton('Cancel booking', 'cancel', b.seat, 'button button-secondary'));
-        return li;
-      }),
-    );
-    ui.bookingsEmpty.hidden = state.bookings.length > 0;
-  }
-
-  function actionButton(text, action, seat, cls) {
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.className = cls;
-    b.textContent = text;
-    b.dataset.action = action;
-    b.dataset.seat = seat;
-    b.setAttribute('aria-label', text + ', seat ' + seat);
-    return b;
-  }
-
-  // ---- Timers ----------------------------------------------------------------
-
-  function tick() {
-    if (state.over) return;
-    const now = serverNow();
-    if (Number.isFinite(state.admissionEnds)) {
-      const left = state.admissionEnds - now;
-      ui.admission.hidden = false;
-      ui.admissionLeft.textContent = clock(left);
-      ui.admission.classList.toggle('timer-low', left < 60000);
-      if (left <= 0) forceRefresh(); // the API will say it is over
-    }
-    let ended = false;
-    for (const el of ui.holds.querySelectorAll('.hold-left')) {
-      const left = Number(el.dataset.ends) - now;
-      el.textContent = left > 0 ? 'Held for ' + clock(left) + ' more' : 'Hold ended';
-      el.classList.toggle('timer-low', left < 60000);
-      if (left <= 0) ended = true;
-    }
-    if (ended) forceRefresh();
-  }
-
-  // forceRefresh polls now when a countdown ran out, at most every 3 s: the
-  // server's clock decides, and may be a moment behind ours.
-  function forceRefresh() {
-    const now = Date.now();
-    if (state.refreshing || now - state.forcedAt < 3000) return;
-    state.forcedAt = now;
-    schedulePoll(0);
-  }
-
-  function clock(ms) {
-    const s = Math.max(0, Math.ceil(ms / 1000));
-    const h = Math.floor(s / 3600);
-    const m = Math.floor((s % 3600) / 60);
-    const sec = String(s % 60).padStart(2, '0');
-    return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
-  }
-
-  // ---- Actions ----------------------------------------------------------------
-
-  function onSeatClick(ev) {
-    const b = ev.target.closest('button.seat');
-    if (!b || b.disabled) return;
-    const seat = b.dataset.seat;
-    if (b.dataset.mine === 'true') {
-      // The visitor's own seat: take them to its entry in the basket.
-      const li = document.querySelector(`.basket-item[data-seat="${CSS.escape(seat)}"] button`);
-      if (li) li.focus();
-      return;
-    }
-    if (b.dataset.state === 'available') hold(seat);
-  }
-
-  function onBasketClick(ev) {
-    const b = ev.target.closest('button[data-action]');
-    if (!b) return;
-    const seat = b.dataset.seat;
-    switch (b.dataset.action) {
-      case 'book':
-        book(seat);
-        break;
-      case 'release':
-        release(seat, 'Seat ' + seat + ' released.');
-        break;
-      case 'cancel':
-        // A booking is worth a second click.
-        if (b.dataset.armed !== 'true') {
-          b.dataset.armed = 'true';
-          b.textContent = 'Really cancel?';
-          setTimeout(() => {
-            if (b.isConnected) {
-              b.dataset.armed = 'false';
-              b.textContent = 'Cancel booking';
-            }
-          }, ARM_MS);
-          return;
-        }
-        release(seat, 'Booking of seat ' + seat + ' cancelled.');
-        break;
-    }
-  }
-
-  // act runs one change at a time and refreshes the page after it.
-  async function act(fn) {
-    if (state.busy || state.over) return;
-    state.busy = true;
-    document.body.classList.add('busy');
-    try {
-      const reply = await fn();
-      if (reply && authFailed(reply)) return;
-    } catch {
-      setNotice('We cannot reach the booking service. Please try again.', true);
-    } finally {
-      state.busy = false;
-      document.body.classList.remove('busy');
-    }
-    if (!state.over) await refresh();
-    // After a hold, take the visitor to its Confirm button (below the map
-    // on a phone).
-    if (state.focusAfter) {
-      const el = document.querySelector(state.focusAfter);
-      state.focusAfter = '';
-      if (el) {
-        el.focus({ preventScroll: true });
-        el.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
-      }
-    }
-  }
-
-  function hold(seat) {
-    return act(async () => {
-      const r = await api('POST', apiBase + '/holds', { seat });
-      if (r.status === 201 || r.status === 200) {
-        const until = new Date(Date.parse(r.data.held_until));
-        setNotice('');
-        say(`Seat ${seat} is held for you until ${until.toLocaleTimeString()}. Confirm it to book it.`);
-        state.focusAfter = `.basket-item[data-seat="${CSS.escape(seat)}"] button[data-action="book"]`;
-      } else if (errorCode(r) === 'seat_unavailable') {
-        setNotice(`Sorry, someone else just took seat ${seat}. Please choose another.`);
-      } else if (errorCode(r) === 'limit_reached') {
-        setNotice('You already hold or booked as many seats as one visitor may. Release a seat to choose another.');
-      } else if (!authFailed(r)) {
-        setNotice(errorMessage(r));
-      }
-      return r;
-    });
-  }
-
-  function book(seat) {
-    return act(async () => {
-      const r = await api('POST', apiBase + '/bookings', { seat });
-      if (r.status === 201 || r.status === 200) {
-        setNotice('');
-        say(`Seat ${seat} is booked. Your reference is ${r.data.booking_id}.`);
-      } else if (errorCode(r) === 'hold_required') {
-        setNotice(`Your hold on seat ${seat} ended before you confirmed it. Choose the seat again if it is still free.`);
-      } else if (errorCode(r) === 'seat_unavailable') {
-        setNotice(`Seat ${seat} was taken by someone else after your hold ended.`);
-      } else if (!authFailed(r)) {
-        setNotice(errorMessage(r));
-      }
-      return r;
-    });
-  }
-
-  function release(seat, done) {
-    return act(async () => {
-      const r = await api('DELETE', apiBase + '/bookings/' + encodeURIComponent(seat));
-      if (r.status === 204) {
-        setNotice('');
-        say(done);
-      } else if (r.status === 404) {
-        setNotice(`Seat ${seat} is no longer yours.`);
-      } else if (!authFailed(r)) {
-        setNotice(errorMessage(r));
-      }
-      return r;
-    });
-  }
-
-  async function checkout() {
-    if (state.busy || state.over) return;
-    state.busy = true;
-    ui.checkoutYes.disabled = true;
-    let r;
-    try {
-      r = await api('POST', apiBase + '/checkout');
-    } catch {
-      setNotice('We cannot reach the booking service. Please try again.', true);
-      return;
-    } finally {
-      state.busy = false;
-      ui.checkoutYes.disabled = false;
-    }
-    if (r.status === 204) {
-      finish();
-      return;
-    }
-    if (!authFailed(r)) setNotice(errorMessage(r));
-  }
-
-  // ---- End states ----------------------------------------------------------------
-
-  function stop() {
-    state.over = true;
-    clearTimeout(state.pollTimer);
-    clearInterval(state.tickTimer);
-    ui.admission.hidden = true;
-    // The token is worthless now; drop it so a reload does not retry it.
-    storage.remove(tokenKey);
-  }
-
-  function finish() {
-    stop();
-    setNotice('');
-    const n = state.bookings.length;
-    ui.doneSummary.textContent =
-      n === 0 ? 'You booked no seats.' : n === 1 ? 'You booked 1 seat:' : `You booked ${n} seats:`;
-    ui.doneBookings.replaceChildren(
-      ...state.bookings.map((b) => {
-        const li = document.createElement('li');
-        li.className = 'done-item';
-        li.textContent = `Seat ${b.seat}, reference `;
-        const code = document.createElement('code');
-        code.textContent = b.booking_id;
-        li.append(code);
-        return li;
-      }),
-    );
-    showView('done');
-    ui.heading.textContent = 'Thank you';
-    say(ui.doneSummary.textContent);
-  }
-
-  function showEnded(reason) {
-    stop();
-    setNotice('');
-    const messages = {
-      admission_ended: [
-        'Your admission has ended',
-        'Your time to book ran out, or you checked out or left the line.',
-      ],
-      wrong_room: ['This pass is for another sale', 'Your entry pass does not admit you to this sale.'],
-      no_token: [
-        'You need to go through the line first',
-        'This page needs the entry pass the waiting room gives you when it is your turn, and we could not find one.',
-      ],
-      no_room: ['There is no such sale', 'This address does not name a sale.'],
-    };
-    const [title, msg] = messages[reason] || [
-      'Your entry pass is no longer valid',
-      'Your entry pass is missing, expired or not valid for this sale.',
-    ];
-    ui.endedTitle.textContent = title;
-    ui.endedMessage.textContent = msg;
-    ui.heading.textContent = 'Booking closed for you';
-    showView('ended');
-    say(title + '. ' + msg);
-  }
-
-  // ---- Helpers ----------------------------------------------------------------
-
-  function showView(name) {
-    for (const [k, el] of Object.entries(ui.views)) el.hidden = k !== name;
-  }
-
-  function setNotice(text, connection = false) {
-    ui.notice.textContent = text;
-    ui.notice.hidden = !text;
-    ui.notice.dataset.kind = connection ? 'connection' : '';
-  }
-
-  function say(text) {
-    ui.announcer.textContent = '';
-    // A fresh text node after a tick makes screen readers read it even when
-    // the same words were said before.
-    setTimeout(() => {
-      ui.announcer.textContent = text;
-    }, 50);
-  }
-
-  function roomFromPath(path) {
-    const m = /^\/booking\/([^/]+)\/?$/.exec(path);
-    if (!m) return '';
-    let id;
-    try {
-      id = decodeURIComponent(m[1]);
-    } catch {
-      return '';
-    }
-    return ROOM_ID.test(id) ? id : '';
-  }
-
-  // takeEntryToken moves a token handed over in the fragment into this
-  // tab's storage (a reload keeps it; no request ever carries it but ours)
-  // and returns the tab's token, if any.
-  function takeEntryToken() {
-    const m = /(?:^#|&)wr_entry=([^&]+)/.exec(location.hash);
-    if (m) {
-      try {
-        storage.set(tokenKey, decodeURIComponent(m[1]));
-      } catch {
-        // A broken fragment: whatever the tab had stays.
-      }
-      history.replaceState(null, '', location.pathname + location.search);
-    }
-    return storage.get(tokenKey);
-  }
-
-
-  // tokenExpiry reads exp from the token's payload, for the countdown only:
-  // the booking API checks the token, this page trusts nothing in it.
-  function tokenExpiry(token) {
-    try {
-      const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-      const json = JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), '=')));
-      return typeof json.exp === 'number' ? json.exp * 1000 : NaN;
-    } catch {
-      return NaN;
-    }
-  }
-})();
+}

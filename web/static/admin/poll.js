@@ -1,0 +1,68 @@
+/*
+ * poll.js: the room list, fetched every REFRESH_MS while signed in: a chain
+ * of timeouts rather than an interval, so slow replies never pile up, and a
+ * backoff while the server cannot be reached.
+ */
+import { retryAfterMs } from '../lib/api.js';
+import { formatTimeOfDay } from '../lib/format.js';
+import { describeFailure, listRooms } from './api.js';
+import { say, setConn } from './page.js';
+
+// REFRESH_MS is how often the room list is fetched and sampled.
+export const REFRESH_MS = 2000;
+const RETRY_MAX_MS = 15000; // failed refreshes back off up to this
+
+const poll = {
+  on: false,
+  timer: 0,
+  failures: 0, // refreshes failed in a row
+  apply: () => {},
+};
+
+// onRooms sets what takes each listing: apply(list, startedAt), startedAt
+// being the performance.now() at which it was asked for.
+export function onRooms(apply) {
+  poll.apply = apply;
+}
+
+export function startPolling(firstDelayMs = 0) {
+  stopPolling();
+  poll.on = true;
+  poll.timer = setTimeout(pollOnce, Math.max(0, firstDelayMs));
+}
+
+export function stopPolling() {
+  poll.on = false;
+  poll.failures = 0;
+  clearTimeout(poll.timer);
+  poll.timer = 0;
+}
+
+// showLive says the figures are fresh.
+export function showLive() {
+  setConn('live', 'Live · updated ' + formatTimeOfDay(new Date()));
+}
+
+// One refresh, then the next one REFRESH_MS after this one started.
+async function pollOnce() {
+  const startedAt = performance.now();
+  const reply = await listRooms();
+  if (!reply || !poll.on) return;
+
+  let wait;
+  if (reply.status === 200 && Array.isArray(reply.data)) {
+    if (poll.failures > 0) say('Back in contact with the server.');
+    poll.failures = 0;
+    poll.apply(reply.data, startedAt);
+    showLive();
+    wait = REFRESH_MS - (performance.now() - startedAt);
+  } else {
+    poll.failures++;
+    wait = reply.status === 429
+      ? retryAfterMs(reply.retryAfter)
+      : Math.min(RETRY_MAX_MS, REFRESH_MS * 2 ** Math.min(poll.failures - 1, 4));
+    if (poll.failures === 1) say('Lost contact with the server; the figures are not updating. Retrying.');
+    setConn('reconnecting', `Not updating: ${describeFailure(reply)} Retrying in ${Math.ceil(wait / 1000)} s.`);
+  }
+  poll.timer = setTimeout(pollOnce, Math.max(200, wait));
+}
