@@ -363,7 +363,7 @@ func TestWaitingPageIsHTMLThatNoSiteMayFrame(t *testing.T) {
 	require.Contains(t, csp, "script-src 'self'")
 	require.Contains(t, csp, "frame-ancestors 'none'")
 	require.Equal(t, "DENY", r.Header.Get("X-Frame-Options"))
-	require.Contains(t, string(r.Body), `src="/static/room.js"`)
+	require.Contains(t, string(r.Body), `src="../static/room.js"`)
 
 	js := b.get("/static/room.js")
 	require.Equal(t, http.StatusOK, js.Status)
