@@ -25,6 +25,17 @@ func subscribed(t *testing.T, store *Store, room string) <-chan Delivery {
 	return out
 }
 
+// ownServer starts a redis-server of the test's own (to restart) with room
+// on it.
+func ownServer(t *testing.T, room string) (*redistest.Server, *Store) {
+	t.Helper()
+	srv := redistest.Start(t)
+	store := New(srv.Client(), Options{})
+	_, _, err := store.PutRoom(t.Context(), room, ConfigPatch{})
+	require.NoError(t, err)
+	return srv, store
+}
+
 // next waits for the next delivery.
 func next(t *testing.T, c <-chan Delivery) Delivery {
 	t.Helper()
@@ -80,11 +91,8 @@ func TestAMessageThatIsNotAnEventIsDeliveredAsAnError(t *testing.T) {
 }
 
 func TestARestartedRedisIsReportedAsResubscribedAndEventsFlowAgain(t *testing.T) {
-	srv := redistest.Start(t)
-	store := New(srv.Client(), Options{})
+	srv, store := ownServer(t, "restart")
 	ctx := t.Context()
-	_, _, err := store.PutRoom(ctx, "restart", ConfigPatch{})
-	require.NoError(t, err)
 	got := subscribed(t, store, "restart")
 
 	require.NoError(t, srv.Restart())
@@ -97,11 +105,8 @@ func TestARestartedRedisIsReportedAsResubscribedAndEventsFlowAgain(t *testing.T)
 }
 
 func TestClosingASubscriptionEndsItEvenWhileNobodyReads(t *testing.T) {
-	srv := redistest.Start(t)
-	store := New(srv.Client(), Options{})
+	srv, store := ownServer(t, "closing")
 	ctx := t.Context()
-	_, _, err := store.PutRoom(ctx, "closing", ConfigPatch{})
-	require.NoError(t, err)
 	out := make(chan Delivery) // never read until the end
 	sub, err := store.Subscribe(ctx, "closing", out)
 	require.NoError(t, err)
