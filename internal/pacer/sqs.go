@@ -68,17 +68,21 @@ func (o SQSOptions) withDefaults() SQSOptions {
 }
 
 func (o SQSOptions) validate() error {
-	switch {
-	case o.QueueURL == "":
-		return errors.New("pacer: QueueURL is required")
-	case !wholeSeconds(o.VisibilityTimeout, time.Second, 12*time.Hour):
-		return fmt.Errorf("pacer: VisibilityTimeout must be whole seconds from 1s to 12h, got %s", o.VisibilityTimeout)
-	case !wholeSeconds(o.WaitTime, time.Second, 20*time.Second):
-		return fmt.Errorf("pacer: WaitTime must be whole seconds from 1s to 20s, got %s", o.WaitTime)
-	case o.Slack < 0:
-		return fmt.Errorf("pacer: Slack must not be negative, got %s", o.Slack)
-	case o.MaxInFlight < 1:
-		return fmt.Errorf("pacer: MaxInFlight must be at least 1, got %d", o.MaxInFlight)
+	for _, rule := range []struct {
+		ok  bool
+		why string
+	}{
+		{o.QueueURL != "", "QueueURL is required"},
+		{wholeSeconds(o.VisibilityTimeout, time.Second, 12*time.Hour),
+			fmt.Sprintf("VisibilityTimeout must be whole seconds from 1s to 12h, got %s", o.VisibilityTimeout)},
+		{wholeSeconds(o.WaitTime, time.Second, 20*time.Second),
+			fmt.Sprintf("WaitTime must be whole seconds from 1s to 20s, got %s", o.WaitTime)},
+		{o.Slack >= 0, fmt.Sprintf("Slack must not be negative, got %s", o.Slack)},
+		{o.MaxInFlight >= 1, fmt.Sprintf("MaxInFlight must be at least 1, got %d", o.MaxInFlight)},
+	} {
+		if !rule.ok {
+			return errors.New("pacer: " + rule.why)
+		}
 	}
 	return nil
 }
