@@ -4,10 +4,10 @@
 //
 // # Redis work does not grow with the sockets
 //
-// The hub keeps one Redis subscription per room that has sockets here, on
-// queue.Channel(room). Every socket remembers its ticket's state, position,
-// line score and the room event version that state reflects. An event from
-// the room's channel (tick, leave, open, config, deleted) is applied to the
+// The hub keeps one subscription per room that has sockets here
+// (Store.Subscribe: Redis pub/sub, for *queue.Store). Every socket remembers
+// its ticket's state, position, line score and the room event version that
+// state reflects. An event from the room's channel (tick, leave, open, config, deleted) is applied to the
 // sockets in memory: a waiting visitor's new position is the old one less
 // the scores the event took out of the line in front of them
 // (queue.Event.Shift), so a tick costs no Redis call per socket. Redis is

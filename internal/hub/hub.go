@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -88,10 +89,26 @@ const (
 	readLimit = 512
 )
 
+// Store is what the hub needs of the line. *queue.Store provides it; the
+// hub's tests of its own fan-out use an in-memory one.
+type Store interface {
+	// Subscribe delivers the room's events on out from the moment it
+	// returns until Close (see queue.Store.Subscribe).
+	Subscribe(ctx context.Context, room string, out chan<- queue.Delivery) (io.Closer, error)
+	// Status is a ticket's standing; reading it counts as presence.
+	Status(ctx context.Context, room, ticket string) (queue.Status, error)
+	// Positions is the standing of many tickets at one event version.
+	Positions(ctx context.Context, room string, tickets []string) (queue.Positions, error)
+	Room(ctx context.Context, room string) (queue.Config, error)
+	Stats(ctx context.Context, room string) (queue.Stats, error)
+	// Touch records the waiting visitors with an open socket as present.
+	Touch(ctx context.Context, room string, tickets []string) error
+}
+
 // Hub holds the WebSockets of one process, one per ticket, and keeps each
 // visitor's standing on it up to date. It is safe for concurrent use.
 type Hub struct {
-	store *queue.Store
+	store Store
 	opt   Options
 	log   *slog.Logger
 
@@ -114,7 +131,7 @@ type Hub struct {
 
 // New returns a Hub reading rooms from store. It panics if store or
 // opt.Sign is nil, a wiring mistake.
-func New(store *queue.Store, opt Options) *Hub {
+func New(store Store, opt Options) *Hub {
 	if store == nil {
 		panic("hub: New: nil store")
 	}

@@ -1,8 +1,13 @@
 package hub_test
 
+// The hub's tests. Those of its own fan-out (sockets, writers, pings,
+// versions, resynchronisation) run on memStore, a line in memory; those of
+// how it meets Redis (the real events and scores, presence and abandonment,
+// a dropped subscription, the pre-queue's opening) are in redis_test.go, on
+// a real redis-server.
+
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,11 +37,23 @@ const settle = 10 * time.Second
 
 type bundle struct {
 	ctx      context.Context
-	redis    *redis.Client
-	store    *queue.Store
+	line     line
 	hub      *hub.Hub
 	wsURL    string
 	verifier *entrytoken.Verifier
+	mem      *memStore     // the line in memory; nil on Redis
+	redis    *redis.Client // the real Redis; nil on memStore
+}
+
+// line is what the tests do to the line: *queue.Store or memStore.
+type line interface {
+	hub.Store
+	PutRoom(ctx context.Context, room string, p queue.ConfigPatch) (queue.Config, bool, error)
+	Join(ctx context.Context, room string, req queue.JoinRequest) (queue.Status, bool, error)
+	Tick(ctx context.Context, room string) (queue.Event, error)
+	Leave(ctx context.Context, room, ticket string) error
+	EndAdmission(ctx context.Context, room, ticket string) error
+	DeleteRoom(ctx context.Context, room string) error
 }
 
 // config tunes setup: the hub's options, and the send buffer of the
@@ -46,19 +63,20 @@ type config struct {
 	sndbuf int
 	// serveCtx, if set, gives Serve its context from the socket's ticket.
 	serveCtx func(ticket string) context.Context
+	// redis runs the hub on a real redis-server instead of memStore.
+	redis bool
 }
 
-// setup starts Redis, a hub and an HTTP server whose handler upgrades with
-// the small buffers the hub's doc asks for and hands the socket to the hub
-// (without checking the ticket, unlike the real handler).
+// onRedis is the tune of the tests of how the hub meets Redis.
+func onRedis(c *config) { c.redis = true }
+
+// setup starts a hub on memStore (or Redis) and an HTTP server whose
+// handler upgrades with the small buffers the hub's doc asks for and hands
+// the socket to the hub (without checking the ticket, unlike the real
+// handler).
 func setup(t *testing.T, tune ...func(*config)) *bundle {
 	t.Helper()
-	ctx := t.Context()
-	rdb := redistest.Start(t).Client()
-	store := queue.New(rdb, queue.Options{})
-
 	signer, verifier, _ := testproc.Tokens(t)
-
 	cfg := config{opt: hub.Options{
 		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
 		Sign: func(room, subject, id string, expires time.Time) (string, error) {
@@ -68,7 +86,16 @@ func setup(t *testing.T, tune ...func(*config)) *bundle {
 	for _, f := range tune {
 		f(&cfg)
 	}
-	h := hub.New(store, cfg.opt)
+	b := &bundle{ctx: t.Context(), verifier: verifier}
+	if cfg.redis {
+		b.redis = redistest.Start(t).Client()
+		b.line = queue.New(b.redis, queue.Options{})
+	} else {
+		b.mem = newMemStore()
+		b.line = b.mem
+	}
+	h := hub.New(b.line, cfg.opt)
+	b.hub = h
 
 	upgrader := websocket.Upgrader{ReadBufferSize: 256, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -93,12 +120,13 @@ func setup(t *testing.T, tune ...func(*config)) *bundle {
 		require.NoError(t, h.Shutdown(sctx))
 		srv.Close()
 	})
-	return &bundle{ctx: ctx, redis: rdb, store: store, hub: h, wsURL: "ws" + strings.TrimPrefix(srv.URL, "http"), verifier: verifier}
+	b.wsURL = "ws" + strings.TrimPrefix(srv.URL, "http")
+	return b
 }
 
 func (b *bundle) putRoom(t *testing.T, room string, p queue.ConfigPatch) {
 	t.Helper()
-	_, _, err := b.store.PutRoom(b.ctx, room, p)
+	_, _, err := b.line.PutRoom(b.ctx, room, p)
 	require.NoError(t, err)
 }
 
@@ -111,7 +139,7 @@ func (b *bundle) join(t *testing.T, room string, n int, user func(i int) string)
 		if user != nil {
 			req.User = user(i)
 		}
-		st, created, err := b.store.Join(b.ctx, room, req)
+		st, created, err := b.line.Join(b.ctx, room, req)
 		require.NoError(t, err)
 		require.True(t, created)
 		tickets[i] = st.Ticket
@@ -119,9 +147,21 @@ func (b *bundle) join(t *testing.T, room string, n int, user func(i int) string)
 	return tickets
 }
 
+// waiting creates room with patch, everyone queued, puts n visitors in its
+// line and connects them; each has had its first message.
+func (b *bundle) waiting(t *testing.T, room string, n int, p queue.ConfigPatch) ([]string, []*testproc.Socket) {
+	t.Helper()
+	p.Mode = new(queue.ModeQueueAll)
+	b.putRoom(t, room, p)
+	tickets := b.join(t, room, n, nil)
+	clients := b.dialAll(t, room, tickets)
+	waitCounts(t, clients, func(int) int { return 1 })
+	return tickets, clients
+}
+
 func (b *bundle) tick(t *testing.T, room string) queue.Event {
 	t.Helper()
-	ev, err := b.store.Tick(b.ctx, room)
+	ev, err := b.line.Tick(b.ctx, room)
 	require.NoError(t, err)
 	return ev
 }
@@ -132,7 +172,7 @@ func (b *bundle) truth(t *testing.T, room string, tickets []string) (map[string]
 	out := map[string]queue.TicketPosition{}
 	var waiting int64
 	for i := 0; i < len(tickets); i += 1000 {
-		pos, err := b.store.Positions(b.ctx, room, tickets[i:min(i+1000, len(tickets))])
+		pos, err := b.line.Positions(b.ctx, room, tickets[i:min(i+1000, len(tickets))])
 		require.NoError(t, err)
 		for _, tp := range pos.Tickets {
 			out[tp.Ticket] = tp
@@ -255,117 +295,6 @@ func (b *bundle) requireExact(t *testing.T, room string, tickets []string, clien
 	}
 }
 
-func TestEveryVisitorSeesTheirExactPositionOnConnectAndAfterEveryTickUntilAdmitted(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	const room, n, batch = "concert", 1000, 100
-	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll), BatchSize: new(batch), Capacity: new(0)})
-	user := func(i int) string {
-		if i%3 == 0 {
-			return fmt.Sprintf("user-%d", i)
-		}
-		return ""
-	}
-	tickets := b.join(t, room, n, user)
-	clients := b.dialAll(t, room, tickets)
-	require.Eventually(t, func() bool { return b.hub.Sockets() == n }, settle, 5*time.Millisecond)
-
-	// On connect: the position, before anyone was admitted (no ETA yet).
-	waitCounts(t, clients, func(int) int { return 1 })
-	b.requireExact(t, room, tickets, clients, &queue.Event{})
-	var shape map[string]any
-	require.NoError(t, json.Unmarshal([]byte(last(clients[41]).Raw), &shape))
-	require.Equal(t, map[string]any{"type": "position", "position": 42.0, "ahead": 41.0, "waiting": float64(n), "eta_seconds": nil}, shape)
-
-	// Every tick admits the head of the line and moves everyone else up by
-	// exactly one message; the admitted get their entry token.
-	for k := 1; k <= n/batch; k++ {
-		ev := b.tick(t, room)
-		require.Len(t, ev.Admitted, batch)
-		start := time.Now()
-		waitCounts(t, clients, func(i int) int { return 1 + min(k, i/batch+1) })
-		t.Logf("tick %d: %d sockets updated in %v", k, n-(k-1)*batch, time.Since(start))
-		b.requireExact(t, room, tickets, clients, &ev)
-	}
-
-	truth, _ := b.truth(t, room, tickets)
-	for i, c := range clients {
-		msgs := c.Messages()
-		for j, m := range msgs[:len(msgs)-1] {
-			require.Equal(t, int64(i+1-j*batch), m.Position, "client %d, message %d", i, j)
-		}
-		adm := msgs[len(msgs)-1]
-		require.Equal(t, "admitted", adm.Type)
-		require.Equal(t, "/booking/"+room, adm.TargetURL)
-		ends := truth[tickets[i]].AdmissionEnds
-		require.Equal(t, ends.Format(time.RFC3339), adm.ExpiresAt)
-		claims, err := b.verifier.Verify(b.ctx, adm.EntryToken, room)
-		require.NoError(t, err, "client %d", i)
-		aid := truth[tickets[i]].AdmissionID
-		require.NotEmpty(t, aid)
-		require.Equal(t, aid, claims.ID, "jti is the admission id")
-		want := user(i)
-		if want == "" {
-			want = aid
-		}
-		require.Equal(t, want, claims.Subject, "sub is the user, else the admission id")
-		require.NotEqual(t, tickets[i], claims.Subject, "sub is never the ticket")
-		require.Equal(t, ends.Unix(), claims.ExpiresAt.Unix())
-		require.True(t, c.Open(), "an admitted socket stays open until the admission ends")
-	}
-}
-
-func TestLeavesAndAbandonsInTheMiddleShiftOnlyThoseBehind(t *testing.T) {
-	t.Parallel()
-	// Open sockets count as presence: the hub touches their tickets, so
-	// only the visitors without a socket are abandoned.
-	b := setup(t, func(c *config) { c.opt.TouchInterval = 100 * time.Millisecond })
-	const room = "gig"
-	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll), Paused: new(true), AbandonAfterS: new(1)})
-	tickets := b.join(t, room, 10, nil)
-	absent := map[int]bool{3: true, 6: true}
-	var present []string
-	for i, tk := range tickets {
-		if !absent[i] {
-			present = append(present, tk)
-		}
-	}
-	clients := b.dialAll(t, room, present) // positions 1, 2, 3, 5, 6, 8, 9, 10
-	waitCounts(t, clients, func(int) int { return 1 })
-	b.requireExact(t, room, present, clients, nil)
-
-	// The visitor at position 2 leaves: those in front hear nothing, those
-	// behind move up one, and the leaver's socket expires and closes.
-	require.NoError(t, b.store.Leave(b.ctx, room, present[1]))
-	require.Equal(t, queue.ReasonLeft, nth(t, clients[1], 2).Reason)
-	require.Equal(t, websocket.CloseNormalClosure, closed(t, clients[1]))
-	rest := append([]*testproc.Socket{clients[0]}, clients[2:]...)
-	restTickets := append([]string{present[0]}, present[2:]...)
-	waitCounts(t, rest, func(i int) int { return min(i, 1) + 1 })
-	b.requireExact(t, room, restTickets, rest, nil)
-
-	// The two without a socket are abandoned by a tick (after 2-3 s): only
-	// those behind each move up.
-	var ev queue.Event
-	require.Eventually(t, func() bool {
-		ev = b.tick(t, room)
-		return len(ev.Removed) == 2
-	}, 10*time.Second, 100*time.Millisecond)
-	for _, r := range ev.Removed {
-		require.Equal(t, queue.ReasonAbandoned, r.Reason)
-		require.Contains(t, []string{tickets[3], tickets[6]}, r.Ticket)
-	}
-	// Positions are now 1, 2 (was 3), 3 (was 5), 4 (was 6), 5 (8), 6 (9), 7 (10):
-	// the first two heard nothing more.
-	waitCounts(t, rest, func(i int) int { return min(i, 1) + min(max(i-1, 0), 1) + 1 })
-	b.requireExact(t, room, restTickets, rest, nil)
-	for i, c := range rest {
-		require.Equal(t, int64(i+1), last(c).Position)
-	}
-	require.Equal(t, int64(2), last(rest[1]).Position)
-	require.Len(t, rest[1].Messages(), 2, "position 3 → 2 on the leave, nothing on the abandons behind it")
-}
-
 // nth waits for the client's n-th message (from 1) and returns it.
 func nth(t *testing.T, c *testproc.Socket, n int) testproc.Message {
 	t.Helper()
@@ -384,8 +313,8 @@ func TestAdmittedSocketsExpireWhenTheAdmissionEnds(t *testing.T) {
 	waitCounts(t, clients, func(int) int { return 2 })
 	b.requireExact(t, room, tickets, clients, nil)
 
-	require.NoError(t, b.store.Leave(b.ctx, room, tickets[0]))
-	require.NoError(t, b.store.EndAdmission(b.ctx, room, tickets[1]))
+	require.NoError(t, b.line.Leave(b.ctx, room, tickets[0]))
+	require.NoError(t, b.line.EndAdmission(b.ctx, room, tickets[1]))
 	require.Equal(t, testproc.Message{Type: "expired", Reason: queue.ReasonLeft}, strip(nth(t, clients[0], 3)))
 	require.Equal(t, websocket.CloseNormalClosure, closed(t, clients[0]))
 	require.Equal(t, testproc.Message{Type: "expired", Reason: queue.ReasonAdmissionEnded}, strip(nth(t, clients[1], 3)))
@@ -463,7 +392,7 @@ func TestAClientThatNeverReadsIsDroppedWhileTheOthersKeepReceiving(t *testing.T)
 	// every one before the next.
 	dropped := -1
 	for left := range ahead {
-		require.NoError(t, b.store.Leave(b.ctx, room, tickets[left]))
+		require.NoError(t, b.line.Leave(b.ctx, room, tickets[left]))
 		want := int64(ahead + 1 - left)
 		require.Eventually(t, func() bool { return last(reader).Position == want }, settle, time.Millisecond)
 		if dropped < 0 && b.hub.Sockets() == 1 {
@@ -496,7 +425,7 @@ func TestAWriteWaitingOnAClientThatDoesNotReadIsCutShortAndFreesTheWriter(t *tes
 	dropped := -1
 	var slowest time.Duration
 	for left := range ahead {
-		require.NoError(t, b.store.Leave(b.ctx, room, tickets[left]))
+		require.NoError(t, b.line.Leave(b.ctx, room, tickets[left]))
 		start := time.Now()
 		want := int64(ahead + 1 - left)
 		require.Eventually(t, func() bool { return last(reader).Position == want }, settle, time.Millisecond)
@@ -522,7 +451,7 @@ func TestDeletingTheRoomExpiresEverySocket(t *testing.T) {
 	waitCounts(t, clients, func(int) int { return 1 })
 	require.Equal(t, "admitted", last(clients[0]).Type)
 
-	require.NoError(t, b.store.DeleteRoom(b.ctx, room))
+	require.NoError(t, b.line.DeleteRoom(b.ctx, room))
 	for _, c := range clients {
 		require.Equal(t, testproc.Message{Type: "expired", Reason: queue.ReasonRoomDeleted}, strip(nth(t, c, 2)))
 		require.Equal(t, websocket.CloseNormalClosure, closed(t, c))
@@ -539,35 +468,18 @@ func TestDeletingTheRoomExpiresEverySocket(t *testing.T) {
 	b.requireExact(t, room, tickets, clients, nil)
 }
 
-// loseLeave makes the ticket leave the line the way leave.lua does, but
-// without publishing the event: the event is lost in transit. It knows the
-// store's key layout (lua/lib.lua), which no public call can bypass.
-var loseLeave = redis.NewScript(`
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  redis.call('ZREM', ARGV[1] .. 'line:' .. id, ARGV[2])
-end
-return redis.call('INCR', KEYS[2])
-`)
-
 func TestALostEventTriggersAResyncAndPositionsEndExact(t *testing.T) {
 	b := setup(t)
 	const room = "lossy"
-	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll), BatchSize: new(2)})
-	tickets := b.join(t, room, 6, nil)
-	clients := b.dialAll(t, room, tickets)
-	waitCounts(t, clients, func(int) int { return 1 })
+	tickets, clients := b.waiting(t, room, 6, queue.ConfigPatch{BatchSize: new(2)})
 
-	// The visitor at position 2 leaves, and its event (version v+1) never
-	// arrives; the next event the hub sees is v+2. That one is a lie (it
+	// The visitor at position 2 leaves, and its event (version v) never
+	// arrives; the next event the hub sees is v+1. That one is a lie (it
 	// says the visitor at position 5 left): a hub that trusted it would
 	// expire the wrong socket; one that resyncs reads the truth.
-	prefix := "wr:{" + room + "}:"
-	v, err := loseLeave.Run(b.ctx, b.redis, []string{prefix + "gens", prefix + "ver"}, prefix, tickets[1]).Int64()
-	require.NoError(t, err)
-	fake, err := json.Marshal(queue.Event{Version: v + 1, Kind: queue.EventLeave, Waiting: 5,
-		Removed: []queue.Removal{{Ticket: tickets[4], Reason: queue.ReasonLeft}}})
-	require.NoError(t, err)
-	require.NoError(t, b.redis.Publish(b.ctx, queue.Channel(room), fake).Err())
+	v := b.mem.lose(room, tickets[1])
+	b.mem.deliver(room, queue.Delivery{Event: queue.Event{Version: v + 1, Kind: queue.EventLeave, Waiting: 5,
+		Removed: []queue.Removal{{Ticket: tickets[4], Reason: queue.ReasonLeft}}}})
 
 	require.Equal(t, testproc.Message{Type: "expired", Reason: queue.ReasonLeft}, strip(nth(t, clients[1], 2)))
 	require.Equal(t, websocket.CloseNormalClosure, closed(t, clients[1]))
@@ -584,60 +496,61 @@ func TestALostEventTriggersAResyncAndPositionsEndExact(t *testing.T) {
 	b.requireExact(t, room, restTickets, rest, &ev)
 }
 
-func TestADroppedSubscriptionIsRestoredAndPositionsEndExact(t *testing.T) {
+func TestAResubscriptionResynchronisesEverySocket(t *testing.T) {
 	b := setup(t)
-	const room = "flaky"
-	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
-	tickets := b.join(t, room, 5, nil)
-	clients := b.dialAll(t, room, tickets)
-	waitCounts(t, clients, func(int) int { return 1 })
+	const room = "reconnect"
+	tickets, clients := b.waiting(t, room, 4, queue.ConfigPatch{})
 
-	// Redis drops the hub's subscription; a visitor leaves at about the
-	// same time, so its event may be lost. Either the event or the
-	// resynchronisation after the reconnect moves those behind, once.
-	require.NoError(t, b.redis.ClientKillByFilter(b.ctx, "TYPE", "pubsub").Err())
-	require.NoError(t, b.store.Leave(b.ctx, room, tickets[0]))
-	rest, restTickets := clients[1:], tickets[1:]
+	// Two visitors leave while the subscription is down: both events are
+	// lost, and no later event shows the gap. The reconnect alone must.
+	b.mem.lose(room, tickets[0])
+	b.mem.lose(room, tickets[2])
+	b.mem.deliver(room, queue.Delivery{Resubscribed: true})
+
+	for _, gone := range []*testproc.Socket{clients[0], clients[2]} {
+		require.Equal(t, testproc.Message{Type: "expired", Reason: queue.ReasonLeft}, strip(nth(t, gone, 2)))
+		require.Equal(t, websocket.CloseNormalClosure, closed(t, gone))
+	}
+	rest, restTickets := []*testproc.Socket{clients[1], clients[3]}, []string{tickets[1], tickets[3]}
 	waitCounts(t, rest, func(int) int { return 2 })
-	b.requireExact(t, room, restTickets, rest, nil)
-
-	// Events flow again.
-	require.NoError(t, b.store.Leave(b.ctx, room, tickets[1]))
-	rest, restTickets = clients[2:], tickets[2:]
-	waitCounts(t, rest, func(int) int { return 3 })
 	b.requireExact(t, room, restTickets, rest, nil)
 }
 
-func TestThePrequeueHearsOfAMovedOpeningAndGetsPositionsWhenTheRoomOpens(t *testing.T) {
-	t.Parallel()
+func TestAfterAMessageThatIsNotAnEventTheNextEventIsNotTrusted(t *testing.T) {
 	b := setup(t)
-	const room = "launch"
-	opens := time.Now().Truncate(time.Second).Add(3 * time.Second).UTC()
-	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll), BatchSize: new(2),
-		OpensAtSet: true, OpensAt: new(opens.Add(time.Hour))})
-	tickets := b.join(t, room, 5, nil)
-	clients := b.dialAll(t, room, tickets)
-	waitCounts(t, clients, func(int) int { return 1 })
-	for _, c := range clients {
-		m := last(c)
-		require.Equal(t, "prequeue", m.Type)
-		require.Equal(t, int64(5), m.Waiting)
-		require.Equal(t, opens.Add(time.Hour).Format(time.RFC3339), *m.OpensAt)
-	}
+	const room = "garbled"
+	tickets, clients := b.waiting(t, room, 3, queue.ConfigPatch{})
+	pos, err := b.line.Positions(b.ctx, room, nil)
+	require.NoError(t, err)
 
-	b.putRoom(t, room, queue.ConfigPatch{OpensAtSet: true, OpensAt: &opens})
+	// A garbled message may have been any event, so the next one, here a
+	// lie that follows on without a gap, is checked against the truth.
+	b.mem.deliver(room, queue.Delivery{Err: errors.New("not an event")})
+	b.mem.deliver(room, queue.Delivery{Event: queue.Event{Version: pos.Version + 1, Kind: queue.EventLeave, Waiting: 2,
+		Removed: []queue.Removal{{Ticket: tickets[1], Reason: queue.ReasonLeft}}}})
+	// Real events apply again afterwards.
+	require.NoError(t, b.line.Leave(b.ctx, room, tickets[0]))
+	require.Equal(t, testproc.Message{Type: "expired", Reason: queue.ReasonLeft}, strip(nth(t, clients[0], 2)))
+	rest := clients[1:]
+	waitCounts(t, rest, func(int) int { return 2 })
+	b.requireExact(t, room, tickets[1:], rest, nil)
+	require.Equal(t, []int64{3, 2}, []int64{rest[1].Messages()[0].Position, rest[1].Messages()[1].Position},
+		"the lie moved nobody")
+}
+
+func TestTheWaitingSocketsAreTouchedAsPresent(t *testing.T) {
+	b := setup(t, func(c *config) { c.opt.TouchInterval = 50 * time.Millisecond })
+	const room = "present"
+	tickets, clients := b.waiting(t, room, 3, queue.ConfigPatch{BatchSize: new(1)})
+	absent := b.join(t, room, 1, nil)[0]
+	b.tick(t, room) // the first is admitted: no longer waiting
 	waitCounts(t, clients, func(int) int { return 2 })
-	for _, c := range clients {
-		require.Equal(t, opens.Format(time.RFC3339), *last(c).OpensAt)
-	}
 
-	// The first tick after opens_at moves the pre-queue into the line in a
-	// random order (one "open" event) and admits two (a "tick" event).
-	time.Sleep(time.Until(opens) + 50*time.Millisecond)
-	ev := b.tick(t, room)
-	require.Len(t, ev.Admitted, 2)
-	waitCounts(t, clients, func(int) int { return 3 })
-	b.requireExact(t, room, tickets, clients, nil)
+	admittedBefore := b.mem.touches(tickets[0])
+	require.Eventually(t, func() bool { return b.mem.touches(tickets[1]) >= 3 && b.mem.touches(tickets[2]) >= 3 },
+		settle, 10*time.Millisecond, "the waiting sockets are touched every interval")
+	require.LessOrEqual(t, b.mem.touches(tickets[0]), admittedBefore+1, "an admitted socket is no presence")
+	require.Zero(t, b.mem.touches(absent), "nor is a visitor without a socket")
 }
 
 func TestATicketOrRoomThatVanishedBeforeTheAttachIsClosed(t *testing.T) {
@@ -664,10 +577,7 @@ func mapStrip(ms []testproc.Message) []testproc.Message {
 func TestShutdownClosesEverySocketWithGoingAway(t *testing.T) {
 	b := setup(t)
 	const room = "late"
-	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
-	tickets := b.join(t, room, 3, nil)
-	clients := b.dialAll(t, room, tickets)
-	waitCounts(t, clients, func(int) int { return 1 })
+	tickets, clients := b.waiting(t, room, 3, queue.ConfigPatch{})
 
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()

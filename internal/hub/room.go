@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -17,9 +17,6 @@ const (
 	// positionsBatch bounds one Positions call of a resynchronisation, so a
 	// room with 100 000 sockets never holds Redis for long.
 	positionsBatch = 1000
-	// eventBuffer is how many events wait for the room's loop, for example
-	// while it resynchronises.
-	eventBuffer = 1000
 	// storeTimeout bounds the loop's reads (config, positions).
 	storeTimeout = 10 * time.Second
 	// registerAttempts bounds the status reads of one attach that each
@@ -42,6 +39,7 @@ type room struct {
 	cancel context.CancelFunc
 	ready  chan struct{} // closed once subscribed, or failed with err
 	err    error
+	events chan queue.Delivery // from the subscription, to run
 
 	mu      sync.Mutex
 	sockets map[string]*socket // by ticket: one socket per ticket
@@ -56,13 +54,14 @@ type room struct {
 
 func newRoom(h *Hub, name string) *room {
 	ctx, cancel := context.WithCancel(h.ctx)
-	return &room{hub: h, name: name, ctx: ctx, cancel: cancel, ready: make(chan struct{}), sockets: map[string]*socket{}}
+	return &room{hub: h, name: name, ctx: ctx, cancel: cancel, ready: make(chan struct{}),
+		events: make(chan queue.Delivery), sockets: map[string]*socket{}}
 }
 
 // run subscribes, then applies the room's events until the room is released.
 func (r *room) run() {
 	defer r.hub.loops.Done()
-	ps, err := r.subscribe()
+	sub, err := r.subscribe()
 	if err != nil {
 		r.err = err
 		close(r.ready)
@@ -72,73 +71,53 @@ func (r *room) run() {
 		}
 		return
 	}
-	defer ps.Close()
+	defer sub.Close()
 	close(r.ready)
 
-	ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(eventBuffer))
 	for {
 		select {
 		case <-r.ctx.Done():
 			return
-		case m, ok := <-ch:
-			if !ok {
-				return
-			}
-			switch m := m.(type) {
-			case *redis.Subscription:
-				// The first confirmation was read by subscribe: this one
-				// follows a reconnect, and events may have been lost
-				// meanwhile.
-				if m.Kind == "subscribe" {
-					r.hub.log.Info("hub: room subscription reconnected; resynchronising", "room", r.name)
-					r.resync(nil, nil)
-				}
-			case *redis.Message:
-				ev, err := queue.ParseEvent([]byte(m.Payload))
-				if err != nil {
-					r.hub.log.Warn("hub: bad room event", "room", r.name, "err", err)
-					r.stale = true
-					continue
-				}
-				r.handle(ev)
+		case d := <-r.events:
+			switch {
+			case d.Resubscribed:
+				r.hub.log.Info("hub: room subscription reconnected; resynchronising", "room", r.name)
+				r.resync(nil, nil)
+			case d.Err != nil:
+				r.hub.log.Warn("hub: bad room event", "room", r.name, "err", d.Err)
+				r.stale = true
+			default:
+				r.handle(d.Event)
 			}
 		}
 	}
 }
 
-// subscribe subscribes to the room's channel and waits for the confirmation,
-// so that every event published from then on reaches the loop; then it reads
-// the config and the version the room is at.
-func (r *room) subscribe() (*redis.PubSub, error) {
+// subscribe subscribes to the room's events, which from then on all reach
+// the loop, then reads the config and the version the room is at.
+func (r *room) subscribe() (io.Closer, error) {
 	st := r.hub.store
-	ps := st.Redis().Subscribe(r.ctx, queue.Channel(r.name))
 	ctx, cancel := context.WithTimeout(r.ctx, subscribeTimeout)
 	defer cancel()
-	msg, err := ps.Receive(ctx)
-	if err == nil {
-		if _, ok := msg.(*redis.Subscription); !ok {
-			err = fmt.Errorf("got %T, want the subscription", msg)
-		}
-	}
+	sub, err := st.Subscribe(ctx, r.name, r.events)
 	if err != nil {
-		_ = ps.Close()
 		return nil, fmt.Errorf("subscribe: %w", err)
 	}
 	cfg, err := st.Room(ctx, r.name)
 	if err != nil {
-		_ = ps.Close()
+		_ = sub.Close()
 		return nil, err
 	}
 	base, err := st.Positions(ctx, r.name, nil)
 	if err != nil {
-		_ = ps.Close()
+		_ = sub.Close()
 		return nil, err
 	}
 	r.mu.Lock()
 	r.cfg = cfg
 	r.applied = base.Version
 	r.mu.Unlock()
-	return ps, nil
+	return sub, nil
 }
 
 // register reads the socket's standing, adds it to the room (closing an

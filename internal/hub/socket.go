@@ -88,12 +88,11 @@ func (s *socket) push(kind string, msg []byte) {
 // pingSoon asks a writer to ping the socket.
 func (s *socket) pingSoon() {
 	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		return
+	wake := false
+	if !s.closing {
+		s.ping = true
+		wake = s.wakeLocked()
 	}
-	s.ping = true
-	wake := s.wakeLocked()
 	s.mu.Unlock()
 	if wake {
 		s.hub.writers.add(s)

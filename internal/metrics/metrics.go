@@ -123,14 +123,20 @@ func (m *Metrics) OnTick(room string, ev queue.Event, d time.Duration) {
 // OnPush counts a message queued for a socket (the hub's hook).
 func (m *Metrics) OnPush(kind string) { m.MessagesPushed.WithLabelValues(kind).Inc() }
 
+// RoomStats is what the per-room gauges read. *queue.Store provides it.
+type RoomStats interface {
+	Rooms(ctx context.Context) ([]queue.RoomConfig, error)
+	Stats(ctx context.Context, room string) (queue.Stats, error)
+}
+
 // Rooms registers the per-room gauges waitroom_room_waiting and
 // waitroom_room_admitted, read from Redis at scrape time (one small script
 // per room, bounded by a timeout).
-func (m *Metrics) Rooms(store *queue.Store) {
+func (m *Metrics) Rooms(store RoomStats) {
 	m.reg.MustRegister(&roomCollector{store: store})
 }
 
-type roomCollector struct{ store *queue.Store }
+type roomCollector struct{ store RoomStats }
 
 var (
 	waitingDesc  = prometheus.NewDesc("waitroom_room_waiting", "Visitors waiting in the room's line.", []string{"room"}, nil)

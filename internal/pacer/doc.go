@@ -21,6 +21,9 @@
 // from the next scheduling. Time always comes from Redis (TIME), never from
 // the admitter's clock.
 //
+// The pacers take a Store (*queue.Store): the rooms and their ticks, and
+// RunScript for their own scripts, so they never hold the Redis client.
+//
 // Keys, beside the room's own (same hash tag, so one Cluster slot):
 // wr:{room}:loop (the SQS fence) and wr:{room}:timer (the Local timer).
 package pacer

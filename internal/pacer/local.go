@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -31,19 +29,18 @@ const keepTimer = time.Minute
 // (lua/due.lua), so any number of processes tick each room once per
 // interval between them.
 type Local struct {
-	store *queue.Store
-	rdb   redis.UniversalClient
+	store Store
 	opt   LocalOptions
 	log   *slog.Logger
 }
 
 // NewLocal returns the in-process pacer over store.
-func NewLocal(store *queue.Store, opt LocalOptions) *Local {
+func NewLocal(store Store, opt LocalOptions) *Local {
 	opt.Options = opt.Options.withDefaults()
 	if opt.Poll <= 0 {
 		opt.Poll = 50 * time.Millisecond
 	}
-	return &Local{store: store, rdb: store.Redis(), opt: opt, log: opt.Logger.With("pacer", "local")}
+	return &Local{store: store, opt: opt, log: opt.Logger.With("pacer", "local")}
 }
 
 // localRoom is what the poll loop knows of one room.
@@ -86,16 +83,7 @@ loop:
 		pause := p.poll(ctx, hctx, rooms, &wg, &bo)
 		wake.Reset(pause)
 	}
-
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(p.opt.ShutdownTimeout):
-		p.log.Warn("shutdown timeout: abandoning the ticks in flight")
-		hcancel()
-		<-done
-	}
+	p.opt.drain(p.log, &wg, hcancel, "the ticks in flight")
 	return nil
 }
 
@@ -134,16 +122,16 @@ func (p *Local) list(ctx context.Context, rooms map[string]*localRoom) bool {
 func (p *Local) poll(ctx, hctx context.Context, rooms map[string]*localRoom, wg *sync.WaitGroup, bo *backoff) time.Duration {
 	now := time.Now()
 	var ids []string
-	var calls []scriptCall
+	var calls []queue.ScriptCall
 	for id, r := range rooms {
 		if r.listed && !r.gone.Load() && !r.busy.Load() && !now.Before(r.next) {
 			ids = append(ids, id)
-			calls = append(calls, scriptCall{key: timerKey(id), args: []any{r.interval, ms(keepTimer)}})
+			calls = append(calls, queue.ScriptCall{Keys: []string{timerKey(id)}, Args: []any{r.interval, ms(keepTimer)}})
 		}
 	}
 	if len(calls) > 0 {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		vals, errs := evalMany(pctx, p.rdb, dueScript, calls)
+		vals, errs := p.store.RunScript(pctx, dueScript, calls...)
 		cancel()
 		failed := 0
 		var firstErr error

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -16,6 +19,30 @@ import (
 // and retried, never returned.
 type Pacer interface {
 	Run(ctx context.Context) error
+}
+
+// Store is what the pacers need: the rooms, their ticks, and the rooms'
+// Redis to run their fences' scripts on. *queue.Store provides it.
+type Store interface {
+	Rooms(ctx context.Context) ([]queue.RoomConfig, error)
+	// Room is read by the SQS loop for the room's interval.
+	Room(ctx context.Context, room string) (queue.Config, error)
+	Tick(ctx context.Context, room string) (queue.Event, error)
+	Scripter
+}
+
+// Scripter runs the pacers' own Lua scripts (lua/*.lua), whose keys, the
+// fences, carry a room's hash tag. See queue.Store.RunScript.
+type Scripter interface {
+	// RunScript runs script once per call, in one round trip, and returns
+	// each call's reply or error, in order.
+	RunScript(ctx context.Context, script *redis.Script, calls ...queue.ScriptCall) ([]any, []error)
+}
+
+// runScript runs one call of script with the one key it takes.
+func runScript(ctx context.Context, sc Scripter, script *redis.Script, key string, args ...any) (any, error) {
+	vals, errs := sc.RunScript(ctx, script, queue.ScriptCall{Keys: []string{key}, Args: args})
+	return vals[0], errs[0]
 }
 
 // Options are what both pacers share. Every field's zero value means its
@@ -50,7 +77,7 @@ func (o Options) withDefaults() Options {
 
 // tick runs one tick of room and reports it to OnTick. ErrRoomNotFound is
 // returned as is: the caller ends the room's loop.
-func (o Options) tick(ctx context.Context, store *queue.Store, room string) error {
+func (o Options) tick(ctx context.Context, store Store, room string) error {
 	start := time.Now()
 	ev, err := store.Tick(ctx, room)
 	if err != nil {
@@ -60,6 +87,20 @@ func (o Options) tick(ctx context.Context, store *queue.Store, room string) erro
 		o.OnTick(room, ev, time.Since(start))
 	}
 	return nil
+}
+
+// drain waits for the handlers in wg, at most ShutdownTimeout; then it cancels
+// them with cancel and waits for them to return.
+func (o Options) drain(log *slog.Logger, wg *sync.WaitGroup, cancel context.CancelFunc, abandoning string) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(o.ShutdownTimeout):
+		log.Warn("shutdown timeout: abandoning " + abandoning)
+		cancel()
+		<-done
+	}
 }
 
 // gone reports whether err means the room no longer exists (or never could).

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/pkg/queue"
 )
 
 // The scripts' contracts, tested against a real Redis (and a Cluster).
@@ -313,22 +314,25 @@ func TestScriptsRunOnACluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rdb := redistest.StartCluster(t).Client()
+	store := queue.New(rdb, queue.Options{})
 	// Many rooms, so the pipeline spans every node; the scripts are not
 	// loaded yet, so every call meets NOSCRIPT first.
-	var calls []scriptCall
+	var calls []queue.ScriptCall
 	for i := range 30 {
-		calls = append(calls, scriptCall{key: loopKey(fmt.Sprint("room-", i)), args: []any{1000, testGrace, testKeep}})
+		calls = append(calls, queue.ScriptCall{Keys: []string{loopKey(fmt.Sprint("room-", i))}, Args: []any{1000, testGrace, testKeep}})
 	}
-	vals, errs := evalMany(ctx, rdb, watchScript, calls)
+	vals, errs := store.RunScript(ctx, watchScript, calls...)
 	for i := range calls {
 		require.NoError(t, errs[i])
 		r := ints(vals[i])
 		require.Positive(t, r[0])
-		res, err := claimScript.Run(ctx, rdb, []string{calls[i].key}, r[0], 0, 1000, holdMS, testKeep).Slice()
+		res, err := claimScript.Run(ctx, rdb, calls[i].Keys, r[0], 0, 1000, holdMS, testKeep).Slice()
 		require.NoError(t, err)
 		require.EqualValues(t, 1, ints(res)[0])
 	}
-	vals, errs = evalMany(ctx, rdb, dueScript, []scriptCall{{key: timerKey("a"), args: []any{1000, testKeep}}, {key: timerKey("b"), args: []any{1000, testKeep}}})
+	vals, errs = store.RunScript(ctx, dueScript,
+		queue.ScriptCall{Keys: []string{timerKey("a")}, Args: []any{1000, testKeep}},
+		queue.ScriptCall{Keys: []string{timerKey("b")}, Args: []any{1000, testKeep}})
 	for i := range vals {
 		require.NoError(t, errs[i])
 		require.EqualValues(t, 1, ints(vals[i])[0])

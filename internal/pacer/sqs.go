@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -69,19 +68,29 @@ func (o SQSOptions) withDefaults() SQSOptions {
 }
 
 func (o SQSOptions) validate() error {
-	switch {
-	case o.QueueURL == "":
-		return errors.New("pacer: QueueURL is required")
-	case o.VisibilityTimeout < time.Second || o.VisibilityTimeout > 12*time.Hour || o.VisibilityTimeout%time.Second != 0:
-		return fmt.Errorf("pacer: VisibilityTimeout must be whole seconds from 1s to 12h, got %s", o.VisibilityTimeout)
-	case o.WaitTime < time.Second || o.WaitTime > 20*time.Second || o.WaitTime%time.Second != 0:
-		return fmt.Errorf("pacer: WaitTime must be whole seconds from 1s to 20s, got %s", o.WaitTime)
-	case o.Slack < 0:
-		return fmt.Errorf("pacer: Slack must not be negative, got %s", o.Slack)
-	case o.MaxInFlight < 1:
-		return fmt.Errorf("pacer: MaxInFlight must be at least 1, got %d", o.MaxInFlight)
+	for _, rule := range []struct {
+		ok  bool
+		why string
+	}{
+		{o.QueueURL != "", "QueueURL is required"},
+		{wholeSeconds(o.VisibilityTimeout, time.Second, 12*time.Hour),
+			fmt.Sprintf("VisibilityTimeout must be whole seconds from 1s to 12h, got %s", o.VisibilityTimeout)},
+		{wholeSeconds(o.WaitTime, time.Second, 20*time.Second),
+			fmt.Sprintf("WaitTime must be whole seconds from 1s to 20s, got %s", o.WaitTime)},
+		{o.Slack >= 0, fmt.Sprintf("Slack must not be negative, got %s", o.Slack)},
+		{o.MaxInFlight >= 1, fmt.Sprintf("MaxInFlight must be at least 1, got %d", o.MaxInFlight)},
+	} {
+		if !rule.ok {
+			return errors.New("pacer: " + rule.why)
+		}
 	}
 	return nil
+}
+
+// wholeSeconds reports whether d is a whole number of seconds in [lo, hi]:
+// what SQS takes.
+func wholeSeconds(d, lo, hi time.Duration) bool {
+	return d >= lo && d <= hi && d%time.Second == 0
 }
 
 // grace is how late past its due time a loop may be before it counts as
@@ -105,8 +114,7 @@ type LoopMessage struct {
 // whoever receives it claims it in Redis, ticks, sends the next with
 // DelaySeconds from interval_ms, and deletes it. See the package doc.
 type SQS struct {
-	store *queue.Store
-	rdb   redis.UniversalClient
+	store Store
 	sqs   SQSAPI
 	opt   SQSOptions
 	log   *slog.Logger
@@ -114,13 +122,12 @@ type SQS struct {
 
 // NewSQS returns the SQS pacer over store and client. Errors: an invalid
 // option.
-func NewSQS(store *queue.Store, client SQSAPI, opt SQSOptions) (*SQS, error) {
+func NewSQS(store Store, client SQSAPI, opt SQSOptions) (*SQS, error) {
 	opt = opt.withDefaults()
 	if err := opt.validate(); err != nil {
 		return nil, err
 	}
-	return &SQS{store: store, rdb: store.Redis(), sqs: client, opt: opt,
-		log: opt.Logger.With("pacer", "sqs")}, nil
+	return &SQS{store: store, sqs: client, opt: opt, log: opt.Logger.With("pacer", "sqs")}, nil
 }
 
 // Run receives and handles loop messages, and watches over every room's
@@ -135,16 +142,7 @@ func (p *SQS) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { p.watchdog(ctx, hctx) })
 	p.receive(ctx, hctx, &wg)
-
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(p.opt.ShutdownTimeout):
-		p.log.Warn("shutdown timeout: abandoning the messages in hand; their loops recover after the visibility timeout")
-		hcancel()
-		<-done
-	}
+	p.opt.drain(p.log, &wg, hcancel, "the messages in hand; their loops recover after the visibility timeout")
 	return nil
 }
 
@@ -207,15 +205,18 @@ func (p *SQS) handle(ctx context.Context, m types.Message) {
 		p.setVisibility(ctx, log, m, 2)
 		return
 	}
-	res, err := claimScript.Run(ctx, p.rdb, []string{loopKey(msg.Room)},
-		msg.Gen, msg.Seq, cfg.IntervalMS, holdMS, ms(p.opt.keep())).Slice()
+	res, err := runScript(ctx, p.store, claimScript, loopKey(msg.Room),
+		msg.Gen, msg.Seq, cfg.IntervalMS, holdMS, ms(p.opt.keep()))
 	claimed := time.Now() // Redis's "now" of the claim, on the monotonic clock
+	r := ints(res)
+	if err == nil && len(r) == 0 {
+		err = fmt.Errorf("unexpected reply %v", res)
+	}
 	if err != nil {
 		log.Warn("claim loop message; it comes back shortly", "err", err)
 		p.setVisibility(ctx, log, m, 2)
 		return
 	}
-	r := ints(res)
 	switch r[0] {
 	case 0:
 		log.Debug("stale or duplicate loop message: deleted without a tick")
@@ -261,7 +262,11 @@ func delaySeconds(d time.Duration, most int32) int32 {
 
 // end removes the loop's fence: its room is gone.
 func (p *SQS) end(ctx context.Context, log *slog.Logger, msg LoopMessage) {
-	n, err := endScript.Run(ctx, p.rdb, []string{loopKey(msg.Room)}, msg.Gen).Int64()
+	res, err := runScript(ctx, p.store, endScript, loopKey(msg.Room), msg.Gen)
+	n, ok := res.(int64)
+	if err == nil && !ok {
+		err = fmt.Errorf("unexpected reply %v", res)
+	}
 	if err != nil {
 		log.Warn("end loop of a deleted room", "err", err) // the fence expires by itself
 		return
@@ -291,12 +296,12 @@ func (p *SQS) watch(ctx context.Context) {
 		p.log.Warn("watchdog: list rooms", "err", err)
 		return
 	}
-	calls := make([]scriptCall, len(rooms))
+	calls := make([]queue.ScriptCall, len(rooms))
 	for i, rc := range rooms {
-		calls[i] = scriptCall{key: loopKey(rc.Room),
-			args: []any{rc.Config.IntervalMS, ms(p.opt.grace()), ms(p.opt.keep())}}
+		calls[i] = queue.ScriptCall{Keys: []string{loopKey(rc.Room)},
+			Args: []any{rc.Config.IntervalMS, ms(p.opt.grace()), ms(p.opt.keep())}}
 	}
-	vals, errs := evalMany(ctx, p.rdb, watchScript, calls)
+	vals, errs := p.store.RunScript(ctx, watchScript, calls...)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
 	for i, rc := range rooms {

@@ -1,8 +1,15 @@
 package pacer_test
 
+// The pacers on a real Redis (and the SQS loop on the SQS emulator): what
+// is tested is their fencing in Redis, which lets any number of admitters
+// tick each room once per interval (lua/due.lua; lua/claim.lua and
+// watch.lua), and the loop through SQS. The in-process pacer's own logic is
+// tested on a Store in memory in local_memory_test.go.
+
 import (
 	"encoding/json"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,55 +66,78 @@ func queued(t *testing.T, c *sqs.Client, url string) int {
 	return n
 }
 
-func TestSQSDuplicateMessagesRunNoExtraTick(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	c, url := sqstest.Queue(t)
-	b.countingRoom(t, "dup", 1000)
-	b.sqsPacer(t, c, url, pacer.SQSOptions{})
-	b.waitTicking(t, "dup", 5*time.Second)
-
-	// Every 500 ms a copy of the message the loop expects next, and one of
-	// the message it just consumed, as SQS's at-least-once delivery may.
-	c0 := b.admitted(t, "dup")
-	for range 20 {
-		gen, seq, ok := b.fence(t, "dup")
-		require.True(t, ok)
-		send(t, c, url, pacer.LoopMessage{Room: "dup", Gen: gen, Seq: seq})
-		send(t, c, url, pacer.LoopMessage{Room: "dup", Gen: gen, Seq: seq - 1})
-		time.Sleep(500 * time.Millisecond)
-	}
-	pacertest.Within(t, b.admitted(t, "dup")-c0, 10, 1, "ticks in 10 s at 1 s with duplicates")
-	// The copies were deleted: only the loop's own message is left.
-	require.Eventually(t, func() bool { return queued(t, c, url) == 1 }, 5*time.Second, 100*time.Millisecond)
+// sqsTicking creates a counting room, starts an SQS pacer on a queue of the
+// test's own, and waits for the room's first tick.
+func (b *bundle) sqsTicking(t *testing.T, room string, intervalMS int) (c *sqs.Client, url string, stop func()) {
+	t.Helper()
+	c, url = sqstest.Queue(t)
+	b.countingRoom(t, room, intervalMS)
+	stop = b.sqsPacer(t, c, url, pacer.SQSOptions{})
+	b.waitTicking(t, room, 5*time.Second)
+	return c, url, stop
 }
 
-func TestSQSStaleGenerationIsDeletedWithoutATick(t *testing.T) {
+func TestLocalTwoPacersTickEachRoomOncePerInterval(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	c, url := sqstest.Queue(t)
-	b.countingRoom(t, "stale", 1000)
-	b.sqsPacer(t, c, url, pacer.SQSOptions{})
-	b.waitTicking(t, "stale", 5*time.Second)
+	b.countingRoom(t, "second", 1000)
+	b.countingRoom(t, "quarter", 250)
+	b.localPacer(t, pacer.LocalOptions{})
+	b.localPacer(t, pacer.LocalOptions{})
 
-	c0 := b.admitted(t, "stale")
-	gen, seq, _ := b.fence(t, "stale")
-	for i := range 10 {
-		send(t, c, url, pacer.LoopMessage{Room: "stale", Gen: gen - 1 - int64(i), Seq: seq})
+	var wg sync.WaitGroup
+	var second, quarter int64
+	wg.Go(func() { second = b.countTicks(t, "second", 10*time.Second) })
+	wg.Go(func() { quarter = b.countTicks(t, "quarter", 5*time.Second) })
+	wg.Wait()
+	pacertest.Within(t, second, 10, 1, "ticks in 10 s at 1 s, two pacers")
+	pacertest.Within(t, quarter, 20, 1, "ticks in 5 s at 250 ms, two pacers")
+}
+
+func TestSQSMessagesThatAreNotTheOneTheLoopExpectsRunNoExtraTick(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		// send sends the messages, as at-least-once delivery or an old
+		// admitter might, for want seconds.
+		send func(t *testing.T, b *bundle, c *sqs.Client, url string)
+		want int64
+	}{
+		{"copies of the message expected next and of the one just consumed", func(t *testing.T, b *bundle, c *sqs.Client, url string) {
+			for range 20 {
+				gen, seq, ok := b.fence(t, "r")
+				require.True(t, ok)
+				send(t, c, url, pacer.LoopMessage{Room: "r", Gen: gen, Seq: seq})
+				send(t, c, url, pacer.LoopMessage{Room: "r", Gen: gen, Seq: seq - 1})
+				time.Sleep(500 * time.Millisecond)
+			}
+		}, 10},
+		{"stale generations and a sequence number from nowhere", func(t *testing.T, b *bundle, c *sqs.Client, url string) {
+			gen, seq, _ := b.fence(t, "r")
+			for i := range 10 {
+				send(t, c, url, pacer.LoopMessage{Room: "r", Gen: gen - 1 - int64(i), Seq: seq})
+			}
+			send(t, c, url, pacer.LoopMessage{Room: "r", Gen: gen, Seq: seq + 5})
+			time.Sleep(5 * time.Second)
+		}, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			c, url, _ := b.sqsTicking(t, "r", 1000)
+			c0 := b.admitted(t, "r")
+			tc.send(t, b, c, url)
+			pacertest.Within(t, b.admitted(t, "r")-c0, tc.want, 1, "ticks at 1 s")
+			// The others were deleted: only the loop's own message is left.
+			require.Eventually(t, func() bool { return queued(t, c, url) == 1 }, 5*time.Second, 100*time.Millisecond)
+		})
 	}
-	send(t, c, url, pacer.LoopMessage{Room: "stale", Gen: gen, Seq: seq + 5})
-	time.Sleep(5 * time.Second)
-	pacertest.Within(t, b.admitted(t, "stale")-c0, 5, 1, "ticks in 5 s at 1 s with stale messages")
-	require.Eventually(t, func() bool { return queued(t, c, url) == 1 }, 5*time.Second, 100*time.Millisecond)
 }
 
 func TestSQSPauseStopsAdmissionsAndResumeRestartsThem(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	c, url := sqstest.Queue(t)
-	b.countingRoom(t, "pause", 500)
-	b.sqsPacer(t, c, url, pacer.SQSOptions{})
-	b.waitTicking(t, "pause", 5*time.Second)
+	b.sqsTicking(t, "pause", 500)
 
 	yes, no := true, false
 	_, _, err := b.store.PutRoom(b.ctx, "pause", queue.ConfigPatch{Paused: &yes})
@@ -125,17 +155,13 @@ func TestSQSPauseStopsAdmissionsAndResumeRestartsThem(t *testing.T) {
 func TestSQSBatchSizeChangeHoldsFromTheNextTick(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	c, url := sqstest.Queue(t)
-	b.countingRoom(t, "batch", 1000)
-	b.sqsPacer(t, c, url, pacer.SQSOptions{})
-	b.waitTicking(t, "batch", 5*time.Second)
+	b.sqsTicking(t, "batch", 1000)
 
-	sub := b.srv.Client().Subscribe(b.ctx, queue.Channel("batch"))
-	defer sub.Close()
-	_, err := sub.Receive(b.ctx) // the subscription is live
+	events := make(chan queue.Delivery, 100)
+	sub, err := b.store.Subscribe(b.ctx, "batch", events)
 	require.NoError(t, err)
-	five := 5
-	_, _, err = b.store.PutRoom(b.ctx, "batch", queue.ConfigPatch{BatchSize: &five})
+	defer sub.Close()
+	_, _, err = b.store.PutRoom(b.ctx, "batch", queue.ConfigPatch{BatchSize: new(5)})
 	require.NoError(t, err)
 
 	// Events come in order: ticks of batch 1, the config event, then ticks
@@ -144,9 +170,9 @@ func TestSQSBatchSizeChangeHoldsFromTheNextTick(t *testing.T) {
 	deadline := time.After(5 * time.Second)
 	for {
 		select {
-		case m := <-sub.Channel():
-			ev, err := queue.ParseEvent([]byte(m.Payload))
-			require.NoError(t, err)
+		case d := <-events:
+			require.NoError(t, d.Err)
+			ev := d.Event
 			switch {
 			case ev.Kind == queue.EventConfig:
 				seenConfig = true
@@ -196,10 +222,7 @@ func TestSQSSubSecondIntervalKeepsItsPace(t *testing.T) {
 func TestSQSLostMessageIsReseeded(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	c, url := sqstest.Queue(t)
-	b.countingRoom(t, "lost", 1000)
-	stop := b.sqsPacer(t, c, url, pacer.SQSOptions{})
-	b.waitTicking(t, "lost", 5*time.Second)
+	c, url, stop := b.sqsTicking(t, "lost", 1000)
 	stop() // hands the loop on: its message waits in the queue
 	gen, _, _ := b.fence(t, "lost")
 
@@ -220,13 +243,17 @@ func TestSQSLostMessageIsReseeded(t *testing.T) {
 
 func TestNewSQSRejectsBadOptions(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
 	for _, opt := range []pacer.SQSOptions{
 		{},
 		{QueueURL: "q", VisibilityTimeout: 1500 * time.Millisecond},
+		{QueueURL: "q", VisibilityTimeout: 13 * time.Hour},
 		{QueueURL: "q", WaitTime: 21 * time.Second},
+		{QueueURL: "q", WaitTime: 1500 * time.Millisecond},
+		{QueueURL: "q", Slack: -time.Second},
+		{QueueURL: "q", MaxInFlight: -1},
 	} {
-		_, err := pacer.NewSQS(b.store, sqstest.Client(), opt)
+		// Options are checked before anything is used: no store needed.
+		_, err := pacer.NewSQS(nil, sqstest.Client(), opt)
 		require.Error(t, err, "%+v", opt)
 	}
 }
