@@ -442,6 +442,8 @@ func (w *Waitroom) roomInfo(c echo.Context) error {
 		"admitted":            st.Admitted,
 		"capacity":            cfg.Capacity,
 		"admitted_per_minute": st.AdmittedLastMinute,
+		"title":               cfg.Title,
+		"message":             cfg.Message,
 	})
 }
 
