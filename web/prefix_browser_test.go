@@ -21,6 +21,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/browsertest"
 	"github.com/waitroom/waitroom/internal/pow"
 	"github.com/waitroom/waitroom/web"
 )
@@ -92,7 +93,7 @@ func setupPrefix(t *testing.T) *prefixBundle {
 	t.Cleanup(srv.Close)
 	b.base = srv.URL
 
-	b.ctx = startChromium(t)
+	b.ctx = browsertest.Chromium(t, 0)
 	require.NoError(t, chromedp.Listen(b.ctx, b.record))
 	return b
 }
