@@ -296,6 +296,9 @@ func (b *prefixBundle) registerFakes(mux *http.ServeMux) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(ch)
 	})
+	mux.HandleFunc("GET /api/rooms/x", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, `{"room":"x","state":"open","waiting":1,"admitted":0,"capacity":5,"admitted_per_minute":0,"title":"","message":""}`)
+	})
 	mux.HandleFunc("GET /api/rooms/x/tickets/t1", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, status)
 	})

@@ -498,7 +498,7 @@ function showWaiting(msg) {
 
   showView('waiting', t('room.heading.waiting'));
   ui.position.textContent = fmt.int(position);
-  ui.ahead.textContent = ahead === 0 ? t('room.ahead.none') : t('room.ahead', { n: ahead });
+  ui.ahead.textContent = ahead === 0 ? t('room.ahead.none', { n: 0 }) : t('room.ahead', { n: ahead });
   ui.waiting.textContent = msg.waiting == null ? '–' : fmt.int(msg.waiting);
   const seconds = etaSeconds(msg.eta_seconds);
   ui.eta.textContent = seconds === null ? t('eta.calculating') : formatEta(seconds);
@@ -1124,6 +1124,6 @@ if (!room) {
   showRoomWords();
   showNotifyState();
   document.title = t('title.joining', { room: roomName() });
+  join(); // first: the place in line matters more than the room's words
   loadRoomInfo();
-  join();
 }

@@ -4,6 +4,7 @@
  * form.
  */
 import { pathFor } from '../lib/base.js';
+import { t } from '../lib/i18n.js';
 import { ERROR_FIELDS, FIELDS } from './fields.js';
 import { part, ui } from './page.js';
 import { clearOpeningTime, discardChanges, saveSettings, setPaused, updateDirty } from './settings.js';
@@ -73,7 +74,9 @@ export function newCard(id, { onDelete }) {
   for (const f of FIELDS) {
     const input = card.querySelector(`[data-field="${f.name}"]`);
     input.id = `${prefix}-${f.name}`;
-    card.querySelector(`[data-for="${f.name}"]`).htmlFor = input.id;
+    const label = card.querySelector(`[data-for="${f.name}"]`);
+    label.htmlFor = input.id;
+    label.dataset.changed = t('admin.changed');
     const hint = card.querySelector(`[data-hint="${f.name}"]`);
     hint.id = `${prefix}-${f.name}-hint`;
     const describedBy = [hint.id, room.errors[f.name].id];

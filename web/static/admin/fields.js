@@ -21,6 +21,8 @@ export const FIELDS = [
   { name: 'opens_at', kind: 'time', label: 'Opening time' },
   { name: 'pow_work', kind: 'int', label: 'Proof of work' },
   { name: 'require_user', kind: 'bool', label: 'Signed-in visitors only' },
+  { name: 'title', kind: 'text', label: 'Title' },
+  { name: 'message', kind: 'text', label: 'Message' },
 ];
 
 // ERROR_FIELDS is every field a server message can name; paused has
@@ -52,6 +54,17 @@ export function parseField(f, input) {
       }
       if (!isTargetURL(text)) return { error: `${f.label} must be a path starting with / or an http(s) URL.` };
       return { value: text };
+    case 'text': {
+      // Plain text, counted in characters as the server counts them (a
+      // Korean syllable is one); the waiting page shows it as text.
+      const max = Number(input.dataset.max);
+      const value = input.value.trim();
+      if ([...value].length > max) return { error: `${f.label} must be at most ${max} characters.` };
+      // eslint-disable-next-line no-control-regex
+      const control = f.name === 'message' ? /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/ : /[\u0000-\u001f\u007f-\u009f]/;
+      if (control.test(value)) return { error: `${f.label} must not contain control characters.` };
+      return { value };
+    }
     case 'time': {
       // An emptied field means "no opening time", like the clear button.
       if (!text && !input.validity.badInput) return { value: null };
@@ -139,6 +152,7 @@ export function describePatch(patch) {
   return Object.entries(patch).map(([name, value]) => {
     if (name === 'paused') return value ? 'admissions paused' : 'admissions resumed';
     if (name === 'opens_at') return value === null ? 'opening time cleared' : `opening time ${value}`;
+    if (name === 'title' || name === 'message') return value === '' ? `${labels[name]} cleared` : `${labels[name]} set`;
     return `${labels[name] || name} ${value}`;
   }).join(', ');
 }

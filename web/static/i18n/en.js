@@ -23,7 +23,7 @@ export default {
   'room.waiting.progressValue': '{n}% of the way to the front',
   'room.waiting.keepOpen': 'Keep this page open: when it is your turn you will be taken to the booking page automatically. Reloading the page keeps your place.',
   'room.ahead': { one: '{n} person ahead of you', other: '{n} people ahead of you' },
-  'room.ahead.none': "Nobody ahead of you: you're next!",
+  'room.ahead.none': "{n} people ahead of you: you're next!",
   'room.stat.wait': 'Estimated wait',
   'room.stat.turnAt': 'Your turn around',
   'room.stat.rate': 'Line moves',
@@ -203,4 +203,7 @@ export default {
   'booking.ended.no_room.message': 'This address does not name a sale.',
   'booking.ended.invalid.title': 'Your entry pass is no longer valid',
   'booking.ended.invalid.message': 'Your entry pass is missing, expired or not valid for this sale.',
+
+  // ---- Operator page ----
+  'admin.changed': '(changed)',
 };

@@ -23,7 +23,7 @@ export default {
   'room.waiting.progressValue': '맨 앞까지 {n}% 왔습니다',
   'room.waiting.keepOpen': '이 페이지를 열어 두세요. 차례가 되면 예매 페이지로 자동으로 이동합니다. 새로 고쳐도 순번은 그대로입니다.',
   'room.ahead': { other: '내 앞에 {n}명' },
-  'room.ahead.none': '내 앞에 아무도 없습니다. 다음 차례입니다!',
+  'room.ahead.none': '내 앞에 {n}명, 다음 차례입니다!',
   'room.stat.wait': '예상 대기 시간',
   'room.stat.turnAt': '예상 입장 시각',
   'room.stat.rate': '입장 속도',
@@ -203,4 +203,7 @@ export default {
   'booking.ended.no_room.message': '이 주소는 판매를 가리키지 않습니다.',
   'booking.ended.invalid.title': '입장권이 더 이상 유효하지 않습니다',
   'booking.ended.invalid.message': '입장권이 없거나, 만료되었거나, 이 판매용이 아닙니다.',
+
+  // ---- Operator page ----
+  'admin.changed': '(변경됨)',
 };
