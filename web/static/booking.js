@@ -198,8 +198,7 @@ function renderMap() {
     if (b.dataset.state !== s.state || b.dataset.mine !== mine) {
       b.dataset.state = s.state;
       b.dataset.mine = mine;
-      b.setAttribute('aria-label', t('booking.seatLabel', { seat: s.seat, state: describe(s) }));
-      b.title = t('booking.seatLabel', { seat: s.seat, state: describe(s) });
+      seatContent(b, s);
       // Seats of others cannot be chosen; the visitor's own stay focusable
       // so they can be found from the map.
       b.disabled = !s.mine && s.state !== 'available';
@@ -208,6 +207,24 @@ function renderMap() {
   }
   ui.mapEmpty.hidden = seats.length > 0;
   ui.mapSummary.textContent = seats.length ? t('booking.summary', { available, n: seats.length }) : '';
+}
+
+// seatContent names a seat button by its content: the number it shows and,
+// for screen readers only, the rest ("Seat A" … ": held for you"). No
+// aria-label, so the visible text is part of the name (WCAG 2.5.3).
+function seatContent(b, s) {
+  const shown = b.dataset.shown;
+  const hidden = (text) => {
+    const el = document.createElement('span');
+    el.className = 'visually-hidden';
+    el.textContent = text;
+    return el;
+  };
+  const seat = document.createDocumentFragment();
+  seat.append(hidden(s.seat.slice(0, s.seat.length - shown.length)), shown);
+  const parts = nodes('booking.seatLabel', { seat, state: describe(s) });
+  b.replaceChildren(...parts.map((p) => (typeof p === 'string' ? hidden(p) : p)));
+  b.title = t('booking.seatLabel', { seat: s.seat, state: describe(s) });
 }
 
 function describe(s) {
@@ -245,7 +262,8 @@ function buildMap(seats, key) {
     b.className = 'seat';
     b.dataset.seat = s.seat;
     b.dataset.state = '';
-    b.textContent = name ? m[2] : s.seat;
+    b.dataset.shown = name ? m[2] : s.seat;
+    b.textContent = b.dataset.shown;
     rowEl.appendChild(b);
     state.buttons.set(s.seat, b);
   }
