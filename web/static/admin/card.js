@@ -73,7 +73,7 @@ export function newCard(id, { onDelete }) {
   }
   for (const f of FIELDS) {
     const input = card.querySelector(`[data-field="${f.name}"]`);
-    input.id = `${prefix}-${f.name}`;
+    input.id = `${prefix}-${f.id || f.name}`;
     const label = card.querySelector(`[data-for="${f.name}"]`);
     label.htmlFor = input.id;
     label.dataset.changed = t('admin.changed');

@@ -21,7 +21,9 @@ export const FIELDS = [
   { name: 'opens_at', kind: 'time', label: 'Opening time' },
   { name: 'pow_work', kind: 'int', label: 'Proof of work' },
   { name: 'require_user', kind: 'bool', label: 'Signed-in visitors only' },
-  { name: 'title', kind: 'text', label: 'Title' },
+  // `id`: the control's id suffix where the name would clash with the card's
+  // own ids (r-<room>-title is the card's heading).
+  { name: 'title', kind: 'text', label: 'Title', id: 'room_title' },
   { name: 'message', kind: 'text', label: 'Message' },
 ];
 
