@@ -244,7 +244,7 @@ func (b *roomBundle) open(path, acceptLanguage string) {
 
 func (b *roomBundle) wait(actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second) // room for a machine busy with other tests
 	defer cancel()
 	require.NoError(b.t, chromedp.Do(ctx, actions...))
 }
@@ -508,6 +508,7 @@ func TestNoPageHasSeriousAccessibilityViolationsInAnyStateLanguageOrWidth(t *tes
 						b.wait(chromedp.SendKeys("#token", operatorToken), chromedp.Click("#signin-button"))
 					}
 				}
+				t.Log("checking", name)
 				b.wait(chromedp.WaitVisible(c.ready))
 				require.Equal(t, lang, b.eval(`document.documentElement.lang`), name)
 				time.Sleep(200 * time.Millisecond) // announcements and timers settle
