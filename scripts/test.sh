@@ -43,6 +43,14 @@ fi
 if ! command -v chromium >/dev/null 2>&1; then
 	apt_install chromium
 fi
+# Korean pages (and their screenshots in docs/screenshots) need a CJK font:
+# without one headless Chromium draws boxes.
+if ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
+	apt_install fonts-noto-cjk
+fi
+# axe-core for the pages' accessibility checks, from npm into .tools/; the
+# tests run this script too, so installing it here only saves them the wait.
+scripts/axe-core.sh install
 
 # The SQS emulator for the admitter's tests, when its script exists.
 if [ -x scripts/sqs-emulator.sh ]; then

@@ -204,7 +204,11 @@ func (b *prefixBundle) requireAllUnderThePrefix(wantFirstAPI string) {
 			break
 		}
 	}
-	require.Equal(b.t, wantFirstAPI, first, "the page's first API call")
+	if strings.HasSuffix(wantFirstAPI, "/") { // one of several calls made at once, in no set order
+		require.True(b.t, strings.HasPrefix(first, wantFirstAPI), "the page's first API call: %s", first)
+	} else {
+		require.Equal(b.t, wantFirstAPI, first, "the page's first API call")
+	}
 	b.asked, b.served = nil, nil
 }
 
@@ -232,7 +236,7 @@ func TestUnderAPrefixTheWaitingPageSolvesJoinsGoesLiveAndSendsTheAdmittedToBooki
 	loc, err := chromedp.Run(b.ctx, chromedp.Location())
 	require.NoError(t, err)
 	require.Equal(t, b.base+prefix+"/booking/x", loc)
-	b.requireAllUnderThePrefix("GET " + prefix + "/api/events/x/seats")
+	b.requireAllUnderThePrefix("GET " + prefix + "/api/events/x/")
 }
 
 func TestUnderAPrefixTheBookingPageLoadsAndLinksBackToTheLineThere(t *testing.T) {
@@ -246,7 +250,7 @@ func TestUnderAPrefixTheBookingPageLoadsAndLinksBackToTheLineThere(t *testing.T)
 	b.open(prefix + "/booking/x#wr_entry=" + b.entry)
 	b.wait(chromedp.WaitVisible(`button.seat[data-seat="A1"]`))
 	require.Equal(t, prefix+"/rooms/x", b.attr("#done-back", "href"))
-	b.requireAllUnderThePrefix("GET " + prefix + "/api/events/x/seats")
+	b.requireAllUnderThePrefix("GET " + prefix + "/api/events/x/") // seats, holds and bookings at once
 }
 
 func TestUnderAPrefixTheOperatorPageSignsInAndLinksToTheWaitingPageThere(t *testing.T) {
@@ -295,6 +299,9 @@ func (b *prefixBundle) registerFakes(mux *http.ServeMux) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(ch)
+	})
+	mux.HandleFunc("GET /api/rooms/x", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, `{"room":"x","state":"open","waiting":1,"admitted":0,"capacity":5,"admitted_per_minute":0,"title":"","message":""}`)
 	})
 	mux.HandleFunc("GET /api/rooms/x/tickets/t1", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, status)

@@ -63,7 +63,8 @@ var pages = []struct {
 func TestPagesAreEmbedded(t *testing.T) {
 	files := setup(t)
 	for _, name := range []string{web.RoomPage, "room.js", web.AdminPage, "admin.js", web.BookingPage, "booking.js", "pow.js", "pow-worker.js", "style.css", "admin.css", "booking.css",
-		"lib/base.js", "lib/api.js", "lib/storage.js", "lib/format.js", "lib/conn.js", "lib/announce.js"} {
+		"lib/base.js", "lib/api.js", "lib/storage.js", "lib/conn.js", "lib/announce.js",
+		"lib/i18n.js", "i18n/en.js", "i18n/ko.js", "noscript.css"} {
 		readFile(t, files, name)
 	}
 	// Static keeps the source layout; Files strips the prefix.

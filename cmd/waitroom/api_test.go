@@ -308,7 +308,8 @@ func TestLeaveEndsAnAdmissionAndFreesItsCapacity(t *testing.T) {
 
 func TestRoomInfoShowsOpenPausedPrequeueOrClosed(t *testing.T) {
 	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all", "capacity": 7, "batch_size": 2})
+	b.putRoom("sale", map[string]any{"mode": "queue_all", "capacity": 7, "batch_size": 2,
+		"title": "Spring concert", "message": "<b>Doors</b> open at 7"})
 	b.joinTicket("sale")
 	b.joinTicket("sale")
 	b.joinTicket("sale")
@@ -317,7 +318,8 @@ func TestRoomInfoShowsOpenPausedPrequeueOrClosed(t *testing.T) {
 	r := b.get("/api/rooms/sale")
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	require.Equal(t, map[string]any{"room": "sale", "state": "open", "waiting": 1.0, "admitted": 2.0,
-		"capacity": 7.0, "admitted_per_minute": 2.0}, jsonObject(t, r))
+		"capacity": 7.0, "admitted_per_minute": 2.0, "title": "Spring concert", "message": "<b>Doors</b> open at 7"},
+		jsonObject(t, r), "the room's own words, as given")
 
 	for _, c := range []struct {
 		patch map[string]any

@@ -45,3 +45,33 @@ func TestATimeoutEndsTheBrowsersActions(t *testing.T) {
 	err := chromedp.Do(ctx, chromedp.Navigate("about:blank"))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
+
+func TestAxeFindsWhatIsBrokenOnAPageAndNothingOnAGoodOne(t *testing.T) {
+	bad := `<!doctype html><html lang="en"><meta name="viewport" content="width=device-width"><title>t</title><main><img src="data:,"><button></button></main></html>`
+	good := `<!doctype html><html lang="en"><title>t</title><main><h1>Hello</h1><button>Go</button></main></html>`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'")
+		if r.URL.Path == "/bad" {
+			_, _ = w.Write([]byte(bad))
+			return
+		}
+		_, _ = w.Write([]byte(good))
+	}))
+	defer srv.Close()
+
+	ctx := browsertest.Chromium(t, 60*time.Second)
+	require.NoError(t, browsertest.Emulate(ctx, browsertest.Phone))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/bad")))
+	var ids []string
+	for _, v := range browsertest.Serious(browsertest.Axe(t, ctx)) {
+		ids = append(ids, v.ID)
+	}
+	require.ElementsMatch(t, []string{"image-alt", "button-name"}, ids, "under a CSP that allows no injected script")
+	width, err := chromedp.Run(ctx, chromedp.Evaluate[int]("window.innerWidth"))
+	require.NoError(t, err)
+	require.Equal(t, 390, width, "a phone's width")
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/good")))
+	require.Empty(t, browsertest.Axe(t, ctx))
+}

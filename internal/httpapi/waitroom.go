@@ -442,6 +442,8 @@ func (w *Waitroom) roomInfo(c echo.Context) error {
 		"admitted":            st.Admitted,
 		"capacity":            cfg.Capacity,
 		"admitted_per_minute": st.AdmittedLastMinute,
+		"title":               cfg.Title,
+		"message":             cfg.Message,
 	})
 }
 
@@ -508,8 +510,9 @@ func (w *Waitroom) page(c echo.Context) error {
 	return servePage(c, web.RoomPage)
 }
 
+// servePage answers a page in the visitor's language (web.Page).
 func servePage(c echo.Context, name string) error {
-	b, err := fs.ReadFile(web.Files(), name)
+	b, err := web.Page(c.Response(), c.Request(), name)
 	if err != nil {
 		return err
 	}

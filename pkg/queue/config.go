@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Mode decides what happens to a visitor at join.
@@ -42,6 +43,8 @@ const (
 	MaxTargetURLLen  = 2048
 	MaxUserLen       = 128
 	MaxPowWork       = 10000000
+	MaxTitleLen      = 100  // characters, not bytes: a Korean title is 3 bytes a character
+	MaxMessageLen    = 1000 // characters
 )
 
 // Config is one room's settings. The zero value is not valid; start from
@@ -71,6 +74,12 @@ type Config struct {
 	RequireUser bool `json:"require_user"`
 	// PowWork is the join puzzle's size (its maxnumber); 0 = off. Default 0.
 	PowWork int `json:"pow_work"`
+	// Title is the waiting page's heading, plain text of at most 100
+	// characters. Default "" (the page's own words).
+	Title string `json:"title"`
+	// Message is plain text the waiting page shows as it is, at most 1000
+	// characters; line breaks are kept. Default "".
+	Message string `json:"message"`
 }
 
 // DefaultConfig returns the defaults of docs/API.md for a room.
@@ -110,6 +119,8 @@ type ConfigPatch struct {
 	TargetURL     *string
 	RequireUser   *bool
 	PowWork       *int
+	Title         *string
+	Message       *string
 }
 
 // DecodeConfigPatch parses a JSON object of config fields (as an operator
@@ -229,6 +240,19 @@ func (p *ConfigPatch) set(field string, raw json.RawMessage) error {
 			return &ConfigError{Field: field, Reason: err.Error()}
 		}
 		p.TargetURL = &s
+	case "title", "message":
+		var s string
+		if string(raw) == "null" || json.Unmarshal(raw, &s) != nil {
+			return &ConfigError{Field: field, Reason: "must be a string"}
+		}
+		if err := validRoomText(field, s); err != nil {
+			return &ConfigError{Field: field, Reason: err.Error()}
+		}
+		if field == "title" {
+			p.Title = &s
+		} else {
+			p.Message = &s
+		}
 	default:
 		// Named quoted and cut short: the name is the caller's, and may be
 		// empty, huge or full of control characters.
@@ -282,6 +306,31 @@ func invisibleInURL(r rune) bool {
 	return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
 }
 
+// validRoomText checks a title or message: plain text the page shows as
+// text, never as HTML, so only length and control characters matter. A
+// title is one line; a message may have line breaks and tabs.
+func validRoomText(field, s string) error {
+	limit := MaxTitleLen
+	if field == "message" {
+		limit = MaxMessageLen
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("must be UTF-8 text")
+	}
+	if utf8.RuneCountInString(s) > limit {
+		return fmt.Errorf("must be at most %d characters", limit)
+	}
+	for _, r := range s {
+		if field == "message" && (r == '\n' || r == '\r' || r == '\t') {
+			continue
+		}
+		if unicode.IsControl(r) {
+			return fmt.Errorf("must not contain control characters")
+		}
+	}
+	return nil
+}
+
 // Apply returns c with the patch's fields set.
 func (p ConfigPatch) Apply(c Config) Config {
 	if p.Capacity != nil {
@@ -317,6 +366,12 @@ func (p ConfigPatch) Apply(c Config) Config {
 	if p.PowWork != nil {
 		c.PowWork = *p.PowWork
 	}
+	if p.Title != nil {
+		c.Title = *p.Title
+	}
+	if p.Message != nil {
+		c.Message = *p.Message
+	}
 	return c
 }
 
@@ -347,6 +402,11 @@ func (c Config) Validate() error {
 	if err := validTargetURL(c.TargetURL); err != nil {
 		return &ConfigError{Field: "target_url", Reason: err.Error()}
 	}
+	for field, text := range map[string]string{"title": c.Title, "message": c.Message} {
+		if err := validRoomText(field, text); err != nil {
+			return &ConfigError{Field: field, Reason: err.Error()}
+		}
+	}
 	return nil
 }
 
@@ -369,6 +429,8 @@ func (c Config) fields() []any {
 		"target_url", c.TargetURL,
 		"require_user", boolField(c.RequireUser),
 		"pow_work", c.PowWork,
+		"title", c.Title,
+		"message", c.Message,
 	}
 }
 
@@ -407,6 +469,8 @@ func configFromHash(room string, h map[string]string) Config {
 	if u := h["target_url"]; u != "" {
 		c.TargetURL = u
 	}
+	c.Title = h["title"]
+	c.Message = h["message"]
 	return c
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,6 +85,11 @@ func TestBadConfigsAreRefusedNamingTheFieldAndChangeNothing(t *testing.T) {
 		{`{"opens_at":"tomorrow"}`, "opens_at"},
 		{`{"target_url":"javascript:alert(1)"}`, "target_url"},
 		{`{"target_url":"//evil.example"}`, "target_url"},
+		{`{"title":5}`, "title"},
+		{`{"title":null}`, "title"},
+		{`{"title":"two\nlines"}`, "title"},
+		{`{"message":"bell\u0007"}`, "message"},
+		{`{"message":["a"]}`, "message"},
 		{`{"colour":"red"}`, `"colour"`},
 		{`{"":1}`, `""`},
 		{`{"batch_size":5,"batch_size":6}`, "batch_size"},
@@ -157,6 +164,34 @@ func TestATargetURLIsASamesitePathOrAnHTTPURLWithNothingInvisible(t *testing.T) 
 		require.ErrorAs(t, err, &ce, "%q", c.url)
 		require.Equal(t, "target_url", ce.Field, "%q", c.url)
 	}
+}
+
+func TestATitleAndMessageArePlainTextKeptAsGivenUpToTheirLength(t *testing.T) {
+	each(t, ConfigPatch{}, func(t *testing.T, b *bundle) {
+		title := strings.Repeat("가", MaxTitleLen) // 100 characters, 300 bytes
+		message := "<img src=x onerror=alert(1)>\nLine two\twith a tab & \"quotes\""
+		p, err := DecodeConfigPatch([]byte(fmt.Sprintf(`{"title":%q,"message":%q}`, title, message)))
+		require.NoError(t, err)
+		cfg := b.put(t, p)
+		require.Equal(t, title, cfg.Title)
+		require.Equal(t, message, cfg.Message, "stored as given: the page escapes it, the store does not")
+		got, err := b.store.Room(b.ctx, b.room)
+		require.NoError(t, err)
+		require.Equal(t, cfg, got)
+
+		for field, limit := range map[string]int{"title": MaxTitleLen, "message": MaxMessageLen} {
+			body := fmt.Sprintf(`{%q:%q}`, field, strings.Repeat("a", limit+1))
+			_, err := DecodeConfigPatch([]byte(body))
+			var ce *ConfigError
+			require.ErrorAs(t, err, &ce, field)
+			require.Equal(t, field, ce.Field)
+			require.Contains(t, ce.Error(), fmt.Sprint(limit))
+		}
+		// "" clears them again.
+		cfg = b.put(t, ConfigPatch{Title: new(""), Message: new("")})
+		require.Empty(t, cfg.Title)
+		require.Empty(t, cfg.Message)
+	})
 }
 
 func TestGoodPatchDecodes(t *testing.T) {

@@ -163,6 +163,12 @@ func (p ConfigPatch) fields() []any {
 	if p.PowWork != nil {
 		add("pow_work", *p.PowWork)
 	}
+	if p.Title != nil {
+		add("title", *p.Title)
+	}
+	if p.Message != nil {
+		add("message", *p.Message)
+	}
 	return f
 }
 

@@ -23,6 +23,7 @@
  * eval, no style attributes. Every URL comes from lib/base.js, so the page
  * works under a path prefix too.
  */
+import { languageSwitch, t, translate } from './lib/i18n.js';
 import { invalid, ui } from './admin/page.js';
 import { onRooms } from './admin/poll.js';
 import { applyRooms, drawCharts, onCreate } from './admin/rooms.js';
@@ -40,5 +41,8 @@ window.addEventListener('resize', () => {
   resizeFrame = requestAnimationFrame(drawCharts);
 });
 
+translate();
+document.title = t('admin.title');
+languageSwitch(document.getElementById('lang-switch'));
 onRooms(applyRooms);
 startSession();

@@ -22,7 +22,7 @@
 import { announcer } from './lib/announce.js';
 import { errorCode, errorMessage as serverMessage, request, serverNow } from './lib/api.js';
 import { pathFor, roomIn } from './lib/base.js';
-import { formatClock } from './lib/format.js';
+import { fmt, languageSwitch, nodes, t, translate } from './lib/i18n.js';
 import { tabStorage as storage } from './lib/storage.js';
 
 // ---- Tunables -----------------------------------------------------------
@@ -39,6 +39,7 @@ const ARM_MS = 4000; // how long "Really cancel?" waits for the second click
 const byId = (id) => document.getElementById(id);
 const ui = {
   roomLabel: byId('room-label'),
+  langSwitch: byId('lang-switch'),
   heading: byId('heading'),
   admission: byId('admission'),
   admissionLeft: byId('admission-left'),
@@ -104,7 +105,7 @@ function api(method, path, body) {
 
 // errorMessage: the server's words for a failed reply, or ours.
 function errorMessage(reply) {
-  return serverMessage(reply && reply.data) || 'Something went wrong. Please try again.';
+  return serverMessage(reply && reply.data) || t('booking.error');
 }
 
 // authFailed ends the page when the API refused the visitor's admission.
@@ -155,7 +156,7 @@ async function doRefresh() {
       api('GET', apiBase + '/bookings'),
     ]);
   } catch {
-    setNotice('We cannot reach the booking service. Retrying…', true);
+    setNotice(t('booking.unreachableRetrying'), true);
     return false;
   }
   if (state.over) return false;
@@ -164,7 +165,7 @@ async function doRefresh() {
   }
   const bad = replies.find((r) => r.status !== 200 || !Array.isArray(r.data));
   if (bad) {
-    setNotice(errorMessage(bad) + ' Retrying…', true);
+    setNotice(t('booking.failedRetrying', { reason: errorMessage(bad) }), true);
     return false;
   }
   if (ui.notice.dataset.kind === 'connection') setNotice('');
@@ -197,8 +198,7 @@ function renderMap() {
     if (b.dataset.state !== s.state || b.dataset.mine !== mine) {
       b.dataset.state = s.state;
       b.dataset.mine = mine;
-      b.setAttribute('aria-label', 'Seat ' + s.seat + ': ' + describe(s));
-      b.title = 'Seat ' + s.seat + ': ' + describe(s);
+      seatContent(b, s);
       // Seats of others cannot be chosen; the visitor's own stay focusable
       // so they can be found from the map.
       b.disabled = !s.mine && s.state !== 'available';
@@ -206,15 +206,31 @@ function renderMap() {
     if (s.state === 'available') available++;
   }
   ui.mapEmpty.hidden = seats.length > 0;
-  ui.mapSummary.textContent = seats.length
-    ? `${available} of ${seats.length} seats available.`
-    : '';
+  ui.mapSummary.textContent = seats.length ? t('booking.summary', { available, n: seats.length }) : '';
+}
+
+// seatContent names a seat button by its content: the number it shows and,
+// for screen readers only, the rest ("Seat A" … ": held for you"). No
+// aria-label, so the visible text is part of the name (WCAG 2.5.3).
+function seatContent(b, s) {
+  const shown = b.dataset.shown;
+  const hidden = (text) => {
+    const el = document.createElement('span');
+    el.className = 'visually-hidden';
+    el.textContent = text;
+    return el;
+  };
+  const seat = document.createDocumentFragment();
+  seat.append(hidden(s.seat.slice(0, s.seat.length - shown.length)), shown);
+  const parts = nodes('booking.seatLabel', { seat, state: describe(s) });
+  b.replaceChildren(...parts.map((p) => (typeof p === 'string' ? hidden(p) : p)));
+  b.title = t('booking.seatLabel', { seat: s.seat, state: describe(s) });
 }
 
 function describe(s) {
-  if (s.mine) return s.state === 'booked' ? 'booked by you' : 'held for you';
-  if (s.state === 'available') return 'available';
-  return s.state === 'booked' ? 'booked' : 'held by someone else';
+  if (s.mine) return t(s.state === 'booked' ? 'booking.state.bookedMine' : 'booking.state.heldMine');
+  if (s.state === 'available') return t('booking.state.available');
+  return t(s.state === 'booked' ? 'booking.state.booked' : 'booking.state.heldOther');
 }
 
 // buildMap lays the seats out in rows: consecutive seats whose ids start
@@ -246,7 +262,8 @@ function buildMap(seats, key) {
     b.className = 'seat';
     b.dataset.seat = s.seat;
     b.dataset.state = '';
-    b.textContent = name ? m[2] : s.seat;
+    b.dataset.shown = name ? m[2] : s.seat;
+    b.textContent = b.dataset.shown;
     rowEl.appendChild(b);
     state.buttons.set(s.seat, b);
   }
@@ -261,7 +278,7 @@ function renderBasket() {
       li.dataset.seat = h.seat;
       const name = document.createElement('span');
       name.className = 'basket-seat';
-      name.textContent = 'Seat ' + h.seat;
+      name.textContent = t('booking.seat', { seat: h.seat });
       const left = document.createElement('span');
       left.className = 'hold-left muted';
       left.dataset.ends = String(h.ends);
@@ -269,8 +286,8 @@ function renderBasket() {
       const row = document.createElement('div');
       row.className = 'button-row';
       row.append(
-        actionButton('Confirm booking', 'book', h.seat, 'button'),
-        actionButton('Release', 'release', h.seat, 'button button-secondary'),
+        actionButton(t('booking.confirm'), 'book', h.seat, 'button'),
+        actionButton(t('booking.release'), 'release', h.seat, 'button button-secondary'),
       );
       li.append(name, left, row);
       return li;
@@ -285,14 +302,13 @@ function renderBasket() {
       li.dataset.seat = b.seat;
       const name = document.createElement('span');
       name.className = 'basket-seat';
-      name.textContent = 'Seat ' + b.seat + ' ✓';
+      name.textContent = t('booking.seat', { seat: b.seat }) + ' ✓';
       const ref = document.createElement('span');
       ref.className = 'muted';
-      ref.append('Reference ');
       const code = document.createElement('code');
       code.textContent = b.booking_id;
-      ref.append(code);
-      li.append(name, ref, actionButton('Cancel booking', 'cancel', b.seat, 'button button-secondary'));
+      ref.replaceChildren(...nodes('booking.reference', { ref: code }));
+      li.append(name, ref, actionButton(t('booking.cancel'), 'cancel', b.seat, 'button button-secondary'));
       return li;
     }),
   );
@@ -306,7 +322,7 @@ function actionButton(text, action, seat, cls) {
   b.textContent = text;
   b.dataset.action = action;
   b.dataset.seat = seat;
-  b.setAttribute('aria-label', text + ', seat ' + seat);
+  b.setAttribute('aria-label', t('booking.actionLabel', { action: text, seat }));
   return b;
 }
 
@@ -318,14 +334,14 @@ function tick() {
   if (Number.isFinite(state.admissionEnds)) {
     const left = state.admissionEnds - now;
     ui.admission.hidden = false;
-    ui.admissionLeft.textContent = formatClock(left);
+    ui.admissionLeft.textContent = fmt.clock(left);
     ui.admission.classList.toggle('timer-low', left < 60000);
     if (left <= 0) forceRefresh(); // the API will say it is over
   }
   let ended = false;
   for (const el of ui.holds.querySelectorAll('.hold-left')) {
     const left = Number(el.dataset.ends) - now;
-    el.textContent = left > 0 ? 'Held for ' + formatClock(left) + ' more' : 'Hold ended';
+    el.textContent = left > 0 ? t('booking.heldFor', { left: fmt.clock(left) }) : t('booking.holdEnded');
     el.classList.toggle('timer-low', left < 60000);
     if (left <= 0) ended = true;
   }
@@ -365,22 +381,22 @@ function onBasketClick(ev) {
       book(seat);
       break;
     case 'release':
-      release(seat, 'Seat ' + seat + ' released.');
+      release(seat, t('booking.released', { seat }));
       break;
     case 'cancel':
       // A booking is worth a second click.
       if (b.dataset.armed !== 'true') {
         b.dataset.armed = 'true';
-        b.textContent = 'Really cancel?';
+        b.textContent = t('booking.reallyCancel');
         setTimeout(() => {
           if (b.isConnected) {
             b.dataset.armed = 'false';
-            b.textContent = 'Cancel booking';
+            b.textContent = t('booking.cancel');
           }
         }, ARM_MS);
         return;
       }
-      release(seat, 'Booking of seat ' + seat + ' cancelled.');
+      release(seat, t('booking.cancelled', { seat }));
       break;
   }
 }
@@ -394,7 +410,7 @@ async function act(fn) {
     const reply = await fn();
     if (reply && authFailed(reply)) return;
   } catch {
-    setNotice('We cannot reach the booking service. Please try again.', true);
+    setNotice(t('booking.unreachable'), true);
   } finally {
     state.busy = false;
     document.body.classList.remove('busy');
@@ -416,14 +432,13 @@ function hold(seat) {
   return act(async () => {
     const r = await api('POST', apiBase + '/holds', { seat });
     if (r.status === 201 || r.status === 200) {
-      const until = new Date(Date.parse(r.data.held_until));
       setNotice('');
-      say(`Seat ${seat} is held for you until ${until.toLocaleTimeString()}. Confirm it to book it.`);
+      say(t('booking.heldSay', { seat, time: fmt.timeSeconds(Date.parse(r.data.held_until)) }));
       state.focusAfter = `.basket-item[data-seat="${CSS.escape(seat)}"] button[data-action="book"]`;
     } else if (errorCode(r.data) === 'seat_unavailable') {
-      setNotice(`Sorry, someone else just took seat ${seat}. Please choose another.`);
+      setNotice(t('booking.taken', { seat }));
     } else if (errorCode(r.data) === 'limit_reached') {
-      setNotice('You already hold or booked as many seats as one visitor may. Release a seat to choose another.');
+      setNotice(t('booking.limit'));
     } else if (!authFailed(r)) {
       setNotice(errorMessage(r));
     }
@@ -436,11 +451,11 @@ function book(seat) {
     const r = await api('POST', apiBase + '/bookings', { seat });
     if (r.status === 201 || r.status === 200) {
       setNotice('');
-      say(`Seat ${seat} is booked. Your reference is ${r.data.booking_id}.`);
+      say(t('booking.bookedSay', { seat, ref: r.data.booking_id }));
     } else if (errorCode(r.data) === 'hold_required') {
-      setNotice(`Your hold on seat ${seat} ended before you confirmed it. Choose the seat again if it is still free.`);
+      setNotice(t('booking.holdRequired', { seat }));
     } else if (errorCode(r.data) === 'seat_unavailable') {
-      setNotice(`Seat ${seat} was taken by someone else after your hold ended.`);
+      setNotice(t('booking.takenAfterHold', { seat }));
     } else if (!authFailed(r)) {
       setNotice(errorMessage(r));
     }
@@ -455,7 +470,7 @@ function release(seat, done) {
       setNotice('');
       say(done);
     } else if (r.status === 404) {
-      setNotice(`Seat ${seat} is no longer yours.`);
+      setNotice(t('booking.notYours', { seat }));
     } else if (!authFailed(r)) {
       setNotice(errorMessage(r));
     }
@@ -471,7 +486,7 @@ async function checkout() {
   try {
     r = await api('POST', apiBase + '/checkout');
   } catch {
-    setNotice('We cannot reach the booking service. Please try again.', true);
+    setNotice(t('booking.unreachable'), true);
     return;
   } finally {
     state.busy = false;
@@ -499,46 +514,34 @@ function finish() {
   stop();
   setNotice('');
   const n = state.bookings.length;
-  ui.doneSummary.textContent =
-    n === 0 ? 'You booked no seats.' : n === 1 ? 'You booked 1 seat:' : `You booked ${n} seats:`;
+  ui.doneSummary.textContent = n === 0 ? t('booking.doneNone') : t('booking.doneSome', { n });
   ui.doneBookings.replaceChildren(
     ...state.bookings.map((b) => {
       const li = document.createElement('li');
       li.className = 'done-item';
-      li.textContent = `Seat ${b.seat}, reference `;
       const code = document.createElement('code');
       code.textContent = b.booking_id;
-      li.append(code);
+      li.replaceChildren(...nodes('booking.doneItem', { seat: b.seat, ref: code }));
       return li;
     }),
   );
   showView('done');
-  ui.heading.textContent = 'Thank you';
+  ui.heading.textContent = t('booking.thanks');
+  document.title = t('booking.thanks');
   say(ui.doneSummary.textContent);
 }
 
 function showEnded(reason) {
   stop();
   setNotice('');
-  const messages = {
-    admission_ended: [
-      'Your admission has ended',
-      'Your time to book ran out, or you checked out or left the line.',
-    ],
-    wrong_room: ['This pass is for another sale', 'Your entry pass does not admit you to this sale.'],
-    no_token: [
-      'You need to go through the line first',
-      'This page needs the entry pass the waiting room gives you when it is your turn, and we could not find one.',
-    ],
-    no_room: ['There is no such sale', 'This address does not name a sale.'],
-  };
-  const [title, msg] = messages[reason] || [
-    'Your entry pass is no longer valid',
-    'Your entry pass is missing, expired or not valid for this sale.',
-  ];
+  const known = ['admission_ended', 'wrong_room', 'no_token', 'no_room'];
+  const key = known.includes(reason) ? reason : 'invalid';
+  const title = t(`booking.ended.${key}.title`);
+  const msg = t(`booking.ended.${key}.message`);
   ui.endedTitle.textContent = title;
   ui.endedMessage.textContent = msg;
-  ui.heading.textContent = 'Booking closed for you';
+  ui.heading.textContent = t('booking.closedHeading');
+  document.title = t('booking.closedHeading');
   showView('ended');
   say(title + '. ' + msg);
 }
@@ -592,14 +595,18 @@ function tokenExpiry(token) {
 start();
 
 function start() {
+  translate();
+  document.title = t('booking.heading');
   ui.backToLine.href = lineUrl;
   ui.doneBack.href = lineUrl;
   if (!room) {
+    languageSwitch(ui.langSwitch);
     showEnded('no_room');
     return;
   }
-  ui.roomLabel.textContent = 'Booking · ' + room;
+  ui.roomLabel.textContent = t('booking.eyebrow', { room });
   state.token = takeEntryToken();
+  languageSwitch(ui.langSwitch); // after the token left the address bar
   if (!state.token) {
     showEnded('no_token');
     return;

@@ -17,6 +17,15 @@
  * still moves up and gets in, and still counts as present, so the server
  * does not give the place away as abandoned.
  *
+ * While in line the visitor may ask to be called when it is their turn
+ * (the Notification API, asked only when pressed). Admitted while the tab
+ * is hidden, the page changes the tab's title (always), shows a
+ * notification and plays a short Web Audio chime (only when asked), and
+ * waits for the visitor to come back before it goes on to the booking page.
+ *
+ * Every word comes from static/i18n/<lang>.js through lib/i18n.js; the
+ * room's own title and message (GET /api/rooms/{room}) are shown as text.
+ *
  * No framework and no build step: ES modules, shared ones in lib/. The page
  * must run under "default-src 'self'; connect-src 'self' ws://<host>
  * wss://<host>": its socket goes back to the host it came from, and nothing
@@ -28,7 +37,7 @@ import { announcer } from './lib/announce.js';
 import { errorCode, errorMessage, request, retryAfterMs, serverNow } from './lib/api.js';
 import { roomIn, socketFor, urlFor } from './lib/base.js';
 import { showConn } from './lib/conn.js';
-import { formatCountdown, formatInt, formatLocalTime, formatWait } from './lib/format.js';
+import { fmt, languageSwitch, lang, nodes, t, translate } from './lib/i18n.js';
 import { tabStorage as storage } from './lib/storage.js';
 
 // ---- Tunables -----------------------------------------------------------
@@ -44,15 +53,21 @@ const ADMITTED_PAUSE_MS = 1500; // how long "You're in!" shows before the redire
 const POLLING_LABEL_AFTER = 3; // failed reconnects before the indicator says "polling"
 const CLOSE_REPLACED = 4000; // server's close code: a newer socket for this ticket took over
 const POW_SOLVES = 2; // puzzles solved per join before giving up: pow_required, then pow_invalid once
+const ROOM_INFO_MS = 30000; // the room's title, message and admission rate, re-read this often while waiting
+const AGE_TICK_MS = 1000; // the "last update" age, while the socket is down
+const DROP_SAY_AFTER_MS = 5000; // a drop is announced to screen readers only once it lasts this long
 
 // ---- Elements -----------------------------------------------------------
 
 const byId = (id) => document.getElementById(id);
 const ui = {
-  roomLabel: byId('room-label'),
+  roomTitle: byId('room-title'),
+  roomMessage: byId('room-message'),
+  langSwitch: byId('lang-switch'),
   heading: byId('heading'),
   conn: byId('conn'),
   connText: byId('conn-text'),
+  connAge: byId('conn-age'),
   notice: byId('notice'),
   views: {
     loading: byId('view-loading'),
@@ -67,11 +82,16 @@ const ui = {
   progress: byId('progress'),
   progressFill: byId('progress-fill'),
   eta: byId('eta'),
+  etaClock: byId('eta-clock'),
+  rate: byId('rate'),
+  rateNote: byId('rate-note'),
   waiting: byId('waiting'),
   opensLine: byId('opens-line'),
   opensAt: byId('opens-at'),
   countdown: byId('countdown'),
+  prequeueExplain: byId('prequeue-explain'),
   prequeueWaiting: byId('prequeue-waiting'),
+  admittedLead: byId('admitted-lead'),
   continueLink: byId('continue'),
   endedMessage: byId('ended-message'),
   endedDetail: byId('ended-detail'),
@@ -80,6 +100,14 @@ const ui = {
   checkProgress: byId('check-progress'),
   checkFill: byId('check-fill'),
   checkPercent: byId('check-percent'),
+  turnTools: byId('turn-tools'),
+  notify: byId('notify'),
+  notifyStatus: byId('notify-status'),
+  leave: byId('leave'),
+  leaveConfirm: byId('leave-confirm'),
+  leaveYes: byId('leave-yes'),
+  leaveNo: byId('leave-no'),
+  leaveStatus: byId('leave-status'),
 };
 
 // ---- State --------------------------------------------------------------
@@ -87,6 +115,10 @@ const ui = {
 const room = roomIn('rooms');
 const apiBase = 'api/rooms/' + room;
 const userTokenKey = 'wr_user_token_' + room;
+const notifyKey = 'wr_notify_' + room; // "1": the visitor asked to be called
+
+// The room's own words and pace, from GET /api/rooms/{room}.
+const info = { title: '', message: '', rate: null, timer: 0 };
 
 // Everything about the current ticket. `gen` goes up on every (re)join, so
 // replies and timers that belong to an older ticket can tell and do nothing.
@@ -105,6 +137,11 @@ const session = {
   // The socket was closed with CLOSE_REPLACED: this page is open in another
   // tab too. Stay on polling until this tab is looked at again.
   replaced: false,
+  lastUpdate: 0, // Date.now() of the last status or message from the server
+  lostAt: 0, // when the socket went down, 0 while live
+  ageTimer: 0,
+  last: null, // the last waiting message, to redraw it when the rate changes
+  target: '', // where an admitted visitor goes once the tab is looked at
 };
 
 // ---- Joining ------------------------------------------------------------
@@ -119,7 +156,9 @@ async function join(notice = '') {
   session.ticket = null;
   session.done = false;
   session.replaced = false;
-  showView('loading', 'Joining the line…');
+  session.target = '';
+  if (!info.timer) info.timer = setTimeout(loadRoomInfo, ROOM_INFO_MS);
+  showView('loading', t('room.heading.joining'));
   setConn('connecting');
   setNotice(notice);
   if (notice) say(notice);
@@ -147,20 +186,13 @@ async function join(notice = '') {
       // user_required or invalid_user_token: only the site can vouch for
       // the visitor, so the way back is through the site's own link.
       storage.remove(userTokenKey);
-      finish({
-        heading: 'Please sign in at the shop first',
-        message: 'This sale is for signed-in customers. Go back to the shop, sign in, and follow its link to the waiting room again.',
-      });
+      finish(ended('signin'));
       return;
     }
     const code = reply ? errorCode(reply.data) : '';
     if (status === 403 && (code === 'pow_required' || code === 'pow_invalid')) {
       if (solves >= POW_SOLVES) {
-        finish({
-          heading: 'We could not check your browser',
-          message: 'The waiting room did not accept the check this browser did, so you are not in line yet.',
-          button: 'Try again',
-        });
+        finish(ended('powRefused', { button: 'room.tryAgain' }));
         return;
       }
       solves++;
@@ -171,33 +203,20 @@ async function join(notice = '') {
     }
     if (status === 403) {
       // Only room_closed is expected here: the sale is over.
-      finish({
-        heading: 'This sale is closed',
-        message: 'This sale is closed, so the waiting room is not taking new visitors.',
-      });
+      finish(ended('closed'));
       return;
     }
     if (status === 404) {
-      finish({
-        heading: 'Waiting room not found',
-        message: 'There is no waiting room at this address. Please check the link.',
-      });
+      finish(ended('notFound'));
       return;
     }
     if (status === 429) {
-      await waitWithCountdown(retryAfterMs(reply.retryAfter), gen,
-        (s) => `Lots of people are joining right now. Trying again in ${s} s…`);
+      await waitWithCountdown(retryAfterMs(reply.retryAfter), gen, (s) => t('retry.busy', { n: s }));
     } else if (status === 0 || status === 408 || status >= 500) {
       await waitWithCountdown(backoffMs(attempt++), gen,
-        (s) => navigator.onLine === false
-          ? `You seem to be offline. Trying again in ${s} s…`
-          : `We can't reach the waiting room right now. Trying again in ${s} s…`);
+        (s) => t(navigator.onLine === false ? 'retry.offline' : 'retry.unreachable', { n: s }));
     } else {
-      finish({
-        heading: 'Something went wrong',
-        message: errorMessage(reply.data) || 'We could not put you in line.',
-        button: 'Try again',
-      });
+      finish(ended('error', { detail: errorMessage(reply.data), button: 'room.tryAgain' }));
       return;
     }
     if (gen !== session.gen) return;
@@ -237,9 +256,9 @@ function begin(status) {
 // showing progress. It resolves to the payload for the join body, or to
 // null when this join is stale or has ended on screen (it says why).
 async function proveWork(gen, notice) {
-  showView('checking', 'Checking your browser…');
+  showView('checking', t('room.heading.checking'));
   setCheckProgress(0);
-  say('Checking your browser before you join the line. This takes a few seconds.');
+  say(t('room.checking.say'));
 
   let challenge = null;
   for (let attempt = 0; !challenge;) {
@@ -254,23 +273,14 @@ async function proveWork(gen, notice) {
     if (status === 200 && reply.data) {
       challenge = reply.data;
     } else if (status === 429) {
-      await waitWithCountdown(retryAfterMs(reply.retryAfter), gen,
-        (s) => `Lots of people are joining right now. Trying again in ${s} s…`);
+      await waitWithCountdown(retryAfterMs(reply.retryAfter), gen, (s) => t('retry.busy', { n: s }));
     } else if (status === 0 || status === 408 || status >= 500) {
-      await waitWithCountdown(backoffMs(attempt++), gen,
-        (s) => `We can't reach the waiting room right now. Trying again in ${s} s…`);
+      await waitWithCountdown(backoffMs(attempt++), gen, (s) => t('retry.unreachable', { n: s }));
     } else if (status === 404) {
-      finish({
-        heading: 'Waiting room not found',
-        message: 'There is no waiting room at this address. Please check the link.',
-      });
+      finish(ended('notFound'));
       return null;
     } else {
-      finish({
-        heading: 'Something went wrong',
-        message: errorMessage(reply.data) || 'We could not get the browser check.',
-        button: 'Try again',
-      });
+      finish(ended('error', { detail: errorMessage(reply.data), button: 'room.tryAgain' }));
       return null;
     }
     if (gen !== session.gen) return null;
@@ -286,7 +296,7 @@ async function proveWork(gen, notice) {
   }
   if (gen !== session.gen) return null;
   if (!pow || typeof pow.solve !== 'function') {
-    finish({ heading: 'Something went wrong', message: 'The browser check did not load. Please reload the page.', button: 'Try again' });
+    finish(ended('powLoad', { button: 'room.tryAgain' }));
     return null;
   }
   const stop = new AbortController();
@@ -296,24 +306,15 @@ async function proveWork(gen, notice) {
       else setCheckProgress(Math.floor(fraction * 100));
     }, stop.signal);
     if (gen !== session.gen) return null;
-    showView('loading', 'Joining the line…');
-    say('Check complete. Joining the line…');
+    showView('loading', t('room.heading.joining'));
+    say(t('room.checking.done'));
     return payload;
   } catch (err) {
     if (gen !== session.gen) return null;
     if (err && err.code === 'unsupported') {
-      finish({
-        heading: "This browser can't join the line",
-        message: err.message,
-        detail: 'Every visitor\'s browser solves a small puzzle before joining, so that nobody can take many places at once.',
-        button: 'Try again',
-      });
+      finish(ended('powUnsupported', { button: 'room.tryAgain' }));
     } else {
-      finish({
-        heading: 'Something went wrong',
-        message: 'We could not check your browser: ' + ((err && err.message) || 'unknown error'),
-        button: 'Try again',
-      });
+      finish(ended('powFailed', { detail: (err && err.message) || '', button: 'room.tryAgain' }));
     }
     return null;
   }
@@ -349,7 +350,7 @@ function connectSocket() {
   ws.addEventListener('open', () => {
     if (session.ws !== ws) return;
     openedAt = Date.now();
-    setConn('live');
+    socketBack();
     stopPolling(); // the socket carries every change from now on
   });
   ws.addEventListener('message', (event) => {
@@ -372,6 +373,7 @@ function socketLost(code, livedMs) {
   if (session.done) return;
   if (livedMs >= STABLE_SOCKET_MS) session.wsAttempts = 0;
   startPolling();
+  socketDown();
 
   if (code === CLOSE_REPLACED) {
     // The same ticket opened a newer socket, in another tab. Reconnecting
@@ -447,11 +449,11 @@ async function pollOnce() {
     apply(reply.data);
   } else if (reply && reply.status === 404) {
     if (errorCode(reply.data) === 'room_not_found') {
-      finish(endedText('room_deleted'));
+      finish(ended('room_deleted'));
     } else {
       // ticket_not_found: the place is gone (away too long, or left from
       // elsewhere). Get a new one rather than leave the visitor stranded.
-      join('Your earlier place in line was lost, so you have joined the line again, at the back.');
+      join(t('room.lostPlace'));
     }
     return;
   } else if (reply && reply.status === 429) {
@@ -467,6 +469,8 @@ async function pollOnce() {
 // or a socket message (keyed by "type"); both carry the same fields.
 function apply(msg) {
   if (session.done || !msg || typeof msg !== 'object') return;
+  session.lastUpdate = Date.now();
+  showAge();
   switch (msg.type || msg.state) {
     case 'position':
     case 'waiting':
@@ -479,7 +483,7 @@ function apply(msg) {
       admit(msg);
       break;
     case 'expired':
-      finish(endedText(msg.reason));
+      finish(ended(msg.reason));
       break;
     default:
       // A message from a newer server that this page does not know: ignore.
@@ -490,47 +494,67 @@ function showWaiting(msg) {
   const position = Number(msg.position);
   if (!Number.isFinite(position) || position < 1) return;
   const ahead = Number.isFinite(Number(msg.ahead)) ? Number(msg.ahead) : position - 1;
+  session.last = msg;
 
-  showView('waiting', "You're in line");
-  ui.position.textContent = formatInt(position);
-  ui.ahead.textContent = ahead === 0
-    ? "0 ahead of you: you're next!"
-    : `${formatInt(ahead)} ahead of you`;
-  ui.waiting.textContent = msg.waiting == null ? '–' : formatInt(msg.waiting);
-  const eta = formatEta(msg.eta_seconds);
-  ui.eta.textContent = eta;
+  showView('waiting', t('room.heading.waiting'));
+  ui.position.textContent = fmt.int(position);
+  ui.ahead.textContent = ahead === 0 ? t('room.ahead.none', { n: 0 }) : t('room.ahead', { n: ahead });
+  ui.waiting.textContent = msg.waiting == null ? '–' : fmt.int(msg.waiting);
+  const seconds = etaSeconds(msg.eta_seconds);
+  ui.eta.textContent = seconds === null ? t('eta.calculating') : formatEta(seconds);
+  // The moment, on the visitor's own clock and in their time zone.
+  ui.etaClock.textContent = seconds === null ? '–' : t('eta.around', { time: fmt.time(Date.now() + seconds * 1000) });
+  showRate(ahead, seconds);
   setProgress(progressPercent(firstPosition(position), position));
-  document.title = `#${formatInt(position)} in line · Waiting room`;
+  document.title = t('title.waiting', { n: position, room: roomName() });
 
-  const etaSentence = msg.eta_seconds == null ? '' : ` Estimated wait: ${eta}.`;
+  const etaSentence = seconds === null ? '' : ' ' + t('say.eta', { wait: formatEta(seconds) });
   announcePosition(position, position === 1
-    ? "You're next in line."
-    : `You are number ${formatInt(position)} in line, ${formatInt(ahead)} ahead of you.${etaSentence}`);
+    ? t('say.next')
+    : t('say.position', { n: position, ahead }) + etaSentence);
+}
+
+// showRate says how fast the line moves: the room's admissions of the last
+// minute (GET /api/rooms/{room}), else what the server's estimate implies
+// for this position. Nothing is made up when neither is known.
+function showRate(ahead, seconds) {
+  let rate = info.rate;
+  let note = 'rate.measured';
+  if (rate === null && seconds !== null && seconds > 0 && ahead > 0) {
+    rate = (ahead / seconds) * 60;
+    note = 'rate.fromEta';
+  }
+  if (rate === null) {
+    ui.rate.textContent = '–';
+    ui.rateNote.textContent = '';
+    return;
+  }
+  ui.rate.textContent = t('rate.perMinute', { n: Math.round(rate) });
+  ui.rateNote.textContent = rate > 0 ? t(note) : t('rate.stopped');
 }
 
 function showPrequeue(msg) {
   const entering = session.view !== 'prequeue';
-  showView('prequeue', 'The sale opens soon');
-  document.title = 'Sale opens soon · Waiting room';
-  ui.prequeueWaiting.textContent = msg.waiting == null
-    ? ''
-    : `${formatInt(msg.waiting)} ${Number(msg.waiting) === 1 ? 'person is' : 'people are'} waiting for the opening.`;
+  showView('prequeue', t('room.heading.prequeue'));
+  document.title = t('title.prequeue', { room: roomName() });
+  ui.prequeueWaiting.textContent = msg.waiting == null ? '' : t('room.prequeue.waiting', { n: Number(msg.waiting) });
+  const strong = document.createElement('strong');
+  strong.textContent = t('room.prequeue.random');
+  ui.prequeueExplain.replaceChildren(...nodes('room.prequeue.explain', { random: strong }));
 
   const opensAt = Date.parse(msg.opens_at);
   if (Number.isNaN(opensAt)) {
-    ui.opensLine.textContent = 'The sale opens soon.';
+    ui.opensLine.textContent = t('room.prequeue.opensSoon');
     ui.countdown.hidden = true;
     stopCountdown();
   } else if (session.opensAt !== opensAt || !session.countdownTimer) {
-    ui.opensLine.replaceChildren('The sale opens at ', ui.opensAt, '.');
     ui.opensAt.dateTime = msg.opens_at;
-    ui.opensAt.textContent = formatLocalTime(opensAt, 'full');
+    ui.opensAt.textContent = fmt.dateTime(opensAt, 'full');
+    ui.opensLine.replaceChildren(...nodes('room.prequeue.opensAt', { time: ui.opensAt }));
     ui.countdown.hidden = false;
     startCountdown(opensAt);
   }
-  if (entering) {
-    say(`${ui.opensLine.textContent} You are in the pre-queue: when the sale opens, everyone in it gets a random place in line.`);
-  }
+  if (entering) say(`${ui.opensLine.textContent} ${t('say.prequeue')}`);
 }
 
 function startCountdown(opensAt) {
@@ -538,9 +562,7 @@ function startCountdown(opensAt) {
   session.opensAt = opensAt;
   const tick = () => {
     const left = opensAt - serverNow();
-    ui.countdown.textContent = left > 0
-      ? `Opens in ${formatCountdown(left)}`
-      : 'Opening now: places in line are being drawn…';
+    ui.countdown.textContent = left > 0 ? t('room.prequeue.countdown', { left: fmt.countdown(left) }) : t('room.prequeue.opening');
   };
   tick();
   session.countdownTimer = setInterval(tick, 1000);
@@ -552,33 +574,53 @@ function stopCountdown() {
   session.opensAt = null;
 }
 
-// admit stores the entry token where the booking page can read it, says so
-// briefly, then leaves for the booking page.
+// admit says it is the visitor's turn and goes on to the target with the
+// entry token. In a hidden tab it calls the visitor (the tab's title
+// always; a notification and a chime when they asked) and waits for them
+// to look: the target counts a visit as arrival, and the visitor should
+// see the booking page's clock from its start.
 function admit(msg) {
   session.done = true;
   stopLive();
   forgetFirstPosition();
   const target = withEntryToken(safeTarget(msg.target_url), msg.entry_token);
+  session.target = target;
   ui.continueLink.href = target;
   setNotice('');
   setConn(null);
-  showView('admitted', "You're in!");
-  document.title = "You're in! · Waiting room";
-  say("You're in! Taking you to the booking page.");
+  showView('admitted', t('room.heading.admitted'));
+  if (document.visibilityState === 'hidden') {
+    ui.admittedLead.textContent = t('room.admitted.hidden');
+    document.title = t('title.turn', { room: roomName() });
+    say(t('room.admitted.hidden'));
+    callVisitor();
+    return;
+  }
+  goOn();
+}
+
+// goOn leaves for the target after a short pause that shows "You're in!".
+function goOn() {
+  if (!session.target) return;
+  const target = session.target;
+  session.target = '';
+  ui.admittedLead.textContent = t('room.admitted.lead');
+  document.title = t('title.admitted', { room: roomName() });
+  say(t('room.admitted.say'));
   setTimeout(() => location.assign(target), ADMITTED_PAUSE_MS);
 }
 
 // finish shows a final state: expired, closed, not found, or an error.
-// `button` labels the rejoin button; without one the button is hidden,
-// for states where joining again cannot help.
-function finish({ heading, message, detail = '', button = false }) {
+// Without a button the rejoin button is hidden, for states where joining
+// again cannot help.
+function finish({ heading, message, detail = '', button = '' }) {
   session.done = true;
   stopLive();
   forgetFirstPosition();
   setNotice('');
   setConn(null);
   showView('ended', heading);
-  document.title = heading + ' · Waiting room';
+  document.title = t('title.ended', { heading, room: roomName() });
   ui.endedMessage.textContent = message;
   ui.endedDetail.textContent = detail;
   ui.endedDetail.hidden = !detail;
@@ -587,22 +629,39 @@ function finish({ heading, message, detail = '', button = false }) {
   say(`${heading}. ${message}`);
 }
 
-// endedText explains an "expired" reason to the visitor.
-function endedText(reason) {
-  const again = 'If you join again, you start at the back of the line.';
-  const rejoin = 'Join the line again';
-  switch (reason) {
-    case 'left':
-      return { heading: 'You left the line', message: 'Your place was given up, perhaps from another tab or device.', detail: again, button: rejoin };
-    case 'abandoned':
-      return { heading: 'Your place was released', message: 'This page was closed or offline for too long, so your place went to the next person.', detail: again, button: rejoin };
-    case 'admission_ended':
-      return { heading: 'Your booking time has ended', message: 'Your turn to book is over.', detail: again, button: rejoin };
-    case 'room_deleted':
-      return { heading: 'This waiting room has closed', message: 'The organiser has closed this waiting room.', button: rejoin };
-    default:
-      return { heading: 'Your place in line has ended', message: 'You are no longer in the line.', detail: again, button: rejoin };
-  }
+// ENDINGS: each final state's words (keys ended.<name>.heading, .message,
+// .detail under i18n) and whether joining again makes sense. The reasons
+// of the socket's "expired" are here too, by their names in docs/API.md.
+const ENDINGS = {
+  left: { detail: true, rejoin: true },
+  left_here: { detail: true, rejoin: true },
+  abandoned: { detail: true, rejoin: true },
+  no_show: { detail: true, rejoin: true },
+  admission_ended: { detail: true, rejoin: true },
+  room_deleted: {},
+  unknown: { detail: true, rejoin: true },
+  signin: {},
+  powRefused: {},
+  closed: {},
+  notFound: {},
+  badLink: {},
+  error: {},
+  powLoad: {},
+  powUnsupported: { detail: true },
+  powFailed: {},
+};
+
+// ended is the words of a final state; `detail` (the server's or the
+// browser's own words) and `button` (a message key) override the table's.
+function ended(name, { detail, button } = {}) {
+  const key = Object.hasOwn(ENDINGS, name) ? name : 'unknown';
+  const e = ENDINGS[key];
+  return {
+    heading: t(`ended.${key}.heading`),
+    message: t(`ended.${key}.message`),
+    detail: detail || (e.detail ? t(`ended.${key}.detail`) : ''),
+    button: button ? t(button) : e.rejoin ? t('room.rejoin') : '',
+  };
 }
 
 // stopLive ends the socket, reconnects, polling and the countdown.
@@ -611,6 +670,10 @@ function stopLive() {
   stopPolling();
   dropSocket();
   stopCountdown();
+  clearInterval(session.ageTimer);
+  session.lostAt = 0;
+  session.dropSaid = false;
+  showAge();
 }
 
 // ---- Entry token and redirect ---------------------------------------------
@@ -669,7 +732,7 @@ function progressPercent(first, position) {
 
 function setProgress(percent) {
   ui.progress.setAttribute('aria-valuenow', String(percent));
-  ui.progress.setAttribute('aria-valuetext', `${percent}% of the way to the front`);
+  ui.progress.setAttribute('aria-valuetext', t('room.waiting.progressValue', { n: percent }));
   ui.progressFill.style.width = percent + '%';
 }
 
@@ -721,6 +784,8 @@ const say = announcer(ui.announcer);
 function showView(name, heading) {
   for (const [key, el] of Object.entries(ui.views)) el.hidden = key !== name;
   ui.heading.textContent = heading;
+  ui.turnTools.hidden = name !== 'waiting' && name !== 'prequeue';
+  if (ui.turnTools.hidden) closeLeave();
   if (session.view !== name) {
     session.view = name;
     // A new state speaks for itself first; the next position is news.
@@ -730,16 +795,43 @@ function showView(name, heading) {
   }
 }
 
-const CONN_TEXT = {
-  connecting: 'Connecting…',
-  live: 'Live',
-  reconnecting: 'Reconnecting…',
-  polling: 'Polling: checking every few seconds',
-};
-
-// setConn updates the connection indicator; null hides it.
+// setConn updates the connection indicator ('connecting', 'live',
+// 'reconnecting', 'polling'); null hides it.
 function setConn(state) {
-  showConn(ui.conn, ui.connText, state, CONN_TEXT[state]);
+  showConn(ui.conn, ui.connText, state, state ? t('conn.' + state) : '');
+  showAge();
+}
+
+// socketDown: the live socket is gone. The indicator says so at once and
+// shows how old the last update is; screen readers hear it once it lasts.
+function socketDown() {
+  if (session.lostAt) return;
+  session.lostAt = Date.now();
+  clearInterval(session.ageTimer);
+  session.ageTimer = setInterval(() => {
+    showAge();
+    if (session.lostAt && Date.now() - session.lostAt >= DROP_SAY_AFTER_MS && !session.dropSaid) {
+      session.dropSaid = true;
+      say(t('say.dropped'));
+    }
+  }, AGE_TICK_MS);
+  showAge();
+}
+
+function socketBack() {
+  const said = session.dropSaid;
+  session.lostAt = 0;
+  session.dropSaid = false;
+  clearInterval(session.ageTimer);
+  setConn('live');
+  if (said) say(t('say.back'));
+}
+
+// showAge: while the socket is down, "last update 12 seconds ago".
+function showAge() {
+  const down = Boolean(session.lostAt) && !session.done && Boolean(session.lastUpdate);
+  ui.connAge.hidden = !down;
+  if (down) ui.connAge.textContent = t('conn.age', { ago: fmt.ago(Date.now() - session.lastUpdate) });
 }
 
 function setNotice(text) {
@@ -795,20 +887,227 @@ function parseJSON(text) {
   }
 }
 
-// formatEta: "calculating…" until the server knows the admission rate.
+// etaSeconds: the server's estimate, or null until it knows the rate.
+function etaSeconds(v) {
+  const n = Number(v);
+  return v == null || !Number.isFinite(n) || n < 0 ? null : n;
+}
+
+// formatEta: "about 5 min", or "less than a minute".
 function formatEta(seconds) {
-  if (seconds == null || !Number.isFinite(Number(seconds))) return 'calculating…';
-  return formatWait(Number(seconds) / 60, 'less than a minute');
+  const wait = fmt.wait(seconds / 60);
+  return wait ? t('eta.about', { wait }) : t('eta.underMinute');
+}
+
+// roomName is how the tab's title names the room: its title, else its id.
+function roomName() {
+  return info.title || room;
+}
+
+// ---- The room's own words and pace -------------------------------------------
+
+// loadRoomInfo reads GET /api/rooms/{room}: the title and message the
+// operator set (shown as text, never as HTML) and the admissions of the
+// last minute. Again every ROOM_INFO_MS while the page is open and not
+// done; a failure keeps what is shown.
+async function loadRoomInfo() {
+  info.timer = 0;
+  let reply = null;
+  try {
+    reply = await request('GET', 'api/rooms/' + room);
+  } catch {
+    // Network trouble: next time.
+  }
+  if (reply && reply.status === 200 && reply.data && typeof reply.data === 'object') {
+    const d = reply.data;
+    info.title = typeof d.title === 'string' ? d.title.trim() : '';
+    info.message = typeof d.message === 'string' ? d.message.trim() : '';
+    const rate = Number(d.admitted_per_minute);
+    info.rate = d.admitted_per_minute != null && Number.isFinite(rate) && rate >= 0 ? rate : null;
+    showRoomWords();
+    if (session.last && session.view === 'waiting') showWaiting(session.last);
+  }
+  // One loop at a time: join() starts it again after a final state.
+  clearTimeout(info.timer);
+  info.timer = session.done ? 0 : setTimeout(loadRoomInfo, ROOM_INFO_MS);
+}
+
+function showRoomWords() {
+  ui.roomTitle.textContent = info.title || t('room.untitled', { room });
+  ui.roomMessage.textContent = info.message;
+  ui.roomMessage.hidden = !info.message;
+}
+
+// ---- Your turn: notification, title, sound -----------------------------------
+
+// The visitor's wish to be called lives in the tab's storage, so a reload
+// (or the language switch) keeps it; the browser keeps the permission.
+const notifySupported = typeof Notification === 'function';
+let audio = null; // an AudioContext made while pressing the button (autoplay rules)
+
+function wantsCall() {
+  return storage.get(notifyKey) === '1' && notifySupported && Notification.permission === 'granted';
+}
+
+function showNotifyState() {
+  if (!notifySupported) {
+    ui.notify.hidden = true;
+    ui.notifyStatus.textContent = t('notify.unsupported');
+    return;
+  }
+  const on = wantsCall();
+  ui.notify.setAttribute('aria-pressed', String(on));
+  ui.notify.textContent = t(on ? 'notify.on' : 'notify.button');
+  if (Notification.permission === 'denied') ui.notifyStatus.textContent = t('notify.denied');
+  else ui.notifyStatus.textContent = on ? t('notify.onStatus') : t('notify.offStatus');
+}
+
+// onNotify asks for permission only now, when pressed; pressed again it
+// turns the call off (the browser's permission stays as the visitor set it).
+async function onNotify() {
+  if (!notifySupported) return;
+  if (wantsCall()) {
+    storage.remove(notifyKey);
+    showNotifyState();
+    return;
+  }
+  prepareSound();
+  let permission = Notification.permission;
+  if (permission === 'default') {
+    try {
+      permission = await Notification.requestPermission();
+    } catch {
+      permission = Notification.permission;
+    }
+  }
+  if (permission === 'granted') storage.set(notifyKey, '1');
+  showNotifyState();
+}
+
+function prepareSound() {
+  const Ctx = window.AudioContext || window.webkitAudioContext;
+  if (!Ctx || audio) return;
+  try {
+    audio = new Ctx();
+  } catch {
+    audio = null;
+  }
+}
+
+// callVisitor: admitted while the tab is hidden. The title has changed
+// already; when asked, a notification and a short chime as well.
+function callVisitor() {
+  if (!wantsCall()) return;
+  try {
+    const n = new Notification(t('notify.title'), {
+      body: t('notify.body', { room: roomName() }),
+      tag: 'waitroom-' + room,
+      lang,
+      requireInteraction: true,
+    });
+    n.addEventListener('click', () => {
+      window.focus();
+      n.close();
+    });
+    document.documentElement.dataset.notified = 'true';
+  } catch {
+    // Some browsers allow notifications only from a service worker.
+  }
+  chime();
+}
+
+// chime plays two short tones (about 0.7 s) made with Web Audio: no audio file.
+function chime() {
+  prepareSound();
+  if (!audio) return;
+  const play = () => {
+    const now = audio.currentTime;
+    for (const [i, freq] of [880, 1318.5].entries()) {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.type = 'sine';
+      osc.frequency.value = freq;
+      const at = now + i * 0.22;
+      gain.gain.setValueAtTime(0.0001, at);
+      gain.gain.exponentialRampToValueAtTime(0.25, at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.45);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(at);
+      osc.stop(at + 0.5);
+    }
+    document.documentElement.dataset.chimed = 'true';
+  };
+  if (audio.state === 'suspended') audio.resume().then(play, () => {});
+  else play();
+}
+
+// ---- Leaving the line -----------------------------------------------------------
+
+function openLeave() {
+  ui.leave.hidden = true;
+  ui.leaveConfirm.hidden = false;
+  ui.leaveStatus.textContent = '';
+  ui.leaveNo.focus();
+}
+
+function closeLeave() {
+  const wasOpen = !ui.leaveConfirm.hidden;
+  ui.leaveConfirm.hidden = true;
+  ui.leave.hidden = false;
+  ui.leaveYes.disabled = false;
+  return wasOpen;
+}
+
+// leave gives the place up (DELETE /api/rooms/{room}/tickets/{ticket}).
+// The socket is dropped first, so its "expired: left" does not speak for us.
+async function leave() {
+  const ticket = session.ticket;
+  if (!ticket || session.done) return;
+  const gen = session.gen;
+  ui.leaveYes.disabled = true;
+  ui.leaveStatus.textContent = t('leave.leaving');
+  let reply = null;
+  try {
+    reply = await request('DELETE', apiBase + '/tickets/' + encodeURIComponent(ticket));
+  } catch {
+    // Said below.
+  }
+  if (gen !== session.gen || session.done) return;
+  ui.leaveYes.disabled = false;
+  if (reply && (reply.status === 204 || reply.status === 404)) {
+    // 404: the place was gone already; either way the visitor is out.
+    storage.remove(notifyKey);
+    finish(ended('left_here'));
+    ui.rejoin.focus();
+    return;
+  }
+  ui.leaveStatus.textContent = t('leave.failed');
 }
 
 // ---- Start --------------------------------------------------------------
 // Last, so every const above (helpers, tables) is initialised before use.
 
+translate();
 ui.rejoin.addEventListener('click', () => join());
+ui.notify.addEventListener('click', onNotify);
+ui.leave.addEventListener('click', openLeave);
+ui.leaveNo.addEventListener('click', () => {
+  closeLeave();
+  ui.leave.focus();
+});
+ui.leaveYes.addEventListener('click', leave);
+ui.leaveConfirm.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && closeLeave()) ui.leave.focus();
+});
 // Coming back online or back to the tab: don't wait out the backoff.
 window.addEventListener('online', reconnectNow);
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState !== 'visible') return;
+  // Admitted while away: the visitor is back, so go on.
+  if (session.target) {
+    goOn();
+    return;
+  }
   // Shown again after being hidden: the visitor is using this tab now, so
   // it may take the socket back from the other tab (see CLOSE_REPLACED);
   // that tab then falls back to polling in turn.
@@ -816,13 +1115,15 @@ document.addEventListener('visibilitychange', () => {
   reconnectNow();
 });
 
+takeUserToken(); // first: the language links copy the address
+languageSwitch(ui.langSwitch);
 if (!room) {
-  finish({
-    heading: 'Waiting room not found',
-    message: 'This link does not point to a valid waiting room. Please check the address.',
-  });
+  ui.roomTitle.textContent = t('room.eyebrow');
+  finish(ended('badLink'));
 } else {
-  ui.roomLabel.textContent = 'Waiting room · ' + room;
-  takeUserToken();
-  join();
+  showRoomWords();
+  showNotifyState();
+  document.title = t('title.joining', { room: roomName() });
+  join(); // first: the place in line matters more than the room's words
+  loadRoomInfo();
 }

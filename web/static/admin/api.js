@@ -7,6 +7,7 @@
  * generation, so a reply that belongs to an earlier one is dropped.
  */
 import { errorMessage, request } from '../lib/api.js';
+import { t } from '../lib/i18n.js';
 
 const REQUEST_TIMEOUT_MS = 20000; // the server waits up to 5 s before refusing a token
 
@@ -87,10 +88,10 @@ function roomPath(id) {
 
 // describeFailure: one sentence for a failed reply.
 export function describeFailure(reply) {
-  if (!reply || reply.status === 0) return 'the server could not be reached.';
+  if (!reply || reply.status === 0) return t('admin.fail.unreachable');
   const message = errorMessage(reply.data);
   if (message) return message;
-  return `the server answered HTTP ${reply.status}.`;
+  return t('admin.fail.http', { status: String(reply.status) });
 }
 
 // count reads a non-negative whole number from the API, 0 if missing.

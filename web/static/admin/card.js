@@ -4,6 +4,7 @@
  * form.
  */
 import { pathFor } from '../lib/base.js';
+import { t, translate } from '../lib/i18n.js';
 import { ERROR_FIELDS, FIELDS } from './fields.js';
 import { part, ui } from './page.js';
 import { clearOpeningTime, discardChanges, saveSettings, setPaused, updateDirty } from './settings.js';
@@ -60,9 +61,10 @@ export function newCard(id, { onDelete }) {
   card.setAttribute('aria-labelledby', els.title.id);
   const page = pathFor('rooms/' + id);
   els.pageLink.href = page;
-  els.pageLink.textContent = 'Waiting page ' + page;
+  translate(card);
+  els.pageLink.textContent = t('admin.pageLink', { page });
   els.chartSummary.id = prefix + '-chart-summary';
-  els.chart.setAttribute('aria-label', `Chart of visitors waiting and admitted in room ${id} over the last 10 minutes`);
+  els.chart.setAttribute('aria-label', t('admin.chartLabel', { room: id }));
   els.chart.setAttribute('aria-describedby', els.chartSummary.id);
 
   for (const name of ERROR_FIELDS) {
@@ -72,8 +74,10 @@ export function newCard(id, { onDelete }) {
   }
   for (const f of FIELDS) {
     const input = card.querySelector(`[data-field="${f.name}"]`);
-    input.id = `${prefix}-${f.name}`;
-    card.querySelector(`[data-for="${f.name}"]`).htmlFor = input.id;
+    input.id = `${prefix}-${f.id || f.name}`;
+    const label = card.querySelector(`[data-for="${f.name}"]`);
+    label.htmlFor = input.id;
+    label.dataset.changed = t('admin.changed');
     const hint = card.querySelector(`[data-hint="${f.name}"]`);
     hint.id = `${prefix}-${f.name}-hint`;
     const describedBy = [hint.id, room.errors[f.name].id];

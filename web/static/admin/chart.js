@@ -4,7 +4,7 @@
  * admin.css colours it, so it follows the light and dark themes), with a
  * text alternative.
  */
-import { formatCompact, formatDuration, formatInt } from '../lib/format.js';
+import { fmt, t } from '../lib/i18n.js';
 import { count } from './api.js';
 import { REFRESH_MS } from './poll.js';
 
@@ -48,9 +48,9 @@ export function drawChart(room, now) {
   // Horizontal gridlines and the y axis labels.
   for (let v = 0; v <= top; v += step) {
     nodes.push(svg('line', { class: 'chart-grid', x1: m.left, x2: m.left + w, y1: y(v), y2: y(v) }));
-    nodes.push(svg('text', { class: 'chart-label', x: m.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, formatCompact(v)));
+    nodes.push(svg('text', { class: 'chart-label', x: m.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, fmt.compact(v)));
   }
-  nodes.push(svg('text', { class: 'chart-label', x: 0, y: 12, 'text-anchor': 'start' }, 'Visitors'));
+  nodes.push(svg('text', { class: 'chart-label', x: 0, y: 12, 'text-anchor': 'start' }, t('admin.chart.visitors')));
 
   // Vertical gridlines every 2 minutes; labels at 10, 5 and 0 minutes ago.
   for (let minutes = 10; minutes >= 0; minutes -= 2) {
@@ -60,7 +60,7 @@ export function drawChart(room, now) {
   for (const [minutes, anchor] of [[10, 'start'], [5, 'middle'], [0, 'end']]) {
     nodes.push(svg('text', {
       class: 'chart-label', x: x(now - minutes * 60000), y: height - 8, 'text-anchor': anchor,
-    }, minutes ? `${minutes} min ago` : 'now'));
+    }, minutes ? t('admin.chart.minAgo', { n: minutes }) : t('admin.chart.now')));
   }
 
   // Axes over the grid.
@@ -113,7 +113,7 @@ function niceScale(max) {
 // The chart's text alternative (the SVG's aria-describedby).
 function chartSummaryText(room, samples) {
   if (samples.length === 0) {
-    return 'No figures yet: the chart fills in every 2 seconds while this page is open.';
+    return t('admin.chart.empty');
   }
   const last = samples[samples.length - 1];
   let peakWaiting = 0;
@@ -124,12 +124,12 @@ function chartSummaryText(room, samples) {
     lowWaiting = Math.min(lowWaiting, s.waiting);
     peakAdmitted = Math.max(peakAdmitted, s.admitted);
   }
-  const span = formatDuration(Math.max(1000, last.t - samples[0].t));
+  const span = fmt.span(Math.max(1000, last.t - samples[0].t));
   const total = room.stats && room.stats.admitted_total != null
-    ? ` ${formatInt(count(room.stats.admitted_total))} admitted since the room began.`
+    ? ' ' + t('admin.chart.total', { n: count(room.stats.admitted_total) })
     : '';
-  return `Over the last ${span}: waiting now ${formatInt(last.waiting)} (high ${formatInt(peakWaiting)}, ` +
-    `low ${formatInt(lowWaiting)}); admitted now ${formatInt(last.admitted)} (high ${formatInt(peakAdmitted)}).${total}`;
+  return t('admin.chart.summary', { span, waiting: last.waiting, highWaiting: peakWaiting, lowWaiting,
+    admitted: last.admitted, highAdmitted: peakAdmitted }) + total;
 }
 
 function svg(name, attrs, text) {

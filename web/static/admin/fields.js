@@ -4,24 +4,35 @@
  * server checks it, which checks again) and how a value is shown.
  */
 
+import { t } from '../lib/i18n.js';
+
 // MODES are the room modes of docs/API.md.
 export const MODES = ['auto', 'queue_all', 'passthrough', 'reject'];
 
 // FIELDS is the settings form, in docs/API.md's field names. Integer fields
 // take their limits from the input's min and max in admin.html, so the
-// limits live in one place. `label` is how messages name the field.
+// limits live in one place. fieldLabel(f) is how messages name the field.
 export const FIELDS = [
-  { name: 'batch_size', kind: 'int', label: 'Batch size' },
-  { name: 'interval_ms', kind: 'int', label: 'Interval' },
-  { name: 'capacity', kind: 'int', label: 'Capacity' },
-  { name: 'session_ttl_s', kind: 'int', label: 'Session length' },
-  { name: 'mode', kind: 'mode', label: 'Mode' },
-  { name: 'abandon_after_s', kind: 'int', label: 'Abandon after' },
-  { name: 'target_url', kind: 'url', label: 'Target URL' },
-  { name: 'opens_at', kind: 'time', label: 'Opening time' },
-  { name: 'pow_work', kind: 'int', label: 'Proof of work' },
-  { name: 'require_user', kind: 'bool', label: 'Signed-in visitors only' },
+  { name: 'batch_size', kind: 'int' },
+  { name: 'interval_ms', kind: 'int' },
+  { name: 'capacity', kind: 'int' },
+  { name: 'session_ttl_s', kind: 'int' },
+  { name: 'mode', kind: 'mode' },
+  { name: 'abandon_after_s', kind: 'int' },
+  { name: 'target_url', kind: 'url' },
+  { name: 'opens_at', kind: 'time' },
+  { name: 'pow_work', kind: 'int' },
+  { name: 'require_user', kind: 'bool' },
+  // `id`: the control's id suffix where the name would clash with the card's
+  // own ids (r-<room>-title is the card's heading).
+  { name: 'title', kind: 'text', id: 'room_title' },
+  { name: 'message', kind: 'text' },
 ];
+
+// fieldLabel is how messages name field f, in the page's language.
+export function fieldLabel(f) {
+  return t('admin.label.' + f.name);
+}
 
 // ERROR_FIELDS is every field a server message can name; paused has
 // buttons, not an input.
@@ -30,39 +41,51 @@ export const ERROR_FIELDS = FIELDS.map((f) => f.name).concat('paused');
 // parseField turns an edited control into its JSON value: {value} or {error}.
 export function parseField(f, input) {
   const text = input.value.trim();
+  const field = fieldLabel(f);
   switch (f.kind) {
     case 'int': {
       const lo = Number(input.min);
       const hi = Number(input.max);
       if (input.validity.badInput || !/^-?\d+$/.test(text)) {
-        return { error: `${f.label} must be a whole number from ${lo} to ${hi}.` };
+        return { error: t('admin.err.whole', { field, lo, hi }) };
       }
       const n = Number(text);
-      if (n < lo || n > hi) return { error: `${f.label} must be between ${lo} and ${hi}.` };
+      if (n < lo || n > hi) return { error: t('admin.err.between', { field, lo, hi }) };
       return { value: n };
     }
     case 'mode':
-      return MODES.includes(text) ? { value: text } : { error: `${f.label} must be one of ${MODES.join(', ')}.` };
+      return MODES.includes(text) ? { value: text } : { error: t('admin.err.oneOf', { field, list: MODES.join(', ') }) };
     case 'bool':
-      return text === 'true' || text === 'false' ? { value: text === 'true' } : { error: `${f.label} must be yes or no.` };
+      return text === 'true' || text === 'false' ? { value: text === 'true' } : { error: t('admin.err.yesNo', { field }) };
     case 'url':
-      if (!text) return { error: `${f.label} is required.` };
+      if (!text) return { error: t('admin.err.required', { field }) };
       if (text.length > Number(input.maxLength > 0 ? input.maxLength : 2048)) {
-        return { error: `${f.label} must be at most ${input.maxLength} characters.` };
+        return { error: t('admin.err.atMost', { field, n: input.maxLength }) };
       }
-      if (!isTargetURL(text)) return { error: `${f.label} must be a path starting with / or an http(s) URL.` };
+      if (!isTargetURL(text)) return { error: t('admin.err.url', { field }) };
       return { value: text };
+    case 'text': {
+      // Plain text, counted in characters as the server counts them (a
+      // Korean syllable is one); the waiting page shows it as text.
+      const max = Number(input.dataset.max);
+      const value = input.value.trim();
+      if ([...value].length > max) return { error: t('admin.err.atMost', { field, n: max }) };
+      // eslint-disable-next-line no-control-regex
+      const control = f.name === 'message' ? /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/ : /[\u0000-\u001f\u007f-\u009f]/;
+      if (control.test(value)) return { error: t('admin.err.control', { field }) };
+      return { value };
+    }
     case 'time': {
       // An emptied field means "no opening time", like the clear button.
       if (!text && !input.validity.badInput) return { value: null };
       const ms = parseLocalInput(text);
-      if (ms === null) return { error: `${f.label} is not a complete date and time.` };
+      if (ms === null) return { error: t('admin.err.dateTime', { field }) };
       const year = new Date(ms).getUTCFullYear();
-      if (year < 2000 || year > 2999) return { error: `${f.label} must be between the years 2000 and 2999.` };
+      if (year < 2000 || year > 2999) return { error: t('admin.err.years', { field }) };
       return { value: toRFC3339(ms) };
     }
     default:
-      return { error: `${f.label} cannot be changed here.` };
+      return { error: t('admin.err.unknown', { field }) };
   }
 }
 
@@ -135,10 +158,13 @@ export function parseTime(value) {
 
 // describePatch says in words what a saved patch changed.
 export function describePatch(patch) {
-  const labels = Object.fromEntries(FIELDS.map((f) => [f.name, f.label.toLowerCase()]));
+  const labels = Object.fromEntries(FIELDS.map((f) => [f.name, fieldLabel(f)]));
   return Object.entries(patch).map(([name, value]) => {
-    if (name === 'paused') return value ? 'admissions paused' : 'admissions resumed';
-    if (name === 'opens_at') return value === null ? 'opening time cleared' : `opening time ${value}`;
-    return `${labels[name] || name} ${value}`;
-  }).join(', ');
+    if (name === 'paused') return t(value ? 'admin.patch.paused' : 'admin.patch.resumed');
+    if (name === 'opens_at') return value === null ? t('admin.patch.opensCleared') : t('admin.patch.opens', { value });
+    if (name === 'title' || name === 'message') {
+      return t(value === '' ? 'admin.patch.textCleared' : 'admin.patch.textSet', { field: labels[name] });
+    }
+    return t('admin.patch.value', { field: labels[name] || name, value: String(value) });
+  }).join(t('admin.patch.separator'));
 }

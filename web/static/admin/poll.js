@@ -4,7 +4,7 @@
  * backoff while the server cannot be reached.
  */
 import { retryAfterMs } from '../lib/api.js';
-import { formatTimeOfDay } from '../lib/format.js';
+import { fmt, t } from '../lib/i18n.js';
 import { describeFailure, listRooms } from './api.js';
 import { say, setConn } from './page.js';
 
@@ -40,7 +40,7 @@ export function stopPolling() {
 
 // showLive says the figures are fresh.
 export function showLive() {
-  setConn('live', 'Live · updated ' + formatTimeOfDay(new Date()));
+  setConn('live', t('admin.conn.live', { time: fmt.timeSeconds(Date.now()) }));
 }
 
 // One refresh, then the next one REFRESH_MS after this one started.
@@ -51,7 +51,7 @@ async function pollOnce() {
 
   let wait;
   if (reply.status === 200 && Array.isArray(reply.data)) {
-    if (poll.failures > 0) say('Back in contact with the server.');
+    if (poll.failures > 0) say(t('admin.conn.back'));
     poll.failures = 0;
     poll.apply(reply.data, startedAt);
     showLive();
@@ -61,8 +61,8 @@ async function pollOnce() {
     wait = reply.status === 429
       ? retryAfterMs(reply.retryAfter)
       : Math.min(RETRY_MAX_MS, REFRESH_MS * 2 ** Math.min(poll.failures - 1, 4));
-    if (poll.failures === 1) say('Lost contact with the server; the figures are not updating. Retrying.');
-    setConn('reconnecting', `Not updating: ${describeFailure(reply)} Retrying in ${Math.ceil(wait / 1000)} s.`);
+    if (poll.failures === 1) say(t('admin.conn.lostSay'));
+    setConn('reconnecting', t('admin.conn.lost', { reason: describeFailure(reply), n: Math.ceil(wait / 1000) }));
   }
   poll.timer = setTimeout(pollOnce, Math.max(200, wait));
 }

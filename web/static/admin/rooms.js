@@ -4,7 +4,7 @@
  */
 import { errorCode } from '../lib/api.js';
 import { validRoomId } from '../lib/base.js';
-import { formatInt } from '../lib/format.js';
+import { t } from '../lib/i18n.js';
 import { count, deleteRoom as deleteOnServer, describeFailure, putRoom } from './api.js';
 import { newCard } from './card.js';
 import { addSample, drawChart } from './chart.js';
@@ -45,7 +45,7 @@ export function applyRooms(items, startedAt) {
     // Gone from the listing: deleted elsewhere (unless created here since).
     if (!listed.has(room.id) && room.changedAt <= startedAt) {
       removeRoom(room);
-      say(`Room ${room.id} no longer exists.`);
+      say(t('admin.room.gone', { room: room.id }));
     }
   }
   // A deletion older than this listing is in it already.
@@ -93,26 +93,24 @@ export function clearRooms() {
 
 export function updateRoomCount() {
   const n = list.rooms.size;
-  ui.roomsTitle.textContent = n ? `Rooms (${n})` : 'Rooms';
+  ui.roomsTitle.textContent = n ? t('admin.rooms.count', { n }) : t('admin.roomsTitle');
   ui.roomsEmpty.hidden = n > 0;
-  ui.roomsEmpty.textContent = list.loaded ? 'No rooms yet. Create one above.' : 'Loading rooms…';
+  ui.roomsEmpty.textContent = t(list.loaded ? 'admin.rooms.none' : 'admin.rooms.loading');
 }
 
 export function roomCountText() {
   const n = list.rooms.size;
-  return n === 1 ? '1 room' : `${n} rooms`;
+  return t('admin.rooms.n', { n });
 }
 
 async function deleteRoom(room) {
   if (room.busy) return;
   const waiting = room.stats ? count(room.stats.waiting) : 0;
-  const who = waiting === 0 ? 'Nobody is waiting in it right now.'
-    : waiting === 1 ? 'The 1 visitor waiting loses the place.'
-      : `The ${formatInt(waiting)} visitors waiting lose their place.`;
-  if (!window.confirm(`Delete room "${room.id}"?\n\n${who} This cannot be undone.`)) return;
+  const who = waiting === 0 ? t('admin.delete.nobody') : t('admin.delete.who', { n: waiting });
+  if (!window.confirm(t('admin.delete.confirm', { room: room.id, who }))) return;
 
   room.busy = true;
-  setStatus(room.els.deleteStatus, 'Deleting…');
+  setStatus(room.els.deleteStatus, t('admin.delete.deleting'));
   const reply = await deleteOnServer(room.id);
   room.busy = false;
   if (!reply) return;
@@ -121,10 +119,10 @@ async function deleteRoom(room) {
     list.deletedAt.set(room.id, performance.now());
     removeRoom(room);
     ui.roomsTitle.focus();
-    say(`Room ${room.id} deleted.`);
+    say(t('admin.delete.done', { room: room.id }));
     return;
   }
-  setStatus(room.els.deleteStatus, 'Not deleted: ' + describeFailure(reply), 'error');
+  setStatus(room.els.deleteStatus, t('admin.delete.failed', { reason: describeFailure(reply) }), 'error');
 }
 
 // onCreate handles the create form. PUT with {} creates a room with the
@@ -136,20 +134,20 @@ export async function onCreate(event) {
   if (!validRoomId(id)) {
     invalid(ui.createId, true);
     setStatus(ui.createStatus, id
-      ? 'A room id is 1–64 characters of a–z, 0–9 and hyphens: no capitals, spaces or other signs.'
-      : 'Enter a room id.', 'error');
+      ? t('admin.create.badId')
+      : t('admin.create.noId'), 'error');
     ui.createId.focus();
     return;
   }
   invalid(ui.createId, false);
   if (list.rooms.has(id)) {
-    setStatus(ui.createStatus, `Room ${id} already exists; change its settings below.`, 'error');
+    setStatus(ui.createStatus, t('admin.create.exists', { room: id }), 'error');
     return;
   }
 
   list.creating = true;
   ui.createButton.setAttribute('aria-disabled', 'true');
-  setStatus(ui.createStatus, `Creating ${id}…`);
+  setStatus(ui.createStatus, t('admin.create.creating', { room: id }));
   const reply = await putRoom(id, {});
   list.creating = false;
   ui.createButton.setAttribute('aria-disabled', 'false');
@@ -165,10 +163,10 @@ export async function onCreate(event) {
     drawChart(room, Date.now());
     ui.createId.value = '';
     setStatus(ui.createStatus, reply.status === 201
-      ? `Room ${id} created with the default settings.`
-      : `Room ${id} already existed; nothing was changed.`, 'ok');
+      ? t('admin.create.created', { room: id })
+      : t('admin.create.existed', { room: id }), 'ok');
     return;
   }
   if (reply.status === 400) invalid(ui.createId, true);
-  setStatus(ui.createStatus, 'Not created: ' + describeFailure(reply), 'error');
+  setStatus(ui.createStatus, t('admin.create.failed', { reason: describeFailure(reply) }), 'error');
 }

@@ -6,6 +6,7 @@
  * first 401 forgets it and asks for it again.
  */
 import { retryAfterMs } from '../lib/api.js';
+import { t } from '../lib/i18n.js';
 import { tabStorage } from '../lib/storage.js';
 import { begin, checkToken, describeFailure, end, isCurrent, onTokenRefused } from './api.js';
 import { invalid, say, setConn, setStatus, ui } from './page.js';
@@ -25,7 +26,7 @@ export function startSession() {
   if (saved) {
     begin(saved);
     showDashboard();
-    setConn('connecting', 'Checking the saved token…');
+    setConn('connecting', t('admin.signin.checkingSaved'));
     startPolling();
   } else {
     showSignIn();
@@ -60,7 +61,7 @@ export async function onSignIn(event) {
   const token = ui.token.value.trim();
   if (!token) {
     invalid(ui.token, true);
-    setStatus(ui.signinStatus, 'Enter the operator token.', 'error');
+    setStatus(ui.signinStatus, t('admin.signin.empty'), 'error');
     ui.token.focus();
     return;
   }
@@ -68,7 +69,7 @@ export async function onSignIn(event) {
   // would throw on them.
   if (!/^[\x21-\x7e]+$/.test(token)) {
     invalid(ui.token, true);
-    setStatus(ui.signinStatus, 'A token has no spaces or special characters; check what was pasted.', 'error');
+    setStatus(ui.signinStatus, t('admin.signin.badChars'), 'error');
     ui.token.focus();
     return;
   }
@@ -76,7 +77,7 @@ export async function onSignIn(event) {
 
   const gen = begin(token);
   setSigninChecking(true);
-  setStatus(ui.signinStatus, 'Checking… (a wrong token takes a few seconds to be refused)');
+  setStatus(ui.signinStatus, t('admin.signin.checking'));
   const startedAt = performance.now();
   const reply = await checkToken();
   if (!isCurrent(gen)) return;
@@ -91,18 +92,18 @@ export async function onSignIn(event) {
     showLive();
     startPolling(REFRESH_MS - (performance.now() - startedAt));
     ui.roomsTitle.focus();
-    say(`Signed in. ${roomCountText()}.`);
+    say(t('admin.signin.done', { rooms: roomCountText() }));
     return;
   }
   end();
   invalid(ui.token, reply.status === 401);
   if (reply.status === 401) {
-    setStatus(ui.signinStatus, 'That token was not accepted. Check it and try again.', 'error');
+    setStatus(ui.signinStatus, t('admin.signin.refused'), 'error');
     ui.token.select();
   } else if (reply.status === 429) {
-    setStatus(ui.signinStatus, `Too many attempts. Wait ${Math.ceil(retryAfterMs(reply.retryAfter) / 1000)} s, then try again.`, 'error');
+    setStatus(ui.signinStatus, t('admin.signin.tooMany', { n: Math.ceil(retryAfterMs(reply.retryAfter) / 1000) }), 'error');
   } else {
-    setStatus(ui.signinStatus, `Could not check the token: ${describeFailure(reply)} Try again.`, 'error');
+    setStatus(ui.signinStatus, t('admin.signin.failed', { reason: describeFailure(reply) }), 'error');
   }
   ui.token.focus();
 }
@@ -111,19 +112,19 @@ function setSigninChecking(on) {
   checking = on;
   // aria-disabled, not disabled: a disabled button loses focus.
   ui.signinButton.setAttribute('aria-disabled', String(on));
-  ui.signinButton.textContent = on ? 'Checking…' : 'Sign in';
+  ui.signinButton.textContent = t(on ? 'admin.signin.checkingShort' : 'admin.signinButton');
   ui.token.readOnly = on;
 }
 
 export function signOut() {
   end();
   tabStorage.remove(TOKEN_KEY);
-  showSignIn('Signed out. This tab no longer holds the token.', 'ok');
+  showSignIn(t('admin.signin.signedOut'), 'ok');
 }
 
 // tokenRefused: the server answered 401 to a signed-in call (the token was
 // changed, or the session's copy is wrong). Forget it and ask again.
 function tokenRefused() {
   tabStorage.remove(TOKEN_KEY);
-  showSignIn('The server did not accept the token (it may have been changed). Please sign in again.', 'error');
+  showSignIn(t('admin.signin.expired'), 'error');
 }

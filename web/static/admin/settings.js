@@ -5,7 +5,7 @@
  * verdict shown next to the field it names.
  */
 import { errorCode, errorMessage } from '../lib/api.js';
-import { formatDuration, formatLocalTime } from '../lib/format.js';
+import { fmt, t } from '../lib/i18n.js';
 import { describeFailure, putRoom } from './api.js';
 import {
   ERROR_FIELDS, FIELDS, MODES, describePatch, ensureOption, isEdited, parseField, parseTime, toInputValue,
@@ -33,8 +33,8 @@ export function renderConfig(room, config, saved = []) {
   const paused = config.paused === true;
   const els = room.els;
   els.pausedText.textContent = paused
-    ? 'Admissions are paused: nobody is let in; joining still works.'
-    : 'Admissions are running.';
+    ? t('admin.state.pausedText')
+    : t('admin.state.runningText');
   // aria-disabled rather than disabled: the button just pressed keeps focus.
   els.pause.setAttribute('aria-disabled', String(paused));
   els.resume.setAttribute('aria-disabled', String(!paused));
@@ -42,11 +42,11 @@ export function renderConfig(room, config, saved = []) {
   const opens = parseTime(config.opens_at);
   els.clearOpens.setAttribute('aria-disabled', String(opens === null));
   if (opens === null) {
-    els.opensText.textContent = 'No opening time is set.';
+    els.opensText.textContent = t('admin.opens.none');
   } else {
     const left = opens - Date.now();
-    els.opensText.textContent = `Set to ${config.opens_at} (UTC), ${formatLocalTime(opens)} your time; ` +
-      (left > 0 ? `opens in ${formatDuration(left)}.` : 'already passed.');
+    els.opensText.textContent = t('admin.opens.set', { utc: config.opens_at, local: fmt.dateTime(opens) }) + ' ' +
+      (left > 0 ? t('admin.opens.in', { left: fmt.span(left) }) : t('admin.opens.passed'));
   }
 
   const [kind, text] = roomState(config, opens);
@@ -58,10 +58,10 @@ export function renderConfig(room, config, saved = []) {
 // the config, plus the mode.
 function roomState(config, opens) {
   const mode = MODES.includes(config.mode) ? config.mode : String(config.mode);
-  if (config.mode === 'reject') return ['closed', 'Closed to new visitors · reject'];
-  if (opens !== null && opens > Date.now()) return ['prequeue', `Pre-queue until ${formatLocalTime(opens)} · ${mode}`];
-  if (config.paused === true) return ['paused', `Paused · ${mode}`];
-  return ['open', `Open · ${mode}`];
+  if (config.mode === 'reject') return ['closed', t('admin.state.closed')];
+  if (opens !== null && opens > Date.now()) return ['prequeue', t('admin.state.prequeue', { time: fmt.dateTime(opens), mode })];
+  if (config.paused === true) return ['paused', t('admin.state.paused', { mode })];
+  return ['open', t('admin.state.open', { mode })];
 }
 
 // updateDirty marks edited fields ("(changed)" after the label, from
@@ -74,7 +74,7 @@ export function updateDirty(room) {
     input.closest('.field').toggleAttribute('data-dirty', dirty);
     if (dirty) n++;
   }
-  room.els.dirtyCount.textContent = n ? `${n} unsaved change${n === 1 ? '' : 's'}` : '';
+  room.els.dirtyCount.textContent = n ? t('admin.dirty', { n }) : '';
 }
 
 // saveSettings sends the fields that differ from the server's config, and
@@ -96,12 +96,12 @@ export async function saveSettings(room) {
     }
   }
   if (firstBad) {
-    setStatus(room.els.saveStatus, 'Not saved: correct the marked field first.', 'error');
+    setStatus(room.els.saveStatus, t('admin.save.fixFirst'), 'error');
     firstBad.focus();
     return;
   }
   if (Object.keys(patch).length === 0) {
-    setStatus(room.els.saveStatus, 'Nothing to save: no field was changed.');
+    setStatus(room.els.saveStatus, t('admin.save.nothing'));
     return;
   }
   await putConfig(room, patch, room.els.saveStatus);
@@ -114,7 +114,7 @@ export function discardChanges(room) {
   }
   clearErrors(room, FIELDS.map((f) => f.name));
   updateDirty(room);
-  setStatus(room.els.saveStatus, 'Changes discarded.');
+  setStatus(room.els.saveStatus, t('admin.save.discarded'));
 }
 
 export function setPaused(room, paused) {
@@ -134,7 +134,7 @@ export function clearOpeningTime(room) {
 // outcome in `statusEl` (a role=status line). The new config shows at once.
 async function putConfig(room, patch, statusEl) {
   room.busy = true;
-  setStatus(statusEl, 'Saving…');
+  setStatus(statusEl, t('admin.save.saving'));
   const fields = Object.keys(patch);
   const reply = await putRoom(room.id, patch);
   room.busy = false;
@@ -146,22 +146,22 @@ async function putConfig(room, patch, statusEl) {
     renderStats(room);
     clearErrors(room, fields);
     // 201: someone deleted the room meanwhile, and this PUT created it anew.
-    const recreated = reply.status === 201 ? ' The room had been deleted, so this created it again.' : '';
-    setStatus(statusEl, `Saved: ${describePatch(patch)}.${recreated}`, 'ok');
+    const recreated = reply.status === 201 ? ' ' + t('admin.save.recreated') : '';
+    setStatus(statusEl, t('admin.save.saved', { what: describePatch(patch) }) + recreated, 'ok');
     return;
   }
   if (reply.status === 400 && errorCode(reply.data) === 'invalid_config') {
     // "nothing changed": the other fields stay as typed, ready to retry.
-    const message = errorMessage(reply.data) || 'The server refused a value.';
+    const message = errorMessage(reply.data) || t('admin.save.refused');
     const field = fieldNamedIn(message, fields);
     if (field) {
       showFieldError(room, field, message);
       (room.fields[field] || room.els.pause).focus();
     }
-    setStatus(statusEl, 'Not saved: ' + message, 'error');
+    setStatus(statusEl, t('admin.save.failed', { reason: message }), 'error');
     return;
   }
-  setStatus(statusEl, 'Not saved: ' + describeFailure(reply), 'error');
+  setStatus(statusEl, t('admin.save.failed', { reason: describeFailure(reply) }), 'error');
 }
 
 // The server's message names the field ("Config field batch_size must
