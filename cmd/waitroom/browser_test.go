@@ -27,8 +27,11 @@ func chromeStandalone(t *testing.T) (*Main, string) {
 }
 
 func TestBrowserVisitorWaitsSeesPositionIsAdmittedAndLandsOnTargetWithToken(t *testing.T) {
-	_, base := chromeStandalone(t)
+	m, base := chromeStandalone(t)
 	ctx := browsertest.Chromium(t, 60*time.Second)
+	// Paused until the refresh is checked: on a loaded machine a tick (every
+	// 3 s) could otherwise admit the visitor before the page is reloaded.
+	putDemo(t, m, base, `{"paused":true}`)
 
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/rooms/demo"), chromedp.WaitVisible("#view-waiting")))
 	requireSocketLive(t, ctx)
@@ -46,6 +49,7 @@ func TestBrowserVisitorWaitsSeesPositionIsAdmittedAndLandsOnTargetWithToken(t *t
 	require.Equal(t, "1", strings.TrimSpace(position))
 
 	// demo ticks every 3 s: the page follows target_url once admitted.
+	putDemo(t, m, base, `{"paused":false}`)
 	require.Eventually(t, func() bool {
 		loc, err := chromedp.Run(ctx, chromedp.Location())
 		return err == nil && strings.HasSuffix(loc, "/booking/demo")
