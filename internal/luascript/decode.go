@@ -181,16 +181,19 @@ func decodeValue(dec *jsontext.Decoder, dst reflect.Value, quoted bool) error {
 		_, err := decodeObject(dec, dst, false)
 		return err
 	case dst.Kind() == reflect.Slice && dec.PeekKind() == '{':
-		// cjson cannot tell an empty array from an empty object.
-		if _, err := dec.ReadToken(); err != nil {
+		// cjson cannot tell an empty array from an empty object: Redis's
+		// writes {}, miniredis's [].
+		if err := readEmpty(dec, '}'); err != nil {
 			return err
 		}
-		if dec.PeekKind() != '}' {
-			return errors.New("an object where an array was expected")
-		}
-		_, err := dec.ReadToken()
 		dst.Set(reflect.MakeSlice(dst.Type(), 0, 0))
-		return err
+		return nil
+	case dst.Kind() == reflect.Map && dec.PeekKind() == '[':
+		if err := readEmpty(dec, ']'); err != nil {
+			return err
+		}
+		dst.Set(reflect.MakeMap(dst.Type()))
+		return nil
 	case dst.Kind() == reflect.Slice && dst.Type().Elem().Kind() == reflect.Struct:
 		if k := dec.PeekKind(); k != '[' {
 			return fmt.Errorf("%v where an array was expected", k)
@@ -210,4 +213,17 @@ func decodeValue(dec *jsontext.Decoder, dst reflect.Value, quoted bool) error {
 		return err
 	}
 	return json.UnmarshalDecode(dec, dst.Addr().Interface())
+}
+
+// readEmpty reads an empty object or array, whose closing token is end.
+func readEmpty(dec *jsontext.Decoder, end jsontext.Kind) error {
+	open, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	if dec.PeekKind() != end {
+		return fmt.Errorf("a non-empty %v where the other kind was expected", open.Kind())
+	}
+	_, err = dec.ReadToken()
+	return err
 }

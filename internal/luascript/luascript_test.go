@@ -44,20 +44,21 @@ type row struct {
 }
 
 type reply struct {
-	N    int64    `json:"n"`
-	S    string   `json:"s"`
-	Opt  string   `json:"opt,omitempty"`
-	Rows []row    `json:"rows,omitempty"`
-	Tags []string `json:"tags"`
+	N    int64             `json:"n"`
+	S    string            `json:"s"`
+	Opt  string            `json:"opt,omitempty"`
+	Rows []row             `json:"rows,omitempty"`
+	Tags []string          `json:"tags"`
+	Meta map[string]string `json:"meta,omitempty"`
 }
 
 func TestDecodeReadsAStructuredReply(t *testing.T) {
 	b := setup(t)
 	got, err := luascript.Do[reply](b.ctx, b.rdb, b.l.Load("reply.lua"), nil,
-		`{"n":1735689600000,"s":"x","rows":[{"state":"waiting","score":"7205759403792793"}],"tags":{},"extra":1}`)
+		`{"n":1735689600000,"s":"x","rows":[{"state":"waiting","score":"7205759403792793"}],"tags":{},"meta":[],"extra":1}`)
 	require.NoError(t, err)
-	require.Equal(t, reply{N: 1735689600000, S: "x", Rows: []row{{"waiting", 7205759403792793}}, Tags: []string{}}, got,
-		"an empty Lua table is an empty list; unknown members are ignored")
+	require.Equal(t, reply{N: 1735689600000, S: "x", Rows: []row{{"waiting", 7205759403792793}}, Tags: []string{},
+		Meta: map[string]string{}}, got, "an empty Lua table is an empty list or map; unknown members are ignored")
 }
 
 func TestARefusalIsARefusalWithItsCode(t *testing.T) {
@@ -81,6 +82,7 @@ func TestABadReplyIsAnErrorNotAPanic(t *testing.T) {
 		{"a fraction for an integer", "raw.lua", `{"n":1.5,"s":"","tags":[]}`},
 		{"a score that is not an integer", "raw.lua", `{"n":1,"s":"","tags":[],"rows":[{"state":"w","score":"x"}]}`},
 		{"an object for a list", "raw.lua", `{"n":1,"s":"","tags":{"a":1}}`},
+		{"a list for a map", "raw.lua", `{"n":1,"s":"","tags":[],"meta":["a"]}`},
 		{"an empty code", "raw.lua", `{"err":""}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
