@@ -115,7 +115,9 @@ func TestAClientThatBreaksTheProtocolIsClosedWithItsCode(t *testing.T) {
 		// The hub reads no message longer than 512 bytes.
 		{func(c *websocket.Conn) error { return c.WriteMessage(websocket.TextMessage, make([]byte, 4096)) }, websocket.CloseMessageTooBig},
 		// A message of the right size is read and ignored.
-		{func(c *websocket.Conn) error { return c.WriteMessage(websocket.TextMessage, []byte(`{"type":"hello"}`)) }, 0},
+		{func(c *websocket.Conn) error {
+			return c.WriteMessage(websocket.TextMessage, []byte(`{"type":"hello"}`))
+		}, 0},
 	} {
 		c, err := b.connect(t, room, tickets[i], websocket.DefaultDialer)
 		require.NoError(t, err)
