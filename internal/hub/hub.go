@@ -31,10 +31,9 @@ type Options struct {
 	// not read, its connection's send buffer full, before the client is
 	// dropped: meanwhile it holds one of the Writers. Default 100ms.
 	WriteTimeout time.Duration
-	// Writers is how many goroutines write to all of the sockets. 2, 4 and
-	// 8 writers on 2 CPUs moved 19 500 sockets equally fast; more of them
-	// keep more writers free while some wait for the watchdog to cut off
-	// clients that do not read. Default 4 × GOMAXPROCS.
+	// Writers is how many goroutines write to all of the sockets; more
+	// than the CPUs, so that some stay free while others wait for the
+	// watchdog to cut off clients that do not read. Default 4 × GOMAXPROCS.
 	Writers int
 	// SendBuffer is how many messages wait for a socket's writer. A socket
 	// whose buffer is full is dropped as slow or dead, so it never holds up
