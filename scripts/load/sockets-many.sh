@@ -5,7 +5,7 @@
 # source addresses of their own (127.0.0.2, 127.0.0.3, …). One admitter ticks
 # the room every INTERVAL_MS. Bounded: VISITORS sockets, HOLD after the last
 # join, -duration 6m at most; everything stops by itself.
-#   PROCS=6 VISITORS=100000 HOLD=40s scripts/load/sockets-many.sh
+#   PROCS=6 VISITORS=100000 HOLD=60s INTERVAL_MS=15000 scripts/load/sockets-many.sh
 # WAITROOM_BIN runs that waitroom binary instead of building this tree's.
 # The summary merges the loadgens' waves per tick, timed from the tick's own
 # time in Redis (the "n" of its event, read by a redis-cli subscriber): per
@@ -54,7 +54,7 @@ sleep 1
 cfg="{\"mode\":\"queue_all\",\"capacity\":0,\"batch_size\":100,\"interval_ms\":${INTERVAL_MS:-5000},\"abandon_after_s\":0}"
 lpids=()
 for i in $(seq $procs); do
-	./loadgen -url http://127.0.0.1:$((8200 + i)) -room load -visitors $per -concurrency 48 \
+	./loadgen -url http://127.0.0.1:$((8200 + i)) -room load -visitors $per -concurrency ${CONC:-32} \
 		-source-ips 1 -source-ip-first $((i + 1)) -admin-token loadtoken -room-config "$cfg" \
 		-hold "${HOLD:-40s}" -duration 6m -server-pid ${pids[$((i - 1))]} -progress 15s \
 		-json "$work/result$i.json" > loadgen$i.out 2>&1 &
