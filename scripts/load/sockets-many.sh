@@ -7,6 +7,8 @@
 # join, -duration 6m at most; everything stops by itself.
 #   PROCS=6 VISITORS=100000 HOLD=60s INTERVAL_MS=15000 scripts/load/sockets-many.sh
 # WAITROOM_BIN runs that waitroom binary instead of building this tree's.
+# Twelve Go processes share two cores here: each runs with GOMAXPROCS=1
+# (EACH_PROCS), so that idle Ps do not spin for work the others need.
 # The summary merges the loadgens' waves per tick, timed from the tick's own
 # time in Redis (the "n" of its event, read by a redis-cli subscriber): per
 # tick, every process's p50 and p99 (from its messages' times) and the last
@@ -35,6 +37,7 @@ openssl genpkey -algorithm ed25519 -out key.pem 2>/dev/null
 export WAITROOM_JOIN_RATE=0 WAITROOM_STATUS_RATE=0 WAITROOM_SOCKET_RATE=0 WAITROOM_SOCKETS_PER_ADDR=0
 export REDIS_URL=redis://127.0.0.1:$port/0 WAITROOM_ADMIN_TOKEN=loadtoken WAITROOM_SIGNING_KEY="$work/key.pem"
 pids=()
+export GOMAXPROCS=${EACH_PROCS:-1}
 for i in $(seq $procs); do
 	"$bin" -addr 127.0.0.1:$((8200 + i)) -join-rate 0 -log-level warn > waitroom$i.out 2> waitroom$i.err &
 	pids+=($!)
