@@ -6,6 +6,7 @@ package hub_test
 
 import (
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,6 +131,43 @@ func TestAClientThatBreaksTheProtocolIsClosedWithItsCode(t *testing.T) {
 			var ne interface{ Timeout() bool }
 			require.ErrorAs(t, err, &ne, "case %d", i)
 			require.True(t, ne.Timeout(), "case %d: %v", i, err)
+			continue
+		}
+		require.True(t, websocket.IsCloseError(err, tc.code), "case %d: %v", i, err)
+	}
+}
+
+func TestFragmentedClientMessagesAreReadAsOneAgainstTheLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const room = "pieces"
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
+	tickets := b.join(t, room, 2, nil)
+	masked := func(b0 byte, payload string) []byte {
+		return append([]byte{b0, 0x80 | byte(len(payload)), 0, 0, 0, 0}, payload...)
+	}
+	piece := strings.Repeat("x", 100)
+	for i, tc := range []struct {
+		frames [][]byte
+		code   int
+	}{
+		// Three pieces of 100 bytes: one message of 300, read and ignored.
+		{[][]byte{masked(0x01, piece), masked(0x00, piece), masked(0x80, piece)}, 0},
+		// Six pieces: 600 bytes, over the 512 a message may have.
+		{[][]byte{masked(0x01, piece), masked(0x00, piece), masked(0x00, piece), masked(0x00, piece), masked(0x00, piece), masked(0x80, piece)}, websocket.CloseMessageTooBig},
+	} {
+		c, err := b.connect(t, room, tickets[i], websocket.DefaultDialer)
+		require.NoError(t, err)
+		_, _, err = c.ReadMessage()
+		require.NoError(t, err)
+		for _, f := range tc.frames {
+			_, _ = c.NetConn().Write(f)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		_, _, err = c.ReadMessage()
+		if tc.code == 0 {
+			var ne interface{ Timeout() bool }
+			require.ErrorAs(t, err, &ne, "case %d", i)
 			continue
 		}
 		require.True(t, websocket.IsCloseError(err, tc.code), "case %d: %v", i, err)

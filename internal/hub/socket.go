@@ -68,6 +68,9 @@ type socket struct {
 	partial []byte
 	// unread: the client broke the protocol; what it sends is ignored.
 	unread bool
+	// msgLen is the length so far of a fragmented client message, -1
+	// between messages.
+	msgLen int32
 	// pollFD is the descriptor the poller watches, -1 for none; set
 	// under mu before over.
 	pollFD int32
@@ -85,7 +88,7 @@ type socket struct {
 
 func newSocket(h *Hub, room, ticket string, conn net.Conn, ended func()) *socket {
 	s := &socket{hub: h, room: room, ticket: ticket, conn: conn, ended: ended,
-		done: make(chan struct{}), pollFD: -1}
+		done: make(chan struct{}), pollFD: -1, msgLen: -1}
 	s.lastPong.Store(time.Now().UnixNano())
 	return s
 }
@@ -351,7 +354,10 @@ func (s *socket) frame(data []byte) (n int, ok bool) {
 		op > opBinary && !control, op > opPong,
 		control && (size > 125 || b0&finBit == 0):
 		return s.broken(websocket.CloseProtocolError)
-	case size > readLimit || size < 0:
+	case !control && (op == opContinuation) != (s.msgLen >= 0):
+		// A continuation outside a message, or a new message inside one.
+		return s.broken(websocket.CloseProtocolError)
+	case size > readLimit || size < 0 || !control && int64(max(s.msgLen, 0))+size > readLimit:
 		return s.broken(websocket.CloseMessageTooBig)
 	}
 	end := head + 4 + int(size)
@@ -359,7 +365,13 @@ func (s *socket) frame(data []byte) (n int, ok bool) {
 		return 0, true
 	}
 	if !control {
-		return end, true // a message: the hub reads none
+		// A message, or part of one: the hub reads none.
+		if b0&finBit != 0 {
+			s.msgLen = -1
+		} else {
+			s.msgLen = int32(max(s.msgLen, 0) + int32(size))
+		}
+		return end, true
 	}
 	payload := data[head+4 : end]
 	mask := data[head : head+4]
