@@ -83,21 +83,24 @@ type config struct {
 	Concurrency int
 	Sockets     bool
 	SourceIPs   int // 0: as many as the sockets need
-	Duration    time.Duration
-	Hold        time.Duration
-	StatusPolls int
-	StatusEvery time.Duration
-	BookingURL  *url.URL
-	Book        bool
-	Checkout    bool
-	ServerPID   int
-	AdminToken  string
-	RoomConfig  string
-	WaveGap     time.Duration
-	CheckSample int
-	HTTPTimeout time.Duration
-	Progress    time.Duration
-	JSONPath    string
+	// SourceIPFirst is the last byte of the first source address, so that
+	// several loadgen processes use addresses of their own.
+	SourceIPFirst int
+	Duration      time.Duration
+	Hold          time.Duration
+	StatusPolls   int
+	StatusEvery   time.Duration
+	BookingURL    *url.URL
+	Book          bool
+	Checkout      bool
+	ServerPID     int
+	AdminToken    string
+	RoomConfig    string
+	WaveGap       time.Duration
+	CheckSample   int
+	HTTPTimeout   time.Duration
+	Progress      time.Duration
+	JSONPath      string
 
 	MaxErrors       int64
 	MaxTickP99      time.Duration
@@ -118,6 +121,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (confi
 	fs.IntVar(&c.Concurrency, "concurrency", 64, "HTTP requests in flight at most (joins, status, booking), and WebSocket handshakes in flight")
 	fs.BoolVar(&c.Sockets, "sockets", true, "open a WebSocket per visitor and record its messages")
 	fs.IntVar(&c.SourceIPs, "source-ips", 0, "bind client sockets to 127.0.0.1..127.0.0.N (N ≤ 254); 0: as many as the sockets need")
+	fs.IntVar(&c.SourceIPFirst, "source-ip-first", 1, "first source address 127.0.0.F, for several loadgen processes side by side (F+N-1 ≤ 254)")
 	fs.DurationVar(&c.Duration, "duration", 2*time.Minute, "hard stop for joining and holding; then at most 1 s for the last tick wave, and sockets close")
 	fs.DurationVar(&c.Hold, "hold", 0, "after the last join, keep sockets this long at most; 0: until every visitor is admitted (and booked with -book) or -duration ends")
 	fs.IntVar(&c.StatusPolls, "status-polls", 0, "status requests per visitor (GET …/tickets/{ticket}), for status latency")
@@ -181,6 +185,8 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (confi
 		return c, errors.New("-concurrency must be at least 1")
 	case c.SourceIPs < 0 || c.SourceIPs > maxSourceIPs:
 		return c, fmt.Errorf("-source-ips must be 0–%d", maxSourceIPs)
+	case c.SourceIPFirst < 1 || c.SourceIPFirst > maxSourceIPs:
+		return c, fmt.Errorf("-source-ip-first must be 1–%d", maxSourceIPs)
 	case c.Duration <= 0:
 		return c, errors.New("-duration must be positive")
 	case c.Hold < 0:

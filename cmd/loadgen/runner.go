@@ -103,8 +103,12 @@ func newRunner(cfg config, log io.Writer) (*runner, error) {
 		fmt.Fprintf(log, "loadgen: warning: about %d connections per source address, %d local ports each: raise -source-ips\n", per, ports)
 	}
 	perSource := cfg.Concurrency/n + 2
-	for _, a := range sourceAddrs(n) {
-		r.sources = append(r.sources, newSource(a, n > 1, perSource, cfg.HTTPTimeout))
+	first := max(cfg.SourceIPFirst, 1)
+	if first+n-1 > maxSourceIPs {
+		return nil, fmt.Errorf("-source-ip-first %d with %d source addresses goes past 127.0.0.%d", first, n, maxSourceIPs)
+	}
+	for _, a := range sourceAddrs(first, n) {
+		r.sources = append(r.sources, newSource(a, n > 1 || first != 1, perSource, cfg.HTTPTimeout))
 	}
 
 	if cfg.ServerPID == 0 {

@@ -66,12 +66,12 @@ func guardLoopback(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-// sourceAddrs are the client addresses 127.0.0.1 … 127.0.0.n. Linux routes
-// all of 127.0.0.0/8 to lo, so they need no setup.
-func sourceAddrs(n int) []netip.Addr {
+// sourceAddrs are the client addresses 127.0.0.first … 127.0.0.(first+n-1).
+// Linux routes all of 127.0.0.0/8 to lo, so they need no setup.
+func sourceAddrs(first, n int) []netip.Addr {
 	out := make([]netip.Addr, n)
 	for i := range out {
-		out[i] = netip.AddrFrom4([4]byte{127, 0, 0, byte(i + 1)})
+		out[i] = netip.AddrFrom4([4]byte{127, 0, 0, byte(first + i)})
 	}
 	return out
 }

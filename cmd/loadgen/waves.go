@@ -105,6 +105,11 @@ type waveStat struct {
 	P50MS    float64       `json:"p50_ms"`
 	P99MS    float64       `json:"p99_ms"`
 	LastMS   float64       `json:"last_ms"`
+	// The wave's first and last message on the wall clock, so that the
+	// waves of several loadgen processes line up with each other and with
+	// the tick's time in Redis (scripts/load/sockets-many.sh).
+	StartUnixMS float64 `json:"start_unix_ms"`
+	LastUnixMS  float64 `json:"last_unix_ms"`
 }
 
 // recentFirst is a socket's first message, remembered for connectGrace.
@@ -282,6 +287,7 @@ func (d *waveDetector) statLocked(w *wave) waveStat {
 		ws.P50, ws.P99 = usDur(w.h.quantile(0.50)), usDur(w.h.quantile(0.99))
 	}
 	ws.AtS = float64(ws.At.Milliseconds()) / 1000
+	ws.StartUnixMS, ws.LastUnixMS = float64(w.start.UnixMicro())/1000, float64(w.last.UnixMicro())/1000
 	ws.P50MS, ws.P99MS, ws.LastMS = usToMS(ws.P50.Microseconds()), usToMS(ws.P99.Microseconds()), usToMS(ws.Last.Microseconds())
 	if ws.Waiting > 0 {
 		ws.Coverage = float64(ws.Positions+ws.Admissions) / float64(ws.Waiting)

@@ -487,15 +487,28 @@ func (w *Waitroom) socket(c echo.Context) error {
 	// Hand the socket over and return: while a handler waits, net/http keeps
 	// ~13 KiB of request buffers alive, too much times 100 000 sockets.
 	served = true
+	release := func() { w.SocketsPerAddr.Release(addr) }
 	if !w.SocketsPerAddr.Enabled() {
-		go w.Sockets.Serve(w.SocketContext, room, ticket, conn)
+		release = nil
+	}
+	if h, ok := w.Sockets.(socketHandoff); ok {
+		// No goroutine waits on the socket (internal/hub).
+		h.Handoff(w.SocketContext, room, ticket, conn, release)
 		return nil
 	}
 	go func() {
-		defer w.SocketsPerAddr.Release(addr)
+		if release != nil {
+			defer release()
+		}
 		w.Sockets.Serve(w.SocketContext, room, ticket, conn)
 	}()
 	return nil
+}
+
+// socketHandoff is a SocketServer that returns at once and calls ended when
+// the socket has closed.
+type socketHandoff interface {
+	Handoff(ctx context.Context, room, ticket string, conn *websocket.Conn, ended func())
 }
 
 func (w *Waitroom) jwks(c echo.Context) error {

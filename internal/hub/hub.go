@@ -31,10 +31,9 @@ type Options struct {
 	// not read, its connection's send buffer full, before the client is
 	// dropped: meanwhile it holds one of the Writers. Default 100ms.
 	WriteTimeout time.Duration
-	// Writers is how many goroutines write to all of the sockets. 2, 4 and
-	// 8 writers on 2 CPUs moved 19 500 sockets equally fast; more of them
-	// keep more writers free while some wait for the watchdog to cut off
-	// clients that do not read. Default 4 × GOMAXPROCS.
+	// Writers is how many goroutines write to all of the sockets; more
+	// than the CPUs, so that some stay free while others wait for the
+	// watchdog to cut off clients that do not read. Default 4 × GOMAXPROCS.
 	Writers int
 	// SendBuffer is how many messages wait for a socket's writer. A socket
 	// whose buffer is full is dropped as slow or dead, so it never holds up
@@ -157,26 +156,38 @@ func New(store Store, opt Options) *Hub {
 // Sockets is the number of sockets being served.
 func (h *Hub) Sockets() int { return int(h.sockets.Load()) }
 
-// Serve takes over an upgraded connection for (room, ticket) and blocks until
-// it closes. The HTTP handler has already checked that the ticket exists (an
-// unknown one gets 404 before the upgrade); a ticket that vanished since is
-// closed with 4404. The socket first gets the ticket's current state, then
-// every change; a newer socket for the same ticket closes this one with
-// 4000. ctx ending closes the socket with 1001.
-//
-// The handler should not wait for Serve: net/http keeps about 13 KiB of
-// buffers per connection alive until the handler returns, even after the
-// upgrade. Hand the connection over and return:
-//
-//	go hub.Serve(context.WithoutCancel(r.Context()), room, ticket, conn)
+// Serve is Handoff, returning once the socket has closed.
 func (h *Hub) Serve(ctx context.Context, roomID, ticket string, conn *websocket.Conn) {
-	s := newSocket(h, roomID, ticket, conn)
+	done := make(chan struct{})
+	h.Handoff(ctx, roomID, ticket, conn, func() { close(done) })
+	<-done
+}
+
+// Handoff takes over an upgraded connection for (room, ticket) and returns
+// at once; ended, if not nil, is called once the socket has closed. The HTTP
+// handler has already checked that the ticket exists (an unknown one gets
+// 404 before the upgrade); a ticket that vanished since is closed with 4404.
+// The socket first gets the ticket's current state, then every change; a
+// newer socket for the same ticket closes this one with 4000. ctx ending
+// closes the socket with 1001.
+//
+// No goroutine waits on the socket (the package doc says how it is served),
+// and the handler should return too: net/http keeps about 13 KiB of
+// buffers per connection alive until the handler returns.
+func (h *Hub) Handoff(ctx context.Context, roomID, ticket string, conn *websocket.Conn, ended func()) {
+	// gorilla's Conn is done with: the hub reads and writes the frames.
+	nc := conn.NetConn()
+	// net/http's deadlines, if any, must not cut a socket short.
+	_ = nc.SetDeadline(time.Time{})
+	s := newSocket(h, roomID, ticket, nc, ended)
 	s.ctxDone = ctx.Done()
-	s.prepareRead()
 	h.mu.Lock()
 	if h.closed.Load() {
 		h.mu.Unlock()
-		goingAway(conn, closeGrace)
+		goingAway(nc, closeGrace)
+		if ended != nil {
+			ended()
+		}
 		return
 	}
 	h.serving.Add(1)
@@ -184,29 +195,20 @@ func (h *Hub) Serve(ctx context.Context, roomID, ticket string, conn *websocket.
 	// walks the wheel, finds every socket it did not refuse.
 	h.wheel.add(s)
 	h.mu.Unlock()
-	defer h.serving.Done()
 	h.sockets.Add(1)
-	defer h.sockets.Add(-1)
-	defer h.wheel.remove(s)
 	if s.ctxDone != nil {
 		h.watch(ctx)
-		defer h.unwatch(s.ctxDone)
 		if ctx.Err() != nil {
 			// Its watch may have run before s was on the wheel.
 			s.close(websocket.CloseGoingAway, "going away")
 		}
 	}
+	watchRead(s)
 
 	// The attach reads Redis, whose client grows a goroutine's stack to
-	// several KiB; on a goroutine of its own that stack is freed when it
-	// ends, and the long-lived reader below keeps a small one.
-	var (
-		attached sync.WaitGroup
-		r        *room
-	)
-	attached.Go(func() {
-		var err error
-		r, err = h.attach(ctx, s)
+	// several KiB; this goroutine ends with the attach.
+	go func() {
+		r, err := h.attach(ctx, s)
 		switch {
 		case err == nil:
 		case ctx.Err() != nil || h.ctx.Err() != nil:
@@ -214,15 +216,8 @@ func (h *Hub) Serve(ctx context.Context, roomID, ticket string, conn *websocket.
 		default:
 			s.refuse(err)
 		}
-	})
-
-	s.readLoop()
-	s.kill()
-	attached.Wait()
-	if r != nil {
-		r.remove(s)
-		h.release(r)
-	}
+		s.attachDone(r)
+	}()
 }
 
 // ctxWatch is the one context.AfterFunc for the sockets served with a context:

@@ -1,10 +1,13 @@
 package hub
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -12,20 +15,28 @@ import (
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
-// socket is one visitor's connection. The Serve goroutine reads (and
-// discards) client frames; the hub's writers (writers.go) write its
-// messages, pings and close frame. Events reach it through pending, a
-// bounded queue that never blocks the room's event loop: when it is full the
-// client is dropped.
+// socket is one visitor's connection. Nothing waits on it: the poller
+// (poller_linux.go) reads its client frames when the kernel has some, the
+// hub's writers (writers.go) write its frames, and the ping loop checks that
+// the client still answers. Events reach it through pending, a bounded queue
+// that never blocks the room's event loop: when it is full the client is
+// dropped.
 type socket struct {
 	hub    *Hub
 	room   string
 	ticket string
-	conn   *websocket.Conn
-	done   chan struct{} // closed when the socket starts closing
+	// conn is the TCP (or TLS) connection under the upgraded WebSocket:
+	// gorilla/websocket did the handshake, the hub reads and writes the
+	// frames itself, so gorilla's Conn and its buffers are not kept.
+	conn  net.Conn
+	done  chan struct{} // closed when the socket starts closing
+	ended func()        // Handoff's, called once everything is released
 	// ctxDone is the Done of Serve's context, nil if it never ends; set
 	// before s is on the wheel.
 	ctxDone <-chan struct{}
+	// lastPong is when the client last answered a ping (unix ns), or when
+	// the socket was taken over.
+	lastPong atomic.Int64
 
 	mu sync.Mutex
 	// pending are the messages not yet taken by a writer, at most
@@ -37,13 +48,32 @@ type socket struct {
 	closeText string
 	// queued: the socket is in the writers' ready queue or being written,
 	// so whoever adds work need not queue it again. Only one writer at a
-	// time handles a socket: gorilla/websocket allows one data writer.
+	// time handles a socket, so its frames never interleave.
 	queued  bool
-	ping    bool // a ping is due
-	closing bool // set once, by close
+	ping    bool   // a ping is due
+	pong    []byte // the payload of a pong owed to the client's ping; nil: none
+	closing bool   // set once, by close
+	// peerClosed: the client sent its close frame; ours ends the socket.
+	peerClosed bool
 	// finished: the close frame was written or the connection dropped:
 	// nothing more is written.
 	finished bool
+	// attached: the attach is over, and r is the room it put s in (nil if
+	// none); over: the connection is closed. Whichever comes second
+	// releases what the socket holds.
+	attached, over bool
+	r              *room
+
+	// Owned by the reader: the start of a client frame cut between reads.
+	partial []byte
+	// unread: the client broke the protocol; what it sends is ignored.
+	unread bool
+	// msgLen is the length so far of a fragmented client message, -1
+	// between messages.
+	msgLen int32
+	// pollFD is the descriptor the poller watches, -1 for none; set
+	// under mu before over.
+	pollFD int32
 
 	// The ping wheel's (writers.go), guarded by its mu.
 	slot       int32
@@ -56,8 +86,11 @@ type socket struct {
 	version  int64
 }
 
-func newSocket(h *Hub, room, ticket string, conn *websocket.Conn) *socket {
-	return &socket{hub: h, room: room, ticket: ticket, conn: conn, done: make(chan struct{})}
+func newSocket(h *Hub, room, ticket string, conn net.Conn, ended func()) *socket {
+	s := &socket{hub: h, room: room, ticket: ticket, conn: conn, ended: ended,
+		done: make(chan struct{}), pollFD: -1, msgLen: -1}
+	s.lastPong.Store(time.Now().UnixNano())
+	return s
 }
 
 // push queues msg without blocking. A socket whose queue is full is slow or
@@ -99,6 +132,20 @@ func (s *socket) pingSoon() {
 	}
 }
 
+// pongSoon asks a writer to answer the client's ping.
+func (s *socket) pongSoon(payload []byte) {
+	s.mu.Lock()
+	wake := false
+	if !s.closing {
+		s.pong = append(make([]byte, 0, len(payload)), payload...)
+		wake = s.wakeLocked()
+	}
+	s.mu.Unlock()
+	if wake {
+		s.hub.writers.add(s)
+	}
+}
+
 // wakeLocked marks s queued and reports whether the caller must hand it to
 // the writers (it was not queued yet).
 func (s *socket) wakeLocked() bool {
@@ -110,9 +157,9 @@ func (s *socket) wakeLocked() bool {
 }
 
 // close starts closing the socket: a writer sends what is queued, then a
-// close frame with code, and the reader gives the client closeGrace to
-// answer it. Code 0 drops the connection at once, even in the middle of a
-// write, and discards what is queued. Only the first call counts.
+// close frame with code, and the client has closeGrace to answer it. Code 0
+// drops the connection at once, even in the middle of a write, and discards
+// what is queued. Only the first call counts.
 func (s *socket) close(code int, text string) {
 	s.mu.Lock()
 	if s.closing {
@@ -124,7 +171,7 @@ func (s *socket) close(code int, text string) {
 	wake := code != 0 && s.wakeLocked()
 	s.mu.Unlock()
 	if code == 0 {
-		_ = s.conn.Close()
+		s.end()
 	}
 	if wake {
 		s.hub.writers.add(s)
@@ -141,7 +188,62 @@ func (s *socket) expire(reason string) {
 func (s *socket) kill() {
 	s.close(0, "")
 	// A socket already closing with a code is dropped too.
+	s.end()
+}
+
+// end closes the connection (once) and, if the attach is over, releases the
+// socket's room, wheel slot and count.
+func (s *socket) end() {
+	s.mu.Lock()
+	if s.over {
+		s.mu.Unlock()
+		return
+	}
+	s.over, s.finished = true, true
+	if !s.closing {
+		s.closing = true
+		close(s.done)
+	}
+	attached := s.attached
+	s.mu.Unlock()
+	unwatchRead(s)
 	_ = s.conn.Close()
+	if attached {
+		// Not here: end may run under the room's lock (push drops a slow
+		// socket from the room's event loop), and release takes it.
+		go s.release()
+	}
+}
+
+// attachDone records the attach's room; if the connection already ended, it
+// releases the socket now.
+func (s *socket) attachDone(r *room) {
+	s.mu.Lock()
+	s.attached, s.r = true, r
+	over := s.over
+	s.mu.Unlock()
+	if over {
+		s.release()
+	}
+}
+
+// release undoes what Handoff took, once the connection is closed and the
+// attach over.
+func (s *socket) release() {
+	h := s.hub
+	if s.r != nil {
+		s.r.remove(s)
+		h.release(s.r)
+	}
+	if s.ctxDone != nil {
+		h.unwatch(s.ctxDone)
+	}
+	h.wheel.remove(s)
+	h.sockets.Add(-1)
+	h.serving.Done()
+	if s.ended != nil {
+		s.ended()
+	}
 }
 
 // refuse closes a socket that could not be attached.
@@ -160,45 +262,187 @@ func (s *socket) refuse(err error) {
 	}
 }
 
-// readWait is how long the reader waits for a client frame: a client that
-// answers no ping for that long is dead.
+// readWait is how long a client may leave pings unanswered before it is
+// dropped as dead.
 func (o Options) readWait() time.Duration { return 2*o.PingInterval + o.WriteTimeout }
 
-// prepareRead sets the read limit, the first read deadline and the pong
-// handler that keeps the deadline ahead. It runs before s is shared: once a
-// writer may have set the close grace, nothing must push the deadline back.
-func (s *socket) prepareRead() {
-	wait := s.hub.opt.readWait()
-	s.conn.SetReadLimit(readLimit)
-	_ = s.conn.SetReadDeadline(time.Now().Add(wait))
-	s.conn.SetPongHandler(func(string) error {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.closing {
-			// The close grace, or the deadline as it is, bounds the rest.
-			return nil
-		}
-		return s.conn.SetReadDeadline(time.Now().Add(wait))
-	})
+// silent reports whether the client has answered no ping for readWait.
+func (s *socket) silent(now time.Time) bool {
+	return now.UnixNano()-s.lastPong.Load() > int64(s.hub.opt.readWait())
 }
 
-// readLoop discards client frames until the connection fails, closes, or
-// the read deadline passes.
-func (s *socket) readLoop() {
+// readLoop reads the client frames of a socket the poller does not watch.
+func readLoop(s *socket) {
+	buf := make([]byte, 1024)
 	for {
-		if _, _, err := s.conn.NextReader(); err != nil {
+		n, err := s.conn.Read(buf)
+		if n > 0 {
+			s.consume(buf[:n])
+		}
+		if err != nil {
+			s.end()
 			return
 		}
 	}
 }
 
+// ---- client frames (RFC 6455 §5.2) -----------------------------------------
+
+// WebSocket opcodes and header bits.
+const (
+	opContinuation = 0x0
+	opText         = 0x1
+	opBinary       = 0x2
+	opClose        = 0x8
+	opPing         = 0x9
+	opPong         = 0xA
+	finBit         = 0x80
+	maskBit        = 0x80
+)
+
+// consume parses the client frames in data, as read from the connection,
+// keeping a frame cut short for the next read. The hub reads no messages:
+// it answers pings, notes pongs and answers a close.
+func (s *socket) consume(data []byte) {
+	if s.unread {
+		return
+	}
+	if len(s.partial) > 0 {
+		data = append(s.partial, data...)
+		s.partial = nil
+	}
+	for len(data) > 0 {
+		n, ok := s.frame(data)
+		if !ok {
+			return
+		}
+		if n == 0 {
+			// Cut short: keep it (a few hundred bytes at most, see frame).
+			s.partial = append([]byte(nil), data...)
+			return
+		}
+		data = data[n:]
+	}
+}
+
+// frame handles the client frame at the start of data and returns its
+// length; 0 if data holds only part of it. ok is false when the client broke
+// the protocol and the socket is closing.
+func (s *socket) frame(data []byte) (n int, ok bool) {
+	if len(data) < 2 {
+		return 0, true
+	}
+	b0, b1 := data[0], data[1]
+	op := int(b0 & 0x0f)
+	size := int64(b1 & 0x7f)
+	head := 2
+	switch size {
+	case 126:
+		if len(data) < 4 {
+			return 0, true
+		}
+		size, head = int64(binary.BigEndian.Uint16(data[2:])), 4
+	case 127:
+		if len(data) < 10 {
+			return 0, true
+		}
+		size, head = int64(binary.BigEndian.Uint64(data[2:])), 10
+	}
+	control := op >= opClose
+	switch {
+	case b0&0x70 != 0, b1&maskBit == 0, // no extension is agreed; clients mask
+		op > opBinary && !control, op > opPong,
+		control && (size > 125 || b0&finBit == 0):
+		return s.broken(websocket.CloseProtocolError)
+	case !control && (op == opContinuation) != (s.msgLen >= 0):
+		// A continuation outside a message, or a new message inside one.
+		return s.broken(websocket.CloseProtocolError)
+	case size > readLimit || size < 0 || !control && int64(max(s.msgLen, 0))+size > readLimit:
+		return s.broken(websocket.CloseMessageTooBig)
+	}
+	end := head + 4 + int(size)
+	if len(data) < end {
+		return 0, true
+	}
+	if !control {
+		// A message, or part of one: the hub reads none.
+		if b0&finBit != 0 {
+			s.msgLen = -1
+		} else {
+			s.msgLen = int32(max(s.msgLen, 0) + int32(size))
+		}
+		return end, true
+	}
+	payload := data[head+4 : end]
+	mask := data[head : head+4]
+	for i := range payload {
+		payload[i] ^= mask[i&3]
+	}
+	switch op {
+	case opPong:
+		s.lastPong.Store(time.Now().UnixNano())
+	case opPing:
+		s.pongSoon(payload)
+	case opClose:
+		s.peerClose(payload)
+		s.unread = true
+		return end, false
+	}
+	return end, true
+}
+
+// broken closes a socket whose client broke the protocol with code, as
+// gorilla/websocket does, and ignores what it sends next.
+func (s *socket) broken(code int) (int, bool) {
+	s.unread = true
+	s.close(code, "")
+	return 0, false
+}
+
+// peerClose answers the client's close frame with its code, or ends the
+// socket if ours was sent already.
+func (s *socket) peerClose(payload []byte) {
+	code := websocket.CloseNoStatusReceived
+	if len(payload) >= 2 {
+		code = int(binary.BigEndian.Uint16(payload))
+	}
+	s.mu.Lock()
+	s.peerClosed = true
+	finished := s.finished
+	s.mu.Unlock()
+	if finished {
+		s.end()
+		return
+	}
+	s.close(code, "")
+	// Already closing for another reason: our close frame is on its way.
+}
+
+// ---- server frames ---------------------------------------------------------
+
+// appendFrame appends a server frame (unmasked, final) of opcode op.
+func appendFrame(b []byte, op byte, payload []byte) []byte {
+	b = append(b, finBit|op)
+	switch n := len(payload); {
+	case n < 126:
+		b = append(b, byte(n))
+	case n < 1<<16:
+		b = append(b, 126)
+		b = binary.BigEndian.AppendUint16(b, uint16(n))
+	default:
+		b = append(b, 127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	return append(b, payload...)
+}
+
 // flush is a writer's turn with s: it writes the pending messages, a due
-// ping, and once the socket is closing, the close frame. msgs is scratch
-// space, returned for reuse.
+// ping or pong, and once the socket is closing, the close frame, as one
+// write per turn. buf and msgs are scratch space, returned for reuse.
 //
 // The writes have no deadline: the watchdog (writers.go) drops the client
 // if a write waits for long on a full send buffer.
-func (s *socket) flush(msgs [][]byte) [][]byte {
+func (s *socket) flush(buf []byte, msgs [][]byte) ([]byte, [][]byte) {
 	for {
 		s.mu.Lock()
 		if s.finished || (s.closing && s.closeCode == 0) {
@@ -207,64 +451,67 @@ func (s *socket) flush(msgs [][]byte) [][]byte {
 			clear(s.pending)
 			s.pending = s.pending[:0]
 			s.mu.Unlock()
-			return msgs
+			return buf, msgs
 		}
 		msgs = append(msgs[:0], s.pending...)
 		clear(s.pending)
 		s.pending = s.pending[:0]
-		ping, closing := s.ping, s.closing
-		s.ping = false
-		if len(msgs) == 0 && !ping && !closing {
+		ping, pong, closing := s.ping, s.pong, s.closing
+		s.ping, s.pong = false, nil
+		if len(msgs) == 0 && !ping && pong == nil && !closing {
 			s.queued = false
 			s.mu.Unlock()
-			return msgs
+			return buf, msgs
 		}
+		var code int
+		var text string
+		if closing {
+			s.finished = true
+			code, text = s.closeCode, s.closeText
+		}
+		peerClosed := s.peerClosed
 		s.mu.Unlock()
 
+		buf = buf[:0]
 		for i, m := range msgs {
+			buf = appendFrame(buf, opText, m)
 			msgs[i] = nil
-			if s.conn.WriteMessage(websocket.TextMessage, m) != nil {
-				s.kill()
-				return msgs
-			}
+		}
+		if pong != nil {
+			buf = appendFrame(buf, opPong, pong)
 		}
 		if ping && !closing {
-			if s.conn.WriteControl(websocket.PingMessage, nil, time.Time{}) != nil {
-				s.kill()
-				return msgs
-			}
+			buf = appendFrame(buf, opPing, nil)
 		}
 		if closing {
-			s.finish()
-			return msgs
+			buf = appendFrame(buf, opClose, websocket.FormatCloseMessage(code, text))
+		}
+		if _, err := s.conn.Write(buf); err != nil {
+			s.kill()
+			return buf, msgs
+		}
+		if closing {
+			s.afterClose(peerClosed)
+			return buf, msgs
 		}
 	}
 }
 
-// finish writes the close frame, after the messages queued before the
-// close (an "expired" message, say), and gives the client closeGrace to
-// answer it, so that the frame is not lost to a reset: the reader returns on
-// the answer or at the deadline, and Serve closes the connection.
-func (s *socket) finish() {
-	s.mu.Lock()
-	s.finished = true
-	code, text := s.closeCode, s.closeText
-	s.mu.Unlock()
-	frame := websocket.FormatCloseMessage(code, text)
-	if s.conn.WriteControl(websocket.CloseMessage, frame, time.Time{}) != nil {
-		_ = s.conn.Close()
+// afterClose follows our close frame: the client has closeGrace to answer
+// it, so that the frame is not lost to a reset; the reader ends the socket
+// on the answer, or the timer does.
+func (s *socket) afterClose(peerClosed bool) {
+	if peerClosed {
+		s.end()
 		return
 	}
-	// The pong handler no longer moves the deadline once closing is set.
-	// The net.Conn, unlike the websocket.Conn, may have its read deadline
-	// set while another goroutine reads.
-	_ = s.conn.NetConn().SetReadDeadline(time.Now().Add(closeGrace))
+	time.AfterFunc(closeGrace, s.end)
 }
 
 // goingAway closes a connection the hub will not serve.
-func goingAway(conn *websocket.Conn, timeout time.Duration) {
-	frame := websocket.FormatCloseMessage(websocket.CloseGoingAway, "going away")
-	_ = conn.WriteControl(websocket.CloseMessage, frame, time.Now().Add(timeout))
+func goingAway(conn net.Conn, timeout time.Duration) {
+	_ = conn.SetWriteDeadline(time.Now().Add(timeout))
+	_, _ = conn.Write(appendFrame(nil, opClose, websocket.FormatCloseMessage(websocket.CloseGoingAway, "going away")))
 	_ = conn.Close()
 }
 

@@ -5,32 +5,11 @@ import (
 	"time"
 )
 
-// Writing to 100 000 sockets.
-//
-// A socket has no writer goroutine of its own: that would be a second
-// goroutine stack per socket (most of a socket's memory), and after a tick
-// the scheduler would wake every one of them. Instead a few writer
-// goroutines (Options.Writers) take the sockets that have something to send
-// from one ready queue, in the order they got it, and write each socket's
-// pending messages in one go. A socket is in the queue at most once (its
-// queued flag), so one writer at a time writes to it, as gorilla/websocket
-// requires.
-//
-// A write to a TCP socket returns as soon as the kernel has copied the
-// bytes into the connection's send buffer. It waits only when that buffer
-// is full: the client has stopped reading while a hundred messages and more
-// piled up (a client that stops reading also stops answering pings, and is
-// dropped at its read deadline long before that, unless it sends pongs
-// unasked). Such a write must not hold a writer, and the sockets queued
-// behind it, for long: the watchdog drops the client once a write has
-// waited for Options.WriteTimeout on a connection that cannot take more
-// bytes. A write deadline would not tell a write that waits for the
-// client from a writer that waits for a CPU: on a loaded machine a writer
-// can wait hundreds of milliseconds between setting a deadline and
-// writing, and a short deadline then drops a healthy client (measured: with
-// a 250 ms deadline, one client was dropped in two of four runs of
-// scripts/load/sockets.sh, 19 500 sockets on 2 CPUs). The watchdog asks the
-// kernel instead (writable), and it spares every write the deadline's timer.
+// A few writer goroutines (Options.Writers) write for all sockets, taking
+// them from one ready queue in the order they got something to send; a
+// socket is queued at most once, so one writer at a time writes to it. A
+// writer stuck on a client that does not read is freed by the watchdog, not
+// by a write deadline (docs/BENCHMARKS.md, "Sockets", says why).
 
 // maxTake bounds the sockets a writer takes from the queue at once: enough
 // to spare the queue's lock, few enough that the other writers share a
@@ -125,6 +104,7 @@ func (h *Hub) writeLoop(w *writer) {
 	defer h.loops.Done()
 	var (
 		batch []*socket
+		buf   []byte
 		msgs  [][]byte
 	)
 	for {
@@ -136,7 +116,7 @@ func (h *Hub) writeLoop(w *writer) {
 			w.mu.Lock()
 			w.s, w.since = s, time.Now()
 			w.mu.Unlock()
-			msgs = s.flush(msgs)
+			buf, msgs = s.flush(buf, msgs)
 			w.mu.Lock()
 			w.s = nil
 			w.mu.Unlock()
@@ -162,7 +142,7 @@ func (h *Hub) watchLoop() {
 			w.mu.Lock()
 			s, since := w.s, w.since
 			w.mu.Unlock()
-			if s == nil || time.Since(since) < h.opt.WriteTimeout || writable(s.conn.NetConn()) {
+			if s == nil || time.Since(since) < h.opt.WriteTimeout || writable(s.conn) {
 				continue
 			}
 			h.log.Info("hub: dropping a socket that does not read", "room", s.room, "ticket", short(s.ticket))
@@ -172,14 +152,9 @@ func (h *Hub) watchLoop() {
 	}
 }
 
-// Pings.
-//
-// No socket has a ping timer of its own. Every socket is put in one of the
-// wheel's slots, round robin, for as long as it is served; the ping loop
-// visits one slot per step and the whole wheel once per PingInterval, so
-// every socket is pinged exactly once per interval and 100 000 pings are
-// spread over it rather than sent at once. The writers send the pings, as
-// they send the messages.
+// The ping wheel: every socket sits in one slot, round robin; the ping loop
+// visits one slot per step and all of them once per PingInterval, so pings
+// are spread over the interval, and a silent client is found without a timer.
 
 // pingStep is about the time between two slots of the wheel.
 const pingStep = 100 * time.Millisecond
@@ -260,8 +235,15 @@ func (h *Hub) pingLoop() {
 		case <-t.C:
 		}
 		buf = w.sockets(slot, buf[:0])
+		now := time.Now()
 		for i, s := range buf {
-			s.pingSoon()
+			if s.silent(now) {
+				// No reader waits with a deadline: the wheel's visit is it.
+				h.log.Info("hub: dropping a socket that answers no pings", "room", s.room, "ticket", short(s.ticket))
+				s.kill()
+			} else {
+				s.pingSoon()
+			}
 			buf[i] = nil
 		}
 	}
