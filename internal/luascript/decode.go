@@ -42,9 +42,12 @@ func Decode[T any](s *Script, v any, err error) (T, error) {
 	if !ok {
 		return out, fmt.Errorf("%s: %w: a %T, not a cjson string", s.name, ErrBadReply, v)
 	}
+	d := decoders.Get().(*decoder)
+	defer decoders.Put(d)
+	d.r.Reset(raw)
 	// cjson passes a string's bytes through unchecked; so does Redis.
-	dec := jsontext.NewDecoder(bytes.NewReader([]byte(raw)), jsontext.AllowInvalidUTF8(true))
-	code, err := decodeObject(dec, reflect.ValueOf(&out).Elem(), true)
+	d.dec.Reset(&d.r, jsontext.AllowInvalidUTF8(true))
+	code, err := decodeObject(d.dec, reflect.ValueOf(&out).Elem(), true)
 	if err != nil {
 		return out, fmt.Errorf("%s: %w: %v in %.200q", s.name, ErrBadReply, err, raw)
 	}
@@ -53,6 +56,19 @@ func Decode[T any](s *Script, v any, err error) (T, error) {
 	}
 	return out, nil
 }
+
+// decoder is a reusable JSON decoder: a new one allocates kilobytes of
+// buffers, more than the reply it reads.
+type decoder struct {
+	r   strings.Reader
+	dec *jsontext.Decoder
+}
+
+var decoders = sync.Pool{New: func() any {
+	d := &decoder{}
+	d.dec = jsontext.NewDecoder(&d.r)
+	return d
+}}
 
 // field is one struct field a reply fills.
 type field struct {
@@ -119,12 +135,19 @@ func decodeObject(dec *jsontext.Decoder, dst reflect.Value, top bool) (refusal s
 		return "", fmt.Errorf("%s has more than 64 fields", dst.Type())
 	}
 	for dec.PeekKind() != '}' {
-		tok, err := dec.ReadToken()
+		raw, err := dec.ReadValue() // a name; raw, so the lookup allocates nothing
 		if err != nil {
 			return "", err
 		}
-		name := tok.String()
-		i, ok := p.byName[name]
+		var name string
+		i, ok := -1, false
+		if raw.Kind() == '"' && !bytes.ContainsRune(raw, '\\') {
+			i, ok = p.byName[string(raw[1:len(raw)-1])]
+		}
+		if !ok {
+			name = stringOf(raw)
+			i, ok = p.byName[name]
+		}
 		if !ok {
 			if top && name == "err" {
 				t, err := dec.ReadToken()
@@ -141,7 +164,7 @@ func decodeObject(dec *jsontext.Decoder, dst reflect.Value, top bool) (refusal s
 		}
 		f := p.fields[i]
 		if err := decodeValue(dec, dst.Field(f.index), f.quoted); err != nil {
-			return "", fmt.Errorf("field %q: %w", name, err)
+			return "", fmt.Errorf("field %q: %w", f.name, err)
 		}
 		seen |= 1 << i
 	}
@@ -159,10 +182,26 @@ func decodeObject(dec *jsontext.Decoder, dst reflect.Value, top bool) (refusal s
 	return "", nil
 }
 
-// decodeValue reads one JSON value into dst: nested structs and slices of
-// them with the same checks, everything else by the json package.
+// stringOf is the Go string of a raw JSON string, "" for any other value.
+func stringOf(raw jsontext.Value) string {
+	var s string
+	if raw.Kind() != '"' || json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// decodeValue reads one JSON value into dst: integers, strings and booleans
+// directly, nested structs and slices of them with the same checks,
+// everything else by the json package.
 func decodeValue(dec *jsontext.Decoder, dst reflect.Value, quoted bool) error {
-	switch {
+	switch k := dst.Kind(); {
+	case !quoted && (dst.CanInt() || k == reflect.String || k == reflect.Bool):
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		return scalar(raw, dst)
 	case quoted:
 		tok, err := dec.ReadToken()
 		if err != nil {
@@ -226,4 +265,68 @@ func readEmpty(dec *jsontext.Decoder, end jsontext.Kind) error {
 	}
 	_, err = dec.ReadToken()
 	return err
+}
+
+// scalar sets the integer, string or boolean dst from raw, strictly: an
+// integer is digits with an optional '-', and fits; a string is a string.
+func scalar(raw jsontext.Value, dst reflect.Value) error {
+	switch {
+	case dst.CanInt():
+		n, ok := parseInt(raw)
+		if !ok || dst.OverflowInt(n) {
+			return fmt.Errorf("%s is not a %s", raw, dst.Type())
+		}
+		dst.SetInt(n)
+	case dst.Kind() == reflect.Bool:
+		switch string(raw) {
+		case "true":
+			dst.SetBool(true)
+		case "false":
+			dst.SetBool(false)
+		default:
+			return fmt.Errorf("%s is not a boolean", raw)
+		}
+	default:
+		if raw.Kind() != '"' {
+			return fmt.Errorf("%s is not a string", raw)
+		}
+		if !bytes.ContainsRune(raw, '\\') {
+			dst.SetString(string(raw[1 : len(raw)-1]))
+			return nil
+		}
+		var s string
+		if err := json.Unmarshal(raw, &s, jsontext.AllowInvalidUTF8(true)); err != nil {
+			return err
+		}
+		dst.SetString(s)
+	}
+	return nil
+}
+
+// parseInt reads a JSON integer: no fraction, no exponent, within int64.
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	if neg {
+		if n > 1<<63 {
+			return 0, false
+		}
+		return -int64(n), true
+	}
+	if n > 1<<63-1 {
+		return 0, false
+	}
+	return int64(n), true
 }

@@ -50,6 +50,7 @@ type reply struct {
 	Rows []row             `json:"rows,omitempty"`
 	Tags []string          `json:"tags"`
 	Meta map[string]string `json:"meta,omitempty"`
+	B    bool              `json:"b,omitempty"`
 }
 
 func TestDecodeReadsAStructuredReply(t *testing.T) {
@@ -84,6 +85,10 @@ func TestABadReplyIsAnErrorNotAPanic(t *testing.T) {
 		{"an object for a list", "raw.lua", `{"n":1,"s":"","tags":{"a":1}}`},
 		{"a list for a map", "raw.lua", `{"n":1,"s":"","tags":[],"meta":["a"]}`},
 		{"an empty code", "raw.lua", `{"err":""}`},
+		{"an integer too large", "raw.lua", `{"n":9223372036854775808,"s":"","tags":[]}`},
+		{"an exponent for an integer", "raw.lua", `{"n":1e3,"s":"","tags":[]}`},
+		{"null for an integer", "raw.lua", `{"n":null,"s":"","tags":[]}`},
+		{"a string for a boolean", "raw.lua", `{"n":1,"s":"","tags":[],"rows":[],"b":"true"}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := luascript.Do[reply](b.ctx, b.rdb, b.l.Load(c.script), nil, c.arg)
@@ -91,6 +96,14 @@ func TestABadReplyIsAnErrorNotAPanic(t *testing.T) {
 			require.ErrorContains(t, err, c.script)
 		})
 	}
+}
+
+func TestDecodeReadsEscapesAndNegativeNumbers(t *testing.T) {
+	b := setup(t)
+	got, err := luascript.Do[reply](b.ctx, b.rdb, b.l.Load("reply.lua"), nil,
+		`{"n":-42,"s":"a\"b\u00e9/\\","tags":["x\ny"],"b":true,"opt":"plain"}`)
+	require.NoError(t, err)
+	require.Equal(t, reply{N: -42, S: "a\"b\u00e9/\\", Tags: []string{"x\ny"}, B: true, Opt: "plain"}, got)
 }
 
 func TestRunManyRunsEveryCallAndLoadsAScriptRedisLacks(t *testing.T) {
@@ -121,4 +134,35 @@ func TestARedisErrorNamesTheScript(t *testing.T) {
 func TestLoadPanicsOnAMissingFile(t *testing.T) {
 	l := luascript.NewLoader(fstest.MapFS{}, "lua")
 	require.PanicsWithValue(t, fmt.Sprint("luascript: missing embedded script lua/x.lua"), func() { l.Load("x.lua") })
+}
+
+// BenchmarkDecodeStatus decodes a reply shaped like the queue's status reply.
+func BenchmarkDecodeStatus(b *testing.B) {
+	type status struct {
+		Created            bool   `json:"created"`
+		Ticket             string `json:"ticket"`
+		State              string `json:"state"`
+		Position           int64  `json:"position"`
+		Waiting            int64  `json:"waiting"`
+		Score              int64  `json:"score,string"`
+		Version            int64  `json:"version"`
+		AdmissionEnds      int64  `json:"admission_ends"`
+		User               string `json:"user"`
+		AdmittedLastMinute int64  `json:"admitted_last_minute"`
+		FirstAdmitMS       int64  `json:"first_admit_ms"`
+		Now                int64  `json:"now"`
+		OpensAt            int64  `json:"opens_at"`
+		IntervalMS         int64  `json:"interval_ms"`
+		AdmissionID        string `json:"admission_id"`
+	}
+	s := luascript.NewLoader(fstest.MapFS{"s.lua": {Data: []byte("return 1")}}, ".").Load("s.lua")
+	raw := `{"created":true,"ticket":"q3Jm1Nf0cV4d7dQk2x9bYw","state":"waiting","position":12345,"waiting":99999,` +
+		`"score":"1234567890123456","version":4321,"admission_ends":0,"user":"","admitted_last_minute":600,` +
+		`"first_admit_ms":1796168264812,"now":1796168264812,"opens_at":0,"interval_ms":1000,"admission_id":""}`
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := luascript.Decode[status](s, raw, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -88,7 +88,8 @@ func storeErr(op string, err error) error {
 // as 503 unavailable rather than an internal error. It goes by the error's
 // type, never its text.
 func Unreachable(err error) bool {
-	var netErr net.Error // dial, read and write failures and timeouts (*net.OpError)
+	var netErr net.Error  // dial, read and write failures and timeouts (*net.OpError)
+	var reply redis.Error // a reply of Redis's; go-redis's checks below would also match bare text
 	switch {
 	case errors.As(err, &netErr),
 		errors.Is(err, syscall.ECONNREFUSED),
@@ -101,9 +102,8 @@ func Unreachable(err error) bool {
 		errors.Is(err, context.DeadlineExceeded),
 		// A node loading its data or a Cluster mid-failover cannot serve us
 		// now; to a visitor that is the same as unreachable.
-		redis.IsLoadingError(err),
-		redis.IsClusterDownError(err),
-		redis.IsTryAgainError(err):
+		errors.As(err, &reply) &&
+			(redis.IsLoadingError(reply) || redis.IsClusterDownError(reply) || redis.IsTryAgainError(reply)):
 		return true
 	}
 	return false
