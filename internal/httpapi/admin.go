@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -175,10 +174,6 @@ func (a *Admin) putRoom(c echo.Context) error {
 	}
 	if strings.TrimSpace(string(raw)) == "" {
 		raw = []byte("{}")
-	}
-	if !utf8.Valid(raw) {
-		// encoding/json would quietly turn it into U+FFFD.
-		return &queue.ConfigError{Field: "body", Reason: "is not valid UTF-8"}
 	}
 	patch, err := queue.DecodeConfigPatch(raw)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 
@@ -175,10 +176,10 @@ func TicketCookie(room string) string { return "wr_" + room }
 // joinBody is the join's optional JSON body. User is there only to be
 // refused with a message that says what to send instead.
 type joinBody struct {
-	UserToken string          `json:"user_token"`
-	Pow       string          `json:"pow"`
-	Ticket    string          `json:"ticket"`
-	User      json.RawMessage `json:"user"`
+	UserToken string         `json:"user_token"`
+	Pow       string         `json:"pow"`
+	Ticket    string         `json:"ticket"`
+	User      jsontext.Value `json:"user"`
 }
 
 func (w *Waitroom) join(c echo.Context) error {
