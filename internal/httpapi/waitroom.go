@@ -523,11 +523,11 @@ func servePage(c echo.Context, name string) error {
 
 // RegisterHealth adds GET /healthz (the process is up) and GET /readyz
 // (Redis answers within a second, and shutdown has not begun), as every
-// waitroom server serves them.
+// waitroom server serves them. A nil draining never drains (the admitter).
 func RegisterHealth(e *echo.Echo, store *queue.Store, draining *atomic.Bool) {
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", func(c echo.Context) error {
-		if draining.Load() {
+		if draining != nil && draining.Load() {
 			return errShuttingDown
 		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), time.Second)
