@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -167,16 +168,17 @@ func TestAdmitterRunsOnARedisCluster(t *testing.T) {
 func TestHelpListsEveryFlagAndVariableWithItsDefault(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
-	require.NoError(t, run(t.Context(), []string{"--help"}, noEnv, &stdout, &stderr))
+	require.ErrorIs(t, run(t.Context(), []string{"--help"}, noEnv, &stdout, &stderr), flag.ErrHelp)
 	out := stdout.String()
-	for _, s := range settings() {
-		require.Contains(t, out, "-"+s.flag+" ")
-		require.Contains(t, out, "env "+s.env+", default ")
-		if s.def != "" {
-			require.Contains(t, out, "env "+s.env+", default "+s.def+"\n")
+	s, _ := declare(noEnv)
+	for _, st := range s.Settings() {
+		require.Contains(t, out, "-"+st.Flag+" ")
+		require.Contains(t, out, "env "+st.Env+", default ")
+		if st.Default != "" {
+			require.Contains(t, out, "env "+st.Env+", default "+st.Default+"\n")
 		}
 	}
-	for _, v := range []string{"REDIS_URL", "REDIS_CLUSTER_ADDRS", "SQS_QUEUE_URL", "AWS_ENDPOINT_URL_SQS", "-visibility-timeout"} {
+	for _, v := range []string{"REDIS_URL", "REDIS_CLUSTER_ADDRS", "SQS_QUEUE_URL", "AWS_ENDPOINT_URL_SQS", "-visibility-timeout", "default 30s\n"} {
 		require.Contains(t, out, v)
 	}
 }
@@ -194,12 +196,13 @@ func TestBadConfigurationFailsAndSaysWhy(t *testing.T) {
 		{env: map[string]string{"REDIS_URL": "redis://127.0.0.1:1", "ADMITTER_VISIBILITY_TIMEOUT": "1500ms", "SQS_QUEUE_URL": "http://127.0.0.1:1/q"}, want: "VisibilityTimeout"},
 		{env: map[string]string{"REDIS_URL": "redis://127.0.0.1:1"}, args: []string{"-log-level", "loud"}, want: "-log-level"},
 		{env: map[string]string{"REDIS_URL": "redis://127.0.0.1:1"}, args: []string{"extra"}, want: "unexpected"},
+		{env: map[string]string{"REDIS_URL": "redis://127.0.0.1:1", "ADMITTER_POLL": "0s"}, want: "-poll (ADMITTER_POLL) must be a positive duration"},
+		{env: map[string]string{"REDIS_URL": "redis://127.0.0.1:1", "ADMITTER_POLL": "soon"}, want: `ADMITTER_POLL="soon"`},
 	} {
-		lookup := func(k string) (string, bool) { v, ok := c.env[k]; return v, ok }
 		var stdout, stderr bytes.Buffer
-		err := run(t.Context(), c.args, lookup, &stdout, &stderr)
+		err := run(t.Context(), c.args, func(k string) string { return c.env[k] }, &stdout, &stderr)
 		require.ErrorContains(t, err, c.want, "%+v", c)
 	}
 }
 
-func noEnv(string) (string, bool) { return "", false }
+func noEnv(string) string { return "" }

@@ -4,26 +4,20 @@
 // admission that is still live (checked in the room's Redis).
 //
 // Configuration comes from flags, each of which mirrors an environment
-// variable; a flag given on the command line wins. Run with --help for the
-// list and the defaults.
+// variable (internal/settings); a flag given on the command line wins. Run
+// with -help for the list and the defaults.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/signal"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -33,30 +27,15 @@ import (
 	"github.com/waitroom/waitroom/internal/metrics"
 	"github.com/waitroom/waitroom/internal/ratelimit"
 	"github.com/waitroom/waitroom/internal/redisconn"
+	"github.com/waitroom/waitroom/internal/settings"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(0)
-	case errors.Is(err, errUsage):
-		os.Exit(2)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "booking:", err)
-		os.Exit(1)
-	}
-}
+func main() { settings.Main("booking", run) }
 
 // shutdownTimeout bounds the graceful shutdown after SIGTERM or SIGINT.
 const shutdownTimeout = 10 * time.Second
-
-// errUsage marks a command line that could not be parsed (already reported).
-var errUsage = errors.New("usage")
 
 // config is the command's configuration, from flags and environment.
 type config struct {
@@ -92,89 +71,57 @@ const (
 const defaultSeatsMaxAge = 250 * time.Millisecond
 
 // parseConfig reads flags from args, and for each flag not given there the
-// environment variable it mirrors. --help lists every flag with its
-// variable and default (a secret's value is never printed).
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	var c config
-	fs := flag.NewFlagSet("booking", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	env := map[string]string{} // flag name -> environment variable
-	str := func(p *string, name, envName, def, usage string) {
-		fs.StringVar(p, name, def, usage+" (env "+envName+")")
-		env[name] = envName
+// environment variable it mirrors (internal/settings). -help lists every
+// flag with its variable and default (a secret's value is never printed).
+func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (config, error) {
+	s := settings.New("booking", "Serves the booking API and page of waitroom.", getenv)
+	addr := s.String("addr", "BOOKING_ADDR", ":8081", "listen address")
+	jwksURL := s.String("jwks-url", "BOOKING_JWKS_URL", "http://127.0.0.1:8080/.well-known/jwks.json", "where waitroom publishes the entry-token keys")
+	redisURL := s.String("redis-url", "REDIS_URL", "", "Redis, redis://[:password@]host:port/db or rediss://…; required unless -redis-cluster-addrs is set")
+	clusterAddrs := s.String("redis-cluster-addrs", "REDIS_CLUSTER_ADDRS", "", "host:port,host:port,… of a Redis Cluster; user, password and TLS still come from -redis-url if set")
+	adminToken := s.String("admin-token", "WAITROOM_ADMIN_TOKEN", "", "operator bearer token for PUT /api/admin/events/{room}/seats; required")
+	waitroomURL := s.String("waitroom-url", "BOOKING_WAITROOM_URL", "", "waitroom's base URL, where /rooms/{room} sends a visitor back to the line; default: the origin of -jwks-url")
+	issuer := s.String("token-issuer", "BOOKING_TOKEN_ISSUER", entrytoken.DefaultIssuer, "required iss of entry tokens")
+	audience := s.String("token-audience", "BOOKING_TOKEN_AUDIENCE", entrytoken.DefaultAudience, "required aud of entry tokens")
+	holdTTL := s.Duration("hold-ttl", "BOOKING_HOLD_TTL", booking.DefaultHoldTTL, "how long a hold lasts before it frees itself, 1s–24h")
+	maxPerVisitor := s.Int("max-per-visitor", "BOOKING_MAX_PER_VISITOR", booking.DefaultMaxPerVisitor, "most seats one visitor may hold or book at once, 1–100")
+	seatsMaxAge := s.Duration("seats-max-age", "BOOKING_SEATS_MAX_AGE", defaultSeatsMaxAge, "how old a seat list answered from this process's snapshot may be, 0–10s; 0 reads Redis every time; a visitor's own changes show at once")
+	rate := s.Float("rate", "BOOKING_RATE", defaultRate, "visitors' API requests per second allowed per client address (token bucket), checked before the token and Redis; 0: no limit")
+	burst := s.Int("burst", "BOOKING_BURST", defaultBurst, "burst of visitors' API requests per client address")
+	trustProxy := s.Bool("trust-proxy", "BOOKING_TRUST_PROXY", false, "take the client address from X-Forwarded-For (only behind your own proxy)")
+	if err := s.Parse(args, stdout); err != nil {
+		return config{}, err
 	}
-	str(&c.addr, "addr", "BOOKING_ADDR", ":8081", "listen address")
-	str(&c.jwksURL, "jwks-url", "BOOKING_JWKS_URL", "http://127.0.0.1:8080/.well-known/jwks.json", "where waitroom publishes the entry-token keys")
-	str(&c.redisURL, "redis-url", "REDIS_URL", "", "Redis, redis://[:password@]host:port/db or rediss://…; required unless -redis-cluster-addrs is set")
-	str(&c.clusterAddrs, "redis-cluster-addrs", "REDIS_CLUSTER_ADDRS", "", "host:port,host:port,… of a Redis Cluster; user, password and TLS still come from -redis-url if set")
-	str(&c.adminToken, "admin-token", "WAITROOM_ADMIN_TOKEN", "", "operator bearer token for PUT /api/admin/events/{room}/seats; required")
-	str(&c.waitroomURL, "waitroom-url", "BOOKING_WAITROOM_URL", "", "waitroom's base URL, where /rooms/{room} sends a visitor back to the line; default: the origin of -jwks-url")
-	str(&c.issuer, "token-issuer", "BOOKING_TOKEN_ISSUER", entrytoken.DefaultIssuer, "required iss of entry tokens")
-	str(&c.audience, "token-audience", "BOOKING_TOKEN_AUDIENCE", entrytoken.DefaultAudience, "required aud of entry tokens")
-	fs.DurationVar(&c.holdTTL, "hold-ttl", booking.DefaultHoldTTL, "how long a hold lasts before it frees itself, 1s–24h (env BOOKING_HOLD_TTL)")
-	env["hold-ttl"] = "BOOKING_HOLD_TTL"
-	fs.IntVar(&c.maxPerVisitor, "max-per-visitor", booking.DefaultMaxPerVisitor, "most seats one visitor may hold or book at once, 1–100 (env BOOKING_MAX_PER_VISITOR)")
-	env["max-per-visitor"] = "BOOKING_MAX_PER_VISITOR"
-	fs.DurationVar(&c.seatsMaxAge, "seats-max-age", defaultSeatsMaxAge, "how old a seat list answered from this process's snapshot may be, 0–10s; 0 reads Redis every time; a visitor's own changes show at once (env BOOKING_SEATS_MAX_AGE)")
-	env["seats-max-age"] = "BOOKING_SEATS_MAX_AGE"
-	fs.Float64Var(&c.rate, "rate", defaultRate, "visitors' API requests per second allowed per client address (token bucket), checked before the token and Redis; 0: no limit (env BOOKING_RATE)")
-	env["rate"] = "BOOKING_RATE"
-	fs.IntVar(&c.burst, "burst", defaultBurst, "burst of visitors' API requests per client address (env BOOKING_BURST)")
-	env["burst"] = "BOOKING_BURST"
-	fs.BoolVar(&c.trustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (only behind your own proxy) (env BOOKING_TRUST_PROXY)")
-	env["trust-proxy"] = "BOOKING_TRUST_PROXY"
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: booking [flags]\n\nServes the booking API and page of waitroom. Each flag mirrors an environment variable; a flag on the command line wins.\n\n")
-		fs.PrintDefaults()
-	}
-
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return c, err
-		}
-		return c, errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "booking: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return c, errUsage
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for name, envName := range env {
-		if v := getenv(envName); v != "" && !given[name] {
-			if err := fs.Set(name, v); err != nil {
-				return c, fmt.Errorf("%s=%q: %w", envName, v, err)
-			}
-		}
-	}
-	return c, c.validate()
+	c := config{addr: *addr, jwksURL: *jwksURL, redisURL: *redisURL, clusterAddrs: *clusterAddrs, adminToken: *adminToken,
+		waitroomURL: *waitroomURL, issuer: *issuer, audience: *audience, holdTTL: *holdTTL, maxPerVisitor: *maxPerVisitor,
+		seatsMaxAge: *seatsMaxAge, rate: *rate, burst: *burst, trustProxy: *trustProxy}
+	return c, c.validate(s)
 }
 
-func (c *config) validate() error {
+func (c *config) validate(s *settings.Set) error {
 	switch {
 	case c.redisURL == "" && c.clusterAddrs == "":
-		return errors.New("REDIS_URL or REDIS_CLUSTER_ADDRS is required")
+		return s.Errorf("redis-url", "or REDIS_CLUSTER_ADDRS is required")
 	case c.adminToken == "":
-		return errors.New("WAITROOM_ADMIN_TOKEN is required (it guards the seat-map route)")
+		return s.Errorf("admin-token", "is required (it guards the seat-map route)")
 	case c.jwksURL == "":
-		return errors.New("BOOKING_JWKS_URL must not be empty")
+		return s.Errorf("jwks-url", "must not be empty")
 	// Checked here because booking.Options reads 0 as "the default".
 	case c.holdTTL < booking.MinHoldTTL || c.holdTTL > booking.MaxHoldTTL:
-		return fmt.Errorf("BOOKING_HOLD_TTL must be between %s and %s, got %s", booking.MinHoldTTL, booking.MaxHoldTTL, c.holdTTL)
+		return s.Errorf("hold-ttl", "must be between %s and %s, got %s", booking.MinHoldTTL, booking.MaxHoldTTL, c.holdTTL)
 	case c.maxPerVisitor < 1 || c.maxPerVisitor > booking.MaxMaxPerVisitor:
-		return fmt.Errorf("BOOKING_MAX_PER_VISITOR must be between 1 and %d, got %d", booking.MaxMaxPerVisitor, c.maxPerVisitor)
+		return s.Errorf("max-per-visitor", "must be between 1 and %d, got %d", booking.MaxMaxPerVisitor, c.maxPerVisitor)
 	case c.seatsMaxAge < 0 || c.seatsMaxAge > booking.MaxSeatsMaxAge:
-		return fmt.Errorf("BOOKING_SEATS_MAX_AGE must be between 0 and %s, got %s", booking.MaxSeatsMaxAge, c.seatsMaxAge)
-	case c.rate < 0 || math.IsNaN(c.rate) || math.IsInf(c.rate, 0):
-		return fmt.Errorf("BOOKING_RATE must be a number ≥ 0, got %v", c.rate)
+		return s.Errorf("seats-max-age", "must be between 0 and %s, got %s", booking.MaxSeatsMaxAge, c.seatsMaxAge)
+	case c.rate < 0:
+		return s.Errorf("rate", "must be a number ≥ 0, got %v", c.rate)
 	case c.burst < 1:
-		return fmt.Errorf("BOOKING_BURST must be at least 1, got %d", c.burst)
+		return s.Errorf("burst", "must be at least 1, got %d", c.burst)
 	}
 	if c.waitroomURL == "" {
 		u, err := url.Parse(c.jwksURL)
 		if err != nil || u.Scheme == "" || u.Host == "" {
-			return fmt.Errorf("BOOKING_JWKS_URL %q is not an absolute URL", c.jwksURL)
+			return s.Errorf("jwks-url", "%q is not an absolute URL", c.jwksURL)
 		}
 		c.waitroomURL = u.Scheme + "://" + u.Host
 	}
@@ -185,7 +132,7 @@ func (c *config) validate() error {
 // run serves until ctx ends, then shuts down gracefully within
 // shutdownTimeout. Logs go to stdout as JSON, one object a line.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseConfig(args, getenv, stderr)
+	cfg, err := parseConfig(args, getenv, stdout)
 	if err != nil {
 		return err
 	}
@@ -237,15 +184,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
-	srv := &http.Server{
-		Handler:           e,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	// A seat map may be 4 MiB: more time to read it than the default.
+	srv := httpapi.NewServer(e, log, httpapi.ServerOptions{ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
+		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10})
 	log.Info("booking listening", "addr", ln.Addr().String(), "jwks_url", cfg.jwksURL,
 		"hold_ttl", cfg.holdTTL.String(), "max_per_visitor", cfg.maxPerVisitor, "seats_max_age", cfg.seatsMaxAge.String(), "redis_cluster", cfg.clusterAddrs != "",
 		"rate", cfg.rate, "burst", cfg.burst, "trust_proxy", cfg.trustProxy)

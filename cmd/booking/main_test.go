@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/internal/settings"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -24,18 +25,18 @@ func envOf(m map[string]string) func(string) string { return func(k string) stri
 
 func TestHelpListsEveryFlagWithItsVariableAndDefault(t *testing.T) {
 	var out strings.Builder
-	err := run(t.Context(), []string{"--help"}, envOf(map[string]string{"WAITROOM_ADMIN_TOKEN": "s3cret"}), io.Discard, &out)
+	err := run(t.Context(), []string{"--help"}, envOf(map[string]string{"WAITROOM_ADMIN_TOKEN": "s3cret"}), &out, io.Discard)
 	require.ErrorIs(t, err, flag.ErrHelp)
 	help := out.String()
 	for _, want := range []string{
-		"BOOKING_ADDR", `(default ":8081")`,
-		"BOOKING_JWKS_URL", `"http://127.0.0.1:8080/.well-known/jwks.json"`,
+		"env BOOKING_ADDR, default :8081\n",
+		"env BOOKING_JWKS_URL, default http://127.0.0.1:8080/.well-known/jwks.json\n",
 		"REDIS_URL", "REDIS_CLUSTER_ADDRS", "WAITROOM_ADMIN_TOKEN", "BOOKING_WAITROOM_URL",
-		"BOOKING_HOLD_TTL", "(default 5m0s)",
-		"BOOKING_MAX_PER_VISITOR", "(default 4)",
-		"BOOKING_SEATS_MAX_AGE", "(default 250ms)",
-		"BOOKING_RATE", "(default 20)", "BOOKING_BURST", "(default 100)", "BOOKING_TRUST_PROXY",
-		"BOOKING_TOKEN_ISSUER", `(default "waitroom")`, "BOOKING_TOKEN_AUDIENCE", `(default "booking")`,
+		"env BOOKING_HOLD_TTL, default 5m\n",
+		"env BOOKING_MAX_PER_VISITOR, default 4\n",
+		"env BOOKING_SEATS_MAX_AGE, default 250ms\n",
+		"env BOOKING_RATE, default 20\n", "env BOOKING_BURST, default 100\n", "env BOOKING_TRUST_PROXY, default false\n",
+		"env BOOKING_TOKEN_ISSUER, default waitroom\n", "env BOOKING_TOKEN_AUDIENCE, default booking\n",
 	} {
 		require.Contains(t, help, want)
 	}
@@ -61,15 +62,15 @@ func TestConfigComesFromEnvironmentAndFlagsWin(t *testing.T) {
 
 func TestRedisAndAdminTokenAreRequired(t *testing.T) {
 	err := run(t.Context(), nil, envOf(map[string]string{"WAITROOM_ADMIN_TOKEN": "t"}), io.Discard, io.Discard)
-	require.ErrorContains(t, err, "REDIS_URL or REDIS_CLUSTER_ADDRS is required")
+	require.ErrorContains(t, err, "(REDIS_URL) or REDIS_CLUSTER_ADDRS is required")
 	err = run(t.Context(), nil, envOf(map[string]string{"REDIS_URL": "redis://127.0.0.1:1"}), io.Discard, io.Discard)
-	require.ErrorContains(t, err, "WAITROOM_ADMIN_TOKEN is required")
+	require.ErrorContains(t, err, "(WAITROOM_ADMIN_TOKEN) is required")
 	err = run(t.Context(), []string{"-max-per-visitor", "0"}, envOf(map[string]string{"REDIS_URL": "redis://127.0.0.1:1", "WAITROOM_ADMIN_TOKEN": "t"}), io.Discard, io.Discard)
-	require.ErrorContains(t, err, "BOOKING_MAX_PER_VISITOR must be between 1 and 100")
+	require.ErrorContains(t, err, "(BOOKING_MAX_PER_VISITOR) must be between 1 and 100")
 	err = run(t.Context(), []string{"-hold-ttl", "0s"}, envOf(map[string]string{"REDIS_URL": "redis://127.0.0.1:1", "WAITROOM_ADMIN_TOKEN": "t"}), io.Discard, io.Discard)
-	require.ErrorContains(t, err, "BOOKING_HOLD_TTL must be between")
+	require.ErrorContains(t, err, "(BOOKING_HOLD_TTL) must be between")
 	err = run(t.Context(), []string{"-nope"}, envOf(nil), io.Discard, io.Discard)
-	require.ErrorIs(t, err, errUsage)
+	require.ErrorIs(t, err, settings.ErrUsage)
 }
 
 // served is the real command running on port 0, against a real Redis and

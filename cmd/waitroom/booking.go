@@ -23,11 +23,7 @@ var demoSeats = booking.GridSeats(10, 10)
 // without an HTTP round trip, and gives demo its seats.
 func (m *Main) registerBooking(ctx context.Context, e *echo.Echo, rdb redis.UniversalClient, store *queue.Store,
 	signer *entrytoken.Signer, admin *httpapi.Admin, met *metrics.Metrics) error {
-	hold, err := parseHold(m.cfg.BookingHold)
-	if err != nil {
-		return err
-	}
-	seats, err := booking.New(rdb, booking.Options{HoldTTL: hold, MaxPerVisitor: m.cfg.BookingLimit})
+	seats, err := booking.New(rdb, booking.Options{HoldTTL: m.cfg.BookingHold, MaxPerVisitor: m.cfg.BookingLimit})
 	if err != nil {
 		return fmt.Errorf("booking: %w", err)
 	}

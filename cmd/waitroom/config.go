@@ -1,11 +1,9 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -13,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/waitroom/waitroom/internal/httpapi"
+	"github.com/waitroom/waitroom/internal/settings"
 )
 
 // Config is everything cmd/waitroom reads from flags and the environment.
@@ -49,7 +48,7 @@ type Config struct {
 	CORSOrigins  []string
 	TrustProxy   bool
 	LogLevel     slog.Level
-	BookingHold  string
+	BookingHold  time.Duration
 	BookingLimit int
 	// BookingRate and BookingBurst limit the booking API's requests per
 	// client address (standalone); BookingRate 0: no limit.
@@ -80,174 +79,124 @@ type Config struct {
 // runs in one process on the embedded store.
 func (c Config) Standalone() bool { return c.RedisURL == "" && c.ClusterAddrs == "" }
 
-// setting is one row of --help and of README's table.
-type setting struct {
-	flag, env, def, usage string
-}
+const about = `waitroom: the virtual waiting room (waiting-room API, sockets, pages, operator API).
+With no REDIS_URL it runs standalone: the whole product in one process on an embedded store.`
 
-var settings = []setting{
-	{"addr", "WAITROOM_ADDR", ":8080", "listen address"},
-	{"redis-url", "REDIS_URL", "", "redis://[:password@]host:port/db or rediss://…; unset: standalone mode (embedded store, nothing on disk)"},
-	{"redis-cluster-addrs", "REDIS_CLUSTER_ADDRS", "", "host:port,host:port,…: use a Redis Cluster instead"},
-	{"admin-token", "WAITROOM_ADMIN_TOKEN", "", "operator bearer token; required with Redis; standalone: random, printed once"},
-	{"signing-key", "WAITROOM_SIGNING_KEY", "", "path to the Ed25519 entry-token key (PKCS #8 PEM); standalone: generated"},
-	{"previous-keys", "WAITROOM_PREVIOUS_KEYS", "", "comma-separated paths of previous signing keys, still published in the JWKS while rotating"},
-	{"issuer", "WAITROOM_ISSUER", "waitroom", "entry-token iss"},
-	{"audience", "WAITROOM_AUDIENCE", "booking", "entry-token aud"},
-	{"join-rate", "WAITROOM_JOIN_RATE", "50", "joins per second allowed per client address (token bucket); 0: no limit"},
-	{"join-burst", "WAITROOM_JOIN_BURST", "500", "burst of joins per client address (a whole office or carrier NAT at once)"},
-	{"status-rate", "WAITROOM_STATUS_RATE", "20", "status reads (a ticket's status, a room's info) and leaves per second allowed per client address (one token bucket); 0: no limit"},
-	{"status-burst", "WAITROOM_STATUS_BURST", "200", "burst of status reads and leaves per client address"},
-	{"socket-rate", "WAITROOM_SOCKET_RATE", "50", "WebSocket upgrades per second allowed per client address (token bucket); 0: no limit"},
-	{"socket-burst", "WAITROOM_SOCKET_BURST", "500", "burst of WebSocket upgrades per client address"},
-	{"sockets-per-addr", "WAITROOM_SOCKETS_PER_ADDR", "2000", "WebSockets open at once per client address; 0: no limit"},
-	{"cors-origins", "WAITROOM_CORS_ORIGINS", "", "comma-separated origins (https://shop.example.com) whose pages may call /api/rooms/* and open its sockets; unset: no CORS"},
-	{"public-url", "WAITROOM_PUBLIC_URL", "", "the URL visitors reach the waiting room at (https://tickets.example.com); when https, cookies are Secure unless -cookie-secure says otherwise"},
-	{"cookie-secure", "WAITROOM_COOKIE_SECURE", "", "true: every cookie waitroom sets is Secure (behind a proxy that ends TLS); false: none is; unset: true when -public-url is https, else per request (TLS or X-Forwarded-Proto: https)"},
-	{"trust-proxy", "WAITROOM_TRUST_PROXY", "false", "take the client address from X-Forwarded-For (only behind your own proxy)"},
-	{"log-level", "WAITROOM_LOG_LEVEL", "info", "debug, info, warn or error (each request is logged at debug)"},
-	{"shutdown-grace", "WAITROOM_SHUTDOWN_GRACE", "2s", "on SIGTERM, how long /readyz answers 503 before the listener closes (the whole shutdown stays under 10 s)"},
-	{"autopipeline", "WAITROOM_AUTOPIPELINE", "true", "batch concurrent joins and status requests into shared Redis round trips (go-redis auto-pipelining)"},
-	{"pprof-addr", "WAITROOM_PPROF_ADDR", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060; never a public one); unset: off"},
-	{"user-secret", "WAITROOM_USER_SECRET", "", "HS256 secret (at least 32 bytes) that protected sites sign user tokens with; unset: none"},
-	{"user-jwks-url", "WAITROOM_USER_JWKS_URL", "", "JWKS of the keys (RS256, ES256, EdDSA) that sign user tokens, e.g. an OpenID Connect provider's; unset: none"},
-	{"user-audience", "WAITROOM_USER_AUDIENCE", "", "required aud of user tokens; unset: not checked"},
-	{"user-issuer", "WAITROOM_USER_ISSUER", "", "required iss of user tokens; unset: not checked"},
-	{"pow-key", "WAITROOM_POW_KEY", "", "proof-of-work key shared by every instance (hex or base64, at least 32 bytes); unset: one kept in Redis"},
-	{"booking-hold", "BOOKING_HOLD_TTL", "5m", "standalone: how long a seat hold lasts"},
-	{"booking-limit", "BOOKING_MAX_PER_VISITOR", "4", "standalone: seats held or booked per visitor"},
-	{"booking-rate", "BOOKING_RATE", "20", "standalone: booking API requests per second allowed per client address (token bucket); 0: no limit"},
-	{"booking-burst", "BOOKING_BURST", "100", "standalone: burst of booking API requests per client address"},
-}
+// declare puts every setting of waitroom on a Set (internal/settings), in
+// the order -help and README's table list them; config reads them once
+// parsed, and checks them.
+func declare(getenv func(string) string) (*settings.Set, func() (Config, error)) {
+	s := settings.New("waitroom", about, getenv)
+	addr := s.String("addr", "WAITROOM_ADDR", ":8080", "listen address")
+	redisURL := s.String("redis-url", "REDIS_URL", "", "redis://[:password@]host:port/db or rediss://…; unset: standalone mode (embedded store, nothing on disk)")
+	clusterAddrs := s.String("redis-cluster-addrs", "REDIS_CLUSTER_ADDRS", "", "host:port,host:port,…: use a Redis Cluster instead")
+	adminToken := s.String("admin-token", "WAITROOM_ADMIN_TOKEN", "", "operator bearer token; required with Redis; standalone: random, printed once")
+	signingKey := s.String("signing-key", "WAITROOM_SIGNING_KEY", "", "path to the Ed25519 entry-token key (PKCS #8 PEM); standalone: generated")
+	previousKeys := s.String("previous-keys", "WAITROOM_PREVIOUS_KEYS", "", "comma-separated paths of previous signing keys, still published in the JWKS while rotating")
+	issuer := s.String("issuer", "WAITROOM_ISSUER", "waitroom", "entry-token iss")
+	audience := s.String("audience", "WAITROOM_AUDIENCE", "booking", "entry-token aud")
+	joinRate := s.Float("join-rate", "WAITROOM_JOIN_RATE", 50, "joins per second allowed per client address (token bucket); 0: no limit")
+	joinBurst := s.Int("join-burst", "WAITROOM_JOIN_BURST", 500, "burst of joins per client address (a whole office or carrier NAT at once)")
+	statusRate := s.Float("status-rate", "WAITROOM_STATUS_RATE", 20, "status reads (a ticket's status, a room's info) and leaves per second allowed per client address (one token bucket); 0: no limit")
+	statusBurst := s.Int("status-burst", "WAITROOM_STATUS_BURST", 200, "burst of status reads and leaves per client address")
+	socketRate := s.Float("socket-rate", "WAITROOM_SOCKET_RATE", 50, "WebSocket upgrades per second allowed per client address (token bucket); 0: no limit")
+	socketBurst := s.Int("socket-burst", "WAITROOM_SOCKET_BURST", 500, "burst of WebSocket upgrades per client address")
+	socketsPerAddr := s.Int("sockets-per-addr", "WAITROOM_SOCKETS_PER_ADDR", 2000, "WebSockets open at once per client address; 0: no limit")
+	corsOrigins := s.List("cors-origins", "WAITROOM_CORS_ORIGINS", "", "comma-separated origins (https://shop.example.com) whose pages may call /api/rooms/* and open its sockets; unset: no CORS")
+	publicURL := s.String("public-url", "WAITROOM_PUBLIC_URL", "", "the URL visitors reach the waiting room at (https://tickets.example.com); when https, cookies are Secure unless -cookie-secure says otherwise")
+	cookieSecure := s.String("cookie-secure", "WAITROOM_COOKIE_SECURE", "", "true: every cookie waitroom sets is Secure (behind a proxy that ends TLS); false: none is; unset or auto: true when -public-url is https, else per request (TLS or X-Forwarded-Proto: https)")
+	trustProxy := s.Bool("trust-proxy", "WAITROOM_TRUST_PROXY", false, "take the client address from X-Forwarded-For (only behind your own proxy)")
+	logLevel := s.Level("log-level", "WAITROOM_LOG_LEVEL", slog.LevelInfo, "debug, info, warn or error (each request is logged at debug)")
+	shutdownGrace := s.Duration("shutdown-grace", "WAITROOM_SHUTDOWN_GRACE", 2*time.Second, "on SIGTERM, how long /readyz answers 503 before the listener closes, 0–5s (the whole shutdown stays under 10 s)")
+	autoPipeline := s.Bool("autopipeline", "WAITROOM_AUTOPIPELINE", true, "batch concurrent joins and status requests into shared Redis round trips (go-redis auto-pipelining)")
+	pprofAddr := s.String("pprof-addr", "WAITROOM_PPROF_ADDR", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060; never a public one); unset: off")
+	userSecret := s.String("user-secret", "WAITROOM_USER_SECRET", "", "HS256 secret (at least 32 bytes) that protected sites sign user tokens with; unset: none")
+	userJWKSURL := s.String("user-jwks-url", "WAITROOM_USER_JWKS_URL", "", "JWKS of the keys (RS256, ES256, EdDSA) that sign user tokens, e.g. an OpenID Connect provider's; unset: none")
+	userAudience := s.String("user-audience", "WAITROOM_USER_AUDIENCE", "", "required aud of user tokens; unset: not checked")
+	userIssuer := s.String("user-issuer", "WAITROOM_USER_ISSUER", "", "required iss of user tokens; unset: not checked")
+	powKey := s.String("pow-key", "WAITROOM_POW_KEY", "", "proof-of-work key shared by every instance (hex or base64, at least 32 bytes); unset: one kept in Redis")
+	bookingHold := s.Duration("booking-hold", "BOOKING_HOLD_TTL", 5*time.Minute, "standalone: how long a seat hold lasts, 1s–24h")
+	bookingLimit := s.Int("booking-limit", "BOOKING_MAX_PER_VISITOR", 4, "standalone: seats held or booked per visitor")
+	bookingRate := s.Float("booking-rate", "BOOKING_RATE", 20, "standalone: booking API requests per second allowed per client address (token bucket); 0: no limit")
+	bookingBurst := s.Int("booking-burst", "BOOKING_BURST", 100, "standalone: burst of booking API requests per client address")
 
-// parseConfig reads args and the environment (getenv). --help prints every
-// flag with its variable and default and returns flag.ErrHelp.
-func parseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
-	fs := flag.NewFlagSet("waitroom", flag.ContinueOnError)
-	fs.SetOutput(out)
-	vals := map[string]*string{}
-	for _, s := range settings {
-		v := s.def
-		if e := getenv(s.env); e != "" {
-			v = e
+	return s, func() (Config, error) {
+		c := Config{
+			Addr: *addr, RedisURL: *redisURL, ClusterAddrs: *clusterAddrs, AdminToken: *adminToken,
+			SigningKey: *signingKey, PreviousKeys: *previousKeys, Issuer: *issuer, Audience: *audience,
+			JoinRate: *joinRate, JoinBurst: *joinBurst, StatusRate: *statusRate, StatusBurst: *statusBurst,
+			SocketRate: *socketRate, SocketBurst: *socketBurst, SocketsPerAddr: *socketsPerAddr,
+			TrustProxy: *trustProxy, LogLevel: *logLevel, ShutdownGrace: *shutdownGrace, AutoPipeline: *autoPipeline,
+			PprofAddr: *pprofAddr, UserSecret: *userSecret, UserJWKSURL: *userJWKSURL, UserAudience: *userAudience,
+			UserIssuer: *userIssuer, PowKey: *powKey,
+			BookingHold: *bookingHold, BookingLimit: *bookingLimit, BookingRate: *bookingRate, BookingBurst: *bookingBurst,
 		}
-		vals[s.flag] = fs.String(s.flag, v, s.usage)
+		for name, r := range map[string]float64{"join-rate": c.JoinRate, "status-rate": c.StatusRate, "socket-rate": c.SocketRate, "booking-rate": c.BookingRate} {
+			if r < 0 {
+				return c, s.Errorf(name, "must be a number ≥ 0, got %v", r)
+			}
+		}
+		for name, n := range map[string]int{"join-burst": c.JoinBurst, "status-burst": c.StatusBurst, "socket-burst": c.SocketBurst,
+			"booking-burst": c.BookingBurst, "booking-limit": c.BookingLimit} {
+			if n < 1 {
+				return c, s.Errorf(name, "must be an integer ≥ 1, got %d", n)
+			}
+		}
+		if c.SocketsPerAddr < 0 {
+			return c, s.Errorf("sockets-per-addr", "must be an integer ≥ 0, got %d", c.SocketsPerAddr)
+		}
+		if c.ShutdownGrace < 0 || c.ShutdownGrace > 5*time.Second {
+			return c, s.Errorf("shutdown-grace", "must be a duration from 0 to 5s, got %s", c.ShutdownGrace)
+		}
+		if c.BookingHold < time.Second || c.BookingHold > 24*time.Hour {
+			return c, s.Errorf("booking-hold", "must be a duration from 1s to 24h, got %s", c.BookingHold)
+		}
+		var err error
+		if c.CORSOrigins, err = parseOrigins(*corsOrigins); err != nil {
+			return c, s.Errorf("cors-origins", "%v", err)
+		}
+		if c.PublicURL, err = parsePublicURL(*publicURL); err != nil {
+			return c, s.Errorf("public-url", "%v", err)
+		}
+		if c.CookieSecure, err = parseCookieSecure(*cookieSecure, c.PublicURL); err != nil {
+			return c, s.Errorf("cookie-secure", "%v", err)
+		}
+		if !c.Standalone() && c.AdminToken == "" {
+			return c, s.Errorf("admin-token", "is required when REDIS_URL or REDIS_CLUSTER_ADDRS is set")
+		}
+		return c, nil
 	}
-	fs.Usage = func() { printHelp(out) }
-	if err := fs.Parse(args); err != nil {
+}
+
+// parseConfig reads args and the environment (getenv). -help prints every
+// flag with its variable and default to out and returns flag.ErrHelp.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	s, config := declare(getenv)
+	if err := s.Parse(args, out); err != nil {
 		return Config{}, err
 	}
-	get := func(k string) string { return strings.TrimSpace(*vals[k]) }
-	c := Config{
-		Addr:         get("addr"),
-		RedisURL:     get("redis-url"),
-		ClusterAddrs: get("redis-cluster-addrs"),
-		AdminToken:   get("admin-token"),
-		SigningKey:   get("signing-key"),
-		PreviousKeys: get("previous-keys"),
-		Issuer:       get("issuer"),
-		Audience:     get("audience"),
-		BookingHold:  get("booking-hold"),
-		PprofAddr:    get("pprof-addr"),
-		UserSecret:   get("user-secret"),
-		UserJWKSURL:  get("user-jwks-url"),
-		UserAudience: get("user-audience"),
-		UserIssuer:   get("user-issuer"),
-		PowKey:       get("pow-key"),
-	}
-	var err error
-	if c.JoinRate, err = parseRate("join-rate", get("join-rate")); err != nil {
-		return c, err
-	}
-	if c.JoinBurst, err = strconv.Atoi(get("join-burst")); err != nil || c.JoinBurst < 1 {
-		return c, fmt.Errorf("join-burst: want an integer ≥ 1, got %q", get("join-burst"))
-	}
-	if c.StatusRate, err = parseRate("status-rate", get("status-rate")); err != nil {
-		return c, err
-	}
-	if c.StatusBurst, err = strconv.Atoi(get("status-burst")); err != nil || c.StatusBurst < 1 {
-		return c, fmt.Errorf("status-burst: want an integer ≥ 1, got %q", get("status-burst"))
-	}
-	if c.SocketRate, err = parseRate("socket-rate", get("socket-rate")); err != nil {
-		return c, err
-	}
-	if c.SocketBurst, err = strconv.Atoi(get("socket-burst")); err != nil || c.SocketBurst < 1 {
-		return c, fmt.Errorf("socket-burst: want an integer ≥ 1, got %q", get("socket-burst"))
-	}
-	if c.SocketsPerAddr, err = strconv.Atoi(get("sockets-per-addr")); err != nil || c.SocketsPerAddr < 0 {
-		return c, fmt.Errorf("sockets-per-addr: want an integer ≥ 0, got %q", get("sockets-per-addr"))
-	}
-	if c.CORSOrigins, err = parseOrigins(get("cors-origins")); err != nil {
-		return c, err
-	}
-	if c.PublicURL, err = parsePublicURL(get("public-url")); err != nil {
-		return c, err
-	}
-	if c.CookieSecure, err = parseCookieSecure(get("cookie-secure"), c.PublicURL); err != nil {
-		return c, err
-	}
-	if c.AutoPipeline, err = strconv.ParseBool(get("autopipeline")); err != nil {
-		return c, fmt.Errorf("autopipeline: want true or false, got %q", get("autopipeline"))
-	}
-	if c.TrustProxy, err = strconv.ParseBool(get("trust-proxy")); err != nil {
-		return c, fmt.Errorf("trust-proxy: want true or false, got %q", get("trust-proxy"))
-	}
-	if err := c.LogLevel.UnmarshalText([]byte(get("log-level"))); err != nil {
-		return c, fmt.Errorf("log-level: %w", err)
-	}
-	if c.ShutdownGrace, err = time.ParseDuration(get("shutdown-grace")); err != nil || c.ShutdownGrace < 0 || c.ShutdownGrace > 5*time.Second {
-		return c, fmt.Errorf("shutdown-grace: want a duration from 0 to 5s, got %q", get("shutdown-grace"))
-	}
-	if c.BookingLimit, err = strconv.Atoi(get("booking-limit")); err != nil || c.BookingLimit < 1 {
-		return c, fmt.Errorf("booking-limit: want an integer ≥ 1, got %q", get("booking-limit"))
-	}
-	if c.BookingRate, err = parseRate("booking-rate", get("booking-rate")); err != nil {
-		return c, err
-	}
-	if c.BookingBurst, err = strconv.Atoi(get("booking-burst")); err != nil || c.BookingBurst < 1 {
-		return c, fmt.Errorf("booking-burst: want an integer ≥ 1, got %q", get("booking-burst"))
-	}
-	if !c.Standalone() && c.AdminToken == "" {
-		return c, fmt.Errorf("WAITROOM_ADMIN_TOKEN is required when REDIS_URL or REDIS_CLUSTER_ADDRS is set")
-	}
-	return c, nil
+	return config()
 }
 
+// printHelp writes the -help text.
 func printHelp(out io.Writer) {
-	fmt.Fprintln(out, "waitroom: the virtual waiting room (waiting-room API, sockets, pages, operator API).")
-	fmt.Fprintln(out, "With no REDIS_URL it runs standalone: the whole product in one process on an embedded store.")
-	fmt.Fprintln(out, "\nflag / environment variable (default): meaning")
-	for _, s := range settings {
-		def := s.def
-		if def == "" {
-			def = "unset"
-		}
-		fmt.Fprintf(out, "  -%s / %s (%s)\n      %s\n", s.flag, s.env, def, s.usage)
-	}
-}
-
-// parseHold reads BOOKING_HOLD_TTL.
-func parseHold(s string) (time.Duration, error) {
-	d, err := time.ParseDuration(s)
-	if err != nil || d < time.Second || d > 24*time.Hour {
-		return 0, fmt.Errorf("booking-hold: want a duration from 1s to 24h, got %q", s)
-	}
-	return d, nil
+	s, _ := declare(func(string) string { return "" })
+	s.PrintHelp(out)
 }
 
 // parseOrigins reads WAITROOM_CORS_ORIGINS: a comma list of origins, each
 // scheme://host[:port] and nothing more ("*" is refused: CORS opens to
 // exactly the sites named).
-func parseOrigins(s string) ([]string, error) {
+func parseOrigins(origins []string) ([]string, error) {
 	var out []string
-	for _, o := range strings.Split(s, ",") {
+	for _, o := range origins {
 		if o = httpapi.NormalizeOrigin(o); o == "" {
 			continue
 		}
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" ||
 			u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.Contains(u.Host, "*") {
-			return nil, fmt.Errorf("cors-origins: want origins like https://shop.example.com, got %q", o)
+			return nil, fmt.Errorf("wants origins like https://shop.example.com, got %q", o)
 		}
 		out = append(out, o)
 	}
@@ -263,7 +212,7 @@ func parsePublicURL(s string) (string, error) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
 		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsFunc(s, unicode.IsSpace) {
-		return "", fmt.Errorf("public-url: want a URL like https://tickets.example.com, got %q", s)
+		return "", fmt.Errorf("wants a URL like https://tickets.example.com, got %q", s)
 	}
 	return strings.TrimSuffix(s, "/"), nil
 }
@@ -280,19 +229,9 @@ func parseCookieSecure(s, publicURL string) (httpapi.CookieSecure, error) {
 	on, err := strconv.ParseBool(s)
 	switch {
 	case err != nil:
-		return 0, fmt.Errorf("cookie-secure: want true, false or auto, got %q", s)
+		return 0, fmt.Errorf("wants true, false or auto, got %q", s)
 	case on:
 		return httpapi.CookieSecureAlways, nil
 	}
 	return httpapi.CookieSecureNever, nil
-}
-
-// parseRate reads a rate of a token bucket: a finite number ≥ 0 (NaN or
-// Inf would refuse every request).
-func parseRate(name, s string) (float64, error) {
-	r, err := strconv.ParseFloat(s, 64)
-	if err != nil || r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
-		return 0, fmt.Errorf("%s: want a number ≥ 0, got %q", name, s)
-	}
-	return r, nil
 }

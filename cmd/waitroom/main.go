@@ -11,19 +11,15 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"os"
-	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,27 +32,21 @@ import (
 	"github.com/waitroom/waitroom/internal/pow"
 	"github.com/waitroom/waitroom/internal/ratelimit"
 	"github.com/waitroom/waitroom/internal/redisconn"
+	"github.com/waitroom/waitroom/internal/settings"
 	"github.com/waitroom/waitroom/internal/usertoken"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
+func main() { settings.Main("waitroom", run) }
+
+// run parses the configuration and runs the program until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stdout)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "waitroom:", err)
-		os.Exit(2)
+		return err
 	}
-	m := NewMain(cfg, os.Stdout, os.Stderr)
-	if err := m.Run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "waitroom:", err)
-		os.Exit(1)
-	}
+	return NewMain(cfg, stdout, stderr).Run(ctx)
 }
 
 // shutdownTimeout bounds the whole shutdown: SIGTERM to exit within 10 s.
@@ -195,15 +185,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
-	srv := &http.Server{
-		Handler:           e,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := httpapi.NewServer(e, log, httpapi.ServerOptions{})
 	m.addr = ln.Addr().String()
 	close(m.ready)
 	log.Info("listening", "addr", m.addr, "standalone", cfg.Standalone(), "kid", signer.KeyID())

@@ -279,10 +279,11 @@ func TestAnAmbiguousJSONBodyIsInvalid(t *testing.T) {
 	}{
 		{"join", http.MethodPost, "/api/rooms/" + fuzzRoom + "/tickets", []string{
 			`{"ticket":"a","ticket":"b"}`, `{"ticket":"a","TICKET":"b"}`, `{"TICKET":"a"}`, `{"ticKet":"a"}`,
-			"{\"ticket\":\"a\xffb\"}", `{"ticket":"a"}{}`, `{"user":"a"}`,
+			"{\"ticket\":\"a\xffb\"}", `{"ticket":"a"}{}`, `{"user":"a"}`, `{"user":null}`,
 		}},
 		{"seat", http.MethodPost, "/api/events/" + fuzzRoom + "/holds", []string{
-			`{"seat":"A1","seat":"A2"}`, `{"Seat":"A1"}`, "{\"seat\":\"A1\xff\"}",
+			`{"seat":"A1","seat":"A2"}`, `{"Seat":"A1"}`, "{\"seat\":\"A1\xff\"}", `{"seat":"A\ud800"}`,
+			`{"seat":"A1","extra":true}`, `{"seat":"A1","x":{"y":1,"y":2}}`, `{"seat":"A1"} {}`, `["A1"]`,
 		}},
 		{"seatmap", http.MethodPut, "/api/admin/events/" + fuzzRoom + "/seats", []string{
 			`{"seats":["A1"],"seats":["B1"]}`, `{"SEATS":["A1"]}`, "{\"seats\":[\"A\xc0\"]}",

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/web"
 )
@@ -72,10 +72,10 @@ func (a *Admin) RequireToken(next echo.HandlerFunc) echo.HandlerFunc {
 			a.mu.Unlock()
 			return rateLimited(f.until.Sub(now))
 		}
-		got, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+		got, err := entrytoken.BearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
 		sum := sha256.Sum256([]byte(got))
 		// Comparing fixed-size digests keeps the token's length secret too.
-		if ok && a.Token != "" && subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
+		if err == nil && a.Token != "" && subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
 			delete(a.failures, key)
 			a.mu.Unlock()
 			return next(c)
@@ -175,10 +175,6 @@ func (a *Admin) putRoom(c echo.Context) error {
 	}
 	if strings.TrimSpace(string(raw)) == "" {
 		raw = []byte("{}")
-	}
-	if !utf8.Valid(raw) {
-		// encoding/json would quietly turn it into U+FFFD.
-		return &queue.ConfigError{Field: "body", Reason: "is not valid UTF-8"}
 	}
 	patch, err := queue.DecodeConfigPatch(raw)
 	if err != nil {

@@ -1,15 +1,11 @@
 package httpapi
 
 import (
-	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -55,7 +51,7 @@ type Booking struct {
 	Logger   *slog.Logger
 	// TokenCacheSize bounds the cache of verified entry tokens, which spares
 	// the Ed25519 check on a visitor's repeated requests. 0 means
-	// DefaultTokenCacheSize; negative turns the cache off.
+	// entrytoken.DefaultCacheSize; negative turns the cache off.
 	TokenCacheSize int
 	// Now is the clock of the token cache. Default time.Now.
 	Now func() time.Time
@@ -65,7 +61,7 @@ type Booking struct {
 	// before the token and before Redis; nil allows all.
 	Limit *ratelimit.Limiter
 
-	tokens *tokenCache
+	tokens *entrytoken.Cache
 }
 
 // Register adds the booking routes to e: those of docs/API.md, GET
@@ -78,7 +74,7 @@ func (b *Booking) Register(e *echo.Echo, requireAdmin echo.MiddlewareFunc) {
 	if b.Logger == nil {
 		b.Logger = slog.Default()
 	}
-	b.tokens = newTokenCache(b.TokenCacheSize, b.Now)
+	b.tokens = entrytoken.NewCache(b.Verifier, entrytoken.CacheOptions{Size: b.TokenCacheSize, Now: b.Now})
 
 	api := e.Group("/api/events/:room")
 	api.GET("/seats", b.listSeats, b.admitted)
@@ -149,12 +145,12 @@ func (b *Booking) admitted(next echo.HandlerFunc) echo.HandlerFunc {
 
 // checkToken verifies the entry token and that its admission is still live.
 func (b *Booking) checkToken(c echo.Context, room string) (*admission, error) {
-	token, err := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+	token, err := entrytoken.BearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
 	if err != nil {
 		return nil, err
 	}
 	ctx := c.Request().Context()
-	claims, err := b.tokens.verify(ctx, b.Verifier, token, room)
+	claims, err := b.tokens.Verify(ctx, token, room)
 	if err != nil {
 		return nil, err
 	}
@@ -191,20 +187,6 @@ func result(err error) string {
 		return "ok"
 	}
 	return toAPIError(err).Code
-}
-
-// bearerToken extracts the token of an Authorization header value; the
-// scheme is case-insensitive (RFC 9110 §11.1).
-func bearerToken(header string) (string, error) {
-	scheme, token, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", fmt.Errorf("%w: no Bearer token in Authorization", entrytoken.ErrInvalidToken)
-	}
-	token = strings.TrimSpace(token)
-	if token == "" {
-		return "", fmt.Errorf("%w: empty Bearer token", entrytoken.ErrInvalidToken)
-	}
-	return token, nil
 }
 
 // ---- visitors' routes ------------------------------------------------------
@@ -414,95 +396,3 @@ func (b *Booking) putSeatMap(c echo.Context) error {
 }
 
 var errSeatMapTooLarge = apiErr(http.StatusRequestEntityTooLarge, "body_too_large", "A seat map body is at most 4 MiB.")
-
-// ---- verified-token cache ----------------------------------------------------
-
-// DefaultTokenCacheSize is the default bound of the verified-token cache:
-// about 30 MB at its fullest.
-const DefaultTokenCacheSize = 100000
-
-// tokenCacheTTL bounds how long a token is trusted without a new signature
-// check, so a key dropped from the JWKS stops admitting within a minute.
-const tokenCacheTTL = time.Minute
-
-// tokenCache remembers the claims of entry tokens the Verifier accepted,
-// keyed by the SHA-256 of the whole token (signature included, so a forged
-// token never hits). An entry lasts until the token's exp, at most
-// tokenCacheTTL; a hit still checks the room. Only the signature check is
-// spared: the admission is checked in Redis on every request all the same.
-// A nil *tokenCache verifies every time.
-type tokenCache struct {
-	size int
-	now  func() time.Time
-
-	mu      sync.RWMutex
-	entries map[[sha256.Size]byte]cachedToken
-}
-
-type cachedToken struct {
-	claims *entrytoken.VerifiedClaims
-	until  time.Time
-}
-
-func newTokenCache(size int, now func() time.Time) *tokenCache {
-	if size < 0 {
-		return nil
-	}
-	if size == 0 {
-		size = DefaultTokenCacheSize
-	}
-	if now == nil {
-		now = time.Now
-	}
-	return &tokenCache{size: size, now: now, entries: make(map[[sha256.Size]byte]cachedToken)}
-}
-
-func (tc *tokenCache) verify(ctx context.Context, v *entrytoken.Verifier, token, room string) (*entrytoken.VerifiedClaims, error) {
-	if tc == nil {
-		return v.Verify(ctx, token, room)
-	}
-	key := sha256.Sum256([]byte(token))
-	now := tc.now()
-	tc.mu.RLock()
-	e, ok := tc.entries[key]
-	tc.mu.RUnlock()
-	if ok && now.Before(e.until) {
-		if e.claims.Room != room {
-			return nil, fmt.Errorf("%w: token is for room %q, not %q", entrytoken.ErrWrongRoom, e.claims.Room, room)
-		}
-		return e.claims, nil
-	}
-	claims, err := v.Verify(ctx, token, room)
-	if err != nil {
-		return nil, err
-	}
-	until := now.Add(tokenCacheTTL)
-	if claims.ExpiresAt.Before(until) {
-		until = claims.ExpiresAt
-	}
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	if len(tc.entries) >= tc.size {
-		tc.evict(now)
-	}
-	tc.entries[key] = cachedToken{claims: claims, until: until}
-	return claims, nil
-}
-
-// evict drops the ended entries, and if that is not enough a quarter of the
-// rest (map order is random, so which is arbitrary). Called with mu held.
-func (tc *tokenCache) evict(now time.Time) {
-	for k, e := range tc.entries {
-		if !now.Before(e.until) {
-			delete(tc.entries, k)
-		}
-	}
-	drop := len(tc.entries) - tc.size*3/4
-	for k := range tc.entries {
-		if drop <= 0 {
-			break
-		}
-		delete(tc.entries, k)
-		drop--
-	}
-}

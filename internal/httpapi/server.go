@@ -66,6 +66,44 @@ func NewEcho(log *slog.Logger) *echo.Echo {
 	return e
 }
 
+// ServerOptions are the limits of NewServer's http.Server; a zero field
+// takes its default.
+type ServerOptions struct {
+	// ReadTimeout bounds reading a whole request, body included. Default 15s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing the answer. Default 15s.
+	WriteTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection idle this long. Default 60s.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds the request headers; past it net/http answers
+	// 431. Default 16 KiB.
+	MaxHeaderBytes int
+}
+
+// NewServer is the http.Server every waitroom binary serves h with: every
+// timeout set (a slow client never holds a connection for good), headers
+// read within 5 s, and net/http's own complaints logged as warnings.
+func NewServer(h http.Handler, log *slog.Logger, opt ServerOptions) *http.Server {
+	or := func(v, def time.Duration) time.Duration {
+		if v == 0 {
+			return def
+		}
+		return v
+	}
+	if opt.MaxHeaderBytes == 0 {
+		opt.MaxHeaderBytes = 16 << 10
+	}
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       or(opt.ReadTimeout, 15*time.Second),
+		WriteTimeout:      or(opt.WriteTimeout, 15*time.Second),
+		IdleTimeout:       or(opt.IdleTimeout, 60*time.Second),
+		MaxHeaderBytes:    opt.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
 // TrustProxy makes the client address the one X-Forwarded-For names, when
 // the request comes from a proxy in a private or loopback range.
 func TrustProxy(e *echo.Echo) {

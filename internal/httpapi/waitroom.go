@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 
@@ -175,10 +176,10 @@ func TicketCookie(room string) string { return "wr_" + room }
 // joinBody is the join's optional JSON body. User is there only to be
 // refused with a message that says what to send instead.
 type joinBody struct {
-	UserToken string          `json:"user_token"`
-	Pow       string          `json:"pow"`
-	Ticket    string          `json:"ticket"`
-	User      json.RawMessage `json:"user"`
+	UserToken string         `json:"user_token"`
+	Pow       string         `json:"pow"`
+	Ticket    string         `json:"ticket"`
+	User      jsontext.Value `json:"user"`
 }
 
 func (w *Waitroom) join(c echo.Context) error {
@@ -535,11 +536,11 @@ func servePage(c echo.Context, name string) error {
 
 // RegisterHealth adds GET /healthz (the process is up) and GET /readyz
 // (Redis answers within a second, and shutdown has not begun), as every
-// waitroom server serves them.
+// waitroom server serves them. A nil draining never drains (the admitter).
 func RegisterHealth(e *echo.Echo, store *queue.Store, draining *atomic.Bool) {
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", func(c echo.Context) error {
-		if draining.Load() {
+		if draining != nil && draining.Load() {
 			return errShuttingDown
 		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), time.Second)

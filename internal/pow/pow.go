@@ -11,20 +11,19 @@
 package pow
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json"
 )
 
 // ErrInvalid: the payload is malformed, forged, for another room, expired or
@@ -251,70 +250,28 @@ type payload struct {
 }
 
 // decodePayload reads exactly one JSON object with exactly the five fields,
-// each once, with its own type, and nothing after it. encoding/json alone
-// would let duplicate keys, keys in other letter cases and 1.0 through.
+// each once, spelled exactly, with its own type (an integer number, not
+// 1.0), and nothing after it: json v2 refuses the rest (encoding/json would
+// let duplicate names, names in other letter cases and 1.0 through).
 func decodePayload(b []byte) (payload, error) {
-	var p payload
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return p, errors.New("not a JSON object")
+	var in struct {
+		Algorithm *string `json:"algorithm"`
+		Challenge *string `json:"challenge"`
+		Number    *int64  `json:"number"`
+		Salt      *string `json:"salt"`
+		Signature *string `json:"signature"`
 	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return p, fmt.Errorf("bad JSON: %w", err)
-		}
-		key, _ := tok.(string)
-		if seen[key] {
-			return p, fmt.Errorf("field %q appears twice", key)
-		}
-		seen[key] = true
-		val, err := dec.Token()
-		if err != nil {
-			return p, fmt.Errorf("bad JSON: %w", err)
-		}
-		switch key {
-		case "algorithm", "challenge", "salt", "signature":
-			s, ok := val.(string)
-			if !ok {
-				return p, fmt.Errorf("field %q must be a string", key)
-			}
-			switch key {
-			case "algorithm":
-				p.algorithm = s
-			case "challenge":
-				p.challenge = s
-			case "salt":
-				p.salt = s
-			default:
-				p.signature = s
-			}
-		case "number":
-			num, ok := val.(json.Number)
-			if !ok {
-				return p, errors.New(`field "number" must be a number`)
-			}
-			n, err := strconv.ParseInt(string(num), 10, 64)
-			if err != nil {
-				return p, fmt.Errorf(`field "number" %s is not an integer`, num)
-			}
-			p.number = n
-		default:
-			return p, fmt.Errorf("unknown field %q", key)
+	if err := json.Unmarshal(b, &in, json.RejectUnknownMembers(true)); err != nil {
+		return payload{}, err
+	}
+	for _, f := range []struct {
+		name    string
+		missing bool
+	}{{"algorithm", in.Algorithm == nil}, {"challenge", in.Challenge == nil}, {"number", in.Number == nil},
+		{"salt", in.Salt == nil}, {"signature", in.Signature == nil}} {
+		if f.missing {
+			return payload{}, fmt.Errorf("field %q is missing", f.name)
 		}
 	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return p, errors.New("bad JSON: object not closed")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return p, errors.New("data after the JSON object")
-	}
-	for _, k := range []string{"algorithm", "challenge", "number", "salt", "signature"} {
-		if !seen[k] {
-			return p, fmt.Errorf("field %q is missing", k)
-		}
-	}
-	return p, nil
+	return payload{algorithm: *in.Algorithm, challenge: *in.Challenge, number: *in.Number, salt: *in.Salt, signature: *in.Signature}, nil
 }

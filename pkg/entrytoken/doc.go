@@ -9,8 +9,11 @@
 //	})
 //	claims, err := v.Verify(ctx, token, "concert") // errors.Is(err, entrytoken.ErrWrongRoom), …
 //
-// or, on echo, e.Group("/api", v.Middleware(roomOf)) and ClaimsFrom(c) in the
-// handler. See Example.
+// A site that checks many requests of the same visitor puts a Cache in front
+// (NewCache), which spares the signature check for a minute. BearerToken
+// reads the token of an Authorization header. On echo, package echoentry
+// (pkg/entrytoken/echoentry) has the middleware; this package imports no web
+// framework. See Example.
 //
 // The Signer signs with the current key and publishes it, with the previous
 // keys, as a JWKS. The Verifier fetches that JWKS, caches the keys and

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/testclock"
@@ -488,67 +487,4 @@ func TestNewVerifierRefusesBadOptions(t *testing.T) {
 			require.Error(t, err)
 		})
 	}
-}
-
-func TestMiddleware(t *testing.T) {
-	b := setup(t)
-	tok := b.sign(t, b.signer)
-
-	// run sends one request for room through the middleware and reports the
-	// error it returned and the claims the handler saw (nil if not reached).
-	run := func(t *testing.T, authorization, room string) (error, *entrytoken.VerifiedClaims, *httptest.ResponseRecorder) {
-		t.Helper()
-		e := echo.New()
-		req := httptest.NewRequest(http.MethodGet, "/api/events/"+room+"/seats", nil)
-		if authorization != "" {
-			req.Header.Set(echo.HeaderAuthorization, authorization)
-		}
-		rec := httptest.NewRecorder()
-		c := e.NewContext(req, rec)
-		c.SetParamNames("room")
-		c.SetParamValues(room)
-		var seen *entrytoken.VerifiedClaims
-		h := b.verifier.Middleware(func(c echo.Context) string { return c.Param("room") })(func(c echo.Context) error {
-			claims, ok := entrytoken.ClaimsFrom(c)
-			require.True(t, ok)
-			seen = claims
-			return c.NoContent(http.StatusNoContent)
-		})
-		return h(c), seen, rec
-	}
-
-	t.Run("a valid bearer token reaches the handler with its claims", func(t *testing.T) {
-		err, claims, rec := run(t, "Bearer "+tok, "concert")
-		require.NoError(t, err)
-		require.Equal(t, "user-42", claims.Subject)
-		require.Equal(t, http.StatusNoContent, rec.Code)
-	})
-	t.Run("the scheme is case-insensitive", func(t *testing.T) {
-		err, claims, _ := run(t, "bearer "+tok, "concert")
-		require.NoError(t, err)
-		require.NotNil(t, claims)
-	})
-	for name, tc := range map[string]struct {
-		authorization, room string
-		want                error
-	}{
-		"no Authorization header":  {"", "concert", entrytoken.ErrInvalidToken},
-		"Basic credentials":        {"Basic dXNlcjpwYXNz", "concert", entrytoken.ErrInvalidToken},
-		"Bearer without a token":   {"Bearer ", "concert", entrytoken.ErrInvalidToken},
-		"a bad token":              {"Bearer a.b.c", "concert", entrytoken.ErrInvalidToken},
-		"a token for another room": {"Bearer " + tok, "theatre", entrytoken.ErrWrongRoom},
-	} {
-		t.Run(name+" is returned as an error, with nothing written", func(t *testing.T) {
-			err, claims, rec := run(t, tc.authorization, tc.room)
-			require.ErrorIs(t, err, tc.want)
-			require.Nil(t, claims, "handler not reached")
-			require.Zero(t, rec.Body.Len())
-		})
-	}
-
-	t.Run("ClaimsFrom outside the middleware reports false", func(t *testing.T) {
-		c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder())
-		_, ok := entrytoken.ClaimsFrom(c)
-		require.False(t, ok)
-	})
 }

@@ -2,8 +2,9 @@ package queue
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"regexp"
 	"sort"
@@ -12,6 +13,9 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Mode decides what happens to a visitor at join.
@@ -123,51 +127,112 @@ type ConfigPatch struct {
 	Message       *string
 }
 
+// patchJSON is a config patch as it arrives: each field's raw value, absent
+// when nil, checked by set so that a wrong type names its field.
+type patchJSON struct {
+	Capacity      jsontext.Value `json:"capacity"`
+	BatchSize     jsontext.Value `json:"batch_size"`
+	IntervalMS    jsontext.Value `json:"interval_ms"`
+	SessionTTLS   jsontext.Value `json:"session_ttl_s"`
+	Mode          jsontext.Value `json:"mode"`
+	Paused        jsontext.Value `json:"paused"`
+	OpensAt       jsontext.Value `json:"opens_at"`
+	AbandonAfterS jsontext.Value `json:"abandon_after_s"`
+	TargetURL     jsontext.Value `json:"target_url"`
+	RequireUser   jsontext.Value `json:"require_user"`
+	PowWork       jsontext.Value `json:"pow_work"`
+	Title         jsontext.Value `json:"title"`
+	Message       jsontext.Value `json:"message"`
+}
+
+// strictJSON refuses a member named twice, a name in another case, an
+// unknown name and invalid UTF-8 (encoding/json would take the last
+// duplicate, match names case-insensitively and turn bad bytes into U+FFFD,
+// so a proxy or a log could read another body than we do). The last three
+// are json v2's defaults, named here so that they stay.
+var strictJSON = json.JoinOptions(
+	json.RejectUnknownMembers(true),
+	json.MatchCaseInsensitiveNames(false),
+	jsontext.AllowDuplicateNames(false),
+	jsontext.AllowInvalidUTF8(false),
+)
+
 // DecodeConfigPatch parses a JSON object of config fields (as an operator
 // PUTs it) and validates every field present. Unknown fields, duplicate
-// fields and wrong types are refused with a *ConfigError naming the field.
+// fields, names in another case, invalid UTF-8 and wrong types are refused
+// with a *ConfigError naming the field.
 func DecodeConfigPatch(data []byte) (ConfigPatch, error) {
-	var p ConfigPatch
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
-		return p, &ConfigError{Field: "body", Reason: "must be a JSON object"}
+	dec := jsontext.NewDecoder(bytes.NewReader(data))
+	if dec.PeekKind() != '{' {
+		return ConfigPatch{}, &ConfigError{Field: "body", Reason: "must be a JSON object"}
 	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return p, &ConfigError{Field: "body", Reason: "is not valid JSON"}
+	var in patchJSON
+	if err := json.UnmarshalDecode(dec, &in, strictJSON); err != nil {
+		return ConfigPatch{}, patchError(err, data)
+	}
+	if _, err := dec.ReadValue(); err != io.EOF {
+		return ConfigPatch{}, &ConfigError{Field: "body", Reason: "has data after the JSON object"}
+	}
+	var p ConfigPatch
+	for _, f := range []struct {
+		name string
+		raw  jsontext.Value
+	}{
+		{"capacity", in.Capacity}, {"batch_size", in.BatchSize}, {"interval_ms", in.IntervalMS},
+		{"session_ttl_s", in.SessionTTLS}, {"mode", in.Mode}, {"paused", in.Paused},
+		{"opens_at", in.OpensAt}, {"abandon_after_s", in.AbandonAfterS}, {"target_url", in.TargetURL},
+		{"require_user", in.RequireUser}, {"pow_work", in.PowWork}, {"title", in.Title}, {"message", in.Message},
+	} {
+		if f.raw == nil {
+			continue
 		}
-		field, _ := tok.(string)
-		if seen[field] {
-			return p, &ConfigError{Field: field, Reason: "appears twice"}
-		}
-		seen[field] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return p, &ConfigError{Field: "body", Reason: "is not valid JSON"}
-		}
-		if err := p.set(field, raw); err != nil {
+		if err := p.set(f.name, f.raw); err != nil {
 			return ConfigPatch{}, err
 		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return ConfigPatch{}, &ConfigError{Field: "body", Reason: "is not valid JSON"}
-	}
-	if dec.More() || trailingData(dec) {
-		return ConfigPatch{}, &ConfigError{Field: "body", Reason: "has data after the JSON object"}
 	}
 	return p, nil
 }
 
-func trailingData(dec *json.Decoder) bool {
-	_, err := dec.Token()
-	return err == nil
+// patchError turns the JSON library's refusal into a *ConfigError naming
+// the member it is about, or the body.
+func patchError(err error, data []byte) error {
+	var syn *jsontext.SyntacticError
+	var sem *json.SemanticError
+	switch {
+	case errors.As(err, &syn) && errors.Is(syn.Err, jsontext.ErrDuplicateName):
+		field, nested := topMember(syn.JSONPointer)
+		if nested { // inside a field's value, which no field takes anyway
+			return &ConfigError{Field: field, Reason: "must not name a member twice"}
+		}
+		return &ConfigError{Field: field, Reason: "appears twice"}
+	case errors.As(err, &sem) && errors.Is(sem.Err, json.ErrUnknownName):
+		// Named quoted and cut short: the name is the caller's, and may be
+		// empty, huge or full of control characters.
+		field, _ := topMember(sem.JSONPointer)
+		if len(field) > 64 {
+			field = field[:64]
+		}
+		return &ConfigError{Field: strconv.QuoteToASCII(field), Reason: "is not a config field"}
+	case !utf8.Valid(data):
+		return &ConfigError{Field: "body", Reason: "is not valid UTF-8"}
+	}
+	return &ConfigError{Field: "body", Reason: "is not valid JSON"}
 }
 
-func (p *ConfigPatch) set(field string, raw json.RawMessage) error {
+// topMember is the top-level member a JSON pointer lies in, and whether it
+// points deeper than that member.
+func topMember(ptr jsontext.Pointer) (name string, nested bool) {
+	n := 0
+	for tok := range ptr.Tokens() {
+		if n == 0 {
+			name = tok
+		}
+		n++
+	}
+	return name, n > 1
+}
+
+func (p *ConfigPatch) set(field string, raw jsontext.Value) error {
 	intField := func(dst **int, lo, hi int) error {
 		v, err := decodeInt(raw)
 		if err != nil {
@@ -254,11 +319,6 @@ func (p *ConfigPatch) set(field string, raw json.RawMessage) error {
 			p.Message = &s
 		}
 	default:
-		// Named quoted and cut short: the name is the caller's, and may be
-		// empty, huge or full of control characters.
-		if len(field) > 64 {
-			field = field[:64]
-		}
 		return &ConfigError{Field: strconv.QuoteToASCII(field), Reason: "is not a config field"}
 	}
 	return nil
@@ -266,7 +326,7 @@ func (p *ConfigPatch) set(field string, raw json.RawMessage) error {
 
 // decodeInt accepts only a JSON integer that fits an int: 1.5, "3", 1e3 and
 // 1e30 are all refused, so a typo never becomes a surprising value.
-func decodeInt(raw json.RawMessage) (int, error) {
+func decodeInt(raw jsontext.Value) (int, error) {
 	s := strings.TrimSpace(string(raw))
 	if s == "" || strings.ContainsAny(s, ".eE\"") {
 		return 0, fmt.Errorf("not an integer")

@@ -93,6 +93,13 @@ func TestBadConfigsAreRefusedNamingTheFieldAndChangeNothing(t *testing.T) {
 		{`{"colour":"red"}`, `"colour"`},
 		{`{"":1}`, `""`},
 		{`{"batch_size":5,"batch_size":6}`, "batch_size"},
+		{`{"Batch_Size":5}`, `"Batch_Size"`},
+		{"{\"title\":\"\xff\"}", "body"},
+		{`{"title":"\ud800"}`, "body"},
+		{`{"opens_at":{"a":1,"a":2}}`, "opens_at"},
+		{`{"capacity":1`, "body"},
+		{`null`, "body"},
+		{``, "body"},
 		{`[1,2]`, "body"},
 		{`{"batch_size":5} {}`, "body"},
 	}

@@ -31,7 +31,7 @@ export WAITROOM_JOIN_RATE=0 WAITROOM_STATUS_RATE=0 WAITROOM_SOCKET_RATE=0 WAITRO
 export REDIS_URL=redis://127.0.0.1:$port/0 WAITROOM_ADMIN_TOKEN=loadtoken WAITROOM_SIGNING_KEY="$work/key.pem"
 "$bin" -addr 127.0.0.1:8088 -join-rate 0 -log-level warn ${PPROF:+-pprof-addr 127.0.0.1:6060} > waitroom.out 2> waitroom.err &
 WPID=$!
-ADMITTER_METRICS_ADDR= ./admitter -log-level warn > admitter.out 2>&1 &
+ADMITTER_METRICS_ADDR=off ./admitter -log-level warn > admitter.out 2>&1 &
 APID=$!
 # CPU ticks and RSS of the server, every 0.5 s.
 (while kill -0 $WPID 2>/dev/null; do
