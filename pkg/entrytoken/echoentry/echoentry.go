@@ -4,8 +4,9 @@
 //	v, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{JWKSURL: "https://wait.example.com/.well-known/jwks.json"})
 //	api := e.Group("/api/events/:room", echoentry.Middleware(v, func(c echo.Context) string { return c.Param("room") }))
 //
-// and reads the claims with ClaimsFrom(c) in the handler. It lives apart from
-// package entrytoken so that a site on another framework does not import echo.
+// and reads the claims with ClaimsFrom(c) in the handler (see the example).
+// It lives apart from package entrytoken so that a site on another framework
+// does not import echo.
 package echoentry
 
 import (
