@@ -15,7 +15,7 @@ var luaFiles embed.FS
 // SCRIPT FLUSH, or on a Cluster node that never saw it, the first call
 // reloads it.
 type scripts struct {
-	join, status, touch, leave, tick, putRoom, deleteRoom, stats, positions, admission, challenge *redis.Script
+	join, joinBatch, status, touch, leave, tick, putRoom, deleteRoom, stats, positions, admission, challenge *redis.Script
 }
 
 func loadScripts() scripts {
@@ -23,6 +23,7 @@ func loadScripts() scripts {
 	s := func(name string) *redis.Script { return redis.NewScript(lib + "\n" + mustRead(name)) }
 	return scripts{
 		join:       s("join.lua"),
+		joinBatch:  s("join_batch.lua"),
 		status:     s("status.lua"),
 		touch:      s("touch.lua"),
 		leave:      s("leave.lua"),

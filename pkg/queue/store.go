@@ -37,6 +37,10 @@ type Options struct {
 	// auto-pipeliner, which batches concurrent callers into shared round
 	// trips. Default false.
 	AutoPipeline bool
+	// JoinBatch is the most joins of one room sent to Redis as one script
+	// call (see batch.go); negative sends every join on its own
+	// (join.lua). Default 256.
+	JoinBatch int
 }
 
 // Store is the line of every room, kept in Redis. It is safe for concurrent
@@ -49,6 +53,8 @@ type Store struct {
 	sc  scripts
 	log *slog.Logger
 	opt Options
+	// joins batches joins; nil when Options.JoinBatch < 0.
+	joins *joinBatcher
 }
 
 // New returns a Store over rdb, which may be a single node or a Cluster.
@@ -62,7 +68,13 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 	if opt.MaxAbandonedPerTick <= 0 {
 		opt.MaxAbandonedPerTick = 10000
 	}
+	if opt.JoinBatch == 0 {
+		opt.JoinBatch = 256
+	}
 	s := &Store{rdb: rdb, hot: rdb, sc: loadScripts(), log: opt.Logger, opt: opt}
+	if opt.JoinBatch > 0 {
+		s.joins = newJoinBatcher(s, opt.JoinBatch)
+	}
 	if opt.AutoPipeline {
 		var ap *redis.AutoPipeliner
 		var err error
@@ -328,6 +340,9 @@ func (s *Store) Join(ctx context.Context, room string, req JoinRequest) (st Stat
 			return Status{}, false, ErrPowUsed
 		}
 	}
+	if s.joins != nil {
+		return s.joins.join(ctx, room, [7]any{NewTicket(), req.Ticket, req.User, shuffleKey(), NewAdmissionID(), req.PowID, powExp})
+	}
 	res, err := s.sc.join.Run(ctx, s.hot, roomKeys(room).all(),
 		NewTicket(), req.Ticket, req.User, shuffleKey(), NewAdmissionID(), req.PowID, powExp).Slice()
 	if err != nil {
@@ -489,8 +504,10 @@ func (s *Store) Tick(ctx context.Context, room string) (Event, error) {
 	if !ValidRoomID(room) {
 		return Event{}, ErrInvalidRoom
 	}
+	// The tick id: go-redis resends the same arguments on a retry, so the
+	// script knows a tick it already ran.
 	res, err := s.sc.tick.Run(ctx, s.rdb, roomKeys(room).all(),
-		s.opt.MaxEndedPerTick, s.opt.MaxAbandonedPerTick, admissionIDPrefix()).Slice()
+		s.opt.MaxEndedPerTick, s.opt.MaxAbandonedPerTick, admissionIDPrefix(), NewTicket()).Slice()
 	if err != nil {
 		return Event{}, storeErr("tick", err)
 	}
