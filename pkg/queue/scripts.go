@@ -15,7 +15,7 @@ var luaFiles embed.FS
 // SCRIPT FLUSH, or on a Cluster node that never saw it, the first call
 // reloads it.
 type scripts struct {
-	join, joinBatch, status, touch, leave, tick, putRoom, deleteRoom, stats, positions, admission, challenge *redis.Script
+	join, joinBatch, openStep, status, touch, leave, tick, putRoom, deleteRoom, stats, positions, admission, challenge *redis.Script
 }
 
 func loadScripts() scripts {
@@ -24,6 +24,7 @@ func loadScripts() scripts {
 	return scripts{
 		join:       s("join.lua"),
 		joinBatch:  s("join_batch.lua"),
+		openStep:   s("open_step.lua"),
 		status:     s("status.lua"),
 		touch:      s("touch.lua"),
 		leave:      s("leave.lua"),

@@ -37,6 +37,10 @@ type Options struct {
 	// auto-pipeliner, which batches concurrent callers into shared round
 	// trips. Default false.
 	AutoPipeline bool
+	// MaxOpenedPerStep bounds the pre-queued visitors one script places in
+	// the line when a room opens; Tick goes on in further calls (each a few
+	// milliseconds of Redis) until the whole pre-queue is in. Default 2000.
+	MaxOpenedPerStep int
 	// JoinBatch is the most joins of one room sent to Redis as one script
 	// call (see batch.go); negative sends every join on its own
 	// (join.lua). Default 256.
@@ -67,6 +71,9 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 	}
 	if opt.MaxAbandonedPerTick <= 0 {
 		opt.MaxAbandonedPerTick = 10000
+	}
+	if opt.MaxOpenedPerStep <= 0 {
+		opt.MaxOpenedPerStep = 2000
 	}
 	if opt.JoinBatch == 0 {
 		opt.JoinBatch = 256
@@ -507,15 +514,54 @@ func (s *Store) Tick(ctx context.Context, room string) (Event, error) {
 	// The tick id: go-redis resends the same arguments on a retry, so the
 	// script knows a tick it already ran.
 	res, err := s.sc.tick.Run(ctx, s.rdb, roomKeys(room).all(),
-		s.opt.MaxEndedPerTick, s.opt.MaxAbandonedPerTick, admissionIDPrefix(), NewTicket()).Slice()
+		s.opt.MaxEndedPerTick, s.opt.MaxAbandonedPerTick, admissionIDPrefix(), NewTicket(), s.opt.MaxOpenedPerStep).Slice()
 	if err != nil {
 		return Event{}, storeErr("tick", err)
 	}
-	if res[0].(int64) < 0 {
+	if code, _ := res[0].(int64); code < 0 {
 		return Event{}, ErrRoomNotFound
 	}
 	payload, _ := res[1].(string)
-	return ParseEvent([]byte(payload))
+	ev, err := ParseEvent([]byte(payload))
+	if err != nil {
+		return Event{}, err
+	}
+	if len(res) > 2 {
+		if left, _ := res[2].(int64); left > 0 {
+			if err := s.openRest(ctx, room); err != nil {
+				return ev, err
+			}
+		}
+	}
+	return ev, nil
+}
+
+// openRest places the rest of an opening pre-queue, one bounded script call
+// at a time, so that joins and status requests are answered in between.
+func (s *Store) openRest(ctx context.Context, room string) error {
+	k := roomKeys(room).all()
+	for {
+		raw, err := s.sc.openStep.Run(ctx, s.rdb, k, s.opt.MaxOpenedPerStep).Text()
+		if err != nil {
+			return storeErr("open pre-queue", err)
+		}
+		var r struct {
+			Found *bool  `json:"found"`
+			Left  *int64 `json:"left"`
+		}
+		if err := json.Unmarshal([]byte(raw), &r); err != nil || r.Found == nil {
+			return fmt.Errorf("open pre-queue: unexpected reply %q", raw)
+		}
+		if !*r.Found {
+			return ErrRoomNotFound
+		}
+		if r.Left == nil {
+			return fmt.Errorf("open pre-queue: unexpected reply %q", raw)
+		}
+		if *r.Left == 0 {
+			return nil
+		}
+	}
 }
 
 // TicketPosition is one ticket's standing in a Positions answer.

@@ -23,7 +23,7 @@
 local cfg = load_cfg()
 if not cfg then return cjson.encode({found = false}) end
 local now = now_ms()
-open_prequeue(cfg, now)
+open_prequeue(cfg, now, OPEN_STEP)
 -- The markers of the last minute's batches, in one key per room so that
 -- deleting the room finds them.
 local jb = PREFIX .. 'batches'

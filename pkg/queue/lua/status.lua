@@ -7,5 +7,5 @@
 local cfg = load_cfg()
 if not cfg then return {-1} end
 local now = now_ms()
-open_prequeue(cfg, now)
+open_prequeue(cfg, now, OPEN_STEP)
 return status(cfg, now, ARGV[1], 0)
