@@ -45,6 +45,16 @@ local function line_len()
   return waiting
 end
 local live -- live admissions, counted once, then kept
+-- Line scores as lib.lua's next_scores hands them out, the clock read once
+-- and written back once at the end of the batch.
+local clock_next
+local function take_score()
+  if not clock_next then
+    clock_next = math.max((now - EPOCH) * TIE, tonumber(redis.call('GET', K.clock) or '0') + 1)
+  end
+  clock_next = clock_next + 1
+  return clock_next - 1
+end
 local admitted = 0
 
 -- standing answers for a ticket that holds a place (lib.lua's status, with
@@ -113,7 +123,7 @@ local function join_one(new, given, user, shuffle, aid, pow, pow_exp)
     admitted = admitted + 1
     return {c = 1, t = new, s = 'admitted', p = 0, w = w, sc = '0', e = ends, u = user, j = aid}
   end
-  local score = next_scores(now, 1)
+  local score = take_score()
   redis.call('ZADD', gen_key(cur_gen()), fmt(score), new)
   waiting = w + 1
   return {c = 1, t = new, s = 'waiting', p = waiting, w = waiting, sc = fmt(score), e = 0, u = user, j = ''}
@@ -124,6 +134,7 @@ for i = 2, #ARGV, 7 do
   res[#res + 1] = join_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
 end
 count_admissions(now, admitted)
+if clock_next then redis.call('SET', K.clock, fmt(clock_next - 1)) end
 -- Marked only when it inserted someone: a refused join changes nothing.
 if fresh and inserted then
   redis.call('ZADD', jb, now, ARGV[1])
