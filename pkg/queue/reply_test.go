@@ -54,7 +54,7 @@ func TestABadScriptReplyIsAnErrorNotAPanic(t *testing.T) {
 				t.Run(bad+"/"+name, func(t *testing.T) {
 					s := New(b.rdb, Options{})
 					script := badScripts.Load(bad)
-					s.sc = scripts{join: script, status: script, touch: script, leave: script, tick: script,
+					s.sc = scripts{join: script, joinBatch: script, openStep: script, status: script, touch: script, leave: script, tick: script,
 						putRoom: script, deleteRoom: script, stats: script, positions: script,
 						admission: script, challenge: script}
 					var err error

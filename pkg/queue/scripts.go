@@ -12,13 +12,15 @@ var luaFiles embed.FS
 // scripts holds one script per operation, each lib.lua followed by the
 // operation's own file (see internal/luascript).
 type scripts struct {
-	join, status, touch, leave, tick, putRoom, deleteRoom, stats, positions, admission, challenge *luascript.Script
+	join, joinBatch, openStep, status, touch, leave, tick, putRoom, deleteRoom, stats, positions, admission, challenge *luascript.Script
 }
 
 func loadScripts() scripts {
 	l := luascript.NewLoader(luaFiles, "lua")
 	return scripts{
 		join:       l.Load("join.lua"),
+		joinBatch:  l.Load("join_batch.lua"),
+		openStep:   l.Load("open_step.lua"),
 		status:     l.Load("status.lua"),
 		touch:      l.Load("touch.lua"),
 		leave:      l.Load("leave.lua"),

@@ -37,6 +37,14 @@ type Options struct {
 	// auto-pipeliner, which batches concurrent callers into shared round
 	// trips. Default false.
 	AutoPipeline bool
+	// MaxOpenedPerStep bounds the pre-queued visitors one script places in
+	// the line when a room opens; Tick goes on in further calls (each a few
+	// milliseconds of Redis) until the whole pre-queue is in. Default 2000.
+	MaxOpenedPerStep int
+	// JoinBatch is the most joins of one room sent to Redis as one script
+	// call (see batch.go); negative sends every join on its own
+	// (join.lua). Default 256.
+	JoinBatch int
 }
 
 // Store is the line of every room, kept in Redis. It is safe for concurrent
@@ -49,6 +57,8 @@ type Store struct {
 	sc  scripts
 	log *slog.Logger
 	opt Options
+	// joins batches joins; nil when Options.JoinBatch < 0.
+	joins *joinBatcher
 }
 
 // New returns a Store over rdb, which may be a single node or a Cluster.
@@ -62,7 +72,16 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 	if opt.MaxAbandonedPerTick <= 0 {
 		opt.MaxAbandonedPerTick = 10000
 	}
+	if opt.MaxOpenedPerStep <= 0 {
+		opt.MaxOpenedPerStep = 2000
+	}
+	if opt.JoinBatch == 0 {
+		opt.JoinBatch = 256
+	}
 	s := &Store{rdb: rdb, hot: rdb, sc: loadScripts(), log: opt.Logger, opt: opt}
+	if opt.JoinBatch > 0 {
+		s.joins = newJoinBatcher(s, opt.JoinBatch)
+	}
 	if opt.AutoPipeline {
 		var ap *redis.AutoPipeliner
 		var err error
@@ -315,6 +334,9 @@ func (s *Store) Join(ctx context.Context, room string, req JoinRequest) (st Stat
 			return Status{}, false, ErrPowUsed
 		}
 	}
+	if s.joins != nil {
+		return s.joins.join(ctx, room, [7]any{NewTicket(), req.Ticket, req.User, shuffleKey(), NewAdmissionID(), req.PowID, powExp})
+	}
 	res, err := luascript.Do[statusReply](ctx, s.hot, s.sc.join, roomKeys(room).all(),
 		NewTicket(), req.Ticket, req.User, shuffleKey(), NewAdmissionID(), req.PowID, powExp)
 	if err != nil {
@@ -440,12 +462,16 @@ func (s *Store) Tick(ctx context.Context, room string) (Event, error) {
 	if !ValidRoomID(room) {
 		return Event{}, ErrInvalidRoom
 	}
+	// The tick id: go-redis resends the same arguments on a retry, so the
+	// script knows a tick it already ran.
 	res, err := s.sc.tick.Run(ctx, s.rdb, roomKeys(room).all(),
-		s.opt.MaxEndedPerTick, s.opt.MaxAbandonedPerTick, admissionIDPrefix())
+		s.opt.MaxEndedPerTick, s.opt.MaxAbandonedPerTick, admissionIDPrefix(), NewTicket(), s.opt.MaxOpenedPerStep)
 	if err != nil {
 		return Event{}, storeErr("tick", err)
 	}
-	// tick.lua answers {1, event json}, or {-1}: the room is gone.
+	// tick.lua answers {1, event json, pre-queued visitors still to place}
+	// ({1, event json} when it repeats a retried tick), or {-1}: the room is
+	// gone.
 	a, _ := res.([]any)
 	if len(a) == 1 {
 		if code, ok := a[0].(int64); ok && code < 0 {
@@ -453,14 +479,46 @@ func (s *Store) Tick(ctx context.Context, room string) (Event, error) {
 		}
 	}
 	var payload string
-	ok := len(a) == 2
+	var left int64
+	ok := len(a) == 2 || len(a) == 3
 	if ok {
 		payload, ok = a[1].(string)
+	}
+	if ok && len(a) == 3 {
+		left, ok = a[2].(int64)
 	}
 	if !ok {
 		return Event{}, fmt.Errorf("tick: %w: %v", luascript.ErrBadReply, res)
 	}
-	return ParseEvent([]byte(payload))
+	ev, err := ParseEvent([]byte(payload))
+	if err != nil {
+		return Event{}, err
+	}
+	if left > 0 {
+		if err := s.openRest(ctx, room); err != nil {
+			return ev, err
+		}
+	}
+	return ev, nil
+}
+
+type openStepReply struct {
+	Left int64 `json:"left"`
+}
+
+// openRest places the rest of an opening pre-queue, one bounded script call
+// at a time, so that joins and status requests are answered in between.
+func (s *Store) openRest(ctx context.Context, room string) error {
+	k := roomKeys(room).all()
+	for {
+		r, err := luascript.Do[openStepReply](ctx, s.rdb, s.sc.openStep, k, s.opt.MaxOpenedPerStep)
+		if err != nil {
+			return storeErr("open pre-queue", err)
+		}
+		if r.Left == 0 {
+			return nil
+		}
+	}
 }
 
 // TicketPosition is one ticket's standing in a Positions answer.

@@ -19,7 +19,7 @@
 local cfg = load_cfg()
 if not cfg then return answer(ROOM_NOT_FOUND) end
 local now = now_ms()
-open_prequeue(cfg, now)
+open_prequeue(cfg, now, OPEN_STEP)
 
 local given, user, pow = ARGV[2], ARGV[3], ARGV[6]
 -- The new ticket is 128 random bits: finding it here means this very join

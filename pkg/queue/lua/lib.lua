@@ -77,6 +77,10 @@ end
 
 local function fmt(n) return string.format('%.0f', n) end
 
+-- The most pre-queued visitors a join or status request places (see
+-- open_prequeue): a few milliseconds of Redis.
+local OPEN_STEP = 500
+
 local function load_cfg()
   local v = redis.call('HMGET', K.cfg, 'capacity', 'batch_size', 'interval_ms', 'session_ttl_s',
     'mode', 'paused', 'opens_at', 'abandon_after_s', 'require_user', 'pow_work')
@@ -109,8 +113,17 @@ local function current_gen(cfg, now)
   return id
 end
 
+-- opening returns how many of an opening pre-queue are not placed yet and
+-- the end of their reserved scores (0, 0 when no opening is under way):
+-- they count in the line, ahead of every score from that end on.
+local function opening()
+  local stop = redis.call('HGET', K.stats, 'open_end')
+  if not stop then return 0, 0 end
+  return redis.call('ZCARD', K.pre), tonumber(stop)
+end
+
 local function waiting_count(ids)
-  local n = 0
+  local n = opening()
   for _, id in ipairs(ids) do n = n + redis.call('ZCARD', gen_key(id)) end
   return n
 end
@@ -118,6 +131,8 @@ end
 -- position is the 1-based rank of score in the whole line.
 local function position(ids, score)
   local p = 1
+  local left, stop = opening()
+  if left > 0 and score >= stop then p = p + left end
   local below = '(' .. fmt(score)
   for _, id in ipairs(ids) do p = p + redis.call('ZCOUNT', gen_key(id), '-inf', below) end
   return p
@@ -215,42 +230,66 @@ local function publish(ev)
   return ev.v
 end
 
--- open_prequeue moves the pre-queue into the line once opens_at has passed.
--- K.pre is ordered by a random key drawn from crypto/rand at join, so its
--- order is a uniformly random permutation of the pre-queue; the visitors take
--- consecutive fresh scores in that order, behind everyone already in line and
--- ahead of everyone who joins later (the clock only moves forward). Those not
--- seen (socket or status request) within abandon_after_s before opens_at are
--- dropped, not placed: a script cannot hold places for absent visitors.
-local function open_prequeue(cfg, now)
+-- open_prequeue moves the pre-queue into the line once opens_at has passed,
+-- at most budget visitors per call, so that no script holds Redis for long
+-- however large the pre-queue (a tick goes on in further calls until it is
+-- done; each join and status places a small step). The first script after
+-- opens_at reserves one fresh score per pre-queued visitor: they take them in
+-- the order of K.pre, drawn from crypto/rand at join, a uniformly random
+-- permutation; behind everyone already in line and ahead of everyone who
+-- joins later (the clock only moves forward), placed or not yet placed.
+-- K.stats open_next/open_end is the part of that range still unplaced.
+-- Those not seen (socket or status request) within abandon_after_s before
+-- opens_at are dropped, not placed: a script cannot hold places for absent
+-- visitors. Returns whether it published an event.
+local function open_prequeue(cfg, now, budget)
   if before_open(cfg, now) then return false end
   local n = redis.call('ZCARD', K.pre)
   if n == 0 then return false end
+  local v = redis.call('HMGET', K.stats, 'open_next', 'open_end')
+  local nxt, stop = tonumber(v[1]), tonumber(v[2])
+  if not nxt or stop - nxt < n then
+    nxt = next_scores(now, n)
+    stop = nxt + n
+    redis.call('HSET', K.stats, 'open_next', fmt(nxt), 'open_end', fmt(stop))
+  end
+  if budget <= 0 then return false end
   local cutoff = -1
   if cfg.abandon > 0 then cutoff = cfg.opens_at - cfg.abandon * 1000 end
-  local first = next_scores(now, n)
   local gk = gen_key(current_gen(cfg, now))
-  local chunk, placed, dropped = 500, 0, {}
-  for off = 0, n - 1, chunk do
-    local batch = redis.call('ZRANGE', K.pre, off, off + chunk - 1)
+  local done, dropped = 0, {}
+  while done < budget and done < n do
+    local batch = redis.call('ZRANGE', K.pre, 0, math.min(500, budget - done) - 1)
     local seen_at = {}
     if cutoff >= 0 then seen_at = redis.call('ZMSCORE', K.preseen, unpack(batch)) end
     local args = {}
     for i, t in ipairs(batch) do
+      local score = fmt(nxt + done + i - 1)
       if cutoff < 0 or (seen_at[i] and tonumber(seen_at[i]) >= cutoff) then
-        args[#args + 1] = fmt(first + placed)
+        args[#args + 1] = score
         args[#args + 1] = t
-        placed = placed + 1
       else
         forget_user(t)
         dropped[#dropped + 1] = {t = t, r = 'abandoned'}
       end
     end
     if #args > 0 then redis.call('ZADD', gk, unpack(args)) end
+    redis.call('ZREMRANGEBYRANK', K.pre, 0, #batch - 1)
+    redis.call('ZREM', K.preseen, unpack(batch))
+    done = done + #batch
   end
-  redis.call('DEL', K.pre, K.preseen)
-  local ev = {k = 'open', w = waiting_count(gen_ids())}
+  local ev
+  if done < n then
+    redis.call('HSET', K.stats, 'open_next', fmt(nxt + done))
+    if #dropped == 0 then return false end
+    ev = {k = 'tick'}
+  else
+    redis.call('HDEL', K.stats, 'open_next', 'open_end')
+    redis.call('UNLINK', K.preseen)
+    ev = {k = 'open'}
+  end
   if #dropped > 0 then ev.r = dropped end
+  ev.w = waiting_count(gen_ids())
   publish(ev)
   return true
 end

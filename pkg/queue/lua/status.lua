@@ -7,5 +7,5 @@
 local cfg = load_cfg()
 if not cfg then return answer(ROOM_NOT_FOUND) end
 local now = now_ms()
-open_prequeue(cfg, now)
+open_prequeue(cfg, now, OPEN_STEP)
 return answer(status(cfg, now, ARGV[1], false))

@@ -1,16 +1,20 @@
 -- tick.lua: one step of the admitter for one room, atomically:
---   1. open the pre-queue if opens_at has passed (lib.lua open_prequeue);
+--   1. open the pre-queue if opens_at has passed (lib.lua open_prequeue),
+--      placing at most ARGV[5] of it: the caller goes on with open_step.lua;
 --   2. end admissions whose time is up;
 --   3. drop waiting visitors absent longer than abandon_after_s;
 --   4. unless paused or before opens_at, admit from the head of the line,
 --      up to batch_size and never past capacity (passthrough ignores it).
--- Touches: every key of lib.lua and the line generations; publishes on the
--- room's channel.
+-- Touches: every key of lib.lua, the line generations, wr:{room}:tickids
+-- (zset: tick id -> when it ran, the last minute's) and wr:{room}:tick (the
+-- latest tick's id and reply); publishes on the room's channel.
 -- ARGV[1] most admissions ended per tick, ARGV[2] most visitors abandoned
 --         per tick: each call's work stays bounded however large the room.
 -- ARGV[3] a fresh random prefix of this tick's admission ids: the i-th
 --         admission's id (its entry tokens' jti) is the prefix and i in hex.
--- Returns {1, event-json} where the event (published only if something
+-- ARGV[4] the tick's id (random, no spaces): a retried tick is a no-op.
+-- ARGV[5] most pre-queued visitors placed in the line by this call.
+-- Returns {1, event-json, pre-queued visitors still to place} where the event (published only if something
 -- changed, with its version v) lists
 --   a: admitted {t ticket, u user, j admission id}, always the head of the line
 --   x: when those admissions end (ms)
@@ -27,8 +31,22 @@ local cfg = load_cfg()
 if not cfg then return {-1} end
 local now = now_ms()
 local max_end, max_abandon = tonumber(ARGV[1]), tonumber(ARGV[2])
+-- Exactly once: go-redis resends a tick whose reply was lost, and a second
+-- run would admit a second batch in the same interval. A tick id seen in the
+-- last minute answers with the first run's reply (kept for the latest tick
+-- only) or with a tick that changed nothing, and does nothing.
+local tick_ids, last_tick = PREFIX .. 'tickids', PREFIX .. 'tick'
+if redis.call('ZADD', tick_ids, 'NX', now, ARGV[4]) == 0 then
+  local last = redis.call('GET', last_tick)
+  if last and string.sub(last, 1, #ARGV[4] + 1) == ARGV[4] .. ' ' then
+    return {1, string.sub(last, #ARGV[4] + 2)}
+  end
+  return {1, cjson.encode({k = 'tick', v = 0, w = waiting_count(gen_ids()), n = now, i = cfg.interval})}
+end
+redis.call('ZREMRANGEBYSCORE', tick_ids, '-inf', now - 60000)
+redis.call('PEXPIRE', tick_ids, 60000)
 local ev = {k = 'tick'}
-local changed = open_prequeue(cfg, now)
+local changed = open_prequeue(cfg, now, tonumber(ARGV[5]))
 
 local function chunked(cmd, key, items, per)
   for i = 1, #items, per do
@@ -87,8 +105,11 @@ if not cfg.paused and not before_open(cfg, now) then
     -- each generation's first n, merge, keep the first n overall. What is
     -- taken from one generation is always a prefix of it. With a single
     -- generation no scores need reading at all.
+    -- While a pre-queue is being placed, nobody who joined after its opening
+    -- may pass the part of it not placed yet.
+    local left, bound = opening()
     local cand = {}
-    if #ids == 1 then
+    if #ids == 1 and left == 0 then
       for _, t in ipairs(redis.call('ZRANGE', gen_key(ids[1]), 0, n - 1)) do cand[#cand + 1] = {t, 0, ids[1]} end
     else
       for _, id in ipairs(ids) do
@@ -96,6 +117,14 @@ if not cfg.paused and not before_open(cfg, now) then
         for i = 1, #got, 2 do cand[#cand + 1] = {got[i], tonumber(got[i + 1]), id} end
       end
       table.sort(cand, function(x, y) return x[2] < y[2] end)
+      if left > 0 then
+        for i = 1, #cand do
+          if cand[i][2] >= bound then
+            for j = #cand, i, -1 do cand[j] = nil end
+            break
+          end
+        end
+      end
     end
     local take = math.min(n, #cand)
     if take > 0 then
@@ -150,4 +179,6 @@ if changed or ev.a or ev.r or ev.e then
 else
   ev.v = 0
 end
-return {1, cjson.encode(ev)}
+local out = cjson.encode(ev)
+redis.call('SET', last_tick, ARGV[4] .. ' ' .. out, 'PX', 60000)
+return {1, out, (opening())}

@@ -1,0 +1,202 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/waitroom/waitroom/internal/luascript"
+)
+
+// joinBatcher groups the joins of one room that arrive while the room's
+// previous batch is at Redis into the next batch (group commit): an idle room
+// sends a join at once, a busy one sends everything that queued up behind it
+// in one join_batch.lua call. One batch per room is in flight per instance,
+// so batches, and the joiners inside each, reach Redis in arrival order.
+type joinBatcher struct {
+	s   *Store
+	max int
+
+	mu    sync.Mutex
+	rooms map[string]*roomJoins
+}
+
+type roomJoins struct {
+	pending []*joinCall
+}
+
+type joinCall struct {
+	ctx  context.Context
+	args [7]any
+	done chan joinResult // buffered: the flusher never blocks on a caller
+}
+
+type joinResult struct {
+	st      Status
+	created bool
+	err     error
+}
+
+func newJoinBatcher(s *Store, max int) *joinBatcher {
+	return &joinBatcher{s: s, max: max, rooms: map[string]*roomJoins{}}
+}
+
+// join queues one join of room and waits for its result.
+func (b *joinBatcher) join(ctx context.Context, room string, args [7]any) (Status, bool, error) {
+	c := &joinCall{ctx: ctx, args: args, done: make(chan joinResult, 1)}
+	b.mu.Lock()
+	rj, busy := b.rooms[room]
+	if !busy {
+		rj = &roomJoins{}
+		b.rooms[room] = rj
+	}
+	rj.pending = append(rj.pending, c)
+	b.mu.Unlock()
+	if !busy {
+		go b.flush(context.WithoutCancel(ctx), room, rj)
+	}
+	select {
+	case r := <-c.done:
+		return r.st, r.created, r.err
+	case <-ctx.Done():
+		return Status{}, false, storeErr("join", ctx.Err())
+	}
+}
+
+// flush sends the room's pending joins, up to max at a time, until none
+// are left; then the room is idle again.
+func (b *joinBatcher) flush(ctx context.Context, room string, rj *roomJoins) {
+	for {
+		b.mu.Lock()
+		n := min(len(rj.pending), b.max)
+		if n == 0 {
+			delete(b.rooms, room)
+			b.mu.Unlock()
+			return
+		}
+		batch := rj.pending[:n:n]
+		rj.pending = rj.pending[n:]
+		b.mu.Unlock()
+
+		live := batch[:0:0]
+		for _, c := range batch {
+			if err := c.ctx.Err(); err != nil {
+				c.done <- joinResult{err: storeErr("join", err)}
+				continue
+			}
+			live = append(live, c)
+		}
+		if len(live) == 0 {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		res, err := b.s.joinBatch(cctx, room, NewTicket(), live)
+		cancel()
+		for i, c := range live {
+			if err != nil {
+				c.done <- joinResult{err: err}
+				continue
+			}
+			c.done <- res[i]
+		}
+	}
+}
+
+// batchReply is join_batch.lua's reply.
+type batchReply struct {
+	Version    int64          `json:"v"`
+	LastMinute int64          `json:"m"`
+	FirstAdmit int64          `json:"f"`
+	Now        int64          `json:"n"`
+	OpensAt    int64          `json:"o"`
+	Interval   int64          `json:"i"`
+	Results    []batchJoinRes `json:"r"`
+}
+
+// batchJoinRes is one joiner's result: a refusal code, or a standing (whose
+// fields a refusal lacks, hence omitempty; result checks what matters).
+type batchJoinRes struct {
+	Err      string `json:"err,omitempty"`
+	Code     int64  `json:"c,omitempty"`
+	Ticket   string `json:"t,omitempty"`
+	State    State  `json:"s,omitempty"`
+	Position int64  `json:"p,omitempty"`
+	Waiting  int64  `json:"w,omitempty"`
+	Score    string `json:"sc,omitempty"`
+	Ends     int64  `json:"e,omitempty"`
+	User     string `json:"u,omitempty"`
+	AID      string `json:"j,omitempty"`
+}
+
+// joinBatch runs one join_batch.lua call for calls, in their order, and
+// returns each call's result. This is the one place where a batch's writes
+// are acknowledged by Redis: anything that must hold before a joiner hears
+// of its ticket (replication, say) goes here, once per batch.
+// The batch id is 128 random bits, like a ticket.
+func (s *Store) joinBatch(ctx context.Context, room, id string, calls []*joinCall) ([]joinResult, error) {
+	args := make([]any, 0, 1+7*len(calls))
+	args = append(args, id)
+	for _, c := range calls {
+		args = append(args, c.args[:]...)
+	}
+	r, err := luascript.Do[batchReply](ctx, s.hot, s.sc.joinBatch, roomKeys(room).all(), args...)
+	if err != nil {
+		return nil, storeErr("join", err)
+	}
+	if len(r.Results) != len(calls) {
+		return nil, fmt.Errorf("join: %w: %d results for %d joins", luascript.ErrBadReply, len(r.Results), len(calls))
+	}
+	out := make([]joinResult, len(calls))
+	for i, j := range r.Results {
+		out[i] = r.result(room, j)
+	}
+	return out, nil
+}
+
+// result turns one joiner's part of a batch reply into what Join returns.
+func (r *batchReply) result(room string, j batchJoinRes) joinResult {
+	if j.Err != "" {
+		if named, ok := refusals[j.Err]; ok {
+			return joinResult{err: named}
+		}
+		return joinResult{err: fmt.Errorf("join: %w: refusal %q", luascript.ErrBadReply, j.Err)}
+	}
+	if j.Code != 0 && j.Code != 1 {
+		return joinResult{err: fmt.Errorf("join: %w: code %d", luascript.ErrBadReply, j.Code)}
+	}
+	switch j.State {
+	case StateWaiting, StateAdmitted, StatePrequeue:
+	default:
+		return joinResult{err: fmt.Errorf("join: %w: state %q", luascript.ErrBadReply, j.State)}
+	}
+	score, err := strconv.ParseInt(j.Score, 10, 64)
+	if err != nil {
+		return joinResult{err: fmt.Errorf("join: %w: score %q", luascript.ErrBadReply, j.Score)}
+	}
+	st := Status{
+		Room:     room,
+		Ticket:   j.Ticket,
+		State:    j.State,
+		Position: j.Position,
+		Waiting:  j.Waiting,
+		Score:    score,
+		Version:  r.Version,
+		User:     j.User,
+		Now:      time.UnixMilli(r.Now).UTC(),
+	}
+	switch st.State {
+	case StateAdmitted:
+		st.AdmissionID = j.AID
+		st.AdmissionEnds = time.UnixMilli(j.Ends).UTC()
+	case StatePrequeue:
+		if r.OpensAt > 0 {
+			t := time.UnixMilli(r.OpensAt).UTC()
+			st.OpensAt = &t
+		}
+	case StateWaiting:
+		st.ETA = eta(st.Position, r.LastMinute, r.FirstAdmit, r.Now, r.Interval)
+	}
+	return joinResult{st: st, created: j.Code == 1}
+}

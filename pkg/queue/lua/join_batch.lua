@@ -1,0 +1,147 @@
+-- join_batch.lua: many visitors join one room in one call (group commit).
+-- Each joiner gets the decision join.lua would give them had their joins run
+-- one after another in the batch's order, which is the order they arrived at
+-- the instance: the line stays first-come-first-served.
+-- Touches: KEYS as in lib.lua, the line generations, wr:{room}:pow:<challenge>
+-- and wr:{room}:batches (zset: batch id -> when it ran, the last minute's).
+-- ARGV[1] batch id (128 random bits, hex): a retried batch is recognised
+-- ARGV[2..] seven fields per joiner, as ARGV[1..7] of join.lua:
+--   new ticket, presented ticket, verified user, shuffle key, admission id,
+--   proof-of-work id, proof-of-work expiry (unix ms)
+-- Returns {v=event version, m=admissions last minute, f=first admission ms,
+--   n=now ms, o=opens_at ms, i=interval ms, r=[one result per joiner]}, or
+--   refuses ROOM_NOT_FOUND; a result is {err=ROOM_CLOSED | USER_REQUIRED |
+--   POW_REQUIRED | POW_USED}, else {c=1 new ticket | 0 the held one,
+--   t=ticket, s=state, p=position, w=waiting, sc=score (a string: cjson keeps
+--   14 digits), e=admission end ms, u=user, j=admission id}.
+--
+-- Why the marker: go-redis resends a command whose reply was lost. A batch
+-- seen before checks each joiner's new ticket first (as join.lua always does)
+-- so a retry answers as the first run did and never inserts twice; a fresh
+-- batch skips that lookup, which is most of a join's cost.
+local cfg = load_cfg()
+if not cfg then return answer(ROOM_NOT_FOUND) end
+local now = now_ms()
+open_prequeue(cfg, now, OPEN_STEP)
+-- The markers of the last minute's batches, in one key per room so that
+-- deleting the room finds them.
+local jb = PREFIX .. 'batches'
+local fresh = not redis.call('ZSCORE', jb, ARGV[1])
+local inserted = false
+
+local ids = gen_ids()
+local cur -- the current generation, opened on first use
+local function cur_gen()
+  if not cur then
+    cur = current_gen(cfg, now)
+    ids = gen_ids()
+  end
+  return cur
+end
+local waiting -- the line's length, counted once, then kept
+local function line_len()
+  if not waiting then waiting = waiting_count(ids) end
+  return waiting
+end
+local live -- live admissions, counted once, then kept
+-- Line scores as lib.lua's next_scores hands them out, the clock read once
+-- and written back once at the end of the batch.
+local clock_next
+local function take_score()
+  if not clock_next then
+    clock_next = math.max((now - EPOCH) * TIE, tonumber(redis.call('GET', K.clock) or '0') + 1)
+  end
+  clock_next = clock_next + 1
+  return clock_next - 1
+end
+local admitted = 0
+
+-- standing answers for a ticket that holds a place (lib.lua's status, with
+-- the batch's figures).
+local function standing(ticket, code)
+  local state, a, id = locate(ids, ticket, now)
+  if not state then return nil end
+  local r = {c = code, t = ticket, s = state, p = 0, sc = '0', e = 0, j = '',
+    u = redis.call('HGET', K.users, ticket) or ''}
+  if state == 'waiting' then
+    if cur_gen() ~= id then
+      redis.call('ZREM', gen_key(id), ticket)
+      redis.call('ZADD', gen_key(cur), fmt(a), ticket)
+    end
+    r.p = position(ids, a)
+    r.sc = fmt(a)
+    r.w = line_len()
+  elseif state == 'admitted' then
+    r.e = a
+    r.j = redis.call('HGET', K.aid, ticket) or ''
+    r.w = line_len()
+  else
+    redis.call('ZADD', K.preseen, 'XX', now, ticket)
+    r.w = redis.call('ZCARD', K.pre)
+  end
+  return r
+end
+
+local function join_one(new, given, user, shuffle, aid, pow, pow_exp)
+  if not fresh then
+    local r = standing(new, 1)
+    if r then return r end
+  end
+  if given ~= '' then
+    local r = standing(given, 0)
+    if r then return r end
+  end
+  if user ~= '' then
+    local held = redis.call('HGET', K.byuser, user)
+    if held then
+      local r = standing(held, 0)
+      if r then return r end
+    end
+  end
+  if cfg.mode == 'reject' then return {err = ROOM_CLOSED} end
+  if cfg.require_user and user == '' then return {err = USER_REQUIRED} end
+  if cfg.pow_work > 0 then
+    if pow == '' then return {err = POW_REQUIRED} end
+    if not redis.call('SET', PREFIX .. 'pow:' .. pow, '1', 'NX', 'PXAT', pow_exp) then return {err = POW_USED} end
+  end
+  inserted = true
+  if user ~= '' then
+    redis.call('HSET', K.users, new, user)
+    redis.call('HSET', K.byuser, user, new)
+  end
+  if before_open(cfg, now) then
+    redis.call('ZADD', K.pre, shuffle, new)
+    redis.call('ZADD', K.preseen, now, new)
+    return {c = 1, t = new, s = 'prequeue', p = 0, w = redis.call('ZCARD', K.pre), sc = '0', e = 0, u = user, j = ''}
+  end
+  local w = line_len()
+  if not cfg.paused and (cfg.mode == 'passthrough' or (cfg.mode == 'auto' and w == 0
+      and (cfg.capacity == 0 or (live or live_admitted(now)) + admitted < cfg.capacity))) then
+    live = live or live_admitted(now)
+    local ends = admit(cfg, now, new, aid)
+    admitted = admitted + 1
+    return {c = 1, t = new, s = 'admitted', p = 0, w = w, sc = '0', e = ends, u = user, j = aid}
+  end
+  local score = take_score()
+  redis.call('ZADD', gen_key(cur_gen()), fmt(score), new)
+  waiting = w + 1
+  return {c = 1, t = new, s = 'waiting', p = waiting, w = waiting, sc = fmt(score), e = 0, u = user, j = ''}
+end
+
+local res = {}
+for i = 2, #ARGV, 7 do
+  res[#res + 1] = join_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
+end
+count_admissions(now, admitted)
+if clock_next then redis.call('SET', K.clock, fmt(clock_next - 1)) end
+-- Marked only when it inserted someone: a refused join changes nothing.
+if fresh and inserted then
+  redis.call('ZADD', jb, now, ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', jb, '-inf', now - 60000)
+  redis.call('PEXPIRE', jb, 60000)
+end
+local st = redis.call('HMGET', K.stats, 'first_admit_ms', 'lastmin', 'lastmin_at')
+local lastmin = 0
+if st[3] and now - tonumber(st[3]) <= 60000 then lastmin = tonumber(st[2]) end
+return answer({v = tonumber(redis.call('GET', K.ver) or '0'), m = lastmin,
+  f = tonumber(st[1] or '0'), n = now, o = cfg.opens_at, i = cfg.interval, r = res})

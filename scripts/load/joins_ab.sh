@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# A/B of joins per second through HTTP: this tree's cmd/waitroom against
+# another build (MAIN_BIN, e.g. main's), one after the other in the same
+# run, each on its own fresh redis-server, with cmd/admitter running, a room
+# in queue_all, per-address limits off. wrk sends new visitors (no cookies),
+# then GET /healthz of the same process (the HTTP floor). CPU per process is
+# read from /proc/<pid>/stat before and after each wrk run.
+#   MAIN_BIN=/tmp/joins-main-bin/waitroom ROUNDS=2 DUR=10s CONC=50 scripts/load/joins_ab.sh
+set -u
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+work="$(mktemp -d)"
+go build -o "$work/waitroom" "$repo/cmd/waitroom"
+go build -o "$work/admitter" "$repo/cmd/admitter"
+cd "$work"
+openssl genpkey -algorithm ed25519 -out key.pem 2>/dev/null
+cat > join.lua <<'EOF'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+EOF
+hz=$(getconf CLK_TCK)
+cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+port=6397
+export WAITROOM_JOIN_RATE=0 WAITROOM_STATUS_RATE=0 WAITROOM_SOCKET_RATE=0 WAITROOM_SOCKETS_PER_ADDR=0
+export WAITROOM_ADMIN_TOKEN=loadtoken WAITROOM_SIGNING_KEY="$work/key.pem"
+
+# measure NAME PATH-OR-URL-SUFFIX WRK-ARGS...: prints rate, latency, CPU per request.
+measure() {
+	local name=$1 url=$2; shift 2
+	local w0 r0 w1 r1 out n
+	w0=$(cpu $W); r0=$(cpu $R)
+	out=$(wrk -t2 -c"${CONC:-50}" -d"${DUR:-10s}" --latency "$@" "$url")
+	w1=$(cpu $W); r1=$(cpu $R)
+	n=$(echo "$out" | awk '/requests in/{print $1}')
+	local rps p99 non2xx
+	rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
+	p99=$(echo "$out" | awk '$1=="99%"{print $2}')
+	non2xx=$(echo "$out" | awk '/Non-2xx/{print $5}')
+	awk -v name="$name" -v n="$n" -v rps="$rps" -v p99="$p99" -v bad="${non2xx:-0}" -v hz="$hz" \
+		-v w="$((w1 - w0))" -v r="$((r1 - r0))" 'BEGIN{
+		printf "%-28s %9s req/s  p99 %-8s server %6.1f us/req  redis %6.1f us/req  (n=%d, non-2xx %s)\n",
+			name, rps, p99, w*1e6/hz/n, r*1e6/hz/n, n, bad}'
+}
+
+run() {
+	local label=$1 bin=$2
+	local dir="$work/$label"
+	mkdir -p "$dir"
+	redis-server --port $port --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+		--logfile "$dir/redis.log" --dir "$dir" --pidfile "$dir/redis.pid"
+	sleep 0.5
+	R=$(cat "$dir/redis.pid")
+	export REDIS_URL=redis://127.0.0.1:$port/0
+	"$bin" -addr 127.0.0.1:8093 -log-level warn -shutdown-grace 0s >"$dir/w.out" 2>"$dir/w.err" &
+	W=$!
+	"$work/admitter" >"$dir/a.out" 2>"$dir/a.err" &
+	A=$!
+	sleep 1
+	curl -fsS -X PUT -H 'Authorization: Bearer loadtoken' -H 'Content-Type: application/json' \
+		-d '{"mode":"queue_all","capacity":0,"batch_size":100,"interval_ms":1000,"abandon_after_s":0}' \
+		http://127.0.0.1:8093/api/admin/rooms/load >/dev/null
+	measure "$label joins" http://127.0.0.1:8093/api/rooms/load/tickets -s join.lua
+	measure "$label /healthz" http://127.0.0.1:8093/healthz
+	echo "$label redis: $(redis-cli -p $port info commandstats | grep -E 'cmdstat_(evalsha|eval)' | cut -d, -f1-3 | tr '\n' ' ')"
+	kill $W $A; wait $W $A 2>/dev/null
+	redis-cli -p $port shutdown nosave >/dev/null 2>&1
+	sleep 0.5
+}
+
+for i in $(seq "${ROUNDS:-1}"); do
+	run "main" "${MAIN_BIN:?set MAIN_BIN to the build of main}"
+	run "branch" "$work/waitroom"
+done
+uptime
