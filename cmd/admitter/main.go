@@ -55,6 +55,14 @@ func settings() []*setting {
 			usage: "Redis to run on: redis://[:password@]host:port/db or rediss://…; required unless -redis-cluster-addrs is set"},
 		{flag: "redis-cluster-addrs", env: "REDIS_CLUSTER_ADDRS", meta: "ADDRS",
 			usage: "host:port,host:port,…: use a Redis Cluster instead (user, password and TLS still come from -redis-url if set)"},
+		{flag: "redis-sentinel-addrs", env: "REDIS_SENTINEL_ADDRS", meta: "ADDRS",
+			usage: "host:port,host:port,… of Redis Sentinels: use the primary they name instead, and follow its failovers"},
+		{flag: "redis-sentinel-master", env: "REDIS_SENTINEL_MASTER", meta: "NAME",
+			usage: "the primary's name in the Sentinels' configuration; required with -redis-sentinel-addrs"},
+		{flag: "redis-sentinel-password", env: "REDIS_SENTINEL_PASSWORD", meta: "PASSWORD",
+			usage: "password of the Sentinels themselves; unset: none"},
+		{flag: "redis-password", env: "REDIS_PASSWORD", meta: "PASSWORD",
+			usage: "password of the Redis servers; overrides -redis-url's; unset: -redis-url's"},
 		{flag: "sqs-queue-url", env: "SQS_QUEUE_URL", meta: "URL",
 			usage: "the delay-loop queue; unset: the in-process pacer"},
 		{flag: "sqs-endpoint", env: "AWS_ENDPOINT_URL_SQS", meta: "URL",
@@ -102,6 +110,7 @@ func usage(w io.Writer, ss []*setting) {
 
 // options are the parsed settings.
 type options struct {
+	redis                                         redisconn.Config
 	redisURL, clusterAddrs, queueURL, sqsEndpoint string
 	metricsAddr                                   string
 	visibility, waitTime, slack, poll, roomsEvery time.Duration
@@ -142,6 +151,9 @@ func parse(args []string, lookupEnv func(string) (string, bool), stdout, stderr 
 		sqsEndpoint:  get["sqs-endpoint"].val,
 		metricsAddr:  get["metrics-addr"].val,
 	}
+	o.redis = redisconn.Config{URL: o.redisURL, ClusterAddrs: o.clusterAddrs,
+		SentinelAddrs: get["redis-sentinel-addrs"].val, SentinelMaster: get["redis-sentinel-master"].val,
+		SentinelPassword: get["redis-sentinel-password"].val, Password: get["redis-password"].val}
 	for name, dst := range map[string]*time.Duration{
 		"visibility-timeout": &o.visibility, "wait-time": &o.waitTime, "slack": &o.slack,
 		"poll": &o.poll, "rooms-every": &o.roomsEvery, "shutdown-timeout": &o.shutdown,
@@ -156,7 +168,7 @@ func parse(args []string, lookupEnv func(string) (string, bool), stdout, stderr 
 	if err := o.level.UnmarshalText([]byte(get["log-level"].val)); err != nil {
 		return options{}, fmt.Errorf("-log-level (ADMITTER_LOG_LEVEL) must be debug, info, warn or error, got %q", get["log-level"].val)
 	}
-	if o.redisURL == "" && o.clusterAddrs == "" {
+	if !o.redis.Configured() {
 		return options{}, errors.New("REDIS_URL (or -redis-url) is required: the admitter runs the rooms of a shared Redis; see -help")
 	}
 	return o, nil
@@ -175,12 +187,12 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: o.level}))
 	redisconn.LogTo(log) // go-redis's own complaints, as JSON too
 
-	rdb, err := redisconn.Open(o.redisURL, o.clusterAddrs)
+	rdb, err := o.redis.Open()
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	where := where(o.redisURL, o.clusterAddrs)
+	where := o.redis.Where()
 	met := metrics.New()
 	rdb.AddHook(met.RedisHook())
 	store := queue.New(rdb, queue.Options{Logger: log})
@@ -230,17 +242,6 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	}
 	log.Info("admitter stopped")
 	return nil
-}
-
-// where says where the Redis client points, without the password.
-func where(rawURL, clusterAddrs string) string {
-	if clusterAddrs != "" {
-		return "cluster " + clusterAddrs
-	}
-	if u, err := url.Parse(rawURL); err == nil {
-		return u.Host
-	}
-	return "?"
 }
 
 // regionInURL finds the region of an AWS queue URL

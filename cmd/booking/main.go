@@ -60,17 +60,19 @@ var errUsage = errors.New("usage")
 
 // config is the command's configuration, from flags and environment.
 type config struct {
-	addr          string
-	jwksURL       string
-	redisURL      string
-	clusterAddrs  string
-	adminToken    string
-	waitroomURL   string
-	issuer        string
-	audience      string
-	holdTTL       time.Duration
-	maxPerVisitor int
-	seatsMaxAge   time.Duration
+	addr         string
+	jwksURL      string
+	redisURL     string
+	clusterAddrs string
+	// sentinel* and redisPassword: see redisconn.Vars.
+	sentinelAddrs, sentinelMaster, sentinelPassword, redisPassword string
+	adminToken                                                     string
+	waitroomURL                                                    string
+	issuer                                                         string
+	audience                                                       string
+	holdTTL                                                        time.Duration
+	maxPerVisitor                                                  int
+	seatsMaxAge                                                    time.Duration
 	// rate and burst limit the visitors' API requests per client address;
 	// rate 0: no limit.
 	rate       float64
@@ -107,6 +109,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	str(&c.jwksURL, "jwks-url", "BOOKING_JWKS_URL", "http://127.0.0.1:8080/.well-known/jwks.json", "where waitroom publishes the entry-token keys")
 	str(&c.redisURL, "redis-url", "REDIS_URL", "", "Redis, redis://[:password@]host:port/db or rediss://…; required unless -redis-cluster-addrs is set")
 	str(&c.clusterAddrs, "redis-cluster-addrs", "REDIS_CLUSTER_ADDRS", "", "host:port,host:port,… of a Redis Cluster; user, password and TLS still come from -redis-url if set")
+	str(&c.sentinelAddrs, "redis-sentinel-addrs", "REDIS_SENTINEL_ADDRS", "", "host:port,host:port,… of Redis Sentinels: use the primary they name instead, and follow its failovers")
+	str(&c.sentinelMaster, "redis-sentinel-master", "REDIS_SENTINEL_MASTER", "", "the primary's name in the Sentinels' configuration; required with -redis-sentinel-addrs")
+	str(&c.sentinelPassword, "redis-sentinel-password", "REDIS_SENTINEL_PASSWORD", "", "password of the Sentinels themselves; unset: none")
+	str(&c.redisPassword, "redis-password", "REDIS_PASSWORD", "", "password of the Redis servers; overrides -redis-url's; unset: -redis-url's")
 	str(&c.adminToken, "admin-token", "WAITROOM_ADMIN_TOKEN", "", "operator bearer token for PUT /api/admin/events/{room}/seats; required")
 	str(&c.waitroomURL, "waitroom-url", "BOOKING_WAITROOM_URL", "", "waitroom's base URL, where /rooms/{room} sends a visitor back to the line; default: the origin of -jwks-url")
 	str(&c.issuer, "token-issuer", "BOOKING_TOKEN_ISSUER", entrytoken.DefaultIssuer, "required iss of entry tokens")
@@ -151,10 +157,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	return c, c.validate()
 }
 
+// redis is the Redis deployment the settings name.
+func (c *config) redis() redisconn.Config {
+	return redisconn.Config{URL: c.redisURL, ClusterAddrs: c.clusterAddrs, SentinelAddrs: c.sentinelAddrs,
+		SentinelMaster: c.sentinelMaster, SentinelPassword: c.sentinelPassword, Password: c.redisPassword}
+}
+
 func (c *config) validate() error {
 	switch {
-	case c.redisURL == "" && c.clusterAddrs == "":
-		return errors.New("REDIS_URL or REDIS_CLUSTER_ADDRS is required")
+	case !c.redis().Configured():
+		return errors.New("REDIS_URL, REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS is required")
 	case c.adminToken == "":
 		return errors.New("WAITROOM_ADMIN_TOKEN is required (it guards the seat-map route)")
 	case c.jwksURL == "":
@@ -192,7 +204,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	redisconn.LogTo(log)
-	rdb, err := redisconn.Open(cfg.redisURL, cfg.clusterAddrs)
+	rdb, err := cfg.redis().Open()
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/waitroom/waitroom/internal/httpapi"
+	"github.com/waitroom/waitroom/internal/redisconn"
 )
 
 // Config is everything cmd/waitroom reads from flags and the environment.
@@ -21,13 +22,19 @@ type Config struct {
 	Addr         string
 	RedisURL     string
 	ClusterAddrs string
-	AdminToken   string
-	SigningKey   string
-	PreviousKeys string
-	Issuer       string
-	Audience     string
-	JoinRate     float64
-	JoinBurst    int
+	// Sentinel* and RedisPassword: see redisconn.Vars.
+	SentinelAddrs, SentinelMaster, SentinelPassword, RedisPassword string
+	// JoinWaitReplicas > 0: a join is acknowledged only once that many
+	// replicas have it (WAIT), within JoinWaitTimeout.
+	JoinWaitReplicas int
+	JoinWaitTimeout  time.Duration
+	AdminToken       string
+	SigningKey       string
+	PreviousKeys     string
+	Issuer           string
+	Audience         string
+	JoinRate         float64
+	JoinBurst        int
 	// StatusRate and StatusBurst limit status reads and leaves per client
 	// address; StatusRate 0: no limit.
 	StatusRate  float64
@@ -78,7 +85,13 @@ type Config struct {
 
 // Standalone reports whether no Redis was configured: the whole product then
 // runs in one process on the embedded store.
-func (c Config) Standalone() bool { return c.RedisURL == "" && c.ClusterAddrs == "" }
+func (c Config) Standalone() bool { return !c.Redis().Configured() }
+
+// Redis is the Redis deployment the settings name.
+func (c Config) Redis() redisconn.Config {
+	return redisconn.Config{URL: c.RedisURL, ClusterAddrs: c.ClusterAddrs, SentinelAddrs: c.SentinelAddrs,
+		SentinelMaster: c.SentinelMaster, SentinelPassword: c.SentinelPassword, Password: c.RedisPassword}
+}
 
 // setting is one row of --help and of README's table.
 type setting struct {
@@ -89,6 +102,12 @@ var settings = []setting{
 	{"addr", "WAITROOM_ADDR", ":8080", "listen address"},
 	{"redis-url", "REDIS_URL", "", "redis://[:password@]host:port/db or rediss://…; unset: standalone mode (embedded store, nothing on disk)"},
 	{"redis-cluster-addrs", "REDIS_CLUSTER_ADDRS", "", "host:port,host:port,…: use a Redis Cluster instead"},
+	{"redis-sentinel-addrs", "REDIS_SENTINEL_ADDRS", "", "host:port,host:port,… of Redis Sentinels: use the primary they name instead, and follow its failovers"},
+	{"redis-sentinel-master", "REDIS_SENTINEL_MASTER", "", "the primary's name in the Sentinels' configuration; required with -redis-sentinel-addrs"},
+	{"redis-sentinel-password", "REDIS_SENTINEL_PASSWORD", "", "password of the Sentinels themselves; unset: none"},
+	{"redis-password", "REDIS_PASSWORD", "", "password of the Redis servers; overrides REDIS_URL's; unset: REDIS_URL's"},
+	{"join-wait-replicas", "WAITROOM_JOIN_WAIT_REPLICAS", "0", "a join is acknowledged only once this many replicas have it (Redis WAIT); 0: off, a join is acknowledged once the primary has it"},
+	{"join-wait-timeout", "WAITROOM_JOIN_WAIT_TIMEOUT", "500ms", "with -join-wait-replicas: how long a join waits for the replicas before it answers 503"},
 	{"admin-token", "WAITROOM_ADMIN_TOKEN", "", "operator bearer token; required with Redis; standalone: random, printed once"},
 	{"signing-key", "WAITROOM_SIGNING_KEY", "", "path to the Ed25519 entry-token key (PKCS #8 PEM); standalone: generated"},
 	{"previous-keys", "WAITROOM_PREVIOUS_KEYS", "", "comma-separated paths of previous signing keys, still published in the JWKS while rotating"},
@@ -139,21 +158,25 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	get := func(k string) string { return strings.TrimSpace(*vals[k]) }
 	c := Config{
-		Addr:         get("addr"),
-		RedisURL:     get("redis-url"),
-		ClusterAddrs: get("redis-cluster-addrs"),
-		AdminToken:   get("admin-token"),
-		SigningKey:   get("signing-key"),
-		PreviousKeys: get("previous-keys"),
-		Issuer:       get("issuer"),
-		Audience:     get("audience"),
-		BookingHold:  get("booking-hold"),
-		PprofAddr:    get("pprof-addr"),
-		UserSecret:   get("user-secret"),
-		UserJWKSURL:  get("user-jwks-url"),
-		UserAudience: get("user-audience"),
-		UserIssuer:   get("user-issuer"),
-		PowKey:       get("pow-key"),
+		Addr:             get("addr"),
+		RedisURL:         get("redis-url"),
+		ClusterAddrs:     get("redis-cluster-addrs"),
+		SentinelAddrs:    get("redis-sentinel-addrs"),
+		SentinelMaster:   get("redis-sentinel-master"),
+		SentinelPassword: get("redis-sentinel-password"),
+		RedisPassword:    get("redis-password"),
+		AdminToken:       get("admin-token"),
+		SigningKey:       get("signing-key"),
+		PreviousKeys:     get("previous-keys"),
+		Issuer:           get("issuer"),
+		Audience:         get("audience"),
+		BookingHold:      get("booking-hold"),
+		PprofAddr:        get("pprof-addr"),
+		UserSecret:       get("user-secret"),
+		UserJWKSURL:      get("user-jwks-url"),
+		UserAudience:     get("user-audience"),
+		UserIssuer:       get("user-issuer"),
+		PowKey:           get("pow-key"),
 	}
 	var err error
 	if c.JoinRate, err = parseRate("join-rate", get("join-rate")); err != nil {
@@ -206,6 +229,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if c.BookingBurst, err = strconv.Atoi(get("booking-burst")); err != nil || c.BookingBurst < 1 {
 		return c, fmt.Errorf("booking-burst: want an integer ≥ 1, got %q", get("booking-burst"))
+	}
+	if c.JoinWaitReplicas, err = strconv.Atoi(get("join-wait-replicas")); err != nil || c.JoinWaitReplicas < 0 {
+		return c, fmt.Errorf("join-wait-replicas: want an integer ≥ 0, got %q", get("join-wait-replicas"))
+	}
+	if c.JoinWaitTimeout, err = time.ParseDuration(get("join-wait-timeout")); err != nil || c.JoinWaitTimeout < time.Millisecond || c.JoinWaitTimeout > 10*time.Second {
+		return c, fmt.Errorf("join-wait-timeout: want a duration from 1ms to 10s, got %q", get("join-wait-timeout"))
 	}
 	if !c.Standalone() && c.AdminToken == "" {
 		return c, fmt.Errorf("WAITROOM_ADMIN_TOKEN is required when REDIS_URL or REDIS_CLUSTER_ADDRS is set")

@@ -37,6 +37,14 @@ type Options struct {
 	// auto-pipeliner, which batches concurrent callers into shared round
 	// trips. Default false.
 	AutoPipeline bool
+	// WaitReplicas > 0 makes a join wait, before it is acknowledged, until
+	// that many replicas have it (Redis WAIT; see durable.go); a join they
+	// do not confirm within WaitTimeout fails with ErrNotReplicated. Joins
+	// then bypass the auto-pipeliner. Default 0: acknowledged once the
+	// primary has it.
+	WaitReplicas int
+	// WaitTimeout bounds that wait. Default 500ms.
+	WaitTimeout time.Duration
 }
 
 // Store is the line of every room, kept in Redis. It is safe for concurrent
@@ -61,6 +69,9 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 	}
 	if opt.MaxAbandonedPerTick <= 0 {
 		opt.MaxAbandonedPerTick = 10000
+	}
+	if opt.WaitTimeout <= 0 {
+		opt.WaitTimeout = 500 * time.Millisecond
 	}
 	s := &Store{rdb: rdb, hot: rdb, sc: loadScripts(), log: opt.Logger, opt: opt}
 	if opt.AutoPipeline {
@@ -328,8 +339,16 @@ func (s *Store) Join(ctx context.Context, room string, req JoinRequest) (st Stat
 			return Status{}, false, ErrPowUsed
 		}
 	}
-	res, err := s.sc.join.Run(ctx, s.hot, roomKeys(room).all(),
-		NewTicket(), req.Ticket, req.User, shuffleKey(), NewAdmissionID(), req.PowID, powExp).Slice()
+	keys := roomKeys(room).all()
+	args := []any{NewTicket(), req.Ticket, req.User, shuffleKey(), NewAdmissionID(), req.PowID, powExp}
+	var res []any
+	if s.opt.WaitReplicas > 0 {
+		res, err = s.durably(ctx, keys[0], func(c redis.Scripter) ([]any, error) {
+			return s.sc.join.Run(ctx, c, keys, args...).Slice()
+		})
+	} else {
+		res, err = s.sc.join.Run(ctx, s.hot, keys, args...).Slice()
+	}
 	if err != nil {
 		return Status{}, false, storeErr("join", err)
 	}
