@@ -432,6 +432,14 @@ func (f saleFigures) String() string {
 func (s *sale) check(fault time.Time, lostAllowed bool) saleFigures {
 	t := s.t
 	t.Helper()
+	// The admitters go on ticking: pause the room so that what the store
+	// says holds still while it is compared with what clients saw.
+	require.Eventually(t, func() bool {
+		base, _ := s.base(s.instance(0))
+		a, err := testproc.Send(s.ctx, s.http, http.MethodPut, base+"/api/admin/rooms/"+saleRoom, map[string]any{"paused": true}, adminToken)
+		return err == nil && a.Status == http.StatusOK
+	}, 10*time.Second, 100*time.Millisecond, "pause the room")
+	time.Sleep(3 * saleInterval) // a tick in flight lands
 	var f saleFigures
 	joins := s.allJoins()
 	f.joins = len(joins)
