@@ -414,6 +414,7 @@ type saleFigures struct {
 	admissionsLost                  int           // of those, the store no longer has
 	readmitted                      int           // visitors told of two admissions (the first lost)
 	maxTicksIn2s                    int64
+	burstAt                         time.Duration // when those 2 s began, from the fault, if over the pace
 	dials                           int
 }
 
@@ -563,20 +564,37 @@ func (s *sale) check(fault time.Time, lostAllowed bool) saleFigures {
 		}
 	}
 
-	// The pace: in no 2 s did the room tick more than its interval allows
-	// (plus one either side): one loop per room, never two.
+	// The pace: in no 2 s did the room tick twice as often as its interval
+	// allows, which two loops for one room would. More than one tick over
+	// the pace either side is logged with the ticks around it: a catch-up
+	// burst, not a second loop.
 	s.mu.Lock()
 	samples := slices.Clone(s.samples)
 	s.mu.Unlock()
+	pace := int64(2 * time.Second / saleInterval)
+	var burstAt time.Time
 	for i, a := range samples {
 		for _, b := range samples[i+1:] {
 			if b.at.Sub(a.at) > 2*time.Second {
 				break
 			}
-			f.maxTicksIn2s = max(f.maxTicksIn2s, (b.admitted-a.admitted)/saleBatch)
+			if n := (b.admitted - a.admitted) / saleBatch; n > f.maxTicksIn2s {
+				f.maxTicksIn2s, burstAt = n, a.at
+			}
 		}
 	}
-	require.LessOrEqual(t, f.maxTicksIn2s, int64(2*time.Second/saleInterval)+2, "the room's pace never doubles")
+	if f.maxTicksIn2s > pace+1 {
+		f.burstAt = burstAt.Sub(fault)
+		var around []string
+		for _, x := range samples {
+			if d := x.at.Sub(burstAt); d > -2*time.Second && d < 4*time.Second {
+				around = append(around, fmt.Sprintf("%s:%d", x.at.Sub(fault).Round(10*time.Millisecond), x.admitted/saleBatch))
+			}
+		}
+		t.Logf("%d ticks in the 2 s from %s after the first fault (pace %d); ticks counted around it: %v",
+			f.maxTicksIn2s, f.burstAt.Round(time.Millisecond), pace, around)
+	}
+	require.Less(t, f.maxTicksIn2s, 2*pace, "the room's pace never doubles")
 
 	// Every process is the one started, and still running.
 	for i, w := range s.waitrooms {
