@@ -71,12 +71,14 @@ func clusterBackend(t *testing.T) *replicated {
 	addrs := strings.Join(c.Addrs(), ",")
 	slot := "{" + saleRoom + "}"
 	return &replicated{
-		name:       "cluster",
-		env:        []string{"REDIS_CLUSTER_ADDRS=" + addrs},
-		cfg:        redisconn.Config{ClusterAddrs: addrs},
-		primary:    func(ctx context.Context) (*redistest.Server, error) { return c.PrimaryFor(ctx, slot) },
-		failedOver: func(ctx context.Context, old *redistest.Server) (*redistest.Server, error) { return c.WaitFailover(ctx, slot, old) },
-		replicaOf:  c.WaitReplicaOf,
+		name:    "cluster",
+		env:     []string{"REDIS_CLUSTER_ADDRS=" + addrs},
+		cfg:     redisconn.Config{ClusterAddrs: addrs},
+		primary: func(ctx context.Context) (*redistest.Server, error) { return c.PrimaryFor(ctx, slot) },
+		failedOver: func(ctx context.Context, old *redistest.Server) (*redistest.Server, error) {
+			return c.WaitFailover(ctx, slot, old)
+		},
+		replicaOf: c.WaitReplicaOf,
 	}
 }
 
