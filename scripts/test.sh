@@ -39,6 +39,10 @@ apt_install() {
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
 	apt_install redis-server redis-tools
 fi
+# redis-sentinel for the failover tests (internal/redistest's Sentinel set).
+if ! command -v redis-sentinel >/dev/null 2>&1; then
+	apt_install redis-sentinel
+fi
 # Browser tests drive chromium.
 if ! command -v chromium >/dev/null 2>&1; then
 	apt_install chromium
@@ -70,6 +74,9 @@ go vet ./...
 go test -count=1 -timeout 20m "$@" ./...
 # Fault tests that take longer than a minute (the SQS emulator down 30 s).
 if [ $# -eq 0 ]; then WAITROOM_SLOW_FAULTS=1 go test -count=1 -timeout 5m -run Slow ./internal/faults/; fi
+# The chaos soak in its short form (about a minute); scripts/chaos.sh runs
+# the long one.
+if [ $# -eq 0 ]; then bash scripts/chaos.sh 40s; fi
 
 # A short run of every fuzz target (go test above ran their seed corpora).
 # FUZZTIME=0 skips it; a failure leaves its input under testdata/fuzz/.

@@ -39,7 +39,8 @@ in flight, hand the loops on, exit.`
 
 // options are the parsed settings.
 type options struct {
-	redisURL, clusterAddrs, queueURL, sqsEndpoint string
+	redis                                         redisconn.Config
+	queueURL, sqsEndpoint                         string
 	metricsAddr                                   string
 	visibility, waitTime, slack, poll, roomsEvery time.Duration
 	shutdown                                      time.Duration
@@ -50,8 +51,7 @@ type options struct {
 // lists them; options reads them once parsed.
 func declare(getenv func(string) string) (*settings.Set, func() (options, error)) {
 	s := settings.New("admitter", about, getenv)
-	redisURL := s.String("redis-url", "REDIS_URL", "", "Redis to run on: redis://[:password@]host:port/db or rediss://…; required unless -redis-cluster-addrs is set")
-	clusterAddrs := s.String("redis-cluster-addrs", "REDIS_CLUSTER_ADDRS", "", "host:port,host:port,…: use a Redis Cluster instead (user, password and TLS still come from -redis-url if set)")
+	redisCfg := redisconn.Declare(s, "Redis to run on: redis://[:password@]host:port/db or rediss://…; required unless -redis-cluster-addrs or -redis-sentinel-addrs is set")
 	queueURL := s.String("sqs-queue-url", "SQS_QUEUE_URL", "", "the delay-loop queue; unset: the in-process pacer")
 	sqsEndpoint := s.String("sqs-endpoint", "AWS_ENDPOINT_URL_SQS", "", "SQS endpoint (an emulator); unset: AWS's. Region and credentials come from the usual AWS_* variables")
 	durations := map[string]*time.Duration{
@@ -74,7 +74,7 @@ func declare(getenv func(string) string) (*settings.Set, func() (options, error)
 			}
 		}
 		o := options{
-			redisURL: *redisURL, clusterAddrs: *clusterAddrs, queueURL: *queueURL, sqsEndpoint: *sqsEndpoint,
+			redis: redisCfg(), queueURL: *queueURL, sqsEndpoint: *sqsEndpoint,
 			metricsAddr: *metricsAddr, level: *level,
 			visibility: *durations["visibility-timeout"], waitTime: *durations["wait-time"], slack: *durations["slack"],
 			poll: *durations["poll"], roomsEvery: *durations["rooms-every"], shutdown: *durations["shutdown-timeout"],
@@ -82,8 +82,8 @@ func declare(getenv func(string) string) (*settings.Set, func() (options, error)
 		if o.metricsAddr == "off" {
 			o.metricsAddr = ""
 		}
-		if o.redisURL == "" && o.clusterAddrs == "" {
-			return options{}, s.Errorf("redis-url", "is required unless REDIS_CLUSTER_ADDRS is set: the admitter runs the rooms of a shared Redis")
+		if !o.redis.Configured() {
+			return options{}, s.Errorf("redis-url", "is required unless REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS is set: the admitter runs the rooms of a shared Redis")
 		}
 		return o, nil
 	}
@@ -103,12 +103,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: o.level}))
 	redisconn.LogTo(log) // go-redis's own complaints, as JSON too
 
-	rdb, err := redisconn.Open(o.redisURL, o.clusterAddrs)
+	rdb, err := o.redis.Open()
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	where := where(o.redisURL, o.clusterAddrs)
+	where := o.redis.Where()
 	met := metrics.New()
 	rdb.AddHook(met.RedisHook())
 	store := queue.New(rdb, queue.Options{Logger: log})
@@ -158,17 +158,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("admitter stopped")
 	return nil
-}
-
-// where says where the Redis client points, without the password.
-func where(rawURL, clusterAddrs string) string {
-	if clusterAddrs != "" {
-		return "cluster " + clusterAddrs
-	}
-	if u, err := url.Parse(rawURL); err == nil {
-		return u.Host
-	}
-	return "?"
 }
 
 // regionInURL finds the region of an AWS queue URL

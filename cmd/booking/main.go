@@ -41,8 +41,7 @@ const shutdownTimeout = 10 * time.Second
 type config struct {
 	addr          string
 	jwksURL       string
-	redisURL      string
-	clusterAddrs  string
+	redis         redisconn.Config
 	adminToken    string
 	waitroomURL   string
 	issuer        string
@@ -77,8 +76,7 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (c
 	s := settings.New("booking", "Serves the booking API and page of waitroom.", getenv)
 	addr := s.String("addr", "BOOKING_ADDR", ":8081", "listen address")
 	jwksURL := s.String("jwks-url", "BOOKING_JWKS_URL", "http://127.0.0.1:8080/.well-known/jwks.json", "where waitroom publishes the entry-token keys")
-	redisURL := s.String("redis-url", "REDIS_URL", "", "Redis, redis://[:password@]host:port/db or rediss://…; required unless -redis-cluster-addrs is set")
-	clusterAddrs := s.String("redis-cluster-addrs", "REDIS_CLUSTER_ADDRS", "", "host:port,host:port,… of a Redis Cluster; user, password and TLS still come from -redis-url if set")
+	redisCfg := redisconn.Declare(s, "Redis, redis://[:password@]host:port/db or rediss://…; required unless -redis-cluster-addrs or -redis-sentinel-addrs is set")
 	adminToken := s.String("admin-token", "WAITROOM_ADMIN_TOKEN", "", "operator bearer token for PUT /api/admin/events/{room}/seats; required")
 	waitroomURL := s.String("waitroom-url", "BOOKING_WAITROOM_URL", "", "waitroom's base URL, where /rooms/{room} sends a visitor back to the line; default: the origin of -jwks-url")
 	issuer := s.String("token-issuer", "BOOKING_TOKEN_ISSUER", entrytoken.DefaultIssuer, "required iss of entry tokens")
@@ -92,7 +90,7 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (c
 	if err := s.Parse(args, stdout); err != nil {
 		return config{}, err
 	}
-	c := config{addr: *addr, jwksURL: *jwksURL, redisURL: *redisURL, clusterAddrs: *clusterAddrs, adminToken: *adminToken,
+	c := config{addr: *addr, jwksURL: *jwksURL, redis: redisCfg(), adminToken: *adminToken,
 		waitroomURL: *waitroomURL, issuer: *issuer, audience: *audience, holdTTL: *holdTTL, maxPerVisitor: *maxPerVisitor,
 		seatsMaxAge: *seatsMaxAge, rate: *rate, burst: *burst, trustProxy: *trustProxy}
 	return c, c.validate(s)
@@ -100,8 +98,8 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (c
 
 func (c *config) validate(s *settings.Set) error {
 	switch {
-	case c.redisURL == "" && c.clusterAddrs == "":
-		return s.Errorf("redis-url", "or REDIS_CLUSTER_ADDRS is required")
+	case !c.redis.Configured():
+		return s.Errorf("redis-url", "or REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS is required")
 	case c.adminToken == "":
 		return s.Errorf("admin-token", "is required (it guards the seat-map route)")
 	case c.jwksURL == "":
@@ -139,7 +137,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	redisconn.LogTo(log)
-	rdb, err := redisconn.Open(cfg.redisURL, cfg.clusterAddrs)
+	rdb, err := cfg.redis.Open()
 	if err != nil {
 		return err
 	}
@@ -188,7 +186,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv := httpapi.NewServer(e, log, httpapi.ServerOptions{ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10})
 	log.Info("booking listening", "addr", ln.Addr().String(), "jwks_url", cfg.jwksURL,
-		"hold_ttl", cfg.holdTTL.String(), "max_per_visitor", cfg.maxPerVisitor, "seats_max_age", cfg.seatsMaxAge.String(), "redis_cluster", cfg.clusterAddrs != "",
+		"hold_ttl", cfg.holdTTL.String(), "max_per_visitor", cfg.maxPerVisitor, "seats_max_age", cfg.seatsMaxAge.String(), "redis", cfg.redis.Where(),
 		"rate", cfg.rate, "burst", cfg.burst, "trust_proxy", cfg.trustProxy)
 
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)

@@ -62,7 +62,7 @@ func TestConfigComesFromEnvironmentAndFlagsWin(t *testing.T) {
 
 func TestRedisAndAdminTokenAreRequired(t *testing.T) {
 	err := run(t.Context(), nil, envOf(map[string]string{"WAITROOM_ADMIN_TOKEN": "t"}), io.Discard, io.Discard)
-	require.ErrorContains(t, err, "(REDIS_URL) or REDIS_CLUSTER_ADDRS is required")
+	require.ErrorContains(t, err, "(REDIS_URL) or REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS is required")
 	err = run(t.Context(), nil, envOf(map[string]string{"REDIS_URL": "redis://127.0.0.1:1"}), io.Discard, io.Discard)
 	require.ErrorContains(t, err, "(WAITROOM_ADMIN_TOKEN) is required")
 	err = run(t.Context(), []string{"-max-per-visitor", "0"}, envOf(map[string]string{"REDIS_URL": "redis://127.0.0.1:1", "WAITROOM_ADMIN_TOKEN": "t"}), io.Discard, io.Discard)

@@ -11,22 +11,28 @@ import (
 	"unicode"
 
 	"github.com/waitroom/waitroom/internal/httpapi"
+	"github.com/waitroom/waitroom/internal/redisconn"
 	"github.com/waitroom/waitroom/internal/settings"
 )
 
 // Config is everything cmd/waitroom reads from flags and the environment.
 // A flag wins over its environment variable, which wins over the default.
 type Config struct {
-	Addr         string
-	RedisURL     string
-	ClusterAddrs string
-	AdminToken   string
-	SigningKey   string
-	PreviousKeys string
-	Issuer       string
-	Audience     string
-	JoinRate     float64
-	JoinBurst    int
+	Addr string
+	// Redis is the deployment REDIS_URL, REDIS_CLUSTER_ADDRS or
+	// REDIS_SENTINEL_* name; none: standalone.
+	Redis redisconn.Config
+	// JoinWaitReplicas > 0: a join is acknowledged only once that many
+	// replicas have it (WAIT), within JoinWaitTimeout.
+	JoinWaitReplicas int
+	JoinWaitTimeout  time.Duration
+	AdminToken       string
+	SigningKey       string
+	PreviousKeys     string
+	Issuer           string
+	Audience         string
+	JoinRate         float64
+	JoinBurst        int
 	// StatusRate and StatusBurst limit status reads and leaves per client
 	// address; StatusRate 0: no limit.
 	StatusRate  float64
@@ -77,7 +83,7 @@ type Config struct {
 
 // Standalone reports whether no Redis was configured: the whole product then
 // runs in one process on the embedded store.
-func (c Config) Standalone() bool { return c.RedisURL == "" && c.ClusterAddrs == "" }
+func (c Config) Standalone() bool { return !c.Redis.Configured() }
 
 const about = `waitroom: the virtual waiting room (waiting-room API, sockets, pages, operator API).
 With no REDIS_URL it runs standalone: the whole product in one process on an embedded store.`
@@ -88,8 +94,9 @@ With no REDIS_URL it runs standalone: the whole product in one process on an emb
 func declare(getenv func(string) string) (*settings.Set, func() (Config, error)) {
 	s := settings.New("waitroom", about, getenv)
 	addr := s.String("addr", "WAITROOM_ADDR", ":8080", "listen address")
-	redisURL := s.String("redis-url", "REDIS_URL", "", "redis://[:password@]host:port/db or rediss://…; unset: standalone mode (embedded store, nothing on disk)")
-	clusterAddrs := s.String("redis-cluster-addrs", "REDIS_CLUSTER_ADDRS", "", "host:port,host:port,…: use a Redis Cluster instead")
+	redisCfg := redisconn.Declare(s, "redis://[:password@]host:port/db or rediss://…; unset (and no Cluster or Sentinel): standalone mode (embedded store, nothing on disk)")
+	joinWaitReplicas := s.Int("join-wait-replicas", "WAITROOM_JOIN_WAIT_REPLICAS", 0, "a join is acknowledged only once this many replicas have it (Redis WAIT); 0: off, a join is acknowledged once the primary has it")
+	joinWaitTimeout := s.Duration("join-wait-timeout", "WAITROOM_JOIN_WAIT_TIMEOUT", 500*time.Millisecond, "with -join-wait-replicas: how long a join waits for the replicas before it answers 503, 1ms–10s")
 	adminToken := s.String("admin-token", "WAITROOM_ADMIN_TOKEN", "", "operator bearer token; required with Redis; standalone: random, printed once")
 	signingKey := s.String("signing-key", "WAITROOM_SIGNING_KEY", "", "path to the Ed25519 entry-token key (PKCS #8 PEM); standalone: generated")
 	previousKeys := s.String("previous-keys", "WAITROOM_PREVIOUS_KEYS", "", "comma-separated paths of previous signing keys, still published in the JWKS while rotating")
@@ -122,7 +129,7 @@ func declare(getenv func(string) string) (*settings.Set, func() (Config, error))
 
 	return s, func() (Config, error) {
 		c := Config{
-			Addr: *addr, RedisURL: *redisURL, ClusterAddrs: *clusterAddrs, AdminToken: *adminToken,
+			Addr: *addr, Redis: redisCfg(), JoinWaitReplicas: *joinWaitReplicas, JoinWaitTimeout: *joinWaitTimeout, AdminToken: *adminToken,
 			SigningKey: *signingKey, PreviousKeys: *previousKeys, Issuer: *issuer, Audience: *audience,
 			JoinRate: *joinRate, JoinBurst: *joinBurst, StatusRate: *statusRate, StatusBurst: *statusBurst,
 			SocketRate: *socketRate, SocketBurst: *socketBurst, SocketsPerAddr: *socketsPerAddr,
@@ -141,6 +148,12 @@ func declare(getenv func(string) string) (*settings.Set, func() (Config, error))
 			if n < 1 {
 				return c, s.Errorf(name, "must be an integer ≥ 1, got %d", n)
 			}
+		}
+		if c.JoinWaitReplicas < 0 {
+			return c, s.Errorf("join-wait-replicas", "must be an integer ≥ 0, got %d", c.JoinWaitReplicas)
+		}
+		if c.JoinWaitTimeout < time.Millisecond || c.JoinWaitTimeout > 10*time.Second {
+			return c, s.Errorf("join-wait-timeout", "must be a duration from 1ms to 10s, got %s", c.JoinWaitTimeout)
 		}
 		if c.SocketsPerAddr < 0 {
 			return c, s.Errorf("sockets-per-addr", "must be an integer ≥ 0, got %d", c.SocketsPerAddr)
@@ -162,7 +175,7 @@ func declare(getenv func(string) string) (*settings.Set, func() (Config, error))
 			return c, s.Errorf("cookie-secure", "%v", err)
 		}
 		if !c.Standalone() && c.AdminToken == "" {
-			return c, s.Errorf("admin-token", "is required when REDIS_URL or REDIS_CLUSTER_ADDRS is set")
+			return c, s.Errorf("admin-token", "is required when REDIS_URL, REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS is set")
 		}
 		return c, nil
 	}

@@ -97,7 +97,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	defer closeStore()
-	store := queue.New(rdb, queue.Options{Logger: log, AutoPipeline: cfg.AutoPipeline})
+	store := queue.New(rdb, queue.Options{Logger: log, AutoPipeline: cfg.AutoPipeline,
+		WaitReplicas: cfg.JoinWaitReplicas, WaitTimeout: cfg.JoinWaitTimeout})
 	met := metrics.New()
 	rdb.AddHook(met.RedisHook())
 	met.Rooms(store)
@@ -220,7 +221,7 @@ func (m *Main) Run(ctx context.Context) error {
 // openStore connects to Redis, or starts the embedded store standalone.
 func (m *Main) openStore() (redis.UniversalClient, func(), error) {
 	if !m.cfg.Standalone() {
-		rdb, err := redisconn.Open(m.cfg.RedisURL, m.cfg.ClusterAddrs)
+		rdb, err := m.cfg.Redis.Open()
 		if err != nil {
 			return nil, nil, err
 		}

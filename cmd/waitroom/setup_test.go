@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/redisconn"
 	"github.com/waitroom/waitroom/internal/redistest"
 	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
@@ -89,7 +90,7 @@ func setupWith(t *testing.T, o options) *bundle {
 	logs := &logBuffer{}
 	cfg := Config{
 		Addr:         "127.0.0.1:0",
-		RedisURL:     "redis://" + srv.Addr(),
+		Redis:        redisconn.Config{URL: "redis://" + srv.Addr()},
 		AdminToken:   testAdminToken,
 		SigningKey:   keyPath,
 		Issuer:       "waitroom",

@@ -17,6 +17,16 @@
 //     line: the order is the join order (Redis's clock orders the line) and
 //     their entry tokens verify at the true time (30 s leeway), while a
 //     token signed more than 30 s ahead is refused.
+//   - The store fails over under a steady sale (two instances, two
+//     admitters, joins, status reads, sockets, ticks): the primary of a
+//     Sentinel set, or of the room's slot on a Cluster with replicas, is
+//     SIGKILLed and comes back as a replica; the failure window, lost
+//     acknowledged joins (none with WAITROOM_JOIN_WAIT_REPLICAS=1) and lost
+//     admissions are measured, and nobody holds two admissions, the line
+//     keeps its order, every process serves again within 15 s and the pace
+//     never doubles (sale_test.go holds the sale and its checks).
+//   - Behind WAITROOM_CHAOS_DURATION (scripts/chaos.sh): the same sale under
+//     random faults, one after another, checked the same way at the end.
 //   - Slow, behind WAITROOM_SLOW_FAULTS=1: the SQS emulator is stopped for
 //     30 s and started again: the admitters back off and log, stay up, and
 //     the loop resumes at the room's pace, never twice it.

@@ -30,9 +30,10 @@ const (
 )
 
 // Cluster is three redis-server masters joined into a Redis Cluster, each
-// with its own port and temporary directory, and no replicas. It exists so
-// tests prove that every multi-key script keeps its keys in one hash slot,
-// which a single server never checks.
+// with its own port and temporary directory, and no replicas (or one each,
+// from NewClusterWithReplicas). It exists so tests prove that every
+// multi-key script keeps its keys in one hash slot, which a single server
+// never checks, and that waitroom survives a primary's failover.
 type Cluster struct {
 	nodes []*Server
 	mu    sync.Mutex
@@ -43,7 +44,19 @@ type Cluster struct {
 // redis-cli --cluster create, and returns once every node reports
 // cluster_state:ok with all 16384 slots assigned. Options apply to every
 // node. The caller must Close it; tests should use StartCluster instead.
-func NewCluster(opt Options) (*Cluster, error) {
+func NewCluster(opt Options) (*Cluster, error) { return newCluster(opt, 0) }
+
+// NewClusterWithReplicas is NewCluster with one replica per master (six
+// nodes, redis-cli --cluster-replicas 1), a node timeout of ClusterNodeTimeout
+// so that a killed primary's replica takes over within seconds, and returns
+// once every replica is in sync.
+func NewClusterWithReplicas(opt Options) (*Cluster, error) { return newCluster(opt, 1) }
+
+// ClusterNodeTimeout is the cluster-node-timeout of NewClusterWithReplicas:
+// a primary silent that long is failed, and its replica elected.
+const ClusterNodeTimeout = 2 * time.Second
+
+func newCluster(opt Options, replicas int) (*Cluster, error) {
 	// Check both binaries first, so a missing redis-cli does not cost three
 	// server starts before it is reported.
 	if _, err := lookPath("redis-server", "redis-server"); err != nil {
@@ -55,13 +68,17 @@ func NewCluster(opt Options) (*Cluster, error) {
 	}
 
 	c := &Cluster{}
+	timeout := 5 * time.Second
+	if replicas > 0 {
+		timeout = ClusterNodeTimeout
+	}
 	extra := []string{
 		"--cluster-enabled", "yes",
 		"--cluster-config-file", "nodes.conf",
 		// Short, so a test that kills a node sees failure detection soon.
-		"--cluster-node-timeout", "5000",
+		"--cluster-node-timeout", strconv.Itoa(int(timeout.Milliseconds())),
 	}
-	for range clusterNodes {
+	for range clusterNodes * (1 + replicas) {
 		s, err := newServer(opt, extra, freeClusterPort)
 		if err != nil {
 			_ = c.Close()
@@ -73,7 +90,7 @@ func NewCluster(opt Options) (*Cluster, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 	defer cancel()
 	args := append([]string{"--cluster", "create"}, c.Addrs()...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
 	cmd := exec.CommandContext(ctx, cli, args...)
 	cmd.SysProcAttr = sysProcAttr()
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -88,7 +105,130 @@ func NewCluster(opt Options) (*Cluster, error) {
 		_ = c.Close()
 		return nil, err
 	}
+	if replicas > 0 {
+		if err := c.waitReplicasInSync(ctx); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// waitReplicasInSync waits until every node that is a replica has its link
+// to its primary up and no sync in progress.
+func (c *Cluster) waitReplicasInSync(ctx context.Context) error {
+	for {
+		var notReady error
+		for _, s := range c.nodes {
+			info, err := command(s.Addr(), time.Second, "INFO", "replication")
+			f := infoFields(info)
+			switch {
+			case err != nil:
+				notReady = err
+			case f["role"] == "slave" && (f["master_link_status"] != "up" || f["master_sync_in_progress"] != "0"):
+				notReady = fmt.Errorf("replica %s not in sync: %v", s.Addr(), f)
+			}
+			if notReady != nil {
+				break
+			}
+		}
+		if notReady == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("redistest: cluster replicas: %w", notReady)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Nodes are every node, in start order; which are primaries changes with
+// failovers (see PrimaryFor). Each keeps its port and nodes.conf across
+// Kill and Start, so a killed node started again rejoins the Cluster.
+func (c *Cluster) Nodes() []*Server { return c.nodes }
+
+// PrimaryFor asks the running nodes which one is the primary of key's hash
+// slot now; a majority of them must agree.
+func (c *Cluster) PrimaryFor(ctx context.Context, key string) (*Server, error) {
+	votes := map[string]int{}
+	asked := 0
+	for _, s := range c.nodes {
+		if !s.running() {
+			continue
+		}
+		asked++
+		rdb := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+		slot, err := rdb.ClusterKeySlot(ctx, key).Result()
+		var slots []redis.ClusterSlot
+		if err == nil {
+			slots, err = rdb.ClusterSlots(ctx).Result()
+		}
+		_ = rdb.Close()
+		if err != nil {
+			continue
+		}
+		for _, r := range slots {
+			if int64(r.Start) <= slot && slot <= int64(r.End) && len(r.Nodes) > 0 {
+				votes[r.Nodes[0].Addr]++
+			}
+		}
+	}
+	for addr, n := range votes {
+		if 2*n > asked {
+			for _, s := range c.nodes {
+				if s.Addr() == addr {
+					return s, nil
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("redistest: no majority of the nodes names one primary for %q: %v", key, votes)
+}
+
+// WaitFailover waits until the running nodes agree that key's primary is a
+// node other than old, that node says it is a primary, and the cluster is
+// ok on every running node; it returns the new primary.
+func (c *Cluster) WaitFailover(ctx context.Context, key string, old *Server) (*Server, error) {
+	for {
+		p, err := c.PrimaryFor(ctx, key)
+		if err == nil && p != old {
+			var role string
+			if role, err = nodeRole(p.Addr()); err == nil && role == "master" {
+				if err = c.runningOK(); err == nil {
+					return p, nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("redistest: no failover of %q away from %s: %w (last: %v)", key, old.Addr(), ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// WaitReplicaOf waits until node, started again after a failover, is a
+// replica of primary and in sync.
+func (c *Cluster) WaitReplicaOf(ctx context.Context, node, primary *Server) error {
+	return waitInSync(ctx, node, primary)
+}
+
+// runningOK says why a running node does not report cluster_state:ok.
+func (c *Cluster) runningOK() error {
+	for _, s := range c.nodes {
+		if !s.running() {
+			continue
+		}
+		info, err := command(s.Addr(), time.Second, "CLUSTER", "INFO")
+		if err != nil {
+			return err
+		}
+		if st := infoFields(info)["cluster_state"]; st != "ok" {
+			return fmt.Errorf("node %s: cluster_state %s", s.Addr(), st)
+		}
+	}
+	return nil
 }
 
 // Addrs returns the masters' addresses, "127.0.0.1:PORT", in start order.
@@ -193,6 +333,21 @@ func freeClusterPort() (int, error) {
 		return port, nil
 	}
 	return 0, fmt.Errorf("redistest: no free port below %d with a free bus port", maxClusterPort)
+}
+
+// StartClusterWithReplicas is StartCluster with NewClusterWithReplicas.
+func StartClusterWithReplicas(tb testing.TB, opt ...Options) *Cluster {
+	tb.Helper()
+	c, err := NewClusterWithReplicas(first(tb, opt))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return c
 }
 
 // StartCluster starts a cluster for the test and closes it when the test

@@ -59,6 +59,7 @@ type Server struct {
 	bin   string
 	dir   string
 	port  int
+	conf  string   // a config file, the first argument (redis-sentinel's own); "": none
 	args  []string // redis-server arguments except --port
 	clog  string   // the server's stdout and stderr, appended across restarts
 	mu    sync.Mutex
@@ -78,7 +79,22 @@ func NewServer(opt Options) (*Server, error) {
 // newServer starts a server with extra arguments (the cluster's) and a port
 // picker (the cluster needs port+10000 free as well).
 func newServer(opt Options, extra []string, pick func() (int, error)) (*Server, error) {
-	bin, err := lookPath("redis-server", "redis-server")
+	return newProcess(spec{bin: "redis-server", opt: opt, extra: extra, pick: pick})
+}
+
+// spec is one Redis process to start: redis-server, or redis-sentinel with
+// the config file it needs (Sentinel rewrites it with what it learns).
+type spec struct {
+	bin   string // redis-server or redis-sentinel, which is also its Debian package
+	conf  string // the config file's contents; "": no file
+	opt   Options
+	extra []string
+	pick  func() (int, error)
+}
+
+func newProcess(sp spec) (*Server, error) {
+	opt, extra, pick := sp.opt, sp.extra, sp.pick
+	bin, err := lookPath(sp.bin, sp.bin)
 	if err != nil {
 		return nil, err
 	}
@@ -87,19 +103,28 @@ func newServer(opt Options, extra []string, pick func() (int, error)) (*Server, 
 		return nil, fmt.Errorf("redistest: temp dir: %w", err)
 	}
 	s := &Server{bin: bin, dir: dir, clog: dir + string(os.PathSeparator) + "redis.log"}
+	if sp.conf != "" {
+		s.conf = dir + string(os.PathSeparator) + "sentinel.conf"
+		if err := os.WriteFile(s.conf, []byte(sp.conf), 0o644); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, fmt.Errorf("redistest: write %s: %w", s.conf, err)
+		}
+	}
 	s.args = []string{
 		"--bind", "127.0.0.1",
 		"--dir", dir,
-		"--save", "",
 		"--daemonize", "no",
 		"--logfile", "", // stdout, which goes to s.clog
 	}
-	if opt.AppendOnly {
+	switch {
+	case sp.conf != "":
+		// Sentinel keeps no data: no snapshot or append-only settings.
+	case opt.AppendOnly:
 		// always, not everysec: with everysec Redis may acknowledge a write
 		// it has not yet handed to the kernel, and a fault test would flake.
-		s.args = append(s.args, "--appendonly", "yes", "--appendfsync", "always")
-	} else {
-		s.args = append(s.args, "--appendonly", "no")
+		s.args = append(s.args, "--save", "", "--appendonly", "yes", "--appendfsync", "always")
+	default:
+		s.args = append(s.args, "--save", "", "--appendonly", "no")
 	}
 	s.args = append(s.args, extra...)
 	s.args = append(s.args, opt.Args...)
@@ -213,6 +238,9 @@ func (s *Server) start() error {
 	from := st.Size() // this attempt's lines start here
 
 	args := append([]string{"--port", strconv.Itoa(s.port)}, s.args...)
+	if s.conf != "" {
+		args = append([]string{s.conf}, args...)
+	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
 	// A file, not a pipe: Wait then never blocks on a reader, and the log
@@ -366,4 +394,11 @@ func first(tb testing.TB, opt []Options) Options {
 		tb.Fatalf("redistest: at most one Options, got %d", len(opt))
 		return Options{}
 	}
+}
+
+// running reports whether the process is up (not killed or closed).
+func (s *Server) running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil
 }

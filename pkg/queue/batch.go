@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/waitroom/waitroom/internal/luascript"
 )
 
@@ -141,7 +143,12 @@ func (s *Store) joinBatch(ctx context.Context, room, id string, calls []*joinCal
 	for _, c := range calls {
 		args = append(args, c.args[:]...)
 	}
-	r, err := luascript.Do[batchReply](ctx, s.hot, s.sc.joinBatch, roomKeys(room).all(), args...)
+	keys := roomKeys(room).all()
+	var r batchReply
+	err := s.durable(ctx, keys[0], func(c redis.Scripter) (err error) {
+		r, err = luascript.Do[batchReply](ctx, c, s.sc.joinBatch, keys, args...)
+		return err
+	})
 	if err != nil {
 		return nil, storeErr("join", err)
 	}

@@ -45,6 +45,14 @@ type Options struct {
 	// call (see batch.go); negative sends every join on its own
 	// (join.lua). Default 256.
 	JoinBatch int
+	// WaitReplicas > 0 makes a join wait, before it is acknowledged, until
+	// that many replicas have it (Redis WAIT; see durable.go); a join they
+	// do not confirm within WaitTimeout fails with ErrNotReplicated. Joins
+	// then bypass the auto-pipeliner. Default 0: acknowledged once the
+	// primary has it.
+	WaitReplicas int
+	// WaitTimeout bounds that wait. Default 500ms.
+	WaitTimeout time.Duration
 }
 
 // Store is the line of every room, kept in Redis. It is safe for concurrent
@@ -77,6 +85,9 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 	}
 	if opt.JoinBatch == 0 {
 		opt.JoinBatch = 256
+	}
+	if opt.WaitTimeout <= 0 {
+		opt.WaitTimeout = 500 * time.Millisecond
 	}
 	s := &Store{rdb: rdb, hot: rdb, sc: loadScripts(), log: opt.Logger, opt: opt}
 	if opt.JoinBatch > 0 {
@@ -337,8 +348,13 @@ func (s *Store) Join(ctx context.Context, room string, req JoinRequest) (st Stat
 	if s.joins != nil {
 		return s.joins.join(ctx, room, [7]any{NewTicket(), req.Ticket, req.User, shuffleKey(), NewAdmissionID(), req.PowID, powExp})
 	}
-	res, err := luascript.Do[statusReply](ctx, s.hot, s.sc.join, roomKeys(room).all(),
-		NewTicket(), req.Ticket, req.User, shuffleKey(), NewAdmissionID(), req.PowID, powExp)
+	keys := roomKeys(room).all()
+	var res statusReply
+	err = s.durable(ctx, keys[0], func(c redis.Scripter) (err error) {
+		res, err = luascript.Do[statusReply](ctx, c, s.sc.join, keys,
+			NewTicket(), req.Ticket, req.User, shuffleKey(), NewAdmissionID(), req.PowID, powExp)
+		return err
+	})
 	if err != nil {
 		return Status{}, false, storeErr("join", err)
 	}

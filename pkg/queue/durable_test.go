@@ -1,0 +1,120 @@
+package queue
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/internal/redistest"
+)
+
+// replicated starts a primary with one replica, in sync, and returns their
+// clients.
+func replicated(tb testing.TB) (primary, replica *redis.Client) {
+	tb.Helper()
+	p := redistest.Start(tb)
+	_, port, _ := strings.Cut(p.Addr(), ":")
+	r := redistest.Start(tb, redistest.Options{Args: []string{"--replicaof", "127.0.0.1", port}})
+	primary, replica = p.Client(), r.Client()
+	require.Eventually(tb, func() bool {
+		info := replica.Info(context.Background(), "replication").Val()
+		return strings.Contains(info, "master_link_status:up") && strings.Contains(info, "master_sync_in_progress:0")
+	}, 10*time.Second, 20*time.Millisecond, "the replica syncs")
+	return primary, replica
+}
+
+func replOffset(t *testing.T, c *redis.Client, field string) int64 {
+	t.Helper()
+	for line := range strings.Lines(c.Info(context.Background(), "replication").Val()) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			require.NoError(t, err)
+			return n
+		}
+	}
+	t.Fatalf("no %s in INFO replication", field)
+	return 0
+}
+
+// With WaitReplicas a join is answered only once a replica has it: right
+// after the answer, the replica has every byte the primary had written.
+func TestAJoinWithWaitReplicasIsOnTheReplicaWhenAnswered(t *testing.T) {
+	ctx := context.Background()
+	primary, replica := replicated(t)
+	s := New(primary, Options{WaitReplicas: 1, WaitTimeout: time.Second})
+	_, _, err := s.PutRoom(ctx, "durable", ConfigPatch{Mode: new(ModeQueueAll)})
+	require.NoError(t, err)
+	for i := range 20 {
+		st, created, err := s.Join(ctx, "durable", JoinRequest{})
+		require.NoError(t, err)
+		require.True(t, created)
+		require.EqualValues(t, i+1, st.Position)
+		require.GreaterOrEqual(t, replOffset(t, replica, "slave_repl_offset"), replOffset(t, primary, "master_repl_offset"),
+			"join %d: the replica has all the primary wrote", i+1)
+	}
+}
+
+// Without a replica to confirm it, a join fails as unavailable (503) within
+// the timeout, on one node and on each Cluster node alike, and the plain
+// store still answers.
+func TestAJoinNoReplicaConfirmsIsUnavailable(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends[:2] {
+		t.Run(be.Name, func(t *testing.T) {
+			ctx := context.Background()
+			s := New(be.Client, Options{WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
+			room := "nowait" + be.Name
+			_, _, err := s.PutRoom(ctx, room, ConfigPatch{Mode: new(ModeQueueAll)})
+			require.NoError(t, err)
+			start := time.Now()
+			_, _, err = s.Join(ctx, room, JoinRequest{})
+			require.ErrorIs(t, err, ErrNotReplicated)
+			require.ErrorIs(t, err, ErrUnavailable)
+			require.Less(t, time.Since(start), time.Second, "it waits the timeout, not longer")
+			_, created, err := New(be.Client, Options{}).Join(ctx, room, JoinRequest{})
+			require.NoError(t, err)
+			require.True(t, created)
+		})
+	}
+}
+
+// BenchmarkJoinWaitReplicas is the cost of WAIT 1 per join on a primary
+// with one replica on loopback, without and with the wait: one joiner (the
+// latency of a join) and 16 per core (the throughput).
+func BenchmarkJoinWaitReplicas(b *testing.B) {
+	primary, _ := replicated(b)
+	for _, joiners := range []int{1, 16} {
+		for _, n := range []int{0, 1} {
+			b.Run("joiners="+strconv.Itoa(joiners)+"/wait="+strconv.Itoa(n), func(b *testing.B) {
+				ctx := context.Background()
+				s := New(primary, Options{WaitReplicas: n, WaitTimeout: time.Second})
+				room := "bench-wait" + strconv.Itoa(n) + "-" + strconv.Itoa(joiners)
+				_, _, err := s.PutRoom(ctx, room, ConfigPatch{Mode: new(ModeQueueAll)})
+				require.NoError(b, err)
+				b.ReportAllocs()
+				if joiners == 1 {
+					for b.Loop() {
+						if _, _, err := s.Join(ctx, room, JoinRequest{}); err != nil {
+							b.Fatal(err)
+						}
+					}
+					return
+				}
+				b.SetParallelism(joiners)
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, _, err := s.Join(ctx, room, JoinRequest{}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
+	}
+}
