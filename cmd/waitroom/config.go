@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -74,6 +75,13 @@ type Config struct {
 	// PowKey is the proof-of-work key every instance shares (hex or base64,
 	// ≥ 32 bytes); unset: one kept in Redis.
 	PowKey string
+	// Upstream, when set, is the site that gateway mode protects.
+	Upstream *url.URL
+	// GatewayPrefix is where waitroom's routes live on the protected host.
+	GatewayPrefix string
+	// AdminAddr, when set, is the only listener of the operator API,
+	// /admin and /metrics.
+	AdminAddr string
 }
 
 // Standalone reports whether no Redis was configured: the whole product then
@@ -114,6 +122,9 @@ var settings = []setting{
 	{"user-audience", "WAITROOM_USER_AUDIENCE", "", "required aud of user tokens; unset: not checked"},
 	{"user-issuer", "WAITROOM_USER_ISSUER", "", "required iss of user tokens; unset: not checked"},
 	{"pow-key", "WAITROOM_POW_KEY", "", "proof-of-work key shared by every instance (hex or base64, at least 32 bytes); unset: one kept in Redis"},
+	{"upstream", "WAITROOM_UPSTREAM", "", "gateway mode: the site (http://shop:8000) this server proxies and protects by the rooms' routes; unset: off"},
+	{"gateway-prefix", "WAITROOM_GATEWAY_PREFIX", "/_waitroom", "where waitroom's own routes live on the protected host (gateway mode and forward auth)"},
+	{"admin-addr", "WAITROOM_ADMIN_ADDR", "", "serve the operator API, /admin and /metrics only on this address (e.g. 127.0.0.1:9090); unset: on the main listener"},
 	{"booking-hold", "BOOKING_HOLD_TTL", "5m", "standalone: how long a seat hold lasts"},
 	{"booking-limit", "BOOKING_MAX_PER_VISITOR", "4", "standalone: seats held or booked per visitor"},
 	{"booking-rate", "BOOKING_RATE", "20", "standalone: booking API requests per second allowed per client address (token bucket); 0: no limit"},
@@ -154,6 +165,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		UserAudience: get("user-audience"),
 		UserIssuer:   get("user-issuer"),
 		PowKey:       get("pow-key"),
+		AdminAddr:    get("admin-addr"),
 	}
 	var err error
 	if c.JoinRate, err = parseRate("join-rate", get("join-rate")); err != nil {
@@ -185,6 +197,13 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if c.CookieSecure, err = parseCookieSecure(get("cookie-secure"), c.PublicURL); err != nil {
 		return c, err
+	}
+	if c.Upstream, err = parseUpstream(get("upstream")); err != nil {
+		return c, err
+	}
+	if c.GatewayPrefix = get("gateway-prefix"); !strings.HasPrefix(c.GatewayPrefix, "/") || len(c.GatewayPrefix) < 2 ||
+		strings.HasSuffix(c.GatewayPrefix, "/") || path.Clean(c.GatewayPrefix) != c.GatewayPrefix {
+		return c, fmt.Errorf("gateway-prefix: want a path like /_waitroom, got %q", c.GatewayPrefix)
 	}
 	if c.AutoPipeline, err = strconv.ParseBool(get("autopipeline")); err != nil {
 		return c, fmt.Errorf("autopipeline: want true or false, got %q", get("autopipeline"))
@@ -266,6 +285,19 @@ func parsePublicURL(s string) (string, error) {
 		return "", fmt.Errorf("public-url: want a URL like https://tickets.example.com, got %q", s)
 	}
 	return strings.TrimSuffix(s, "/"), nil
+}
+
+// parseUpstream reads WAITROOM_UPSTREAM: an http(s) URL of the site, with
+// no query or fragment; nil when unset.
+func parseUpstream(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("upstream: want a URL like http://shop:8000, got %q", s)
+	}
+	return u, nil
 }
 
 // parseCookieSecure reads WAITROOM_COOKIE_SECURE: true, false, or unset
