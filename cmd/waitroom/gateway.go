@@ -73,6 +73,9 @@ func (m *Main) registerOperator(e *echo.Echo, admin *httpapi.Admin, met *metrics
 func (m *Main) front(ctx context.Context, wg *sync.WaitGroup, e *echo.Echo, store *queue.Store, checker *gateway.Checker) (http.Handler, error) {
 	if m.cfg.Upstream == nil {
 		prefix := m.cfg.GatewayPrefix
+		if prefix == "" {
+			prefix = gateway.DefaultPrefix
+		}
 		strip := http.StripPrefix(prefix, e)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if p := r.URL.Path; strings.HasPrefix(p, prefix+"/") {
