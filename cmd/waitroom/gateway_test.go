@@ -383,3 +383,25 @@ func errorCode(t *testing.T, r *response) string {
 	require.NoError(t, json.Unmarshal(r.Body, &body), "%s", r.Body)
 	return body.Error.Code
 }
+
+func TestGatewaySettingsAreCheckedAtStart(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	cfg, err := parseConfig([]string{"-upstream", "http://shop:8000", "-admin-addr", "127.0.0.1:9090"}, noEnv, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "http://shop:8000", cfg.Upstream.String())
+	require.Equal(t, "/_waitroom", cfg.GatewayPrefix)
+	require.Equal(t, "127.0.0.1:9090", cfg.AdminAddr)
+	for _, args := range [][]string{
+		{"-upstream", "shop:8000"}, {"-upstream", "ftp://shop"}, {"-upstream", "http://"}, {"-upstream", "http://shop/?a=1"},
+		{"-gateway-prefix", "_waitroom"}, {"-gateway-prefix", "/"}, {"-gateway-prefix", "/w/"}, {"-gateway-prefix", "/a/../b"},
+	} {
+		_, err := parseConfig(args, noEnv, io.Discard)
+		require.Error(t, err, "%v", args)
+		require.Contains(t, err.Error(), strings.TrimPrefix(args[0], "-"))
+	}
+	var help strings.Builder
+	printHelp(&help)
+	for _, v := range []string{"WAITROOM_UPSTREAM", "WAITROOM_GATEWAY_PREFIX", "WAITROOM_ADMIN_ADDR"} {
+		require.Contains(t, help.String(), v)
+	}
+}
