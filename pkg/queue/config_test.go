@@ -18,7 +18,7 @@ func TestNewRoomTakesTheDefaultsOfTheContract(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, DefaultConfig(b.room), cfg)
 		require.Equal(t, Config{Capacity: 100, BatchSize: 10, IntervalMS: 1000, SessionTTLS: 600, Mode: ModeAuto,
-			AbandonAfterS: 120, TargetURL: "/booking/" + b.room}, cfg)
+			AbandonAfterS: 120, TargetURL: "/booking/" + b.room, Routes: []string{}}, cfg)
 	})
 }
 
