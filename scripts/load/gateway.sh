@@ -5,6 +5,7 @@
 # gateway process spent per request (from /proc/<pid>/stat).
 #   DURATION=15s CONNS=8 scripts/load/gateway.sh
 set -eu
+trap 'echo "gateway.sh: failed at line $LINENO" >&2' ERR
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work="$(mktemp -d)"
 duration="${DURATION:-15s}"
@@ -31,7 +32,7 @@ REDIS_URL=redis://127.0.0.1:$rport/0 WAITROOM_ADMIN_TOKEN=benchtoken WAITROOM_SI
 W=$!
 trap 'kill $W $N 2>/dev/null; redis-cli -p $rport shutdown nosave >/dev/null 2>&1 || true' EXIT
 sleep 1.5
-curl -sf -X PUT -H "Authorization: Bearer benchtoken" -d '{"mode":"auto","capacity":0,"routes":["/shop/"],"session_ttl_s":3600}' \
+curl -sf -X PUT -H "Authorization: Bearer benchtoken" -H 'Content-Type: application/json' -d '{"mode":"auto","capacity":0,"routes":["/shop/"],"session_ttl_s":3600}' \
 	http://127.0.0.1:$aport/api/admin/rooms/bench >/dev/null
 sleep 1.2 # the gateway reads the routes every second
 token=$(curl -sf -X POST -H 'Content-Type: application/json' http://127.0.0.1:$gport/_waitroom/api/rooms/bench/tickets |
