@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -52,6 +53,16 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// copyBuffers are the proxy's body-copy buffers: without a pool
+// ReverseProxy makes a new 32 KiB one per request, and the garbage
+// collector pays for it.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+type bufferPool struct{}
+
+func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
+
 // Gateway is the http.Handler of the protected host.
 type Gateway struct {
 	opt    Options
@@ -92,6 +103,7 @@ func New(opt Options) (*Gateway, error) {
 		ErrorHandler:   g.proxyError,
 		Transport:      opt.Transport,
 		FlushInterval:  -1, // streamed answers reach the visitor as they are written
+		BufferPool:     bufferPool{},
 		ErrorLog:       slog.NewLogLogger(opt.Logger.Handler(), slog.LevelWarn),
 	}
 	g.routes.Store(&table{})
