@@ -91,6 +91,10 @@ sys.exit(1 if errors else 0)
 EOF
 say "structure: ok (8 services, only proxy publishes a port)"
 
+# The gateway example of docs/INTEGRATION.md: schema and interpolation.
+docker-compose -f deploy/gateway/docker-compose.yml config -q
+say "deploy/gateway/docker-compose.yml: ok"
+
 # caddy validate prints its own log lines; show them only on failure.
 if ! caddy validate --adapter caddyfile --config deploy/Caddyfile >"$tmp/caddy.log" 2>&1; then
 	cat "$tmp/caddy.log" >&2

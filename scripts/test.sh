@@ -52,6 +52,13 @@ fi
 if ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
 	apt_install fonts-noto-cjk
 fi
+# The forward-auth tests start the real nginx and Caddy.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+	apt_install nginx
+fi
+if ! command -v caddy >/dev/null 2>&1; then
+	apt_install caddy
+fi
 # axe-core for the pages' accessibility checks, from npm into .tools/; the
 # tests run this script too, so installing it here only saves them the wait.
 scripts/axe-core.sh install

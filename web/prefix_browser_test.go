@@ -235,8 +235,8 @@ func TestUnderAPrefixTheWaitingPageSolvesJoinsGoesLiveAndSendsTheAdmittedToBooki
 	b.wait(chromedp.WaitVisible(`button.seat[data-seat="A1"]`))
 	loc, err := chromedp.Run(b.ctx, chromedp.Location())
 	require.NoError(t, err)
-	require.Equal(t, b.base+prefix+"/booking/x", loc)
-	b.requireAllUnderThePrefix("GET " + prefix + "/api/events/x/")
+	require.Equal(t, b.base+prefix+"/booking/x", loc, "no ?return=: the room's target")
+	b.requireAllUnderThePrefix("POST " + prefix + "/api/rooms/x/entry") // the entry cookie first, then the booking page's calls
 }
 
 func TestUnderAPrefixTheBookingPageLoadsAndLinksBackToTheLineThere(t *testing.T) {
@@ -268,7 +268,7 @@ func TestUnderAPrefixTheOperatorPageSignsInAndLinksToTheWaitingPageThere(t *test
 }
 
 // registerFakes adds the first calls each page makes: the waiting page's
-// join (which asks for work first), puzzle, status and socket; the booking
+// join (which asks for work first), puzzle, status, socket and entry cookie; the booking
 // page's seat map; the operator page's room list.
 func (b *prefixBundle) registerFakes(mux *http.ServeMux) {
 	reply := func(w http.ResponseWriter, code int, body string) {
@@ -302,6 +302,9 @@ func (b *prefixBundle) registerFakes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /api/rooms/x", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, `{"room":"x","state":"open","waiting":1,"admitted":0,"capacity":5,"admitted_per_minute":0,"title":"","message":""}`)
+	})
+	mux.HandleFunc("POST /api/rooms/x/entry", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent) // the entry cookie of the protected host
 	})
 	mux.HandleFunc("GET /api/rooms/x/tickets/t1", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, status)

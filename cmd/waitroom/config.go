@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -79,6 +80,13 @@ type Config struct {
 	// PowKey is the proof-of-work key every instance shares (hex or base64,
 	// ≥ 32 bytes); unset: one kept in Redis.
 	PowKey string
+	// Upstream, when set, is the site that gateway mode protects.
+	Upstream *url.URL
+	// GatewayPrefix is where waitroom's routes live on the protected host.
+	GatewayPrefix string
+	// AdminAddr, when set, is the only listener of the operator API,
+	// /admin and /metrics.
+	AdminAddr string
 }
 
 // Standalone reports whether no Redis was configured: the whole product then
@@ -122,6 +130,9 @@ func declare(getenv func(string) string) (*settings.Set, func() (Config, error))
 	userAudience := s.String("user-audience", "WAITROOM_USER_AUDIENCE", "", "required aud of user tokens; unset: not checked")
 	userIssuer := s.String("user-issuer", "WAITROOM_USER_ISSUER", "", "required iss of user tokens; unset: not checked")
 	powKey := s.String("pow-key", "WAITROOM_POW_KEY", "", "proof-of-work key shared by every instance (hex or base64, at least 32 bytes); unset: one kept in Redis")
+	upstream := s.String("upstream", "WAITROOM_UPSTREAM", "", "gateway mode: the site (http://shop:8000) this server proxies and protects by the rooms' routes; unset: off")
+	gatewayPrefix := s.String("gateway-prefix", "WAITROOM_GATEWAY_PREFIX", "/_waitroom", "where waitroom's own routes live on the protected host (gateway mode and forward auth)")
+	adminAddr := s.String("admin-addr", "WAITROOM_ADMIN_ADDR", "", "serve the operator API, /admin and /metrics only on this address (e.g. 127.0.0.1:9090); unset: on the main listener")
 	bookingHold := s.Duration("booking-hold", "BOOKING_HOLD_TTL", 5*time.Minute, "standalone: how long a seat hold lasts, 1s–24h")
 	bookingLimit := s.Int("booking-limit", "BOOKING_MAX_PER_VISITOR", 4, "standalone: seats held or booked per visitor")
 	bookingRate := s.Float("booking-rate", "BOOKING_RATE", 20, "standalone: booking API requests per second allowed per client address (token bucket); 0: no limit")
@@ -135,7 +146,7 @@ func declare(getenv func(string) string) (*settings.Set, func() (Config, error))
 			SocketRate: *socketRate, SocketBurst: *socketBurst, SocketsPerAddr: *socketsPerAddr,
 			TrustProxy: *trustProxy, LogLevel: *logLevel, ShutdownGrace: *shutdownGrace, AutoPipeline: *autoPipeline,
 			PprofAddr: *pprofAddr, UserSecret: *userSecret, UserJWKSURL: *userJWKSURL, UserAudience: *userAudience,
-			UserIssuer: *userIssuer, PowKey: *powKey,
+			UserIssuer: *userIssuer, PowKey: *powKey, GatewayPrefix: *gatewayPrefix, AdminAddr: *adminAddr,
 			BookingHold: *bookingHold, BookingLimit: *bookingLimit, BookingRate: *bookingRate, BookingBurst: *bookingBurst,
 		}
 		for name, r := range map[string]float64{"join-rate": c.JoinRate, "status-rate": c.StatusRate, "socket-rate": c.SocketRate, "booking-rate": c.BookingRate} {
@@ -173,6 +184,12 @@ func declare(getenv func(string) string) (*settings.Set, func() (Config, error))
 		}
 		if c.CookieSecure, err = parseCookieSecure(*cookieSecure, c.PublicURL); err != nil {
 			return c, s.Errorf("cookie-secure", "%v", err)
+		}
+		if c.Upstream, err = parseUpstream(*upstream); err != nil {
+			return c, s.Errorf("upstream", "%v", err)
+		}
+		if p := c.GatewayPrefix; !strings.HasPrefix(p, "/") || len(p) < 2 || strings.HasSuffix(p, "/") || path.Clean(p) != p {
+			return c, s.Errorf("gateway-prefix", "must be a path like /_waitroom, got %q", p)
 		}
 		if !c.Standalone() && c.AdminToken == "" {
 			return c, s.Errorf("admin-token", "is required when REDIS_URL, REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS is set")
@@ -228,6 +245,19 @@ func parsePublicURL(s string) (string, error) {
 		return "", fmt.Errorf("wants a URL like https://tickets.example.com, got %q", s)
 	}
 	return strings.TrimSuffix(s, "/"), nil
+}
+
+// parseUpstream reads WAITROOM_UPSTREAM: an http(s) URL of the site, with
+// no query or fragment; nil when unset.
+func parseUpstream(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("upstream: want a URL like http://shop:8000, got %q", s)
+	}
+	return u, nil
 }
 
 // parseCookieSecure reads WAITROOM_COOKIE_SECURE: true, false, or unset

@@ -63,6 +63,8 @@ type Main struct {
 	addr     string
 	adminTok string
 	draining atomic.Bool
+
+	adminAddr string
 }
 
 // NewMain returns a program for cfg that prints to stdout (the one-time
@@ -133,9 +135,15 @@ func (m *Main) Run(ctx context.Context) error {
 	if cfg.TrustProxy {
 		httpapi.TrustProxy(e)
 	}
-	httpapi.Instrument(e, met)
 	admin := &httpapi.Admin{Store: store, Token: m.adminTok, Logger: log, OnRefused: met.AdminRefused.Inc}
-	admin.Register(e)
+	adminSrv, err := m.registerOperator(e, admin, met)
+	if err != nil {
+		return err
+	}
+	checker, err := m.registerForwardAuth(e, store, signer)
+	if err != nil {
+		return err
+	}
 	users, err := m.userVerifier()
 	if err != nil {
 		return err
@@ -182,11 +190,15 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 
+	front, err := m.front(appCtx, &wg, e, store, checker)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
-	srv := httpapi.NewServer(e, log, httpapi.ServerOptions{})
+	srv := httpapi.NewServer(front, log, httpapi.ServerOptions{})
 	m.addr = ln.Addr().String()
 	close(m.ready)
 	log.Info("listening", "addr", m.addr, "standalone", cfg.Standalone(), "kid", signer.KeyID())
@@ -208,6 +220,9 @@ func (m *Main) Run(ctx context.Context) error {
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "error", err.Error())
+	}
+	if adminSrv != nil {
+		_ = adminSrv.Shutdown(sctx)
 	}
 	if err := h.Shutdown(sctx); err != nil {
 		log.Warn("socket shutdown", "error", err.Error())

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/waitroom/waitroom/internal/gateway"
 	"github.com/waitroom/waitroom/internal/pow"
 	"github.com/waitroom/waitroom/internal/usertoken"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
@@ -73,7 +74,11 @@ var domainErrors = []struct {
 	{entrytoken.ErrWrongRoom, apiErr(http.StatusForbidden, "wrong_room", "This entry token is for another room.")},
 	{entrytoken.ErrInvalidToken, apiErr(http.StatusUnauthorized, "invalid_token", "A valid entry token is required.")},
 	{entrytoken.ErrKeysUnavailable, errUnavailable},
+	{gateway.ErrAdmissionRequired, errAdmissionRequired},
+	{gateway.ErrBadGateway, apiErr(http.StatusBadGateway, "bad_gateway", "The site behind the waiting room did not answer; please retry.")},
 }
+
+var errAdmissionRequired = apiErr(http.StatusForbidden, "admission_required", "This part of the site needs you to wait your turn in the waiting room first.")
 
 // toAPIError finds the API error for err. Internal detail never reaches the
 // response: unknown errors become a plain 500.
@@ -131,5 +136,24 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		_ = c.JSON(ae.Status, body)
+	}
+}
+
+// WriteError writes err as ErrorHandler does, for handlers outside echo
+// (the gateway's proxy).
+func WriteError(log *slog.Logger) func(w http.ResponseWriter, r *http.Request, err error) {
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		ae := toAPIError(err)
+		if ae.Status >= 500 {
+			log.LogAttrs(r.Context(), slog.LevelError, "request failed", slog.Int("status", ae.Status), slog.String("error", err.Error()))
+		}
+		if ae.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+		}
+		if r.Method == http.MethodHead {
+			w.WriteHeader(ae.Status)
+			return
+		}
+		writeRawError(w, ae)
 	}
 }

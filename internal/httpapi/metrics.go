@@ -12,6 +12,13 @@ import (
 // Instrument counts every request by route pattern, method and status, with
 // its latency, and serves the metrics at GET /metrics.
 func Instrument(e *echo.Echo, m *metrics.Metrics) {
+	CountRequests(e, m)
+	e.GET("/metrics", echo.WrapHandler(m.Handler()))
+}
+
+// CountRequests counts every request as Instrument does, without serving
+// the metrics (they are served on the operator's listener).
+func CountRequests(e *echo.Echo, m *metrics.Metrics) {
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
@@ -30,5 +37,4 @@ func Instrument(e *echo.Echo, m *metrics.Metrics) {
 			return err
 		}
 	})
-	e.GET("/metrics", echo.WrapHandler(m.Handler()))
 }

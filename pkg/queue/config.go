@@ -49,6 +49,8 @@ const (
 	MaxPowWork       = 10000000
 	MaxTitleLen      = 100  // characters, not bytes: a Korean title is 3 bytes a character
 	MaxMessageLen    = 1000 // characters
+	MaxRoutes        = 100
+	MaxRouteLen      = 512
 )
 
 // Config is one room's settings. The zero value is not valid; start from
@@ -84,6 +86,10 @@ type Config struct {
 	// Message is plain text the waiting page shows as it is, at most 1000
 	// characters; line breaks are kept. Default "".
 	Message string `json:"message"`
+	// Routes are the path prefixes ("/checkout") whose requests the
+	// gateway lets through only with this room's entry, at most 100.
+	// Default none.
+	Routes []string `json:"routes"`
 }
 
 // DefaultConfig returns the defaults of docs/API.md for a room.
@@ -96,6 +102,7 @@ func DefaultConfig(room string) Config {
 		Mode:          ModeAuto,
 		AbandonAfterS: 120,
 		TargetURL:     "/booking/" + room,
+		Routes:        []string{},
 	}
 }
 
@@ -125,6 +132,7 @@ type ConfigPatch struct {
 	PowWork       *int
 	Title         *string
 	Message       *string
+	Routes        *[]string
 }
 
 // patchJSON is a config patch as it arrives: each field's raw value, absent
@@ -318,6 +326,15 @@ func (p *ConfigPatch) set(field string, raw jsontext.Value) error {
 		} else {
 			p.Message = &s
 		}
+	case "routes":
+		var routes []string
+		if string(raw) == "null" || json.Unmarshal(raw, &routes) != nil {
+			return &ConfigError{Field: field, Reason: "must be a list of path prefixes"}
+		}
+		if err := validRoutes(routes); err != nil {
+			return &ConfigError{Field: field, Reason: err.Error()}
+		}
+		p.Routes = &routes
 	default:
 		return &ConfigError{Field: strconv.QuoteToASCII(field), Reason: "is not a config field"}
 	}
@@ -391,6 +408,33 @@ func validRoomText(field, s string) error {
 	return nil
 }
 
+// validRoutes checks a room's gateway routes: at most MaxRoutes path
+// prefixes, each starting with "/" (not "//"), with no query, fragment,
+// backslash, whitespace, control or format character, none twice. A dot
+// segment is refused: the gateway matches cleaned paths, which never
+// hold one.
+func validRoutes(routes []string) error {
+	if len(routes) > MaxRoutes {
+		return fmt.Errorf("must hold at most %d prefixes", MaxRoutes)
+	}
+	seen := map[string]bool{}
+	for _, r := range routes {
+		switch {
+		case r == "" || len(r) > MaxRouteLen:
+			return fmt.Errorf("must be paths of 1–%d characters", MaxRouteLen)
+		case !strings.HasPrefix(r, "/") || strings.HasPrefix(r, "//") || strings.ContainsAny(r, `?#\`) ||
+			strings.ContainsFunc(r, invisibleInURL) || !utf8.ValidString(r):
+			return fmt.Errorf("must be paths starting with / (not //), without query, fragment or blanks")
+		case strings.Contains(r+"/", "/./") || strings.Contains(r+"/", "/../") || strings.Contains(r, "//"):
+			return fmt.Errorf("must not contain empty, . or .. segments")
+		case seen[r]:
+			return fmt.Errorf("must not repeat a prefix (%q)", r)
+		}
+		seen[r] = true
+	}
+	return nil
+}
+
 // Apply returns c with the patch's fields set.
 func (p ConfigPatch) Apply(c Config) Config {
 	if p.Capacity != nil {
@@ -432,6 +476,9 @@ func (p ConfigPatch) Apply(c Config) Config {
 	if p.Message != nil {
 		c.Message = *p.Message
 	}
+	if p.Routes != nil {
+		c.Routes = *p.Routes
+	}
 	return c
 }
 
@@ -462,6 +509,9 @@ func (c Config) Validate() error {
 	if err := validTargetURL(c.TargetURL); err != nil {
 		return &ConfigError{Field: "target_url", Reason: err.Error()}
 	}
+	if err := validRoutes(c.Routes); err != nil {
+		return &ConfigError{Field: "routes", Reason: err.Error()}
+	}
 	for field, text := range map[string]string{"title": c.Title, "message": c.Message} {
 		if err := validRoomText(field, text); err != nil {
 			return &ConfigError{Field: field, Reason: err.Error()}
@@ -491,7 +541,17 @@ func (c Config) fields() []any {
 		"pow_work", c.PowWork,
 		"title", c.Title,
 		"message", c.Message,
+		"routes", routesField(c.Routes),
 	}
+}
+
+// routesField is the routes as the config hash stores them: a JSON list.
+func routesField(routes []string) string {
+	if routes == nil {
+		routes = []string{}
+	}
+	b, _ := json.Marshal(routes) // a []string always marshals
+	return string(b)
 }
 
 // boolField is a bool as the config hash stores it: "1" or "0".
@@ -531,6 +591,12 @@ func configFromHash(room string, h map[string]string) Config {
 	}
 	c.Title = h["title"]
 	c.Message = h["message"]
+	if r, ok := h["routes"]; ok {
+		var routes []string
+		if json.Unmarshal([]byte(r), &routes) == nil && routes != nil {
+			c.Routes = routes
+		}
+	}
 	return c
 }
 

@@ -18,7 +18,7 @@ func TestNewRoomTakesTheDefaultsOfTheContract(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, DefaultConfig(b.room), cfg)
 		require.Equal(t, Config{Capacity: 100, BatchSize: 10, IntervalMS: 1000, SessionTTLS: 600, Mode: ModeAuto,
-			AbandonAfterS: 120, TargetURL: "/booking/" + b.room}, cfg)
+			AbandonAfterS: 120, TargetURL: "/booking/" + b.room, Routes: []string{}}, cfg)
 	})
 }
 
@@ -223,4 +223,36 @@ func TestRoomIDsAreCheckedBeforeRedis(t *testing.T) {
 		_, err = s.Tick(ctx, id)
 		require.ErrorIs(t, err, ErrInvalidRoom)
 	}
+}
+
+func TestRoutesAreCleanPathPrefixesKeptInOrder(t *testing.T) {
+	each(t, ConfigPatch{}, func(t *testing.T, b *bundle) {
+		got, err := b.store.Room(b.ctx, b.room)
+		require.NoError(t, err)
+		require.Equal(t, []string{}, got.Routes, "none by default, a list and not null")
+		p, err := DecodeConfigPatch([]byte(`{"routes":["/checkout","/events/42/","/"]}`))
+		require.NoError(t, err)
+		cfg := b.put(t, p)
+		require.Equal(t, []string{"/checkout", "/events/42/", "/"}, cfg.Routes)
+		got, err = b.store.Room(b.ctx, b.room)
+		require.NoError(t, err)
+		require.Equal(t, cfg, got)
+
+		many := make([]string, MaxRoutes+1)
+		for i := range many {
+			many[i] = fmt.Sprintf("/p%d", i)
+		}
+		tooMany, _ := json.Marshal(map[string]any{"routes": many})
+		for _, body := range []string{`{"routes":null}`, `{"routes":"/x"}`, `{"routes":[""]}`, `{"routes":["x"]}`,
+			`{"routes":["//evil"]}`, `{"routes":["/a?b"]}`, `{"routes":["/a#b"]}`, `{"routes":["/a b"]}`,
+			`{"routes":["/a\\b"]}`, `{"routes":["/a/../b"]}`, `{"routes":["/a/./b"]}`, `{"routes":["/a//b"]}`,
+			`{"routes":["/a","/a"]}`, `{"routes":["/\u200bx"]}`, string(tooMany)} {
+			_, err := DecodeConfigPatch([]byte(body))
+			var ce *ConfigError
+			require.ErrorAs(t, err, &ce, body)
+			require.Equal(t, "routes", ce.Field, body)
+		}
+		cfg = b.put(t, ConfigPatch{Routes: &[]string{}})
+		require.Equal(t, []string{}, cfg.Routes)
+	})
 }

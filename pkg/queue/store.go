@@ -192,6 +192,9 @@ func (p ConfigPatch) fields() []any {
 	if p.Message != nil {
 		add("message", *p.Message)
 	}
+	if p.Routes != nil {
+		add("routes", routesField(*p.Routes))
+	}
 	return f
 }
 

@@ -35,7 +35,7 @@
  */
 import { announcer } from './lib/announce.js';
 import { errorCode, errorMessage, request, retryAfterMs, serverNow } from './lib/api.js';
-import { roomIn, socketFor, urlFor } from './lib/base.js';
+import { root, roomIn, socketFor, urlFor } from './lib/base.js';
 import { showConn } from './lib/conn.js';
 import { fmt, languageSwitch, lang, nodes, t, translate } from './lib/i18n.js';
 import { tabStorage as storage } from './lib/storage.js';
@@ -583,7 +583,14 @@ function admit(msg) {
   session.done = true;
   stopLive();
   forgetFirstPosition();
-  const target = withEntryToken(safeTarget(msg.target_url), msg.entry_token);
+  if (onProtectedHost()) {
+    enterHost(msg).then((target) => admitTo(target || withEntryToken(safeTarget(msg.target_url), msg.entry_token)));
+    return;
+  }
+  admitTo(withEntryToken(safeTarget(msg.target_url), msg.entry_token));
+}
+
+function admitTo(target) {
   session.target = target;
   ui.continueLink.href = target;
   setNotice('');
@@ -677,6 +684,39 @@ function stopLive() {
 }
 
 // ---- Entry token and redirect ---------------------------------------------
+
+// onProtectedHost says whether waitroom lives under a prefix of the site's
+// own host (gateway mode, or the site's proxy doing forward auth): then the
+// entry is a cookie of that host, and the visitor goes back where they were.
+function onProtectedHost() {
+  return root.pathname !== '/';
+}
+
+// enterHost has the server set the entry cookie on this host, and resolves
+// to the ?return= address (a path of this host) to go back to, or '' to
+// fall back to the room's target.
+async function enterHost(msg) {
+  let ok = false;
+  try {
+    const res = await request('POST', `api/rooms/${encodeURIComponent(room)}/entry`, { body: { entry_token: msg.entry_token } });
+    ok = res.status === 204;
+  } catch {
+    // The gateway would send the visitor back here: the target still works.
+  }
+  return ok ? sameOriginReturn(new URLSearchParams(location.search).get('return')) : '';
+}
+
+// sameOriginReturn is ret as an address on this host, or '' for anything
+// else (another origin, "//host", "/\host", blanks a browser would drop).
+function sameOriginReturn(ret) {
+  if (typeof ret !== 'string' || !ret.startsWith('/') || ret.startsWith('//') || /[\\\s\u0000-\u001f\u007f]/.test(ret)) return '';
+  try {
+    const u = new URL(ret, location.origin);
+    return u.origin === location.origin ? u.href : '';
+  } catch {
+    return '';
+  }
+}
 
 // withEntryToken hands the entry token to the target in the URL's
 // fragment: never sent to a server, never in a Referer, and no cookie that

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/internal/testproc"
+	"github.com/waitroom/waitroom/pkg/entrytoken"
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// Forward auth behind the real nginx and Caddy of Debian (docs/INTEGRATION.md):
+// each proxy, started on a free port with the configuration written here,
+// sends /_waitroom/ to waitroom, asks GET /_waitroom/verify/shop before every
+// request of /shop/ and passes the answer's X-Waitroom-* headers to the site.
+
+const (
+	nginxPath = "/usr/sbin/nginx"
+	caddyPath = "/usr/bin/caddy"
+)
+
+// nginxConf is the configuration of docs/INTEGRATION.md, around a test's
+// own paths and ports.
+const nginxConf = `daemon off;
+master_process off;
+worker_processes 1;
+pid {{dir}}/nginx.pid;
+error_log {{dir}}/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path {{dir}}/body;
+    proxy_temp_path {{dir}}/proxy;
+    fastcgi_temp_path {{dir}}/fastcgi;
+    uwsgi_temp_path {{dir}}/uwsgi;
+    scgi_temp_path {{dir}}/scgi;
+    map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+    server {
+        listen {{listen}};
+
+        location /_waitroom/ {
+            proxy_pass http://{{waitroom}};
+            proxy_set_header Host $http_host;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+        }
+
+        location = /_waitroom_verify {
+            internal;
+            proxy_pass http://{{waitroom}}/_waitroom/verify/shop?status=401;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Original-Method $request_method;
+        }
+
+        location /shop/ {
+            auth_request /_waitroom_verify;
+            auth_request_set $wr_room $upstream_http_x_waitroom_room;
+            auth_request_set $wr_sub $upstream_http_x_waitroom_sub;
+            auth_request_set $wr_expires $upstream_http_x_waitroom_expires;
+            auth_request_set $wr_location $upstream_http_location;
+            error_page 401 = @waitroom;
+            proxy_set_header X-Waitroom-Room $wr_room;
+            proxy_set_header X-Waitroom-Sub $wr_sub;
+            proxy_set_header X-Waitroom-Expires $wr_expires;
+            proxy_pass http://{{site}};
+        }
+
+        location @waitroom {
+            return 302 $wr_location;
+        }
+
+        location / {
+            proxy_pass http://{{site}};
+        }
+    }
+}
+`
+
+const caddyConf = `{
+	admin off
+	auto_https off
+}
+
+http://{{listen}} {
+	handle /_waitroom/* {
+		reverse_proxy {{waitroom}}
+	}
+	route /shop/* {
+		request_header -X-Waitroom-*
+		forward_auth {{waitroom}} {
+			uri /_waitroom/verify/shop
+			copy_headers X-Waitroom-Room X-Waitroom-Sub X-Waitroom-Expires
+		}
+		reverse_proxy {{site}}
+	}
+	reverse_proxy {{site}}
+}
+`
+
+// startProxy writes conf with the test's addresses and starts the proxy; it
+// returns the proxy's base URL once it accepts connections.
+func startProxy(t *testing.T, name, path string, args func(dir, conf string) []string, conf, waitroom, site string) string {
+	t.Helper()
+	_, err := os.Stat(path)
+	require.NoError(t, err, "%s is installed by scripts/test.sh", path)
+	dir := t.TempDir()
+	listen := testproc.FreeAddr(t)
+	conf = strings.NewReplacer("{{dir}}", dir, "{{listen}}", listen, "{{waitroom}}", waitroom, "{{site}}", site).Replace(conf)
+	file := filepath.Join(dir, name+".conf")
+	require.NoError(t, os.WriteFile(file, []byte(conf), 0o600))
+	p := testproc.Start(t, testproc.Command{Name: name, Path: path, Args: args(dir, file)})
+	t.Cleanup(func() {
+		if log, err := os.ReadFile(filepath.Join(dir, "error.log")); err == nil && t.Failed() {
+			t.Logf("%s error.log:\n%s", name, log)
+		}
+	})
+	require.Eventually(t, func() bool {
+		c, err := net.DialTimeout("tcp", listen, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond, "%s listens; its log:\n%s", name, p.Output())
+	return "http://" + listen
+}
+
+func startNginx(t *testing.T, waitroom, site string) string {
+	return startProxy(t, "nginx", nginxPath, func(dir, conf string) []string {
+		return []string{"-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf}
+	}, nginxConf, waitroom, site)
+}
+
+func startCaddy(t *testing.T, waitroom, site string) string {
+	return startProxy(t, "caddy", caddyPath, func(dir, conf string) []string {
+		return []string{"run", "--adapter", "caddyfile", "--config", conf}
+	}, caddyConf, waitroom, site)
+}
+
+func TestForwardAuthBehindNginx(t *testing.T) {
+	b, site := setupForwardAuth(t)
+	requireForwardAuth(t, b, site, startNginx(t, b.addr, strings.TrimPrefix(site.URL, "http://")))
+}
+
+func TestForwardAuthBehindCaddy(t *testing.T) {
+	b, site := setupForwardAuth(t)
+	requireForwardAuth(t, b, site, startCaddy(t, b.addr, strings.TrimPrefix(site.URL, "http://")))
+}
+
+func setupForwardAuth(t *testing.T) (*gatewayBundle, *upstream) {
+	site := startUpstream(t)
+	b := setup(t) // waitroom on its own, no WAITROOM_UPSTREAM
+	g := &gatewayBundle{bundle: b, site: site}
+	raw, _ := json.Marshal(map[string]any{"mode": "queue_all", "capacity": 5, "target_url": "/shop/welcome"})
+	p, err := queue.DecodeConfigPatch(raw)
+	require.NoError(t, err)
+	_, _, err = b.store.PutRoom(b.ctx, "shop", p)
+	require.NoError(t, err)
+	return g, site
+}
+
+// requireForwardAuth runs the visitor's whole way through a proxy at base.
+func requireForwardAuth(t *testing.T, g *gatewayBundle, site *upstream, base string) {
+	g.base = base // the visitor talks to the proxy only
+	v := g.visitor()
+
+	// nginx makes the Location absolute, on the proxy's own host.
+	location := func(r *response) string { return strings.TrimPrefix(r.Header.Get("Location"), base) }
+	r := v.do(http.MethodGet, "/shop/item?id=7", htmlAccept, "")
+	require.Equal(t, http.StatusFound, r.Status, "%s", r.Body)
+	require.Equal(t, "/_waitroom/rooms/shop?return=%2Fshop%2Fitem%3Fid%3D7", location(r))
+	require.Equal(t, http.StatusOK, v.do(http.MethodGet, location(r), htmlAccept, "").Status, "the waiting page, through the proxy")
+	r = v.do(http.MethodGet, "/shop/api", http.Header{"Accept": {"application/json"}}, "")
+	require.Equal(t, http.StatusForbidden, r.Status, "an API call without entry")
+
+	ticket := g.admit(v)
+	forged := http.Header{"Accept": {"text/html"}, "X-Waitroom-Sub": {"forged"}, "X-Waitroom-Room": {"forged"}}
+	r = v.do(http.MethodGet, "/shop/item?id=7", forged, "")
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	require.Contains(t, string(r.Body), "Shop page /shop/item?id=7")
+	h := site.lastHeader()
+	require.Equal(t, []string{"shop"}, h["X-Waitroom-Room"])
+	require.Len(t, h["X-Waitroom-Sub"], 1)
+	require.NotEqual(t, "forged", h.Get("X-Waitroom-Sub"))
+	_, err := time.Parse(time.RFC3339, h.Get("X-Waitroom-Expires"))
+	require.NoError(t, err)
+
+	// A forged entry, an expired one, an ended one: each sent to the line.
+	refused := func(token, what string) {
+		t.Helper()
+		c := g.visitor()
+		r := c.do(http.MethodGet, "/shop/item", http.Header{"Accept": {"text/html"}, "Cookie": {"wr_entry_shop=" + token}}, "")
+		require.Equal(t, http.StatusFound, r.Status, what)
+		require.True(t, strings.HasPrefix(location(r), "/_waitroom/rooms/shop"), what)
+	}
+	refused("eyJhbGciOiJFZERTQSJ9.e30.AAAA", "forged")
+	refused(expiredToken(t, g, ticket), "expired")
+
+	require.Equal(t, http.StatusNoContent, g.del("/_waitroom/api/rooms/shop/tickets/"+ticket).Status, "the visitor leaves")
+	require.Eventually(t, func() bool {
+		return v.do(http.MethodGet, "/shop/item", htmlAccept, "").Status == http.StatusFound
+	}, 2*time.Second, 100*time.Millisecond, "an ended entry is refused within a second")
+}
+
+// expiredToken is an entry token for ticket's live admission, signed with the
+// server's key, that expired an hour ago.
+func expiredToken(t *testing.T, g *gatewayBundle, ticket string) string {
+	t.Helper()
+	st, err := g.store.Status(g.ctx, "shop", ticket)
+	require.NoError(t, err)
+	key, err := entrytoken.LoadPrivateKey(g.main.cfg.SigningKey)
+	require.NoError(t, err)
+	past := time.Now().Add(-2 * time.Hour)
+	s := entrytoken.NewSigner(key, nil, entrytoken.SignerOptions{Now: func() time.Time { return past }})
+	tok, err := s.Sign(entrytoken.Claims{Room: "shop", Subject: queue.Subject(st.User, st.AdmissionID), ID: st.AdmissionID,
+		ExpiresAt: past.Add(time.Hour)})
+	require.NoError(t, err, fmt.Sprint(st))
+	return tok
+}
+
+// Traefik's ForwardAuth (docs/INTEGRATION.md): a GET to the middleware's
+// address carrying the visitor's headers and X-Forwarded-Method, -Proto,
+// -Host, -Uri and -For. Traefik copies authResponseHeaders from a 2xx onto
+// the request to the site, and hands any other answer to the visitor as is.
+func TestForwardAuthAnswersTheShapeTraefikUses(t *testing.T) {
+	g, _ := setupForwardAuth(t)
+	address := g.base + "/_waitroom/verify/shop" // the doc's address, on this server
+	traefik := func(method, uri, accept, cookie string) *response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, address, nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Forwarded-Method", method)
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("X-Forwarded-Host", "shop.example.com")
+		req.Header.Set("X-Forwarded-Uri", uri)
+		req.Header.Set("X-Forwarded-For", "203.0.113.7")
+		req.Header.Set("Accept", accept)
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var body strings.Builder
+		_, _ = io.Copy(&body, resp.Body)
+		return &response{Status: resp.StatusCode, Header: resp.Header, Body: []byte(body.String()), resp: resp}
+	}
+
+	r := traefik(http.MethodGet, "/shop/item?id=7", "text/html,*/*", "")
+	require.Equal(t, http.StatusFound, r.Status)
+	require.Equal(t, "/_waitroom/rooms/shop?return=%2Fshop%2Fitem%3Fid%3D7", r.Header.Get("Location"))
+	r = traefik(http.MethodPost, "/shop/api", "application/json", "")
+	require.Equal(t, http.StatusForbidden, r.Status)
+	require.Equal(t, "admission_required", errorCode(t, r))
+	require.Equal(t, "/_waitroom/rooms/shop?return=%2Fshop%2Fapi", r.Header.Get("Location"))
+	r = traefik(http.MethodGet, "//evil.example/x", "text/html", "")
+	require.Equal(t, "/_waitroom/rooms/shop", r.Header.Get("Location"), "a return off this host is left out")
+
+	v := g.visitor()
+	g.admit(v)
+	u, _ := url.Parse(g.base)
+	r = traefik(http.MethodGet, "/shop/item", "text/html", cookieHeader(v.client.Jar.Cookies(u)))
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	for _, k := range []string{"X-Waitroom-Room", "X-Waitroom-Sub", "X-Waitroom-Expires"} { // authResponseHeaders
+		require.NotEmpty(t, r.Header.Get(k), k)
+	}
+	require.Equal(t, "shop", r.Header.Get("X-Waitroom-Room"))
+}

@@ -1,0 +1,268 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/waitroom/waitroom/pkg/entrytoken"
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// ErrAdmissionRequired: the request carries no live entry for the room that
+// protects its path. API code `admission_required` (403).
+var ErrAdmissionRequired = errors.New("admission required")
+
+// EntryCookie is the cookie that holds a visitor's entry token for a room on
+// the protected host.
+func EntryCookie(room string) string { return "wr_entry_" + room }
+
+// Headers the site gets on every request of an admitted visitor; any header
+// of the client that reads as one of these is removed first.
+const (
+	HeaderRoom    = "X-Waitroom-Room"
+	HeaderSub     = "X-Waitroom-Sub"
+	HeaderExpires = "X-Waitroom-Expires"
+)
+
+// Entry is a live admission that a request presented.
+type Entry struct {
+	Room    string
+	Subject string // the entry token's sub
+	ID      string // the admission id, the token's jti
+	Ticket  string
+	Expires time.Time
+	Token   string
+}
+
+// SetHeaders sets the X-Waitroom-* headers of the entry on h.
+func (e *Entry) SetHeaders(h http.Header) {
+	h[HeaderRoom] = []string{e.Room}
+	h[HeaderSub] = []string{e.Subject}
+	h[HeaderExpires] = []string{e.Expires.UTC().Format(time.RFC3339)}
+}
+
+// Admissions is the part of the queue store the checker needs.
+type Admissions interface {
+	// LiveAdmission errors: queue.ErrAdmissionEnded, queue.ErrUnavailable.
+	LiveAdmission(ctx context.Context, room, admissionID string) (queue.ActiveAdmission, error)
+	EndAdmission(ctx context.Context, room, ticket string) error
+}
+
+// Tunables of the checker's caches.
+const (
+	// LiveStale is how old a live answer from Redis may be: docs/API.md
+	// lets an ended admission through for at most a second.
+	LiveStale = time.Second
+	// tokenTTL bounds how long a verified token is trusted without a new
+	// signature check, so a key dropped from the JWKS stops within a minute.
+	tokenTTL = time.Minute
+	// maxCached bounds each cache (about 30 MB at its fullest).
+	maxCached = 100000
+)
+
+// Checker decides whether a token is a live entry to a room. It is safe for
+// concurrent use.
+type Checker struct {
+	verifier *entrytoken.Verifier
+	store    Admissions
+	now      func() time.Time
+	onPass   func(ctx context.Context, e *Entry)
+
+	mu     sync.RWMutex
+	tokens map[[sha256.Size]byte]cachedToken
+	live   map[string]cachedLive // by room and admission id
+}
+
+type cachedToken struct {
+	claims *entrytoken.VerifiedClaims
+	until  time.Time
+}
+
+type cachedLive struct {
+	adm   queue.ActiveAdmission
+	ended bool
+	until time.Time
+}
+
+// CheckerOptions configures a Checker.
+type CheckerOptions struct {
+	// Verifier checks entry tokens; required.
+	Verifier *entrytoken.Verifier
+	// Store answers whether an admission lives; required.
+	Store Admissions
+	// Now is the clock of the caches. Default time.Now.
+	Now func() time.Time
+	// OnPass is called for every request let through as admitted. Default
+	// nil.
+	OnPass func(ctx context.Context, e *Entry)
+}
+
+// NewChecker returns a Checker.
+func NewChecker(opt CheckerOptions) (*Checker, error) {
+	if opt.Verifier == nil || opt.Store == nil {
+		return nil, errors.New("gateway: Verifier and Store are required")
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Checker{verifier: opt.Verifier, store: opt.Store, now: opt.Now, onPass: opt.OnPass,
+		tokens: map[[sha256.Size]byte]cachedToken{}, live: map[string]cachedLive{}}, nil
+}
+
+// FromRequest finds a live entry to room in r: the entry cookie, else an
+// `Authorization: Bearer` token. The error wraps ErrAdmissionRequired when
+// neither is a live entry, or queue.ErrUnavailable / entrytoken.
+// ErrKeysUnavailable when that could not be told.
+func (c *Checker) FromRequest(ctx context.Context, r *http.Request, room string) (*Entry, error) {
+	var err error = fmt.Errorf("%w: no entry token", ErrAdmissionRequired)
+	if ck, cerr := r.Cookie(EntryCookie(room)); cerr == nil && ck.Value != "" {
+		e, cerr := c.Check(ctx, room, ck.Value)
+		if cerr == nil {
+			return e, nil
+		}
+		err = cerr
+	}
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
+		e, berr := c.Check(ctx, room, strings.TrimSpace(h[7:]))
+		if berr == nil {
+			return e, nil
+		}
+		if !errors.Is(err, queue.ErrUnavailable) && !errors.Is(err, entrytoken.ErrKeysUnavailable) {
+			err = berr
+		}
+	}
+	return nil, err
+}
+
+// Check verifies token for room and that its admission still lives.
+func (c *Checker) Check(ctx context.Context, room, token string) (*Entry, error) {
+	claims, err := c.verify(ctx, room, token)
+	if err != nil {
+		if errors.Is(err, entrytoken.ErrKeysUnavailable) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %w", ErrAdmissionRequired, err)
+	}
+	adm, err := c.admission(ctx, room, claims)
+	if err != nil {
+		return nil, err
+	}
+	if adm.Subject() != claims.Subject {
+		return nil, fmt.Errorf("%w: sub does not match the admission of its jti", ErrAdmissionRequired)
+	}
+	return &Entry{Room: room, Subject: claims.Subject, ID: claims.ID, Ticket: adm.Ticket, Expires: claims.ExpiresAt, Token: token}, nil
+}
+
+// Pass records that a request of e is let through.
+func (c *Checker) Pass(ctx context.Context, e *Entry) {
+	if c.onPass != nil {
+		c.onPass(ctx, e)
+	}
+}
+
+// End ends e's admission (checkout): the capacity goes to the next visitor,
+// and this instance refuses the entry at once, every other within LiveStale.
+func (c *Checker) End(ctx context.Context, e *Entry) error {
+	c.mu.Lock()
+	c.live[e.Room+"\x00"+e.ID] = cachedLive{ended: true, until: e.Expires}
+	c.mu.Unlock()
+	err := c.store.EndAdmission(ctx, e.Room, e.Ticket)
+	if errors.Is(err, queue.ErrTicketNotFound) || errors.Is(err, queue.ErrRoomNotFound) {
+		return nil // it had ended already
+	}
+	return err
+}
+
+func (c *Checker) verify(ctx context.Context, room, token string) (*entrytoken.VerifiedClaims, error) {
+	key := sha256.Sum256([]byte(token))
+	now := c.now()
+	c.mu.RLock()
+	e, ok := c.tokens[key]
+	c.mu.RUnlock()
+	if ok && now.Before(e.until) {
+		if e.claims.Room != room {
+			return nil, fmt.Errorf("%w: token is for room %q, not %q", entrytoken.ErrWrongRoom, e.claims.Room, room)
+		}
+		return e.claims, nil
+	}
+	claims, err := c.verifier.Verify(ctx, token, room)
+	if err != nil {
+		return nil, err
+	}
+	until := earlier(now.Add(tokenTTL), claims.ExpiresAt.Add(entrytoken.MaxLeeway))
+	c.mu.Lock()
+	if len(c.tokens) >= maxCached {
+		evict(c.tokens, now, func(t cachedToken) time.Time { return t.until })
+	}
+	c.tokens[key] = cachedToken{claims: claims, until: until}
+	c.mu.Unlock()
+	return claims, nil
+}
+
+// admission is the live admission of claims, from Redis at most LiveStale
+// ago. An ended one is remembered until the token expires: an admission id
+// never lives again.
+func (c *Checker) admission(ctx context.Context, room string, claims *entrytoken.VerifiedClaims) (queue.ActiveAdmission, error) {
+	key := room + "\x00" + claims.ID
+	now := c.now()
+	c.mu.RLock()
+	l, ok := c.live[key]
+	c.mu.RUnlock()
+	if ok && now.Before(l.until) {
+		if l.ended {
+			return queue.ActiveAdmission{}, fmt.Errorf("%w: %w", ErrAdmissionRequired, queue.ErrAdmissionEnded)
+		}
+		return l.adm, nil
+	}
+	adm, err := c.store.LiveAdmission(ctx, room, claims.ID)
+	switch {
+	case errors.Is(err, queue.ErrAdmissionEnded):
+		l = cachedLive{ended: true, until: claims.ExpiresAt.Add(entrytoken.MaxLeeway)}
+	case err != nil:
+		return queue.ActiveAdmission{}, err
+	default:
+		l = cachedLive{adm: adm, until: earlier(now.Add(LiveStale), adm.Ends)}
+	}
+	c.mu.Lock()
+	if len(c.live) >= maxCached {
+		evict(c.live, now, func(l cachedLive) time.Time { return l.until })
+	}
+	c.live[key] = l
+	c.mu.Unlock()
+	if l.ended {
+		return queue.ActiveAdmission{}, fmt.Errorf("%w: %w", ErrAdmissionRequired, err)
+	}
+	return adm, nil
+}
+
+// evict drops the ended entries of m, and if that is not enough a quarter of
+// the rest (map order is random, so which is arbitrary). Called with the
+// lock held.
+func evict[K comparable, V any](m map[K]V, now time.Time, until func(V) time.Time) {
+	for k, v := range m {
+		if !now.Before(until(v)) {
+			delete(m, k)
+		}
+	}
+	drop := len(m) - maxCached*3/4
+	for k := range m {
+		if drop <= 0 {
+			break
+		}
+		delete(m, k)
+		drop--
+	}
+}
+
+func earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
