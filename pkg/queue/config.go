@@ -43,6 +43,7 @@ const (
 	MaxTargetURLLen  = 2048
 	MaxUserLen       = 128
 	MaxPowWork       = 10000000
+	MaxArriveWithinS = 3600
 	MaxTitleLen      = 100  // characters, not bytes: a Korean title is 3 bytes a character
 	MaxMessageLen    = 1000 // characters
 )
@@ -80,6 +81,10 @@ type Config struct {
 	// Message is plain text the waiting page shows as it is, at most 1000
 	// characters; line breaks are kept. Default "".
 	Message string `json:"message"`
+	// ArriveWithinS ends an admission not used at the site (booking API,
+	// gateway, forward auth, POST .../arrive) within this many seconds of
+	// admission, reason no_show; 0–3600, 0 = off. Default 0.
+	ArriveWithinS int `json:"arrive_within_s"`
 }
 
 // DefaultConfig returns the defaults of docs/API.md for a room.
@@ -121,6 +126,7 @@ type ConfigPatch struct {
 	PowWork       *int
 	Title         *string
 	Message       *string
+	ArriveWithinS *int
 }
 
 // DecodeConfigPatch parses a JSON object of config fields (as an operator
@@ -192,6 +198,8 @@ func (p *ConfigPatch) set(field string, raw json.RawMessage) error {
 		return intField(&p.AbandonAfterS, 0, MaxAbandonAfterS)
 	case "pow_work":
 		return intField(&p.PowWork, 0, MaxPowWork)
+	case "arrive_within_s":
+		return intField(&p.ArriveWithinS, 0, MaxArriveWithinS)
 	case "require_user":
 		var b bool
 		if json.Unmarshal(raw, &b) != nil {
@@ -372,6 +380,9 @@ func (p ConfigPatch) Apply(c Config) Config {
 	if p.Message != nil {
 		c.Message = *p.Message
 	}
+	if p.ArriveWithinS != nil {
+		c.ArriveWithinS = *p.ArriveWithinS
+	}
 	return c
 }
 
@@ -388,6 +399,7 @@ func (c Config) Validate() error {
 		{"session_ttl_s", c.SessionTTLS, MinSessionTTLS, MaxSessionTTLS},
 		{"abandon_after_s", c.AbandonAfterS, 0, MaxAbandonAfterS},
 		{"pow_work", c.PowWork, 0, MaxPowWork},
+		{"arrive_within_s", c.ArriveWithinS, 0, MaxArriveWithinS},
 	}
 	for _, ch := range checks {
 		if ch.v < ch.lo || ch.v > ch.hi {
@@ -431,6 +443,7 @@ func (c Config) fields() []any {
 		"pow_work", c.PowWork,
 		"title", c.Title,
 		"message", c.Message,
+		"arrive_within_s", c.ArriveWithinS,
 	}
 }
 
@@ -457,6 +470,7 @@ func configFromHash(room string, h map[string]string) Config {
 	atoi("session_ttl_s", &c.SessionTTLS)
 	atoi("abandon_after_s", &c.AbandonAfterS)
 	atoi("pow_work", &c.PowWork)
+	atoi("arrive_within_s", &c.ArriveWithinS)
 	c.RequireUser = h["require_user"] == "1"
 	if m, ok := h["mode"]; ok {
 		c.Mode = Mode(m)

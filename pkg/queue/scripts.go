@@ -2,6 +2,7 @@ package queue
 
 import (
 	"embed"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -9,8 +10,9 @@ import (
 //go:embed lua/*.lua
 var luaFiles embed.FS
 
-// scripts holds one *redis.Script per operation. Each is lib.lua followed
-// by the operation's own file. redis.Script runs EVALSHA and falls back to
+// scripts holds one *redis.Script per operation. Each is lib.lua, then
+// history.lua (after a line setting its retention), then the operation's
+// own file. redis.Script runs EVALSHA and falls back to
 // EVAL (which caches the script) on NOSCRIPT, so after a restart or a
 // SCRIPT FLUSH, or on a Cluster node that never saw it, the first call
 // reloads it.
@@ -18,8 +20,8 @@ type scripts struct {
 	join, status, touch, leave, tick, putRoom, deleteRoom, stats, positions, admission, challenge *redis.Script
 }
 
-func loadScripts() scripts {
-	lib := mustRead("lib.lua")
+func loadScripts(historyRetention time.Duration) scripts {
+	lib := mustRead("lib.lua") + "\n" + historyPrelude(historyRetention) + mustRead("history.lua")
 	s := func(name string) *redis.Script { return redis.NewScript(lib + "\n" + mustRead(name)) }
 	return scripts{
 		join:       s("join.lua"),

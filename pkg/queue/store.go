@@ -37,6 +37,9 @@ type Options struct {
 	// auto-pipeliner, which batches concurrent callers into shared round
 	// trips. Default false.
 	AutoPipeline bool
+	// HistoryRetention is how long a room's sale history is kept
+	// (WAITROOM_HISTORY_RETENTION), in whole seconds. Default 48h.
+	HistoryRetention time.Duration
 }
 
 // Store is the line of every room, kept in Redis. It is safe for concurrent
@@ -62,7 +65,10 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 	if opt.MaxAbandonedPerTick <= 0 {
 		opt.MaxAbandonedPerTick = 10000
 	}
-	s := &Store{rdb: rdb, hot: rdb, sc: loadScripts(), log: opt.Logger, opt: opt}
+	if opt.HistoryRetention < time.Second {
+		opt.HistoryRetention = DefaultHistoryRetention
+	}
+	s := &Store{rdb: rdb, hot: rdb, sc: loadScripts(opt.HistoryRetention), log: opt.Logger, opt: opt}
 	if opt.AutoPipeline {
 		var ap *redis.AutoPipeliner
 		var err error
@@ -168,6 +174,9 @@ func (p ConfigPatch) fields() []any {
 	}
 	if p.Message != nil {
 		add("message", *p.Message)
+	}
+	if p.ArriveWithinS != nil {
+		add("arrive_within_s", *p.ArriveWithinS)
 	}
 	return f
 }
@@ -591,8 +600,9 @@ func Subject(user, admissionID string) string {
 
 // LiveAdmission finds the live admission behind an entry token's jti. A
 // token of an admission that ended never finds one again, even once the same
-// user is admitted anew. It is one small read-only script, cheap enough to run
-// on every booking request. Errors: ErrInvalidRoom, ErrAdmissionEnded,
+// user is admitted anew. It is one small script, cheap enough to run on
+// every booking request; it also records the admission as arrived (its
+// entry is being used: see arrive_within_s). Errors: ErrInvalidRoom, ErrAdmissionEnded,
 // ErrUnavailable.
 func (s *Store) LiveAdmission(ctx context.Context, room, admissionID string) (ActiveAdmission, error) {
 	if !ValidRoomID(room) {
