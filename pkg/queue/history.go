@@ -230,6 +230,8 @@ type HistoryTotals struct {
 	// WaitBuckets[k] counts the admissions whose wait fell in bucket k
 	// (upper bound WaitBucketUpper(k)).
 	WaitBuckets []int64
+	// WaitSum is the sum of those waits.
+	WaitSum time.Duration
 }
 
 // HistoryTotals reads the room's totals; a room with no history has zeros.
@@ -244,7 +246,8 @@ func (s *Store) HistoryTotals(ctx context.Context, room string) (HistoryTotals, 
 	}
 	get := func(k string) int64 { v, _ := strconv.ParseInt(f[k], 10, 64); return v }
 	t := HistoryTotals{Arrived: get("ar"), Admitted: get("ad"), Abandoned: get("ab"), Left: get("lf"),
-		Ended: get("en"), NoShow: get("ns"), WaitBuckets: make([]int64, historyBuckets)}
+		Ended: get("en"), NoShow: get("ns"), WaitBuckets: make([]int64, historyBuckets),
+		WaitSum: time.Duration(get("ws")) * time.Millisecond}
 	for k := range t.WaitBuckets {
 		t.WaitBuckets[k] = get("b" + strconv.Itoa(k))
 	}

@@ -19,7 +19,8 @@
 --                            (gauges, written only when not both 0
 --                            or just become so; read carried forward);
 --                            pw the longest line at a tick of the step; b<k> admitted whose wait fell in
---                            bucket k (below). Expires HIST_TTL_S after its
+--                            bucket k (below); ws the sum of their waits
+--                            (ms). Expires HIST_TTL_S after its
 --                            last write.
 --   wr:{room}:htot     hash  the same counters and buckets since the room's
 --                            first event, for Prometheus; f = first step,
@@ -149,12 +150,14 @@ local function history_admit(cfg, now, cand, a)
       for j = 1, #ts do cand[idx[off + j - 1]][2] = tonumber(sc[j] or '0') or 0 end
     end
   end
-  local fields, aids = {ad = n}, {}
+  local fields, aids = {ad = n, ws = 0}, {}
   for i = 1, n do
     local joined = now
     if cand[i][2] > 0 then joined = math.floor(cand[i][2] / TIE) + EPOCH end
-    local b = 'b' .. hist_bucket(math.max(now - joined, 0))
+    local wait = math.max(now - joined, 0)
+    local b = 'b' .. hist_bucket(wait)
     fields[b] = (fields[b] or 0) + 1
+    fields.ws = fields.ws + wait
     aids[#aids + 1] = a[i].j
   end
   history_add(now, fields)
