@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/waitroom/waitroom/internal/luascript"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -54,12 +55,29 @@ func (e *SeatMapError) Error() string {
 // Unwrap lets errors.Is(err, ErrInvalidSeatMap) match.
 func (e *SeatMapError) Unwrap() error { return ErrInvalidSeatMap }
 
-// storeErr turns a go-redis error into ErrUnavailable when Redis could not be
-// reached, so that callers answer 503 rather than 500; other errors (a bug in
-// a script, say) keep their text for the log.
+// refusals are the codes a script refuses with (lua/lib.lua) and the named
+// errors they stand for.
+var refusals = map[string]error{
+	"seat_not_found":    ErrSeatNotFound,
+	"seat_unavailable":  ErrSeatUnavailable,
+	"limit_reached":     ErrLimitReached,
+	"hold_required":     ErrHoldRequired,
+	"booking_not_found": ErrBookingNotFound,
+}
+
+// storeErr turns a script's refusal into its named error, and a go-redis
+// error into ErrUnavailable when Redis could not be reached, so that callers
+// answer 503 rather than 500; other errors (a bug in a script, an unexpected
+// reply) keep their text for the log.
 func storeErr(op string, err error) error {
 	if err == nil {
 		return nil
+	}
+	var r *luascript.Refusal
+	if errors.As(err, &r) {
+		if named, ok := refusals[r.Code]; ok {
+			return named
+		}
 	}
 	if queue.Unreachable(err) {
 		return fmt.Errorf("booking: %s: %w: %v", op, ErrUnavailable, err)

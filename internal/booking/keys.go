@@ -1,11 +1,13 @@
 package booking
 
-// keys are the Redis keys of one room's seats. Every key carries the hash tag
-// {room}, the same as the room's line (pkg/queue), so all of a room lives on
-// one Cluster slot. The order of all() is the KEYS order every script expects
-// (see lua/lib.lua); the per-visitor sets wr:{room}:seats:mine:<visitor> and
-// uploads wr:{room}:seats:stage:<id> are built from the same prefix inside
-// the scripts.
+import "github.com/waitroom/waitroom/pkg/queue"
+
+// keys are the Redis keys of one room's seats. Every key starts with the
+// room's queue.KeyPrefix, so all of a room lives on one Cluster slot. The
+// order of all() is the KEYS order every script expects (see lua/lib.lua);
+// the per-visitor sets wr:{room}:seats:mine:<visitor> and uploads
+// wr:{room}:seats:stage:<id> are built from the same prefix inside the
+// scripts.
 type keys struct {
 	seats string // zset: the seat map, seat id -> index in the operator's order
 	taken string // hash: seat id -> hold or booking
@@ -13,7 +15,7 @@ type keys struct {
 }
 
 func seatKeys(room string) keys {
-	p := "wr:{" + room + "}:seats"
+	p := queue.KeyPrefix(room) + "seats"
 	return keys{seats: p, taken: p + ":taken", holds: p + ":holds"}
 }
 

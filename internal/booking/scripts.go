@@ -3,39 +3,68 @@ package booking
 import (
 	"embed"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/waitroom/waitroom/internal/luascript"
 )
 
 //go:embed lua/*.lua
 var luaFiles embed.FS
 
-// scripts holds one *redis.Script per operation, each lib.lua followed by the
-// operation's own file. redis.Script runs EVALSHA and falls back to EVAL on
-// NOSCRIPT, so a restarted node or a Cluster node that never saw a script
-// reloads it on first use.
+// scripts holds one script per operation, each lib.lua followed by the
+// operation's own file (see internal/luascript).
 type scripts struct {
-	hold, book, cancel, release, list, mine, stage, commit *redis.Script
+	hold, book, cancel, release, list, mine, stage, commit *luascript.Script
 }
 
 func loadScripts() scripts {
-	lib := mustRead("lib.lua")
-	s := func(name string) *redis.Script { return redis.NewScript(lib + "\n" + mustRead(name)) }
+	l := luascript.NewLoader(luaFiles, "lua")
 	return scripts{
-		hold:    s("hold.lua"),
-		book:    s("book.lua"),
-		cancel:  s("cancel.lua"),
-		release: s("release.lua"),
-		list:    s("list.lua"),
-		mine:    s("mine.lua"),
-		stage:   s("stage.lua"),
-		commit:  s("commit.lua"),
+		hold:    l.Load("hold.lua"),
+		book:    l.Load("book.lua"),
+		cancel:  l.Load("cancel.lua"),
+		release: l.Load("release.lua"),
+		list:    l.Load("list.lua"),
+		mine:    l.Load("mine.lua"),
+		stage:   l.Load("stage.lua"),
+		commit:  l.Load("commit.lua"),
 	}
 }
 
-func mustRead(name string) string {
-	b, err := luaFiles.ReadFile("lua/" + name)
-	if err != nil {
-		panic("booking: missing embedded script " + name) // a build mistake, caught by every test
-	}
-	return string(b)
+// The replies of the scripts (see each lua file's header). A refusal,
+// {err = code}, is mapped to a named error by storeErr.
+
+type holdReply struct {
+	Created bool  `json:"created"`
+	Ends    int64 `json:"ends"`
+}
+
+type bookReply struct {
+	Created bool   `json:"created"`
+	Booking string `json:"booking"`
+}
+
+type cancelReply struct {
+	Freed string `json:"freed"` // "booking" or "hold"
+}
+
+type releaseReply struct {
+	Released int `json:"released"`
+}
+
+type stageReply struct {
+	Staged int `json:"staged"`
+}
+
+type listReply struct {
+	Now   int64             `json:"now"`
+	Seats []string          `json:"seats"`
+	Taken map[string]string `json:"taken"`
+}
+
+type mineReply struct {
+	Now   int64 `json:"now"`
+	Seats []struct {
+		Seat  string `json:"seat"`
+		Taken string `json:"taken"`
+		Index int64  `json:"index"`
+	} `json:"seats"`
 }

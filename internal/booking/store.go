@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/waitroom/waitroom/internal/luascript"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -246,19 +247,20 @@ func (s *Store) PutSeatMap(ctx context.Context, room string, seats []string) (re
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		if err := s.sc.stage.Run(ctx, s.rdb, keys, args...).Err(); err != nil {
+		if _, err := luascript.Do[stageReply](ctx, s.rdb, s.sc.stage, keys, args...); err != nil {
 			return 0, storeErr("stage seat map", err)
 		}
 	}
-	n, err := s.sc.commit.Run(ctx, s.rdb, keys, upload, len(seats)).Int()
+	res, err := luascript.Do[releaseReply](ctx, s.rdb, s.sc.commit, keys, upload, len(seats))
 	s.changed(room)
+	var r *luascript.Refusal
+	if errors.As(err, &r) && r.Code == "upload_incomplete" {
+		return 0, fmt.Errorf("booking: commit seat map: upload of %d seats incomplete", len(seats))
+	}
 	if err != nil {
 		return 0, storeErr("commit seat map", err)
 	}
-	if n < 0 {
-		return 0, fmt.Errorf("booking: commit seat map: upload of %d seats incomplete", len(seats))
-	}
-	return n, nil
+	return res.Released, nil
 }
 
 // Seats lists the room's seat map in the operator's order, each seat with
@@ -295,25 +297,13 @@ type snapshot struct {
 
 // readSnapshot reads the room's seats from Redis (list.lua).
 func (s *Store) readSnapshot(ctx context.Context, room string) (*snapshot, error) {
-	res, err := s.sc.list.Run(ctx, s.rdb, seatKeys(room).all()).Slice()
+	res, err := luascript.Do[listReply](ctx, s.rdb, s.sc.list, seatKeys(room).all())
 	if err != nil {
 		return nil, storeErr("list seats", err)
 	}
-	if len(res) != 3 {
-		return nil, fmt.Errorf("booking: list seats: reply of %d fields", len(res))
-	}
-	snap := &snapshot{read: time.Now()}
-	snap.now, _ = res[0].(int64)
-	raw, _ := res[1].([]any)
-	pairs, _ := res[2].([]any)
-	snap.ids = make([]string, len(raw))
-	for i, id := range raw {
-		snap.ids[i], _ = id.(string)
-	}
-	snap.taken = make(map[string]takenValue, len(pairs)/2)
-	for i := 0; i+1 < len(pairs); i += 2 {
-		k, _ := pairs[i].(string)
-		v, _ := pairs[i+1].(string)
+	snap := &snapshot{read: time.Now(), now: res.Now, ids: res.Seats,
+		taken: make(map[string]takenValue, len(res.Taken))}
+	for k, v := range res.Taken {
 		if t, ok := decodeTaken(v); ok {
 			snap.taken[k] = t
 		}
@@ -382,23 +372,13 @@ func (s *Store) Hold(ctx context.Context, room, visitor, seat string) (h Hold, c
 	if err := checkSeat(room, visitor, seat); err != nil {
 		return Hold{}, false, err
 	}
-	res, err := s.sc.hold.Run(ctx, s.rdb, seatKeys(room).all(),
-		visitor, seat, s.opt.HoldTTL.Milliseconds(), s.opt.MaxPerVisitor).Int64Slice()
+	res, err := luascript.Do[holdReply](ctx, s.rdb, s.sc.hold, seatKeys(room).all(),
+		visitor, seat, s.opt.HoldTTL.Milliseconds(), s.opt.MaxPerVisitor)
 	s.changed(room)
 	if err != nil {
 		return Hold{}, false, storeErr("hold", err)
 	}
-	switch res[0] {
-	case 1, 2:
-		return Hold{Seat: seat, Until: time.UnixMilli(res[1]).UTC()}, res[0] == 1, nil
-	case -1:
-		return Hold{}, false, ErrSeatNotFound
-	case -2:
-		return Hold{}, false, ErrSeatUnavailable
-	case -3:
-		return Hold{}, false, ErrLimitReached
-	}
-	return Hold{}, false, fmt.Errorf("booking: hold: unexpected reply %v", res)
+	return Hold{Seat: seat, Until: time.UnixMilli(res.Ends).UTC()}, res.Created, nil
 }
 
 // Book turns visitor's live hold on seat into a booking, which lasts until
@@ -412,24 +392,12 @@ func (s *Store) Book(ctx context.Context, room, visitor, seat string) (b Booking
 	if err := checkSeat(room, visitor, seat); err != nil {
 		return Booking{}, false, err
 	}
-	res, err := s.sc.book.Run(ctx, s.rdb, seatKeys(room).all(), visitor, seat, randomID(16)).Slice()
+	res, err := luascript.Do[bookReply](ctx, s.rdb, s.sc.book, seatKeys(room).all(), visitor, seat, randomID(16))
 	s.changed(room)
 	if err != nil {
 		return Booking{}, false, storeErr("book", err)
 	}
-	code, _ := res[0].(int64)
-	switch code {
-	case 1, 2:
-		id, _ := res[1].(string)
-		return Booking{Seat: seat, ID: id}, code == 1, nil
-	case -1:
-		return Booking{}, false, ErrSeatNotFound
-	case -2:
-		return Booking{}, false, ErrSeatUnavailable
-	case -3:
-		return Booking{}, false, ErrHoldRequired
-	}
-	return Booking{}, false, fmt.Errorf("booking: book: unexpected reply %v", res)
+	return Booking{Seat: seat, ID: res.Booking}, res.Created, nil
 }
 
 // Cancel cancels visitor's booking of seat, or releases their hold on it;
@@ -441,20 +409,9 @@ func (s *Store) Cancel(ctx context.Context, room, visitor, seat string) error {
 	if err := checkSeat(room, visitor, seat); err != nil {
 		return err
 	}
-	n, err := s.sc.cancel.Run(ctx, s.rdb, seatKeys(room).all(), visitor, seat).Int64()
+	_, err := luascript.Do[cancelReply](ctx, s.rdb, s.sc.cancel, seatKeys(room).all(), visitor, seat)
 	s.changed(room)
-	if err != nil {
-		return storeErr("cancel", err)
-	}
-	switch n {
-	case 1, 2:
-		return nil
-	case -1:
-		return ErrSeatNotFound
-	case -4:
-		return ErrBookingNotFound
-	}
-	return fmt.Errorf("booking: cancel: unexpected reply %d", n)
+	return storeErr("cancel", err)
 }
 
 // ReleaseHolds frees every hold of visitor (at checkout) and returns how
@@ -464,12 +421,12 @@ func (s *Store) ReleaseHolds(ctx context.Context, room, visitor string) (int, er
 	if err := checkRoomVisitor(room, visitor); err != nil {
 		return 0, err
 	}
-	n, err := s.sc.release.Run(ctx, s.rdb, seatKeys(room).all(), visitor).Int()
+	res, err := luascript.Do[releaseReply](ctx, s.rdb, s.sc.release, seatKeys(room).all(), visitor)
 	s.changed(room)
 	if err != nil {
 		return 0, storeErr("release holds", err)
 	}
-	return n, nil
+	return res.Released, nil
 }
 
 // Mine returns the live holds and the bookings of visitor, in seat-map
@@ -478,30 +435,23 @@ func (s *Store) Mine(ctx context.Context, room, visitor string) (Holdings, error
 	if err := checkRoomVisitor(room, visitor); err != nil {
 		return Holdings{}, err
 	}
-	res, err := s.sc.mine.Run(ctx, s.rdb, seatKeys(room).all(), visitor).Slice()
+	res, err := luascript.Do[mineReply](ctx, s.rdb, s.sc.mine, seatKeys(room).all(), visitor)
 	if err != nil {
 		return Holdings{}, storeErr("mine", err)
 	}
-	if len(res) != 2 {
-		return Holdings{}, fmt.Errorf("booking: mine: reply of %d fields", len(res))
-	}
-	now, _ := res[0].(int64)
-	rows, _ := res[1].([]any)
+	now := res.Now
 	type row struct {
 		index int64
 		seat  string
 		t     takenValue
 	}
 	var mine []row
-	for i := 0; i+2 < len(rows); i += 3 {
-		seat, _ := rows[i].(string)
-		v, _ := rows[i+1].(string)
-		index, _ := rows[i+2].(int64)
-		t, ok := decodeTaken(v)
+	for _, r := range res.Seats {
+		t, ok := decodeTaken(r.Taken)
 		if !ok || t.owner != visitor || t.held && t.until <= now {
 			continue
 		}
-		mine = append(mine, row{index, seat, t})
+		mine = append(mine, row{r.Index, r.Seat, t})
 	}
 	slices.SortFunc(mine, func(a, b row) int { return int(a.index - b.index) })
 	out := Holdings{Now: time.UnixMilli(now).UTC(), Holds: []Hold{}, Bookings: []Booking{}}

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/waitroom/waitroom/pkg/queue"
+	"github.com/waitroom/waitroom/internal/luascript"
 )
 
 // LocalOptions configure the in-process pacer. Every field's zero value
@@ -122,11 +122,11 @@ func (p *Local) list(ctx context.Context, rooms map[string]*localRoom) bool {
 func (p *Local) poll(ctx, hctx context.Context, rooms map[string]*localRoom, wg *sync.WaitGroup, bo *backoff) time.Duration {
 	now := time.Now()
 	var ids []string
-	var calls []queue.ScriptCall
+	var calls []luascript.Call
 	for id, r := range rooms {
 		if r.listed && !r.gone.Load() && !r.busy.Load() && !now.Before(r.next) {
 			ids = append(ids, id)
-			calls = append(calls, queue.ScriptCall{Keys: []string{timerKey(id)}, Args: []any{r.interval, ms(keepTimer)}})
+			calls = append(calls, luascript.Call{Keys: []string{timerKey(id)}, Args: []any{r.interval, ms(keepTimer)}})
 		}
 	}
 	if len(calls) > 0 {
@@ -138,22 +138,19 @@ func (p *Local) poll(ctx, hctx context.Context, rooms map[string]*localRoom, wg 
 		var retry time.Duration
 		for i, id := range ids {
 			r := rooms[id]
-			if errs[i] != nil {
+			res, err := luascript.Decode[dueReply](dueScript, vals[i], errs[i])
+			if err != nil {
 				if failed == 0 {
-					firstErr = errs[i]
+					firstErr = err
 					retry = bo.next()
 				}
 				failed++
 				r.next = now.Add(retry)
 				continue
 			}
-			res := ints(vals[i])
-			if len(res) < 2 {
-				continue
-			}
 			// Measured from before the call: never later than Redis meant.
-			r.next = now.Add(time.Duration(res[1]) * time.Millisecond)
-			if res[0] == 1 {
+			r.next = now.Add(time.Duration(res.NextMS) * time.Millisecond)
+			if res.Due {
 				r.busy.Store(true)
 				wg.Go(func() {
 					defer r.busy.Store(false)

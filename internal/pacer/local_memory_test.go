@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/luascript"
 	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -32,6 +32,8 @@ type memStore struct {
 	failing bool                     // every call fails as if Redis were down
 	// hold, if set, runs inside every Tick: a slow tick.
 	hold func(ctx context.Context)
+	// badDue, if set, is due.lua's reply: one the script never sends.
+	badDue any
 }
 
 var _ Store = (*memStore)(nil)
@@ -100,7 +102,7 @@ func (m *memStore) Tick(ctx context.Context, room string) (queue.Event, error) {
 	return ev, nil
 }
 
-func (m *memStore) RunScript(_ context.Context, script *redis.Script, calls ...queue.ScriptCall) ([]any, []error) {
+func (m *memStore) RunScript(_ context.Context, script *luascript.Script, calls ...luascript.Call) ([]any, []error) {
 	vals, errs := make([]any, len(calls)), make([]error, len(calls))
 	for i, c := range calls {
 		switch {
@@ -108,8 +110,13 @@ func (m *memStore) RunScript(_ context.Context, script *redis.Script, calls ...q
 			errs[i] = errors.New("memStore plays only due.lua")
 		default:
 			errs[i] = m.down()
-			if errs[i] == nil {
-				vals[i] = []any{int64(1), int64(c.Args[0].(int))} // won; next in interval_ms
+			m.mu.Lock()
+			bad := m.badDue
+			m.mu.Unlock()
+			if errs[i] == nil && bad != nil {
+				vals[i] = bad
+			} else if errs[i] == nil {
+				vals[i] = fmt.Sprintf(`{"due":true,"next_ms":%d}`, c.Args[0]) // won; next in interval_ms
 			}
 		}
 	}

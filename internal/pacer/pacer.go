@@ -8,8 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/waitroom/waitroom/internal/luascript"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -35,14 +34,8 @@ type Store interface {
 // fences, carry a room's hash tag. See queue.Store.RunScript.
 type Scripter interface {
 	// RunScript runs script once per call, in one round trip, and returns
-	// each call's reply or error, in order.
-	RunScript(ctx context.Context, script *redis.Script, calls ...queue.ScriptCall) ([]any, []error)
-}
-
-// runScript runs one call of script with the one key it takes.
-func runScript(ctx context.Context, sc Scripter, script *redis.Script, key string, args ...any) (any, error) {
-	vals, errs := sc.RunScript(ctx, script, queue.ScriptCall{Keys: []string{key}, Args: args})
-	return vals[0], errs[0]
+	// each call's raw reply or error, in order.
+	RunScript(ctx context.Context, script *luascript.Script, calls ...luascript.Call) ([]any, []error)
 }
 
 // Options are what both pacers share. Every field's zero value means its

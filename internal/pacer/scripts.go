@@ -4,73 +4,67 @@ import (
 	"context"
 	"embed"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/waitroom/waitroom/internal/luascript"
 )
 
 //go:embed lua/*.lua
 var luaFiles embed.FS
 
-// The scripts, each lib.lua followed by its own file. Run sends EVALSHA and
-// falls back to EVAL on NOSCRIPT (after a Redis restart, or on a Cluster
-// node that never saw the script).
+// The scripts, each lib.lua followed by its own file (see internal/luascript).
 var (
-	claimScript = newScript("claim.lua")
-	watchScript = newScript("watch.lua")
-	endScript   = newScript("end.lua")
-	dueScript   = newScript("due.lua")
+	scripts     = luascript.NewLoader(luaFiles, "lua")
+	claimScript = scripts.Load("claim.lua")
+	watchScript = scripts.Load("watch.lua")
+	endScript   = scripts.Load("end.lua")
+	dueScript   = scripts.Load("due.lua")
 )
 
-func newScript(name string) *redis.Script {
-	return redis.NewScript(mustRead("lib.lua") + "\n" + mustRead(name))
+// claimOutcome is claim.lua's verdict on a received loop message.
+type claimOutcome string
+
+const (
+	claimed    claimOutcome = "claimed" // tick, then send the next message
+	claimEarly claimOutcome = "early"   // hide the message until it is due
+	claimStale claimOutcome = "stale"   // delete it without a tick
+)
+
+// claimReply is claim.lua's reply; the durations are in ms.
+type claimReply struct {
+	Outcome claimOutcome `json:"outcome"`
+	WaitMS  int64        `json:"wait_ms"`
+	Ticks   int64        `json:"ticks"`
+	NextMS  int64        `json:"next_ms"`
 }
 
-func mustRead(name string) string {
-	b, err := luaFiles.ReadFile("lua/" + name)
-	if err != nil {
-		panic("pacer: missing embedded script " + name) // a build mistake, caught by every test
-	}
-	return string(b)
+// loopState is what watch.lua found of a room's loop.
+type loopState string
+
+const (
+	loopLive   loopState = "live"   // nothing to do
+	loopNew    loopState = "new"    // seeded: there was none
+	loopSilent loopState = "silent" // re-seeded: it had stopped
+)
+
+// watchReply is watch.lua's reply: the generation seeded, if any.
+type watchReply struct {
+	Loop loopState `json:"loop"`
+	Gen  int64     `json:"gen,string"`
 }
 
-// scriptCall is one call of a script in evalMany.
-type scriptCall struct {
-	key  string
-	args []any
+// endReply is end.lua's reply.
+type endReply struct {
+	Ended bool `json:"ended"`
 }
 
-// evalMany runs script once per call in one pipeline and returns each call's
-// reply or error, in order. A pipelined call sends only EVALSHA; calls that
-// meet NOSCRIPT are run again one by one with Run, which loads the script.
-func evalMany(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, calls []scriptCall) ([]any, []error) {
-	vals := make([]any, len(calls))
-	errs := make([]error, len(calls))
-	if len(calls) == 0 {
-		return vals, errs
-	}
-	cmds := make([]*redis.Cmd, len(calls))
-	_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, c := range calls {
-			cmds[i] = script.EvalSha(ctx, p, []string{c.key}, c.args...)
-		}
-		return nil
-	}) // each command carries its own error
-	for i, cmd := range cmds {
-		vals[i], errs[i] = cmd.Result()
-		if errs[i] != nil && isNoScript(errs[i]) {
-			vals[i], errs[i] = script.Run(ctx, rdb, []string{calls[i].key}, calls[i].args...).Result()
-		}
-	}
-	return vals, errs
+// dueReply is due.lua's reply: tick now or not, and when the next is due.
+type dueReply struct {
+	Due    bool  `json:"due"`
+	NextMS int64 `json:"next_ms"`
 }
 
-func isNoScript(err error) bool { return redis.HasErrorPrefix(err, "NOSCRIPT") }
-
-// ints reads a script's reply of integers.
-func ints(v any) []int64 {
-	s, _ := v.([]any)
-	out := make([]int64, len(s))
-	for i, x := range s {
-		out[i], _ = x.(int64)
-	}
-	return out
+// runScript runs one call of script with the one key it takes and decodes
+// its reply.
+func runScript[T any](ctx context.Context, sc Scripter, script *luascript.Script, key string, args ...any) (T, error) {
+	vals, errs := sc.RunScript(ctx, script, luascript.Call{Keys: []string{key}, Args: args})
+	return luascript.Decode[T](script, vals[0], errs[0])
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/luascript"
 	"github.com/waitroom/waitroom/internal/redistest"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -36,19 +37,26 @@ func setupScripts(t *testing.T) scriptBundle {
 	return scriptBundle{ctx: ctx, srv: srv, rdb: srv.Client()}
 }
 
-func (b scriptBundle) watch(t *testing.T, room string, iv int) []int64 {
+func (b scriptBundle) watch(t *testing.T, room string, iv int) watchReply {
 	t.Helper()
-	res, err := watchScript.Run(b.ctx, b.rdb, []string{loopKey(room)}, iv, testGrace, testKeep).Slice()
+	res, err := luascript.Do[watchReply](b.ctx, b.rdb, watchScript, []string{loopKey(room)}, iv, testGrace, testKeep)
 	require.NoError(t, err)
-	return ints(res)
+	return res
 }
 
-func (b scriptBundle) claim(t *testing.T, room string, gen, seq int64, iv int) []int64 {
+func (b scriptBundle) claim(t *testing.T, room string, gen, seq int64, iv int) claimReply {
 	t.Helper()
-	res, err := claimScript.Run(b.ctx, b.rdb, []string{loopKey(room)}, gen, seq, iv, holdMS, testKeep).Slice()
+	res, err := luascript.Do[claimReply](b.ctx, b.rdb, claimScript, []string{loopKey(room)}, gen, seq, iv, holdMS, testKeep)
 	require.NoError(t, err)
-	return ints(res)
+	return res
 }
+
+// live and stale are the replies of watch.lua for a live loop and of
+// claim.lua for a stale message.
+var (
+	live  = watchReply{Loop: loopLive}
+	stale = claimReply{Outcome: claimStale}
+)
 
 // nowMS is Redis's time.
 func (b scriptBundle) nowMS(t *testing.T) int64 {
@@ -68,61 +76,60 @@ func TestClaimTakesTheExpectedMessageExactlyOnce(t *testing.T) {
 	t.Parallel()
 	b := setupScripts(t)
 	seeded := b.watch(t, "r", 1000)
-	require.Len(t, seeded, 2)
-	gen := seeded[0]
+	gen := seeded.Gen
 	require.Positive(t, gen)
-	require.EqualValues(t, 1, seeded[1], "a new loop")
+	require.Equal(t, loopNew, seeded.Loop, "a new loop")
 
 	got := b.claim(t, "r", gen, 0, 1000)
-	require.EqualValues(t, 1, got[0], "the seed message is claimed")
-	require.EqualValues(t, 0, got[1], "and ticks at once")
-	require.EqualValues(t, 1, got[2], "one tick per message at 1 s")
-	require.InDelta(t, 1000, got[3], 50, "the next is due one interval later")
+	require.Equal(t, claimed, got.Outcome, "the seed message is claimed")
+	require.EqualValues(t, 0, got.WaitMS, "and ticks at once")
+	require.EqualValues(t, 1, got.Ticks, "one tick per message at 1 s")
+	require.InDelta(t, 1000, got.NextMS, 50, "the next is due one interval later")
 
-	require.Equal(t, []int64{0}, b.claim(t, "r", gen, 0, 1000), "a duplicate of the claimed message")
-	require.Equal(t, []int64{0}, b.claim(t, "r", gen-1, 1, 1000), "an older generation")
-	require.Equal(t, []int64{0}, b.claim(t, "r", gen, 5, 1000), "a sequence number from nowhere")
-	require.Equal(t, []int64{0}, b.claim(t, "nowhere", 1, 0, 1000), "a room without a loop")
+	require.Equal(t, stale, b.claim(t, "r", gen, 0, 1000), "a duplicate of the claimed message")
+	require.Equal(t, stale, b.claim(t, "r", gen-1, 1, 1000), "an older generation")
+	require.Equal(t, stale, b.claim(t, "r", gen, 5, 1000), "a sequence number from nowhere")
+	require.Equal(t, stale, b.claim(t, "nowhere", 1, 0, 1000), "a room without a loop")
 
 	got = b.claim(t, "r", gen, 1, 1000)
-	require.EqualValues(t, 1, got[0], "the next message, arriving early, is claimed")
-	require.InDelta(t, 1000, got[1], 50, "and waits for its due time")
-	require.InDelta(t, 2000, got[3], 50, "anchored on the due time")
+	require.Equal(t, claimed, got.Outcome, "the next message, arriving early, is claimed")
+	require.InDelta(t, 1000, got.WaitMS, 50, "and waits for its due time")
+	require.InDelta(t, 2000, got.NextMS, 50, "anchored on the due time")
 }
 
 func TestClaimPutsBackAMessageDueLater(t *testing.T) {
 	t.Parallel()
 	b := setupScripts(t)
-	gen := b.watch(t, "r", 1000)[0]
+	gen := b.watch(t, "r", 1000).Gen
 	b.setFence(t, "r", "due", b.nowMS(t)+10000)
 	got := b.claim(t, "r", gen, 0, 1000)
-	require.EqualValues(t, 2, got[0])
-	require.InDelta(t, 10000, got[1], 50)
+	require.Equal(t, claimEarly, got.Outcome)
+	require.InDelta(t, 10000, got.WaitMS, 50)
 	// Put back, not consumed: once due, the same message is claimed.
 	b.setFence(t, "r", "due", b.nowMS(t))
-	require.EqualValues(t, 1, b.claim(t, "r", gen, 0, 1000)[0])
+	require.Equal(t, claimed, b.claim(t, "r", gen, 0, 1000).Outcome)
 }
 
 func TestClaimRunsTheTicksDueWithinTheSecond(t *testing.T) {
 	t.Parallel()
 	b := setupScripts(t)
-	gen := b.watch(t, "r", 250)[0]
+	gen := b.watch(t, "r", 250).Gen
 	got := b.claim(t, "r", gen, 0, 250)
-	require.EqualValues(t, 4, got[2], "four ticks of 250 ms per message")
-	require.InDelta(t, 1000, got[3], 50)
+	require.EqualValues(t, 4, got.Ticks, "four ticks of 250 ms per message")
+	require.InDelta(t, 1000, got.NextMS, 50)
 	got = b.claim(t, "r", gen, 1, 300)
-	require.EqualValues(t, 3, got[2], "three ticks of 300 ms per message")
+	require.EqualValues(t, 3, got.Ticks, "three ticks of 300 ms per message")
 }
 
 func TestClaimFarBehindTicksNowWithoutABurst(t *testing.T) {
 	t.Parallel()
 	b := setupScripts(t)
-	gen := b.watch(t, "r", 1000)[0]
+	gen := b.watch(t, "r", 1000).Gen
 	b.setFence(t, "r", "due", b.nowMS(t)-30000)
 	got := b.claim(t, "r", gen, 0, 1000)
-	require.EqualValues(t, 1, got[0])
-	require.EqualValues(t, 0, got[1])
-	require.InDelta(t, 1000, got[3], 50, "the next one interval from now, not from the missed due time")
+	require.Equal(t, claimed, got.Outcome)
+	require.EqualValues(t, 0, got.WaitMS)
+	require.InDelta(t, 1000, got.NextMS, 50, "the next one interval from now, not from the missed due time")
 }
 
 func TestWatchSeedsARoomOnceAmongManyAdmitters(t *testing.T) {
@@ -140,12 +147,12 @@ func TestWatchSeedsARoomOnceAmongManyAdmitters(t *testing.T) {
 	for _, c := range clients {
 		wg.Go(func() {
 			<-start
-			res, err := watchScript.Run(b.ctx, c, []string{loopKey("r")}, 1000, testGrace, testKeep).Slice()
+			res, err := luascript.Do[watchReply](b.ctx, c, watchScript, []string{loopKey("r")}, 1000, testGrace, testKeep)
 			if err != nil {
 				t.Error(err)
 				return
 			}
-			if ints(res)[0] > 0 {
+			if res.Gen > 0 {
 				mu.Lock()
 				seeds++
 				mu.Unlock()
@@ -160,57 +167,57 @@ func TestWatchSeedsARoomOnceAmongManyAdmitters(t *testing.T) {
 func TestWatchLeavesALiveLoopAndReseedsASilentOne(t *testing.T) {
 	t.Parallel()
 	b := setupScripts(t)
-	gen := b.watch(t, "r", 1000)[0]
+	gen := b.watch(t, "r", 1000).Gen
 	b.claim(t, "r", gen, 0, 1000)
-	require.Equal(t, []int64{0}, b.watch(t, "r", 1000), "a live loop")
+	require.Equal(t, live, b.watch(t, "r", 1000), "a live loop")
 
 	// Next tick due 1 s ago: late, but within the visibility timeout.
 	now := b.nowMS(t)
 	b.setFence(t, "r", "due", now-1000, "beat", now-2000)
-	require.Equal(t, []int64{0}, b.watch(t, "r", 1000), "a loop late by less than the grace")
+	require.Equal(t, live, b.watch(t, "r", 1000), "a loop late by less than the grace")
 
 	// Due longer ago than the grace: silent.
 	b.setFence(t, "r", "due", now-testGrace-100, "beat", now-testGrace-1100)
 	got := b.watch(t, "r", 1000)
-	require.Greater(t, got[0], gen, "a new generation")
-	require.EqualValues(t, 2, got[1], "re-seeded a silent loop")
-	require.Equal(t, []int64{0}, b.claim(t, "r", gen, 1, 1000), "the old loop's message is stale")
-	require.EqualValues(t, 1, b.claim(t, "r", got[0], 0, 1000)[0], "the new loop's seed is claimed")
+	require.Greater(t, got.Gen, gen, "a new generation")
+	require.Equal(t, loopSilent, got.Loop, "re-seeded a silent loop")
+	require.Equal(t, stale, b.claim(t, "r", gen, 1, 1000), "the old loop's message is stale")
+	require.Equal(t, claimed, b.claim(t, "r", got.Gen, 0, 1000).Outcome, "the new loop's seed is claimed")
 }
 
 func TestWatchReseedsSoonAfterTheIntervalIsShortened(t *testing.T) {
 	t.Parallel()
 	b := setupScripts(t)
-	gen := b.watch(t, "r", 900000)[0]
+	gen := b.watch(t, "r", 900000).Gen
 	b.claim(t, "r", gen, 0, 900000) // next message in 15 minutes
-	require.Equal(t, []int64{0}, b.watch(t, "r", 900000))
+	require.Equal(t, live, b.watch(t, "r", 900000))
 	now := b.nowMS(t)
 	b.setFence(t, "r", "beat", now-2000-testGrace-100)
-	require.Equal(t, []int64{0}, b.watch(t, "r", 900000), "still live at the old interval")
-	require.Greater(t, b.watch(t, "r", 1000)[0], gen, "silent at the new one")
+	require.Equal(t, live, b.watch(t, "r", 900000), "still live at the old interval")
+	require.Greater(t, b.watch(t, "r", 1000).Gen, gen, "silent at the new one")
 }
 
 func TestGenerationsNeverRepeatOnceTheLoopEnds(t *testing.T) {
 	t.Parallel()
 	b := setupScripts(t)
-	gen := b.watch(t, "r", 1000)[0]
-	res, err := endScript.Run(b.ctx, b.rdb, []string{loopKey("r")}, gen-1).Int64()
+	gen := b.watch(t, "r", 1000).Gen
+	res, err := luascript.Do[endReply](b.ctx, b.rdb, endScript, []string{loopKey("r")}, gen-1)
 	require.NoError(t, err)
-	require.Zero(t, res, "another generation's end leaves the loop")
-	res, err = endScript.Run(b.ctx, b.rdb, []string{loopKey("r")}, gen).Int64()
+	require.False(t, res.Ended, "another generation's end leaves the loop")
+	res, err = luascript.Do[endReply](b.ctx, b.rdb, endScript, []string{loopKey("r")}, gen)
 	require.NoError(t, err)
-	require.EqualValues(t, 1, res)
+	require.True(t, res.Ended)
 	require.Zero(t, b.rdb.Exists(b.ctx, loopKey("r")).Val(), "the fence is removed")
 
-	again := b.watch(t, "r", 1000)[0]
+	again := b.watch(t, "r", 1000).Gen
 	require.Greater(t, again, gen)
-	require.Equal(t, []int64{0}, b.claim(t, "r", gen, 0, 1000), "the ended loop's message stays stale")
+	require.Equal(t, stale, b.claim(t, "r", gen, 0, 1000), "the ended loop's message stays stale")
 }
 
 func TestFenceExpiresWithoutItsLoop(t *testing.T) {
 	t.Parallel()
 	b := setupScripts(t)
-	gen := b.watch(t, "r", 1000)[0]
+	gen := b.watch(t, "r", 1000).Gen
 	b.claim(t, "r", gen, 0, 1000)
 	ttl := b.rdb.PTTL(b.ctx, loopKey("r")).Val()
 	require.InDelta(t, float64(1000+testKeep), float64(ttl.Milliseconds()), 100)
@@ -228,18 +235,17 @@ func TestDueHandsEachTickToOneCaller(t *testing.T) {
 		c := b.srv.Client()
 		wg.Go(func() {
 			<-start
-			res, err := dueScript.Run(b.ctx, c, []string{timerKey("r")}, 1000, testKeep).Slice()
+			r, err := luascript.Do[dueReply](b.ctx, c, dueScript, []string{timerKey("r")}, 1000, testKeep)
 			if err != nil {
 				t.Error(err)
 				return
 			}
-			r := ints(res)
 			mu.Lock()
 			defer mu.Unlock()
-			if r[0] == 1 {
-				wins = append(wins, r[1])
+			if r.Due {
+				wins = append(wins, r.NextMS)
 			} else {
-				waits = append(waits, r[1])
+				waits = append(waits, r.NextMS)
 			}
 		})
 	}
@@ -255,10 +261,10 @@ func TestDueHandsEachTickToOneCaller(t *testing.T) {
 func TestDueAnchorsOnTheDueTime(t *testing.T) {
 	t.Parallel()
 	b := setupScripts(t)
-	due := func(iv int) []int64 {
-		res, err := dueScript.Run(b.ctx, b.rdb, []string{timerKey("r")}, iv, testKeep).Slice()
+	due := func(iv int) dueReply {
+		res, err := luascript.Do[dueReply](b.ctx, b.rdb, dueScript, []string{timerKey("r")}, iv, testKeep)
 		require.NoError(t, err)
-		return ints(res)
+		return res
 	}
 	set := func(dueAt, last int64) {
 		require.NoError(t, b.rdb.HSet(b.ctx, timerKey("r"), "due", dueAt, "last", last).Err())
@@ -266,26 +272,26 @@ func TestDueAnchorsOnTheDueTime(t *testing.T) {
 	now := b.nowMS(t)
 	set(now-100, now-1100)
 	got := due(1000)
-	require.EqualValues(t, 1, got[0])
-	require.InDelta(t, 900, got[1], 50, "one interval after the due time, not after now")
+	require.True(t, got.Due)
+	require.InDelta(t, 900, got.NextMS, 50, "one interval after the due time, not after now")
 
 	now = b.nowMS(t)
 	set(now-600, now-850)
 	got = due(250)
-	require.EqualValues(t, 1, got[0])
-	require.InDelta(t, -350, got[1], 50, "late by under a second: the next is due at once, caught up")
+	require.True(t, got.Due)
+	require.InDelta(t, -350, got.NextMS, 50, "late by under a second: the next is due at once, caught up")
 
 	now = b.nowMS(t)
 	set(now-30000, now-31000)
-	require.InDelta(t, 1000, due(1000)[1], 50, "far behind: one interval from now, no burst")
+	require.InDelta(t, 1000, due(1000).NextMS, 50, "far behind: one interval from now, no burst")
 
 	now = b.nowMS(t)
 	set(now+800000, now-2000)
-	require.EqualValues(t, 1, due(1000)[0], "a shortened interval holds at once")
+	require.True(t, due(1000).Due, "a shortened interval holds at once")
 
 	got = due(1000)
-	require.EqualValues(t, 0, got[0])
-	require.InDelta(t, 1000, got[1], 50)
+	require.False(t, got.Due)
+	require.InDelta(t, 1000, got.NextMS, 50)
 }
 
 func TestDelaySeconds(t *testing.T) {
@@ -317,25 +323,26 @@ func TestScriptsRunOnACluster(t *testing.T) {
 	store := queue.New(rdb, queue.Options{})
 	// Many rooms, so the pipeline spans every node; the scripts are not
 	// loaded yet, so every call meets NOSCRIPT first.
-	var calls []queue.ScriptCall
+	var calls []luascript.Call
 	for i := range 30 {
-		calls = append(calls, queue.ScriptCall{Keys: []string{loopKey(fmt.Sprint("room-", i))}, Args: []any{1000, testGrace, testKeep}})
+		calls = append(calls, luascript.Call{Keys: []string{loopKey(fmt.Sprint("room-", i))}, Args: []any{1000, testGrace, testKeep}})
 	}
 	vals, errs := store.RunScript(ctx, watchScript, calls...)
 	for i := range calls {
-		require.NoError(t, errs[i])
-		r := ints(vals[i])
-		require.Positive(t, r[0])
-		res, err := claimScript.Run(ctx, rdb, calls[i].Keys, r[0], 0, 1000, holdMS, testKeep).Slice()
+		r, err := luascript.Decode[watchReply](watchScript, vals[i], errs[i])
 		require.NoError(t, err)
-		require.EqualValues(t, 1, ints(res)[0])
+		require.Positive(t, r.Gen)
+		res, err := luascript.Do[claimReply](ctx, rdb, claimScript, calls[i].Keys, r.Gen, 0, 1000, holdMS, testKeep)
+		require.NoError(t, err)
+		require.Equal(t, claimed, res.Outcome)
 	}
 	vals, errs = store.RunScript(ctx, dueScript,
-		queue.ScriptCall{Keys: []string{timerKey("a")}, Args: []any{1000, testKeep}},
-		queue.ScriptCall{Keys: []string{timerKey("b")}, Args: []any{1000, testKeep}})
+		luascript.Call{Keys: []string{timerKey("a")}, Args: []any{1000, testKeep}},
+		luascript.Call{Keys: []string{timerKey("b")}, Args: []any{1000, testKeep}})
 	for i := range vals {
-		require.NoError(t, errs[i])
-		require.EqualValues(t, 1, ints(vals[i])[0])
+		r, err := luascript.Decode[dueReply](dueScript, vals[i], errs[i])
+		require.NoError(t, err)
+		require.True(t, r.Due)
 	}
 	gen, err := rdb.HGet(ctx, loopKey("room-0"), "gen").Result()
 	require.NoError(t, err)

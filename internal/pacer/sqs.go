@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/waitroom/waitroom/internal/luascript"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -205,34 +206,33 @@ func (p *SQS) handle(ctx context.Context, m types.Message) {
 		p.setVisibility(ctx, log, m, 2)
 		return
 	}
-	res, err := runScript(ctx, p.store, claimScript, loopKey(msg.Room),
+	r, err := runScript[claimReply](ctx, p.store, claimScript, loopKey(msg.Room),
 		msg.Gen, msg.Seq, cfg.IntervalMS, holdMS, ms(p.opt.keep()))
-	claimed := time.Now() // Redis's "now" of the claim, on the monotonic clock
-	r := ints(res)
-	if err == nil && len(r) == 0 {
-		err = fmt.Errorf("unexpected reply %v", res)
+	claimedAt := time.Now() // Redis's "now" of the claim, on the monotonic clock
+	if err == nil && r.Outcome != claimed && r.Outcome != claimEarly && r.Outcome != claimStale {
+		err = fmt.Errorf("%s: %w: outcome %q", claimScript.Name(), luascript.ErrBadReply, r.Outcome)
 	}
 	if err != nil {
 		log.Warn("claim loop message; it comes back shortly", "err", err)
 		p.setVisibility(ctx, log, m, 2)
 		return
 	}
-	switch r[0] {
-	case 0:
+	switch r.Outcome {
+	case claimStale:
 		log.Debug("stale or duplicate loop message: deleted without a tick")
 		p.delete(ctx, log, m)
 		return
-	case 2:
+	case claimEarly:
 		// Due later than SQS could delay it: hide it until then.
-		p.setVisibility(ctx, log, m, delaySeconds(time.Duration(r[1])*time.Millisecond, 43200))
+		p.setVisibility(ctx, log, m, delaySeconds(time.Duration(r.WaitMS)*time.Millisecond, 43200))
 		return
 	}
-	wait := time.Duration(r[1]) * time.Millisecond
-	ticks := int(r[2])
-	next := time.Duration(r[3]) * time.Millisecond
+	wait := time.Duration(r.WaitMS) * time.Millisecond
+	ticks := int(r.Ticks)
+	next := time.Duration(r.NextMS) * time.Millisecond
 	iv := cfg.Interval()
 	for i := range ticks {
-		if !sleep(ctx, time.Until(claimed.Add(wait+time.Duration(i)*iv))) {
+		if !sleep(ctx, time.Until(claimedAt.Add(wait+time.Duration(i)*iv))) {
 			// The shutdown timeout is up: nothing more can be sent, and
 			// the watchdog of another admitter re-seeds the loop.
 			return
@@ -247,7 +247,7 @@ func (p *SQS) handle(ctx context.Context, m types.Message) {
 		}
 	}
 	p.send(ctx, log, LoopMessage{Room: msg.Room, Gen: msg.Gen, Seq: msg.Seq + 1},
-		delaySeconds(next-time.Since(claimed), 900), p.opt.grace())
+		delaySeconds(next-time.Since(claimedAt), 900), p.opt.grace())
 	p.delete(ctx, log, m)
 }
 
@@ -262,16 +262,12 @@ func delaySeconds(d time.Duration, most int32) int32 {
 
 // end removes the loop's fence: its room is gone.
 func (p *SQS) end(ctx context.Context, log *slog.Logger, msg LoopMessage) {
-	res, err := runScript(ctx, p.store, endScript, loopKey(msg.Room), msg.Gen)
-	n, ok := res.(int64)
-	if err == nil && !ok {
-		err = fmt.Errorf("unexpected reply %v", res)
-	}
+	r, err := runScript[endReply](ctx, p.store, endScript, loopKey(msg.Room), msg.Gen)
 	if err != nil {
 		log.Warn("end loop of a deleted room", "err", err) // the fence expires by itself
 		return
 	}
-	if n == 1 {
+	if r.Ended {
 		log.Info("room deleted: loop ended")
 	}
 }
@@ -296,25 +292,28 @@ func (p *SQS) watch(ctx context.Context) {
 		p.log.Warn("watchdog: list rooms", "err", err)
 		return
 	}
-	calls := make([]queue.ScriptCall, len(rooms))
+	calls := make([]luascript.Call, len(rooms))
 	for i, rc := range rooms {
-		calls[i] = queue.ScriptCall{Keys: []string{loopKey(rc.Room)},
+		calls[i] = luascript.Call{Keys: []string{loopKey(rc.Room)},
 			Args: []any{rc.Config.IntervalMS, ms(p.opt.grace()), ms(p.opt.keep())}}
 	}
 	vals, errs := p.store.RunScript(ctx, watchScript, calls...)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
 	for i, rc := range rooms {
-		if errs[i] != nil {
-			p.log.Warn("watchdog: check loop", "room", rc.Room, "err", errs[i])
+		r, err := luascript.Decode[watchReply](watchScript, vals[i], errs[i])
+		if err == nil && r.Loop != loopLive && (r.Gen <= 0 || r.Loop != loopNew && r.Loop != loopSilent) {
+			err = fmt.Errorf("%s: %w: %+v", watchScript.Name(), luascript.ErrBadReply, r)
+		}
+		if err != nil {
+			p.log.Warn("watchdog: check loop", "room", rc.Room, "err", err)
 			continue
 		}
-		r := ints(vals[i])
-		if len(r) < 2 || r[0] <= 0 {
+		if r.Loop == loopLive {
 			continue
 		}
-		log := p.log.With("room", rc.Room, "gen", r[0], "seq", 0)
-		if r[1] == 1 {
+		log := p.log.With("room", rc.Room, "gen", r.Gen, "seq", 0)
+		if r.Loop == loopNew {
 			log.Info("seeding the room's loop")
 		} else {
 			log.Warn("the room's loop went silent: re-seeding it")
@@ -322,7 +321,7 @@ func (p *SQS) watch(ctx context.Context) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			p.send(ctx, log, LoopMessage{Room: rc.Room, Gen: r[0], Seq: 0}, 0, 5*time.Second)
+			p.send(ctx, log, LoopMessage{Room: rc.Room, Gen: r.Gen, Seq: 0}, 0, 5*time.Second)
 		})
 	}
 	wg.Wait()

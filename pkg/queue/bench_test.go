@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/waitroom/waitroom/internal/luascript"
 	"github.com/waitroom/waitroom/internal/redistest"
 )
 
@@ -32,21 +34,16 @@ func benchBundle(b *testing.B, patch ConfigPatch) *bundle {
 func fill(b testing.TB, bb *bundle, n int) {
 	b.Helper()
 	k := roomKeys(bb.room).all()
-	if err := bb.store.sc.join.Load(bb.ctx, bb.rdb).Err(); err != nil {
-		b.Fatal(err)
-	}
 	for done := 0; done < n; {
-		batch := min(1000, n-done)
-		_, err := bb.rdb.Pipelined(bb.ctx, func(p redis.Pipeliner) error {
-			for i := 0; i < batch; i++ {
-				bb.store.sc.join.EvalSha(bb.ctx, p, k, NewTicket(), "", "", shuffleKey())
-			}
-			return nil
-		})
-		if err != nil {
+		calls := make([]luascript.Call, min(1000, n-done))
+		for i := range calls {
+			calls[i] = luascript.Call{Keys: k, Args: []any{NewTicket(), "", "", shuffleKey()}}
+		}
+		_, errs := bb.store.sc.join.RunMany(bb.ctx, bb.rdb, calls)
+		if err := errors.Join(errs...); err != nil {
 			b.Fatal(err)
 		}
-		done += batch
+		done += len(calls)
 	}
 }
 

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
+	"syscall"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/waitroom/waitroom/internal/luascript"
 )
 
 // Named errors of the domain. Callers check them with errors.Is; the HTTP
@@ -49,12 +51,31 @@ func (e *ConfigError) Error() string { return e.Field + ": " + e.Reason }
 // Unwrap lets errors.Is(err, ErrInvalidConfig) match.
 func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 
-// storeErr turns a go-redis error into ErrUnavailable when Redis could not be
-// reached, so that callers answer 503 rather than 500; other errors (a bug in
-// a script, say) keep their text for the log.
+// refusals are the codes a script refuses with (lua/lib.lua) and the named
+// errors they stand for.
+var refusals = map[string]error{
+	"room_not_found":   ErrRoomNotFound,
+	"ticket_not_found": ErrTicketNotFound,
+	"room_closed":      ErrRoomClosed,
+	"user_required":    ErrUserRequired,
+	"pow_required":     ErrPowRequired,
+	"pow_used":         ErrPowUsed,
+	"admission_ended":  ErrAdmissionEnded,
+}
+
+// storeErr turns a script's refusal into its named error, and a go-redis
+// error into ErrUnavailable when Redis could not be reached, so that callers
+// answer 503 rather than 500; other errors (a bug in a script, an
+// unexpected reply) keep their text for the log.
 func storeErr(op string, err error) error {
 	if err == nil {
 		return nil
+	}
+	var r *luascript.Refusal
+	if errors.As(err, &r) {
+		if named, ok := refusals[r.Code]; ok {
+			return named
+		}
 	}
 	if Unreachable(err) {
 		return fmt.Errorf("%s: %w: %v", op, ErrUnavailable, err)
@@ -64,25 +85,26 @@ func storeErr(op string, err error) error {
 
 // Unreachable reports whether a go-redis error means Redis could not serve
 // the request now (down, loading, failing over), which a visitor should see
-// as 503 unavailable rather than an internal error.
+// as 503 unavailable rather than an internal error. It goes by the error's
+// type, never its text.
 func Unreachable(err error) bool {
-	var netErr net.Error
+	var netErr net.Error // dial, read and write failures and timeouts (*net.OpError)
 	switch {
 	case errors.As(err, &netErr),
+		errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE),
 		errors.Is(err, io.EOF),
 		errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, redis.ErrClosed),
 		errors.Is(err, redis.ErrPoolTimeout),
-		errors.Is(err, context.DeadlineExceeded):
+		errors.Is(err, context.DeadlineExceeded),
+		// A node loading its data or a Cluster mid-failover cannot serve us
+		// now; to a visitor that is the same as unreachable.
+		redis.IsLoadingError(err),
+		redis.IsClusterDownError(err),
+		redis.IsTryAgainError(err):
 		return true
-	}
-	msg := err.Error()
-	// Cluster redirections and loading states mean the node cannot serve us
-	// now; to a visitor that is the same as unreachable.
-	for _, s := range []string{"connection refused", "LOADING", "CLUSTERDOWN", "TRYAGAIN", "broken pipe", "connection reset"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
 	}
 	return false
 }

@@ -6,9 +6,11 @@ package queue
 import (
 	"fmt"
 	"testing"
+	"testing/fstest"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/internal/luascript"
 )
 
 func TestRunScriptRunsEveryCallAndLoadsAScriptRedisLacks(t *testing.T) {
@@ -16,16 +18,16 @@ func TestRunScriptRunsEveryCallAndLoadsAScriptRedisLacks(t *testing.T) {
 		t.Run(be.Name, func(t *testing.T) {
 			store := New(be.Client, Options{})
 			// Named after the backend: in a fresh run, no earlier test loaded it.
-			script := redis.NewScript(fmt.Sprintf(`-- %s
+			script := luascript.NewLoader(fstest.MapFS{"run.lua": {Data: []byte(fmt.Sprintf(`-- %s
 if ARGV[1] == 'fail' then return redis.error_reply('refused') end
-return {KEYS[1], ARGV[1]}`, be.Name))
-			var calls []ScriptCall
+return {KEYS[1], ARGV[1]}`, be.Name))}}, ".").Load("run.lua")
+			var calls []luascript.Call
 			for i := range 10 { // keys on many Cluster slots
 				arg := fmt.Sprint(i)
 				if i == 3 {
 					arg = "fail"
 				}
-				calls = append(calls, ScriptCall{Keys: []string{fmt.Sprintf("wr:{run-script-%d}:x", i)}, Args: []any{arg}})
+				calls = append(calls, luascript.Call{Keys: []string{KeyPrefix(fmt.Sprintf("run-script-%d", i)) + "x"}, Args: []any{arg}})
 			}
 			for range 2 { // not loaded, then loaded
 				vals, errs := store.RunScript(t.Context(), script, calls...)

@@ -30,10 +30,10 @@ func historyPrelude(retention time.Duration) string {
 }
 
 func historyKey(room string, n int64) string {
-	return "wr:{" + room + "}:h:" + strconv.FormatInt(n, 10)
+	return KeyPrefix(room) + "h:" + strconv.FormatInt(n, 10)
 }
 
-func historyTotalsKey(room string) string { return "wr:{" + room + "}:htot" }
+func historyTotalsKey(room string) string { return KeyPrefix(room) + "htot" }
 
 // HistoryPoint is one step of a room's history.
 type HistoryPoint struct {

@@ -22,8 +22,13 @@ type keys struct {
 	channel string // pub/sub channel of the room's events
 }
 
+// KeyPrefix is the prefix of every Redis key of the room, "wr:{room}:", with
+// its hash tag: the keys of other packages (the pacers' fences, the seats)
+// start with it too, so a room lives on one Cluster slot.
+func KeyPrefix(room string) string { return "wr:{" + room + "}:" }
+
 func roomKeys(room string) keys {
-	p := "wr:{" + room + "}:"
+	p := KeyPrefix(room)
 	return keys{
 		cfg:     p + "cfg",
 		pre:     p + "pre",

@@ -7,6 +7,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/internal/luascript"
 )
 
 func TestJoinersQueueInArrivalOrderWithExactPositions(t *testing.T) {
@@ -425,18 +427,18 @@ func TestARetriedJoinKeepsThePlaceItGot(t *testing.T) {
 	each(t, ConfigPatch{Mode: new(ModeQueueAll)}, func(t *testing.T, b *bundle) {
 		k := roomKeys(b.room).all()
 		ticket := NewTicket()
-		run := func() []any {
-			res, err := b.store.sc.join.Run(b.ctx, b.rdb, k, ticket, "", "", shuffleKey()).Slice()
+		run := func() statusReply {
+			res, err := luascript.Do[statusReply](b.ctx, b.rdb, b.store.sc.join, k, ticket, "", "", shuffleKey())
 			require.NoError(t, err)
 			return res
 		}
 		first := run()
 		b.join(t)      // someone joins behind
 		again := run() // the same command once more, as a client retry sends it
-		require.EqualValues(t, 1, again[0], "still reported as the new ticket it was")
-		require.Equal(t, first[1], again[1])
-		require.Equal(t, first[5], again[5], "same score: the place did not move")
-		require.EqualValues(t, 1, again[3])
-		require.EqualValues(t, 2, again[4], "no second place")
+		require.True(t, again.Created, "still reported as the new ticket it was")
+		require.Equal(t, first.Ticket, again.Ticket)
+		require.Equal(t, first.Score, again.Score, "same score: the place did not move")
+		require.EqualValues(t, 1, again.Position)
+		require.EqualValues(t, 2, again.Waiting, "no second place")
 	})
 }

@@ -2,16 +2,16 @@ package queue
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/waitroom/waitroom/internal/luascript"
 )
 
 // epochMS is the zero of line scores (2025-01-01T00:00:00Z); see lib.lua.
@@ -87,9 +87,6 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 	return s
 }
 
-// Redis is the client the store runs on (for a subscriber of room events).
-func (s *Store) Redis() redis.UniversalClient { return s.rdb }
-
 // Ping reports whether Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
 	return storeErr("ping", s.rdb.Ping(ctx).Err())
@@ -114,18 +111,14 @@ func (s *Store) PutRoom(ctx context.Context, room string, patch ConfigPatch) (Co
 	args = append(args, defFields...)
 	args = append(args, patch.fields()...)
 	k := roomKeys(room)
-	res, err := s.sc.putRoom.Run(ctx, s.rdb, k.all(), args...).Slice()
+	res, err := luascript.Do[putRoomReply](ctx, s.rdb, s.sc.putRoom, k.all(), args...)
 	if err != nil {
 		return Config{}, false, storeErr("put room", err)
 	}
 	if err := s.rdb.SAdd(ctx, roomsKey, room).Err(); err != nil {
 		return Config{}, false, storeErr("index room", err)
 	}
-	h := map[string]string{}
-	for i := 1; i+1 < len(res); i += 2 {
-		h[fmt.Sprint(res[i])] = fmt.Sprint(res[i+1])
-	}
-	return configFromHash(room, h), res[0].(int64) == 1, nil
+	return configFromHash(room, res.Config), res.Created, nil
 }
 
 // fields are the patch's set fields as hash field/value pairs.
@@ -239,14 +232,8 @@ func (s *Store) DeleteRoom(ctx context.Context, room string) error {
 	if err := s.rdb.SRem(ctx, roomsKey, room).Err(); err != nil {
 		return storeErr("delete room", err)
 	}
-	n, err := s.sc.deleteRoom.Run(ctx, s.rdb, roomKeys(room).all()).Int64()
-	if err != nil {
-		return storeErr("delete room", err)
-	}
-	if n < 0 {
-		return ErrRoomNotFound
-	}
-	return nil
+	_, err := luascript.Do[deleteRoomReply](ctx, s.rdb, s.sc.deleteRoom, roomKeys(room).all())
+	return storeErr("delete room", err)
 }
 
 // ---- tickets --------------------------------------------------------------
@@ -337,13 +324,12 @@ func (s *Store) Join(ctx context.Context, room string, req JoinRequest) (st Stat
 			return Status{}, false, ErrPowUsed
 		}
 	}
-	res, err := s.sc.join.Run(ctx, s.hot, roomKeys(room).all(),
-		NewTicket(), req.Ticket, req.User, shuffleKey(), NewAdmissionID(), req.PowID, powExp).Slice()
+	res, err := luascript.Do[statusReply](ctx, s.hot, s.sc.join, roomKeys(room).all(),
+		NewTicket(), req.Ticket, req.User, shuffleKey(), NewAdmissionID(), req.PowID, powExp)
 	if err != nil {
 		return Status{}, false, storeErr("join", err)
 	}
-	st, err = parseStatus(room, res)
-	return st, err == nil && res[0].(int64) == 1, err
+	return res.status(room), res.Created, nil
 }
 
 // Status returns where a ticket stands and records the visitor as present.
@@ -355,61 +341,39 @@ func (s *Store) Status(ctx context.Context, room, ticket string) (Status, error)
 	if !ValidTicket(ticket) {
 		return Status{}, ErrTicketNotFound
 	}
-	res, err := s.sc.status.Run(ctx, s.hot, roomKeys(room).all(), ticket).Slice()
+	res, err := luascript.Do[statusReply](ctx, s.hot, s.sc.status, roomKeys(room).all(), ticket)
 	if err != nil {
 		return Status{}, storeErr("status", err)
 	}
-	return parseStatus(room, res)
+	return res.status(room), nil
 }
 
-// parseStatus reads the status reply of lib.lua.
-func parseStatus(room string, res []any) (Status, error) {
-	switch code := res[0].(int64); code {
-	case -1:
-		return Status{}, ErrRoomNotFound
-	case -2:
-		return Status{}, ErrTicketNotFound
-	case -3:
-		return Status{}, ErrRoomClosed
-	case -4:
-		return Status{}, ErrUserRequired
-	case -5:
-		return Status{}, ErrPowRequired
-	case -6:
-		return Status{}, ErrPowUsed
-	}
-	if len(res) < 15 {
-		return Status{}, fmt.Errorf("status: short reply (%d fields)", len(res))
-	}
-	i := func(n int) int64 { v, _ := res[n].(int64); return v }
-	str := func(n int) string { v, _ := res[n].(string); return v }
-	score, _ := strconv.ParseInt(str(5), 10, 64)
+// status is the Status the reply stands for.
+func (r statusReply) status(room string) Status {
 	st := Status{
 		Room:     room,
-		Ticket:   str(1),
-		State:    State(str(2)),
-		Position: i(3),
-		Waiting:  i(4),
-		Score:    score,
-		Version:  i(6),
-		User:     str(8),
-		Now:      time.UnixMilli(i(11)).UTC(),
-	}
-	if st.State == StateAdmitted {
-		st.AdmissionID = str(14)
+		Ticket:   r.Ticket,
+		State:    r.State,
+		Position: r.Position,
+		Waiting:  r.Waiting,
+		Score:    r.Score,
+		Version:  r.Version,
+		User:     r.User,
+		Now:      time.UnixMilli(r.Now).UTC(),
 	}
 	switch st.State {
 	case StateAdmitted:
-		st.AdmissionEnds = time.UnixMilli(i(7)).UTC()
+		st.AdmissionID = r.AdmissionID
+		st.AdmissionEnds = time.UnixMilli(r.AdmissionEnds).UTC()
 	case StatePrequeue:
-		if ms := i(12); ms > 0 {
-			t := time.UnixMilli(ms).UTC()
+		if r.OpensAt > 0 {
+			t := time.UnixMilli(r.OpensAt).UTC()
 			st.OpensAt = &t
 		}
 	case StateWaiting:
-		st.ETA = eta(st.Position, i(9), i(10), i(11), i(13))
+		st.ETA = eta(st.Position, r.AdmittedLastMinute, r.FirstAdmitMS, r.Now, r.IntervalMS)
 	}
-	return st, nil
+	return st
 }
 
 // eta estimates the wait of the visitor at position from the admissions of
@@ -448,17 +412,8 @@ func (s *Store) leave(ctx context.Context, room, ticket, reason string) error {
 	if !ValidTicket(ticket) {
 		return ErrTicketNotFound
 	}
-	n, err := s.sc.leave.Run(ctx, s.rdb, roomKeys(room).all(), ticket, reason).Int64()
-	if err != nil {
-		return storeErr("leave", err)
-	}
-	switch n {
-	case -1:
-		return ErrRoomNotFound
-	case -2:
-		return ErrTicketNotFound
-	}
-	return nil
+	_, err := luascript.Do[leaveReply](ctx, s.rdb, s.sc.leave, roomKeys(room).all(), ticket, reason)
+	return storeErr("leave", err)
 }
 
 // touchBatch bounds one touch script call, so a server with 100 000 sockets
@@ -480,12 +435,8 @@ func (s *Store) Touch(ctx context.Context, room string, tickets []string) error 
 			args[i] = t
 		}
 		tickets = tickets[n:]
-		res, err := s.sc.touch.Run(ctx, s.rdb, k, args...).Int64()
-		if err != nil {
+		if _, err := luascript.Do[touchReply](ctx, s.rdb, s.sc.touch, k, args...); err != nil {
 			return storeErr("touch", err)
-		}
-		if res < 0 {
-			return ErrRoomNotFound
 		}
 	}
 	return nil
@@ -499,14 +450,25 @@ func (s *Store) Tick(ctx context.Context, room string) (Event, error) {
 		return Event{}, ErrInvalidRoom
 	}
 	res, err := s.sc.tick.Run(ctx, s.rdb, roomKeys(room).all(),
-		s.opt.MaxEndedPerTick, s.opt.MaxAbandonedPerTick, admissionIDPrefix()).Slice()
+		s.opt.MaxEndedPerTick, s.opt.MaxAbandonedPerTick, admissionIDPrefix())
 	if err != nil {
 		return Event{}, storeErr("tick", err)
 	}
-	if res[0].(int64) < 0 {
-		return Event{}, ErrRoomNotFound
+	// tick.lua answers {1, event json}, or {-1}: the room is gone.
+	a, _ := res.([]any)
+	if len(a) == 1 {
+		if code, ok := a[0].(int64); ok && code < 0 {
+			return Event{}, ErrRoomNotFound
+		}
 	}
-	payload, _ := res[1].(string)
+	var payload string
+	ok := len(a) == 2
+	if ok {
+		payload, ok = a[1].(string)
+	}
+	if !ok {
+		return Event{}, fmt.Errorf("tick: %w: %v", luascript.ErrBadReply, res)
+	}
 	return ParseEvent([]byte(payload))
 }
 
@@ -546,25 +508,21 @@ func (s *Store) Positions(ctx context.Context, room string, tickets []string) (P
 			valid = append(valid, t)
 		}
 	}
-	res, err := s.sc.positions.Run(ctx, s.rdb, roomKeys(room).all(), args...).Slice()
+	res, err := luascript.Do[positionsReply](ctx, s.rdb, s.sc.positions, roomKeys(room).all(), args...)
 	if err != nil {
 		return Positions{}, storeErr("positions", err)
 	}
-	if res[0].(int64) < 0 {
-		return Positions{}, ErrRoomNotFound
+	if len(res.Tickets) != len(valid) {
+		return Positions{}, fmt.Errorf("positions: %w: %d tickets for %d asked", luascript.ErrBadReply, len(res.Tickets), len(valid))
 	}
-	out := Positions{Version: res[0].(int64), Waiting: res[1].(int64), Now: time.UnixMilli(res[2].(int64)).UTC()}
+	out := Positions{Version: res.Version, Waiting: res.Waiting, Now: time.UnixMilli(res.Now).UTC()}
 	for i, t := range valid {
-		row, _ := res[3+i].([]any)
-		if len(row) < 6 {
-			return Positions{}, errors.New("positions: short reply")
-		}
-		score, _ := strconv.ParseInt(fmt.Sprint(row[2]), 10, 64)
-		tp := TicketPosition{Ticket: t, State: State(fmt.Sprint(row[0])), Position: row[1].(int64), Score: score}
+		row := res.Tickets[i]
+		tp := TicketPosition{Ticket: t, State: row.State, Position: row.Position, Score: row.Score}
 		if tp.State == StateAdmitted {
-			tp.AdmissionEnds = time.UnixMilli(row[3].(int64)).UTC()
-			tp.AdmissionID, _ = row[4].(string)
-			tp.User, _ = row[5].(string)
+			tp.AdmissionEnds = time.UnixMilli(row.AdmissionEnds).UTC()
+			tp.AdmissionID = row.AdmissionID
+			tp.User = row.User
 		}
 		out.Tickets = append(out.Tickets, tp)
 	}
@@ -611,17 +569,11 @@ func (s *Store) LiveAdmission(ctx context.Context, room, admissionID string) (Ac
 	if admissionID == "" || len(admissionID) > maxAdmissionIDLen {
 		return ActiveAdmission{}, ErrAdmissionEnded
 	}
-	res, err := s.sc.admission.Run(ctx, s.rdb, roomKeys(room).all(), admissionID).Slice()
+	res, err := luascript.Do[admissionReply](ctx, s.rdb, s.sc.admission, roomKeys(room).all(), admissionID)
 	if err != nil {
 		return ActiveAdmission{}, storeErr("live admission", err)
 	}
-	if code, _ := res[0].(int64); code != 1 || len(res) < 4 {
-		return ActiveAdmission{}, ErrAdmissionEnded
-	}
-	ticket, _ := res[1].(string)
-	ends, _ := res[2].(int64)
-	user, _ := res[3].(string)
-	return ActiveAdmission{ID: admissionID, Ticket: ticket, User: user, Ends: time.UnixMilli(ends).UTC()}, nil
+	return ActiveAdmission{ID: admissionID, Ticket: res.Ticket, User: res.User, Ends: time.UnixMilli(res.Ends).UTC()}, nil
 }
 
 // CountChallenge records that the client at addr (an address key: IPv4, or
@@ -636,25 +588,11 @@ func (s *Store) CountChallenge(ctx context.Context, room, addr string) (powWork 
 	if addr == "" || len(addr) > 64 {
 		return 0, 0, fmt.Errorf("count challenge: bad address key %q", addr)
 	}
-	raw, err := s.sc.challenge.Run(ctx, s.rdb, roomKeys(room).all(), addr).Text()
+	res, err := luascript.Do[challengeReply](ctx, s.rdb, s.sc.challenge, roomKeys(room).all(), addr)
 	if err != nil {
 		return 0, 0, storeErr("count challenge", err)
 	}
-	var r struct {
-		Found   *bool  `json:"found"`
-		PowWork *int   `json:"pow_work"`
-		Recent  *int64 `json:"recent"`
-	}
-	if err := json.Unmarshal([]byte(raw), &r); err != nil || r.Found == nil {
-		return 0, 0, fmt.Errorf("count challenge: unexpected reply %q", raw)
-	}
-	if !*r.Found {
-		return 0, 0, ErrRoomNotFound
-	}
-	if r.PowWork == nil || r.Recent == nil {
-		return 0, 0, fmt.Errorf("count challenge: unexpected reply %q", raw)
-	}
-	return *r.PowWork, *r.Recent, nil
+	return res.PowWork, res.Recent, nil
 }
 
 // ---- stats ----------------------------------------------------------------
@@ -681,26 +619,21 @@ func (s *Store) Stats(ctx context.Context, room string) (Stats, error) {
 	if !ValidRoomID(room) {
 		return Stats{}, ErrInvalidRoom
 	}
-	res, err := s.sc.stats.Run(ctx, s.rdb, roomKeys(room).all()).Slice()
+	res, err := luascript.Do[statsReply](ctx, s.rdb, s.sc.stats, roomKeys(room).all())
 	if err != nil {
 		return Stats{}, storeErr("stats", err)
 	}
-	if res[0].(int64) < 0 {
-		return Stats{}, ErrRoomNotFound
-	}
-	i := func(n int) int64 { v, _ := res[n].(int64); return v }
-	head, _ := strconv.ParseInt(fmt.Sprint(res[5]), 10, 64)
 	st := Stats{
-		Waiting:            i(1),
-		Admitted:           i(2),
-		AdmittedTotal:      i(3),
-		AdmittedLastMinute: i(4),
-		Now:                time.UnixMilli(i(6)).UTC(),
-		Prequeue:           i(7),
-		Version:            i(9),
+		Waiting:            res.Waiting,
+		Admitted:           res.Admitted,
+		AdmittedTotal:      res.AdmittedTotal,
+		AdmittedLastMinute: res.AdmittedLastMinute,
+		Now:                time.UnixMilli(res.Now).UTC(),
+		Prequeue:           res.Prequeue,
+		Version:            res.Version,
 	}
-	if head > 0 {
-		st.OldestWait = max(st.Now.Sub(ArrivalTime(head)), 0)
+	if res.Head > 0 {
+		st.OldestWait = max(st.Now.Sub(ArrivalTime(res.Head)), 0)
 	}
 	return st, nil
 }

@@ -4,14 +4,15 @@
 -- of anyone (KEYS as in lib.lua).
 -- ARGV[1] visitor
 -- ARGV[2] seat id
--- Returns 1 a booking was cancelled; 2 a hold was released; -1 the seat is
--- not in the map; -4 the visitor neither holds nor booked it.
+-- Returns {freed = 'booking'} a booking was cancelled, {freed = 'hold'} a
+-- hold was released; or refuses SEAT_NOT_FOUND (not in the map),
+-- BOOKING_NOT_FOUND (the visitor neither holds nor booked it).
 local visitor, seat = ARGV[1], ARGV[2]
 local now = now_ms()
 sweep(now)
-if not redis.call('ZSCORE', K.seats, seat) then return -1 end
+if not redis.call('ZSCORE', K.seats, seat) then return answer(SEAT_NOT_FOUND) end
 local kind, _, owner = live(seat, now)
-if not kind or owner ~= visitor then return -4 end
+if not kind or owner ~= visitor then return answer(BOOKING_NOT_FOUND) end
 free(seat, visitor)
-if kind == 'b' then return 1 end
-return 2
+if kind == 'b' then return answer({freed = 'booking'}) end
+return answer({freed = 'hold'})

@@ -4,12 +4,13 @@
 -- wr:{room}:seats:stage:<upload> (KEYS as in lib.lua).
 -- ARGV[1] upload id
 -- ARGV[2] number of seats the upload must hold (0 empties the map)
--- Returns the number of live holds and bookings released, or -1 when the
--- upload does not hold ARGV[2] seats (it expired, or a chunk is missing).
+-- Returns {released = the number of live holds and bookings released}, or
+-- refuses UPLOAD_INCOMPLETE when the upload does not hold ARGV[2] seats (it
+-- expired, or a chunk is missing).
 local now = now_ms()
 local stage = PREFIX .. 'stage:' .. ARGV[1]
 local want = tonumber(ARGV[2])
-if redis.call('ZCARD', stage) ~= want then return -1 end
+if redis.call('ZCARD', stage) ~= want then return answer(UPLOAD_INCOMPLETE) end
 local released = 0
 local taken = redis.call('HGETALL', K.taken)
 for i = 1, #taken, 2 do
@@ -26,4 +27,4 @@ if want > 0 then
   redis.call('RENAME', stage, K.seats)
   redis.call('PERSIST', K.seats)
 end
-return released
+return answer({released = released})

@@ -24,6 +24,18 @@
 local K = {seats = KEYS[1], taken = KEYS[2], holds = KEYS[3]}
 local PREFIX = K.seats .. ':' -- "wr:{room}:seats:"
 
+-- Every script answers with one cjson object: its result, or {err = code}
+-- when it refuses. errors.go maps each code to a named error.
+local SEAT_NOT_FOUND, SEAT_UNAVAILABLE, LIMIT_REACHED = 'seat_not_found', 'seat_unavailable', 'limit_reached'
+local HOLD_REQUIRED, BOOKING_NOT_FOUND = 'hold_required', 'booking_not_found'
+local UPLOAD_INCOMPLETE = 'upload_incomplete'
+
+-- answer encodes a script's reply: a table, or a refusal's code.
+local function answer(r)
+  if type(r) == 'string' then return cjson.encode({err = r}) end
+  return cjson.encode(r)
+end
+
 -- SWEEP bounds the ended holds one call frees, so a call never stalls Redis.
 local SWEEP = 100
 

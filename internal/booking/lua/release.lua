@@ -2,7 +2,7 @@
 -- Touches: taken, holds, the visitor's mine set, and ended holds of anyone
 -- (KEYS as in lib.lua).
 -- ARGV[1] visitor
--- Returns the number of holds released.
+-- Returns {released = the number of holds released}.
 local visitor = ARGV[1]
 local now = now_ms()
 sweep(now)
@@ -16,4 +16,4 @@ for _, seat in ipairs(redis.call('SMEMBERS', mine_key(visitor))) do
     redis.call('SREM', mine_key(visitor), seat)
   end
 end
-return n
+return answer({released = n})

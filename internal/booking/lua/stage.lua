@@ -7,7 +7,7 @@
 -- ARGV[2] index of the chunk's first seat in the whole map
 -- ARGV[3] lifetime of the upload, ms
 -- ARGV[4..] seat ids
--- Returns the number of seats staged so far.
+-- Returns {staged = the number of seats staged so far}.
 local key = PREFIX .. 'stage:' .. ARGV[1]
 local first = tonumber(ARGV[2])
 local args = {}
@@ -21,4 +21,4 @@ for i = 4, #ARGV do
 end
 if #args > 0 then redis.call('ZADD', key, unpack(args)) end
 redis.call('PEXPIRE', key, ARGV[3])
-return redis.call('ZCARD', key)
+return answer({staged = redis.call('ZCARD', key)})

@@ -14,21 +14,26 @@
 --         the caller waits for the due time; an earlier one is put back
 -- ARGV[5] keep_ms: how long the fence outlives its next due time unclaimed
 --         (then the watchdog has long re-seeded; the key just cleans itself)
--- Returns {1, wait_ms, ticks, next_ms}: claimed. The caller waits wait_ms,
---           runs `ticks` ticks interval_ms apart (several when the interval
---           is under a second: those due within the second), then sends
---           message seq+1 to arrive next_ms after now;
---         {2, wait_ms}: the expected message but too early (the interval was
---           longer than SQS can delay): make it visible again in wait_ms;
---         {0}: stale or duplicate: no loop, another gen or another seq.
+-- Returns cjson {outcome, wait_ms, ticks, next_ms}, outcome one of
+--   CLAIMED: the caller waits wait_ms, runs `ticks` ticks interval_ms apart
+--     (several when the interval is under a second: those due within the
+--     second), then sends message seq+1 to arrive next_ms after now;
+--   EARLY: the expected message but too early (the interval was longer than
+--     SQS can delay): make it visible again in wait_ms;
+--   STALE: stale or duplicate: no loop, another gen or another seq.
+-- Fields an outcome does not use are 0.
+local CLAIMED, EARLY, STALE = 'claimed', 'early', 'stale'
+local function answer(outcome, wait, ticks, nxt)
+  return cjson.encode({outcome = outcome, wait_ms = wait or 0, ticks = ticks or 0, next_ms = nxt or 0})
+end
 local now = now_ms()
 local h = redis.call('HMGET', KEYS[1], 'gen', 'seq', 'due')
 if not h[1] or tonumber(h[1]) ~= tonumber(ARGV[1]) or tonumber(h[2]) ~= tonumber(ARGV[2]) then
-  return {0}
+  return answer(STALE)
 end
 local iv, hold, keep = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local due = tonumber(h[3]) or now
-if due - now > hold then return {2, due - now} end
+if due - now > hold then return answer(EARLY, due - now) end
 -- Far behind (a redelivery after a crash, say): tick now, no catch-up burst.
 if due < now - math.max(iv, 1000) then due = now end
 local ticks = 1
@@ -37,4 +42,4 @@ if iv < 1000 then ticks = math.floor(1000 / iv) end
 local nxt = due + ticks * iv
 redis.call('HSET', KEYS[1], 'seq', fmt(tonumber(h[2]) + 1), 'due', fmt(nxt), 'beat', fmt(now))
 redis.call('PEXPIRE', KEYS[1], math.max(nxt - now, 0) + keep)
-return {1, math.max(due - now, 0), ticks, nxt - now}
+return answer(CLAIMED, math.max(due - now, 0), ticks, nxt - now)

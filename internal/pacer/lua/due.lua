@@ -7,9 +7,9 @@
 -- ARGV[1] interval_ms of the room now
 -- ARGV[2] keep_ms: how long the key outlives its due time (a deleted room's
 --         timer cleans itself)
--- Returns {1, next_ms}: the caller ticks now; the next is due in next_ms
---           (0 or less: at once, catching up);
---         {0, wait_ms}: not yet; due in wait_ms.
+-- Returns cjson {due = true, next_ms}: the caller ticks now; the next is due
+--           in next_ms (0 or less: at once, catching up);
+--         {due = false, next_ms}: not yet; due in next_ms.
 local now = now_ms()
 local iv, keep = tonumber(ARGV[1]), tonumber(ARGV[2])
 local h = redis.call('HMGET', KEYS[1], 'due', 'last')
@@ -18,7 +18,7 @@ local nxt = now + iv
 if due and last then
   -- A shortened interval holds at once: due one new interval after the last.
   local at = math.min(due, last + iv)
-  if now < at then return {0, at - now} end
+  if now < at then return cjson.encode({due = false, next_ms = at - now}) end
   -- Anchored on the due time so poll latency never accumulates, and a tick
   -- late by up to a second (a busy host) is caught up; a room that fell
   -- further behind (no process ran) goes on from now, without a burst.
@@ -26,4 +26,4 @@ if due and last then
 end
 redis.call('HSET', KEYS[1], 'due', fmt(nxt), 'last', fmt(now))
 redis.call('PEXPIRE', KEYS[1], math.max(nxt - now, 0) + keep)
-return {1, nxt - now}
+return cjson.encode({due = true, next_ms = nxt - now})

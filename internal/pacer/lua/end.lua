@@ -3,10 +3,11 @@
 -- and a new loop seeded meanwhile).
 -- KEYS[1] wr:{room}:loop (fields in claim.lua)
 -- ARGV[1] gen of the loop that found its room gone
--- Returns 1 when the fence was removed, 0 when it was not this loop's.
+-- Returns cjson {ended = true} when the fence was removed, {ended = false}
+-- when it was not this loop's.
 local gen = redis.call('HGET', KEYS[1], 'gen')
 if gen and tonumber(gen) == tonumber(ARGV[1]) then
   redis.call('DEL', KEYS[1])
-  return 1
+  return cjson.encode({ended = true})
 end
-return 0
+return cjson.encode({ended = false})

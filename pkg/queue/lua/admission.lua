@@ -5,13 +5,13 @@
 -- Touches (reads only, but for recording the arrival: history.lua):
 -- adm, aid, byaid, users (KEYS as in lib.lua).
 -- ARGV[1] admission id (the token's jti)
--- Returns {1, ticket, admission end ms, user ('' if none)} while live,
--- else {0}.
+-- Returns {ticket, ends = admission end ms, user ('' if none)} while live,
+-- else refuses ADMISSION_ENDED.
 local ticket = redis.call('HGET', K.byaid, ARGV[1])
-if not ticket then return {0} end
+if not ticket then return answer(ADMISSION_ENDED) end
 local e = redis.call('ZSCORE', K.adm, ticket)
 if e and tonumber(e) > now_ms() and redis.call('HGET', K.aid, ticket) == ARGV[1] then
   arrived(ARGV[1])
-  return {1, ticket, tonumber(e), redis.call('HGET', K.users, ticket) or ''}
+  return answer({ticket = ticket, ends = tonumber(e), user = redis.call('HGET', K.users, ticket) or ''})
 end
-return {0}
+return answer(ADMISSION_ENDED)

@@ -4,10 +4,10 @@
 -- Touches: cfg (reads), wr:{room}:powaddr:<address>:<10 s slot> (counters
 -- that expire after 70 s).
 -- ARGV[1] the address key (an IPv4 address, or an IPv6 /64)
--- Returns cjson {found = false} for a missing room, else {found = true,
--- pow_work = the room's puzzle size, recent = challenges in the last 60 s}.
+-- Returns {pow_work = the room's puzzle size, recent = challenges in the
+-- last 60 s}, or refuses ROOM_NOT_FOUND.
 local cfg = load_cfg()
-if not cfg then return cjson.encode({found = false}) end
+if not cfg then return answer(ROOM_NOT_FOUND) end
 local recent = 0
 if cfg.pow_work > 0 then
   local slot = math.floor(now_ms() / 10000)
@@ -16,4 +16,4 @@ if cfg.pow_work > 0 then
   redis.call('INCR', base .. slot)
   redis.call('PEXPIRE', base .. slot, 70000)
 end
-return cjson.encode({found = true, pow_work = cfg.pow_work, recent = recent})
+return answer({pow_work = cfg.pow_work, recent = recent})

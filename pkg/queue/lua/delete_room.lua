@@ -2,10 +2,10 @@
 -- 'deleted' event first, so visitors learn why (room_deleted).
 -- Touches: every key of lib.lua and the line generations (UNLINK, so a large
 -- line is freed in the background and Redis does not stall).
--- Returns 1, or -1 when the room did not exist.
-if redis.call('EXISTS', K.cfg) == 0 then return -1 end
+-- Returns {deleted = true}, or refuses ROOM_NOT_FOUND.
+if redis.call('EXISTS', K.cfg) == 0 then return answer(ROOM_NOT_FOUND) end
 publish({k = 'deleted'})
 for _, id in ipairs(gen_ids()) do redis.call('UNLINK', gen_key(id)) end
 redis.call('UNLINK', K.cfg, K.pre, K.adm, K.gens, K.clock, K.ver, K.users, K.byuser, K.rate, K.stats,
   K.aid, K.byaid, K.preseen)
-return 1
+return answer({deleted = true})

@@ -10,14 +10,14 @@
 -- ARGV[6] id of the visitor's solved proof of work ('' if none); the caller
 --         checked the solution, this script makes it single-use
 -- ARGV[7] when that proof of work expires (unix ms)
--- Returns the status reply of lib.lua with code 1 (new ticket) or 0 (the
--- same ticket as before), or {-1} room not found, {-3} room closed,
--- {-4} user required, {-5} proof of work required, {-6} proof of work used.
+-- Returns the status reply of lib.lua, created true (a new ticket) or false
+-- (the same ticket as before), or refuses ROOM_NOT_FOUND, ROOM_CLOSED,
+-- USER_REQUIRED, POW_REQUIRED, POW_USED.
 --
 -- The mode decision and the enqueue are one script, so two joiners can never
 -- both take the last free place.
 local cfg = load_cfg()
-if not cfg then return {-1} end
+if not cfg then return answer(ROOM_NOT_FOUND) end
 local now = now_ms()
 open_prequeue(cfg, now)
 
@@ -25,23 +25,23 @@ local given, user, pow = ARGV[2], ARGV[3], ARGV[6]
 -- The new ticket is 128 random bits: finding it here means this very join
 -- already ran and its reply was lost (the client retried after a network
 -- error). Answer as the first run did, so a retry never moves the place.
-if locate(gen_ids(), ARGV[1], now) then return status(cfg, now, ARGV[1], 1) end
+if locate(gen_ids(), ARGV[1], now) then return answer(status(cfg, now, ARGV[1], true)) end
 -- A ticket still waiting, in the pre-queue or admitted keeps its place
 -- (a page refresh) with no new proof of work; a verified user keeps the one
 -- place they have, on any device. Nobody else gets a ticket back.
-if given ~= '' and locate(gen_ids(), given, now) then return status(cfg, now, given, 0) end
+if given ~= '' and locate(gen_ids(), given, now) then return answer(status(cfg, now, given, false)) end
 if user ~= '' then
   local held = redis.call('HGET', K.byuser, user)
-  if held and locate(gen_ids(), held, now) then return status(cfg, now, held, 0) end
+  if held and locate(gen_ids(), held, now) then return answer(status(cfg, now, held, false)) end
 end
-if cfg.mode == 'reject' then return {-3} end
-if cfg.require_user and user == '' then return {-4} end
+if cfg.mode == 'reject' then return answer(ROOM_CLOSED) end
+if cfg.require_user and user == '' then return answer(USER_REQUIRED) end
 if cfg.pow_work > 0 then
-  if pow == '' then return {-5} end
+  if pow == '' then return answer(POW_REQUIRED) end
   -- SET NX is the single use: the key lives until the challenge expires, on
   -- the room's slot, so every instance sees it.
   local ok = redis.call('SET', PREFIX .. 'pow:' .. pow, '1', 'NX', 'PXAT', ARGV[7])
-  if not ok then return {-6} end
+  if not ok then return answer(POW_USED) end
 end
 
 local ticket = ARGV[1]
@@ -55,7 +55,7 @@ history_count(now, 'ar', 1)
 if before_open(cfg, now) then
   redis.call('ZADD', K.pre, ARGV[4], ticket)
   redis.call('ZADD', K.preseen, now, ticket)
-  return reply(cfg, now, 1, ticket, 'prequeue', 0, redis.call('ZCARD', K.pre), '0', 0, user)
+  return answer(reply(cfg, now, true, ticket, 'prequeue', 0, redis.call('ZCARD', K.pre), '0', 0, user))
 end
 local ids = gen_ids()
 local waiting = waiting_count(ids)
@@ -64,9 +64,9 @@ if not cfg.paused and (cfg.mode == 'passthrough' or (cfg.mode == 'auto' and wait
   local ends = admit(cfg, now, ticket, ARGV[5])
   count_admissions(now, 1)
   history_admit_one(now, ARGV[5])
-  return reply(cfg, now, 1, ticket, 'admitted', 0, waiting, '0', ends, user, ARGV[5])
+  return answer(reply(cfg, now, true, ticket, 'admitted', 0, waiting, '0', ends, user, ARGV[5]))
 end
 local score = next_scores(now, 1)
 redis.call('ZADD', gen_key(current_gen(cfg, now)), fmt(score), ticket)
 -- Scores only grow, so the newcomer is last: its position is the line's length.
-return reply(cfg, now, 1, ticket, 'waiting', waiting + 1, waiting + 1, fmt(score), 0, user)
+return answer(reply(cfg, now, true, ticket, 'waiting', waiting + 1, waiting + 1, fmt(score), 0, user))

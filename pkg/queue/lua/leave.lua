@@ -6,14 +6,14 @@
 -- ARGV[1] ticket
 -- ARGV[2] reason published for an admission that ends: 'left' for a visitor
 --         who leaves, 'admission_ended' for a checkout.
--- Returns 1, or -1 room not found, -2 ticket not found.
+-- Returns {left = true}, or refuses ROOM_NOT_FOUND, TICKET_NOT_FOUND.
 local cfg = load_cfg()
-if not cfg then return -1 end
+if not cfg then return answer(ROOM_NOT_FOUND) end
 local now = now_ms()
 local ticket = ARGV[1]
 local ids = gen_ids()
 local state, a, id = locate(ids, ticket, now)
-if not state then return -2 end
+if not state then return answer(TICKET_NOT_FOUND) end
 if state == 'admitted' then
   redis.call('ZREM', K.adm, ticket)
   end_admission(ticket)
@@ -29,4 +29,4 @@ else
   publish({k = 'leave', r = {{t = ticket, r = 'left'}}, w = waiting_count(ids)})
 end
 history_leave(now, state)
-return 1
+return answer({left = true})

@@ -35,6 +35,18 @@ local K = {cfg = KEYS[1], pre = KEYS[2], adm = KEYS[3], gens = KEYS[4], clock = 
   aid = KEYS[11], byaid = KEYS[12], preseen = KEYS[13]}
 local PREFIX = string.sub(K.cfg, 1, -4) -- "wr:{room}:"
 
+-- Every script answers with one cjson object: its result, or {err = code}
+-- when it refuses. errors.go maps each code to a named error.
+local ROOM_NOT_FOUND, TICKET_NOT_FOUND, ROOM_CLOSED = 'room_not_found', 'ticket_not_found', 'room_closed'
+local USER_REQUIRED, POW_REQUIRED, POW_USED = 'user_required', 'pow_required', 'pow_used'
+local ADMISSION_ENDED = 'admission_ended'
+
+-- answer encodes a script's reply: a table, or a refusal's code.
+local function answer(r)
+  if type(r) == 'string' then return cjson.encode({err = r}) end
+  return cjson.encode(r)
+end
+
 -- Line scores. score = (ms since EPOCH) * 4096 + tiebreak, handed out by a
 -- hybrid logical clock in K.clock: a joiner gets max(now * 4096, last + 1),
 -- the second branch being an INCR. So scores are strictly increasing in the
@@ -243,25 +255,27 @@ local function open_prequeue(cfg, now)
   return true
 end
 
--- reply is the status reply shared by join and status:
--- {code, ticket, state, position, waiting, score, ver, admission_end, user,
---  admitted_last_minute, first_admit_ms, now, opens_at, interval_ms,
---  admission_id}
+-- reply is the status reply shared by join and status (statusReply in
+-- store.go); created says the ticket is new. score is a string: it passes
+-- cjson's 14 digits.
 -- The rate comes from the last tick's figure (cached in K.stats), not a
 -- 60-field sum per request; older than a minute means nothing was measured.
-local function reply(cfg, now, code, ticket, state, pos, waiting, score, ends, user, aid)
+local function reply(cfg, now, created, ticket, state, pos, waiting, score, ends, user, aid)
   local r = redis.call('HMGET', K.stats, 'first_admit_ms', 'lastmin', 'lastmin_at')
   local lastmin = 0
   if r[3] and now - tonumber(r[3]) <= 60000 then lastmin = tonumber(r[2]) end
-  return {code, ticket, state, pos, waiting, score, tonumber(redis.call('GET', K.ver) or '0'), ends,
-    user, lastmin, tonumber(r[1] or '0'), now, cfg.opens_at, cfg.interval, aid or ''}
+  return {created = created, ticket = ticket, state = state, position = pos, waiting = waiting,
+    score = score, version = tonumber(redis.call('GET', K.ver) or '0'), admission_ends = ends,
+    user = user, admitted_last_minute = lastmin, first_admit_ms = tonumber(r[1] or '0'), now = now,
+    opens_at = cfg.opens_at, interval_ms = cfg.interval, admission_id = aid or ''}
 end
 
--- status looks a ticket up and answers with reply, recording presence.
-local function status(cfg, now, ticket, code)
+-- status looks a ticket up and answers with reply, recording presence, or
+-- TICKET_NOT_FOUND.
+local function status(cfg, now, ticket, created)
   local ids = gen_ids()
   local state, a, id = locate(ids, ticket, now)
-  if not state then return {-2} end
+  if not state then return TICKET_NOT_FOUND end
   local pos, score, ends, aid = 0, '0', 0, ''
   local waiting
   if state == 'waiting' then
@@ -276,7 +290,7 @@ local function status(cfg, now, ticket, code)
     waiting = redis.call('ZCARD', K.pre)
   end
   waiting = waiting or waiting_count(ids)
-  return reply(cfg, now, code, ticket, state, pos, waiting, score, ends, redis.call('HGET', K.users, ticket) or '', aid)
+  return reply(cfg, now, created, ticket, state, pos, waiting, score, ends, redis.call('HGET', K.users, ticket) or '', aid)
 end
 
 -- ---- end of lib.lua; the script follows ----

@@ -4,23 +4,27 @@
 -- Touches: cfg, pre, adm, aid, users, gens, the line generations, ver (KEYS
 -- as in lib.lua).
 -- ARGV[1..n] tickets
--- Returns {ver, waiting, now, {state, position, score, admission_end,
--- admission id, user} per ticket}, state '' for a ticket that is gone; or
--- {-1} for a missing room.
+-- Returns {version, waiting, now, tickets = {state, position, score,
+-- admission_ends, admission_id, user} per ticket in ARGV's order}, state ''
+-- for a ticket that is gone; or refuses ROOM_NOT_FOUND.
 local cfg = load_cfg()
-if not cfg then return {-1} end
+if not cfg then return answer(ROOM_NOT_FOUND) end
 local now = now_ms()
 local ids = gen_ids()
-local out = {tonumber(redis.call('GET', K.ver) or '0'), waiting_count(ids), now}
+local out = {version = tonumber(redis.call('GET', K.ver) or '0'), waiting = waiting_count(ids), now = now,
+  tickets = {}}
+local function row(state, pos, score, ends, aid, user)
+  return {state = state, position = pos, score = score, admission_ends = ends, admission_id = aid, user = user}
+end
 for _, ticket in ipairs(ARGV) do
   local state, a = locate(ids, ticket, now)
   if state == 'waiting' then
-    out[#out + 1] = {state, position(ids, a), fmt(a), 0, '', ''}
+    out.tickets[#out.tickets + 1] = row(state, position(ids, a), fmt(a), 0, '', '')
   elseif state == 'admitted' then
-    out[#out + 1] = {state, 0, '0', a, redis.call('HGET', K.aid, ticket) or '',
-      redis.call('HGET', K.users, ticket) or ''}
+    out.tickets[#out.tickets + 1] = row(state, 0, '0', a, redis.call('HGET', K.aid, ticket) or '',
+      redis.call('HGET', K.users, ticket) or '')
   else
-    out[#out + 1] = {state or '', 0, '0', 0, '', ''}
+    out.tickets[#out.tickets + 1] = row(state or '', 0, '0', 0, '', '')
   end
 end
-return out
+return answer(out)

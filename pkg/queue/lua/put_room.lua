@@ -3,15 +3,17 @@
 -- servers holding sockets notice (for example opens_at or a deletion).
 -- ARGV[1] number of default field/value pairs that follow, written only when
 --         the room is new; then the patch's field/value pairs.
--- Returns {created (1|0), field, value, ...} (the stored config).
+-- Returns {created = true|false, config = {field = value, ...}} (the stored
+-- config).
 local nd = tonumber(ARGV[1])
-local created = 0
+local created = false
 if redis.call('EXISTS', K.cfg) == 0 then
-  created = 1
+  created = true
   redis.call('HSET', K.cfg, unpack(ARGV, 2, 1 + nd * 2))
 end
 if #ARGV > 1 + nd * 2 then redis.call('HSET', K.cfg, unpack(ARGV, 2 + nd * 2)) end
 publish({k = 'config'})
-local out = {created}
-for _, v in ipairs(redis.call('HGETALL', K.cfg)) do out[#out + 1] = v end
-return out
+local config = {}
+local h = redis.call('HGETALL', K.cfg)
+for i = 1, #h, 2 do config[h[i]] = h[i + 1] end
+return answer({created = created, config = config})

@@ -1,11 +1,11 @@
 -- stats.lua: a room's figures for its info page and the operator.
 -- Touches (reads only): cfg, pre, adm, gens, the line generations, ver, rate,
 -- stats (KEYS as in lib.lua).
--- Returns {1, waiting, admitted (live), admitted_total, admitted_last_minute,
---          head score (or '0'), now, prequeue size, first_admit_ms, ver}
--- or {-1} when the room does not exist.
+-- Returns {waiting, admitted (live), admitted_total, admitted_last_minute,
+--          head = the head's score (a string, '0' for none), now, prequeue,
+--          first_admit_ms, version}, or refuses ROOM_NOT_FOUND.
 local cfg = load_cfg()
-if not cfg then return {-1} end
+if not cfg then return answer(ROOM_NOT_FOUND) end
 local now = now_ms()
 local ids = gen_ids()
 local head = nil
@@ -13,8 +13,9 @@ for _, id in ipairs(ids) do
   local h = redis.call('ZRANGE', gen_key(id), 0, 0, 'WITHSCORES')
   if h[2] and (not head or tonumber(h[2]) < head) then head = tonumber(h[2]) end
 end
-return {1, waiting_count(ids), live_admitted(now),
-  tonumber(redis.call('HGET', K.stats, 'admitted_total') or '0'), admitted_last_minute(now),
-  head and fmt(head) or '0', now, redis.call('ZCARD', K.pre),
-  tonumber(redis.call('HGET', K.stats, 'first_admit_ms') or '0'),
-  tonumber(redis.call('GET', K.ver) or '0')}
+return answer({waiting = waiting_count(ids), admitted = live_admitted(now),
+  admitted_total = tonumber(redis.call('HGET', K.stats, 'admitted_total') or '0'),
+  admitted_last_minute = admitted_last_minute(now), head = head and fmt(head) or '0', now = now,
+  prequeue = redis.call('ZCARD', K.pre),
+  first_admit_ms = tonumber(redis.call('HGET', K.stats, 'first_admit_ms') or '0'),
+  version = tonumber(redis.call('GET', K.ver) or '0')})

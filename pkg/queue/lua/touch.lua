@@ -4,9 +4,9 @@
 -- Touches: cfg, gens, the line generations, preseen, stats (KEYS as in
 -- lib.lua).
 -- ARGV[1..n] tickets; tickets neither waiting nor pre-queued are skipped.
--- Returns the number of tickets seen, or -1 if the room is gone.
+-- Returns {seen = the number of tickets seen}, or refuses ROOM_NOT_FOUND.
 local cfg = load_cfg()
-if not cfg then return -1 end
+if not cfg then return answer(ROOM_NOT_FOUND) end
 local now = now_ms()
 local ids = gen_ids()
 local n = 0
@@ -19,4 +19,4 @@ for _, ticket in ipairs(ARGV) do
     n = n + 1
   end
 end
-return n
+return answer({seen = n})

@@ -1,0 +1,78 @@
+package queue
+
+// A reply a script never sends is an error, never a panic: every script is
+// replaced, on a real Redis, by one that answers wrong.
+
+import (
+	"testing"
+	"testing/fstest"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/internal/luascript"
+)
+
+// badScripts are scripts answering what no queue script answers.
+var badScripts = luascript.NewLoader(fstest.MapFS{
+	"number.lua":  {Data: []byte("return 7")},
+	"array.lua":   {Data: []byte("return {1, 2}")},
+	"empty.lua":   {Data: []byte("return cjson.encode({})")},
+	"typed.lua":   {Data: []byte("return cjson.encode({ticket = 1, state = 2, created = 'yes', config = 3, tickets = 4})")},
+	"unknown.lua": {Data: []byte("return cjson.encode({err = 'no_such_code'})")},
+}, ".")
+
+func TestABadScriptReplyIsAnErrorNotAPanic(t *testing.T) {
+	eachOf(t, backends[:1], ConfigPatch{}, func(t *testing.T, b *bundle) {
+		ticket := b.join(t).Ticket
+		ops := map[string]func(*Store) error{
+			"join":   func(s *Store) error { _, _, err := s.Join(b.ctx, b.room, JoinRequest{}); return err },
+			"status": func(s *Store) error { _, err := s.Status(b.ctx, b.room, ticket); return err },
+			"touch":  func(s *Store) error { return s.Touch(b.ctx, b.room, []string{ticket}) },
+			"leave":  func(s *Store) error { return s.Leave(b.ctx, b.room, ticket) },
+			"put room": func(s *Store) error {
+				_, _, err := s.PutRoom(b.ctx, b.room, ConfigPatch{})
+				return err
+			},
+			"delete room": func(s *Store) error { return s.DeleteRoom(b.ctx, b.room) },
+			"stats":       func(s *Store) error { _, err := s.Stats(b.ctx, b.room); return err },
+			"positions": func(s *Store) error {
+				_, err := s.Positions(b.ctx, b.room, []string{ticket})
+				return err
+			},
+			"live admission": func(s *Store) error {
+				_, err := s.LiveAdmission(b.ctx, b.room, NewAdmissionID())
+				return err
+			},
+			"count challenge": func(s *Store) error {
+				_, _, err := s.CountChallenge(b.ctx, b.room, "192.0.2.1")
+				return err
+			},
+			"tick": func(s *Store) error { _, err := s.Tick(b.ctx, b.room); return err },
+		}
+		for _, bad := range []string{"number.lua", "array.lua", "empty.lua", "typed.lua", "unknown.lua"} {
+			for name, op := range ops {
+				t.Run(bad+"/"+name, func(t *testing.T) {
+					s := New(b.rdb, Options{})
+					script := badScripts.Load(bad)
+					s.sc = scripts{join: script, status: script, touch: script, leave: script, tick: script,
+						putRoom: script, deleteRoom: script, stats: script, positions: script,
+						admission: script, challenge: script}
+					var err error
+					require.NotPanics(t, func() { err = op(s) })
+					require.Error(t, err)
+					for _, named := range refusals {
+						require.NotErrorIs(t, err, named, "a surprise is not a refusal")
+					}
+					require.NotErrorIs(t, err, ErrUnavailable)
+					if bad == "unknown.lua" && name != "tick" {
+						var r *luascript.Refusal
+						require.ErrorAs(t, err, &r)
+						require.Equal(t, "no_such_code", r.Code)
+						return
+					}
+					require.ErrorIs(t, err, luascript.ErrBadReply)
+				})
+			}
+		}
+	})
+}
