@@ -347,6 +347,7 @@ func (b *prefixBundle) registerFakes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/events/x/holds", booking(`[]`))
 	mux.HandleFunc("GET /api/events/x/bookings", booking(`[]`))
 
+	mux.HandleFunc("GET /api/admin/rooms/x/history", fakeHistory)
 	mux.HandleFunc("GET /api/admin/rooms", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+operatorToken {
 			reply(w, http.StatusUnauthorized, `{"error":{"code":"unauthorized","message":"test"}}`)

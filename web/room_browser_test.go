@@ -214,6 +214,7 @@ func (b *roomBundle) registerAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/events/{room}/bookings", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, `[{"seat":"B1","booking_id":"bk-123"}]`)
 	})
+	mux.HandleFunc("GET /api/admin/rooms/x/history", fakeHistory)
 	// The operator page's room list.
 	mux.HandleFunc("GET /api/admin/rooms", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+operatorToken {

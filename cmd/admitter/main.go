@@ -43,7 +43,7 @@ type options struct {
 	queueURL, sqsEndpoint                         string
 	metricsAddr                                   string
 	visibility, waitTime, slack, poll, roomsEvery time.Duration
-	shutdown                                      time.Duration
+	shutdown, historyRetention                    time.Duration
 	level                                         slog.Level
 }
 
@@ -65,6 +65,7 @@ func declare(getenv func(string) string) (*settings.Set, func() (options, error)
 		"shutdown-timeout": s.Duration("shutdown-timeout", "ADMITTER_SHUTDOWN_TIMEOUT", 8*time.Second,
 			"on SIGINT or SIGTERM, how long the ticks in flight may take to finish"),
 	}
+	historyRetention := s.Duration("history-retention", "WAITROOM_HISTORY_RETENTION", queue.DefaultHistoryRetention, "how long each room's sale history is kept in Redis, 1h–30d (as waitroom's)")
 	level := s.Level("log-level", "ADMITTER_LOG_LEVEL", slog.LevelInfo, "debug, info, warn or error")
 	metricsAddr := s.String("metrics-addr", "ADMITTER_METRICS_ADDR", ":9090", "listen address of /metrics, /healthz and /readyz; off: none")
 	return s, func() (options, error) {
@@ -81,6 +82,10 @@ func declare(getenv func(string) string) (*settings.Set, func() (options, error)
 		}
 		if o.metricsAddr == "off" {
 			o.metricsAddr = ""
+		}
+		o.historyRetention = *historyRetention
+		if o.historyRetention < time.Hour || o.historyRetention > 30*24*time.Hour {
+			return options{}, s.Errorf("history-retention", "must be a duration from 1h to 720h, got %s", o.historyRetention)
 		}
 		if !o.redis.Configured() {
 			return options{}, s.Errorf("redis-url", "is required unless REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS is set: the admitter runs the rooms of a shared Redis")
@@ -111,7 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	where := o.redis.Where()
 	met := metrics.New()
 	rdb.AddHook(met.RedisHook())
-	store := queue.New(rdb, queue.Options{Logger: log})
+	store := queue.New(rdb, queue.Options{Logger: log, HistoryRetention: o.historyRetention})
 	met.Rooms(store)
 	common := pacer.Options{Logger: log, RoomsEvery: o.roomsEvery, ShutdownTimeout: o.shutdown, OnTick: met.OnTick}
 	if o.metricsAddr != "" {

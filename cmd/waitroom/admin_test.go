@@ -13,7 +13,7 @@ import (
 
 // configKeys are the fields of a room config.
 var configKeys = []string{"capacity", "batch_size", "interval_ms", "session_ttl_s", "mode", "paused", "require_user", "pow_work",
-	"opens_at", "abandon_after_s", "target_url", "title", "message", "routes"}
+	"opens_at", "abandon_after_s", "target_url", "title", "message", "routes", "arrive_within_s"}
 
 func (b *bundle) adminSend(method, path string, body any) *response {
 	b.t.Helper()
@@ -31,7 +31,7 @@ func TestPutCreatesARoomWithTheDefaultsThenUpdatesOnlyTheFieldsGiven(t *testing.
 	requireKeys(t, cfg, configKeys...)
 	require.Equal(t, map[string]any{"capacity": 50.0, "batch_size": 10.0, "interval_ms": 1000.0, "session_ttl_s": 600.0,
 		"mode": "queue_all", "paused": false, "opens_at": nil, "abandon_after_s": 120.0, "target_url": "/booking/sale",
-		"require_user": false, "pow_work": 0.0, "title": "", "message": "", "routes": []any{}}, cfg)
+		"require_user": false, "pow_work": 0.0, "title": "", "message": "", "routes": []any{}, "arrive_within_s": 0.0}, cfg)
 
 	opens := time.Date(2030, 12, 1, 10, 0, 0, 0, time.UTC)
 	r = b.adminSend(http.MethodPut, "/api/admin/rooms/sale", map[string]any{"batch_size": 25, "paused": true, "opens_at": opens.Format(time.RFC3339)})

@@ -14,6 +14,7 @@ import (
 	"github.com/waitroom/waitroom/internal/httpapi"
 	"github.com/waitroom/waitroom/internal/redisconn"
 	"github.com/waitroom/waitroom/internal/settings"
+	"github.com/waitroom/waitroom/pkg/queue"
 )
 
 // Config is everything cmd/waitroom reads from flags and the environment.
@@ -27,6 +28,8 @@ type Config struct {
 	// replicas have it (WAIT), within JoinWaitTimeout.
 	JoinWaitReplicas int
 	JoinWaitTimeout  time.Duration
+	// HistoryRetention is how long each room's sale history is kept.
+	HistoryRetention time.Duration
 	AdminToken       string
 	SigningKey       string
 	PreviousKeys     string
@@ -130,6 +133,7 @@ func declare(getenv func(string) string) (*settings.Set, func() (Config, error))
 	userAudience := s.String("user-audience", "WAITROOM_USER_AUDIENCE", "", "required aud of user tokens; unset: not checked")
 	userIssuer := s.String("user-issuer", "WAITROOM_USER_ISSUER", "", "required iss of user tokens; unset: not checked")
 	powKey := s.String("pow-key", "WAITROOM_POW_KEY", "", "proof-of-work key shared by every instance (hex or base64, at least 32 bytes); unset: one kept in Redis")
+	historyRetention := s.Duration("history-retention", "WAITROOM_HISTORY_RETENTION", queue.DefaultHistoryRetention, "how long each room's sale history is kept in Redis, 1h–30d (the admitter takes the same variable)")
 	upstream := s.String("upstream", "WAITROOM_UPSTREAM", "", "gateway mode: the site (http://shop:8000) this server proxies and protects by the rooms' routes; unset: off")
 	gatewayPrefix := s.String("gateway-prefix", "WAITROOM_GATEWAY_PREFIX", "/_waitroom", "where waitroom's own routes live on the protected host (gateway mode and forward auth)")
 	adminAddr := s.String("admin-addr", "WAITROOM_ADMIN_ADDR", "", "serve the operator API, /admin and /metrics only on this address (e.g. 127.0.0.1:9090); unset: on the main listener")
@@ -146,7 +150,7 @@ func declare(getenv func(string) string) (*settings.Set, func() (Config, error))
 			SocketRate: *socketRate, SocketBurst: *socketBurst, SocketsPerAddr: *socketsPerAddr,
 			TrustProxy: *trustProxy, LogLevel: *logLevel, ShutdownGrace: *shutdownGrace, AutoPipeline: *autoPipeline,
 			PprofAddr: *pprofAddr, UserSecret: *userSecret, UserJWKSURL: *userJWKSURL, UserAudience: *userAudience,
-			UserIssuer: *userIssuer, PowKey: *powKey, GatewayPrefix: *gatewayPrefix, AdminAddr: *adminAddr,
+			UserIssuer: *userIssuer, PowKey: *powKey, GatewayPrefix: *gatewayPrefix, AdminAddr: *adminAddr, HistoryRetention: *historyRetention,
 			BookingHold: *bookingHold, BookingLimit: *bookingLimit, BookingRate: *bookingRate, BookingBurst: *bookingBurst,
 		}
 		for name, r := range map[string]float64{"join-rate": c.JoinRate, "status-rate": c.StatusRate, "socket-rate": c.SocketRate, "booking-rate": c.BookingRate} {
@@ -159,6 +163,9 @@ func declare(getenv func(string) string) (*settings.Set, func() (Config, error))
 			if n < 1 {
 				return c, s.Errorf(name, "must be an integer ≥ 1, got %d", n)
 			}
+		}
+		if c.HistoryRetention < time.Hour || c.HistoryRetention > 30*24*time.Hour {
+			return c, s.Errorf("history-retention", "must be a duration from 1h to 720h, got %s", c.HistoryRetention)
 		}
 		if c.JoinWaitReplicas < 0 {
 			return c, s.Errorf("join-wait-replicas", "must be an integer ≥ 0, got %d", c.JoinWaitReplicas)

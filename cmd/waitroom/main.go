@@ -100,7 +100,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	defer closeStore()
 	store := queue.New(rdb, queue.Options{Logger: log, AutoPipeline: cfg.AutoPipeline,
-		WaitReplicas: cfg.JoinWaitReplicas, WaitTimeout: cfg.JoinWaitTimeout})
+		WaitReplicas: cfg.JoinWaitReplicas, WaitTimeout: cfg.JoinWaitTimeout, HistoryRetention: cfg.HistoryRetention})
 	met := metrics.New()
 	rdb.AddHook(met.RedisHook())
 	met.Rooms(store)

@@ -39,6 +39,7 @@ func (a *Admin) Register(e *echo.Echo) {
 	e.GET("/api/admin/rooms", a.listRooms, a.RequireToken)
 	e.PUT("/api/admin/rooms/:room", a.putRoom, a.RequireToken)
 	e.DELETE("/api/admin/rooms/:room", a.deleteRoom, a.RequireToken)
+	e.GET("/api/admin/rooms/:room/history", a.history, a.RequireToken)
 	e.GET("/admin", func(c echo.Context) error { return servePage(c, web.AdminPage) })
 }
 

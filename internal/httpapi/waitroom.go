@@ -93,6 +93,7 @@ type Waitroom struct {
 	Metrics  *metrics.Metrics
 	upgrader websocket.Upgrader
 	cors     corsOrigins
+	arrivals selfVerifier
 }
 
 // Register adds the routes to e.
@@ -129,6 +130,7 @@ func (w *Waitroom) Register(e *echo.Echo) {
 	e.GET("/api/rooms/:room/challenge", w.challenge)
 	e.GET("/api/rooms/:room/tickets/:ticket", w.status)
 	e.DELETE("/api/rooms/:room/tickets/:ticket", w.leave)
+	e.POST("/api/rooms/:room/arrive", w.arrive)
 	e.GET("/api/rooms/:room", w.roomInfo)
 	e.GET("/api/rooms/:room/ws", w.socket)
 	e.GET("/.well-known/jwks.json", w.jwks)

@@ -49,6 +49,7 @@ type bundle struct {
 	redis    *redistest.Server // nil on a cluster
 	store    *queue.Store
 	waitroom [2]*testproc.Server
+	admitter [2]*testproc.Process
 	booking  *testproc.Server
 	http     *http.Client
 }
@@ -93,7 +94,7 @@ func setup(t *testing.T, be backend) *bundle {
 	}
 	for i := range 2 {
 		dir := t.TempDir()
-		testproc.Start(t, testproc.Command{Name: fmt.Sprintf("admitter-%d", i+1), Path: testproc.Binary(t, "admitter"), Env: append([]string{
+		b.admitter[i] = testproc.Start(t, testproc.Command{Name: fmt.Sprintf("admitter-%d", i+1), Path: testproc.Binary(t, "admitter"), Env: append([]string{
 			redisEnv,
 			"SQS_QUEUE_URL=" + queueURL,
 			"ADMITTER_METRICS_ADDR=127.0.0.1:0",

@@ -45,6 +45,13 @@ func NewLoader(fsys fs.FS, dir string) *Loader {
 	return l
 }
 
+// Append adds text to the prelude, after lib.lua: a second fragment that
+// every script of the package loads (pkg/queue's history.lua).
+func (l *Loader) Append(text string) *Loader {
+	l.lib += text + "\n"
+	return l
+}
+
 // Load returns the script in file name, after the prelude. A missing file
 // panics: it is a build mistake, caught by every test.
 func (l *Loader) Load(name string) *Script {

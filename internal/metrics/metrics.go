@@ -131,12 +131,63 @@ type RoomStats interface {
 
 // Rooms registers the per-room gauges waitroom_room_waiting and
 // waitroom_room_admitted, read from Redis at scrape time (one small script
-// per room, bounded by a timeout).
+// per room, bounded by a timeout), and, when store has HistoryTotals, the
+// counters of the sale's history (waitroom_room_*_total) and the wait
+// histogram waitroom_room_wait_seconds.
 func (m *Metrics) Rooms(store RoomStats) {
 	m.reg.MustRegister(&roomCollector{store: store})
 }
 
 type roomCollector struct{ store RoomStats }
+
+// HistoryTotals is what the per-room history counters read; *queue.Store
+// provides it. A RoomStats without it exports only the gauges.
+type HistoryTotals interface {
+	HistoryTotals(ctx context.Context, room string) (queue.HistoryTotals, error)
+}
+
+// The sale's history as counters, from the room's totals in Redis (the same
+// figures on every instance: sum them with max by (room), not sum).
+var (
+	arrivalsDesc = prometheus.NewDesc("waitroom_room_arrivals_total", "Visitors who joined the room (new tickets).", []string{"room"}, nil)
+	admitsDesc   = prometheus.NewDesc("waitroom_room_admissions_total", "Visitors admitted, by a tick or at join.", []string{"room"}, nil)
+	abandonsDesc = prometheus.NewDesc("waitroom_room_abandons_total", "Waiting visitors dropped for absence.", []string{"room"}, nil)
+	leavesDesc   = prometheus.NewDesc("waitroom_room_leaves_total", "Visitors who left the line or the pre-queue.", []string{"room"}, nil)
+	endedDesc    = prometheus.NewDesc("waitroom_room_admissions_ended_total", "Admissions ended: time up, checkout, leave, operator.", []string{"room"}, nil)
+	noShowsDesc  = prometheus.NewDesc("waitroom_room_no_shows_total", "Admissions ended because the entry was not used within arrive_within_s.", []string{"room"}, nil)
+	waitDesc     = prometheus.NewDesc("waitroom_room_wait_seconds", "Wait from line entry to admission of admitted visitors.", []string{"room"}, nil)
+)
+
+// promWaitBuckets are the wait histogram's upper bounds: every fourth
+// bucket of the history's (1 s, 2 s, 4 s … 2^18 s).
+const promWaitBuckets = 19
+
+func (c *roomCollector) collectHistory(ctx context.Context, ch chan<- prometheus.Metric, room string) {
+	ht, ok := c.store.(HistoryTotals)
+	if !ok {
+		return
+	}
+	t, err := ht.HistoryTotals(ctx, room)
+	if err != nil {
+		return
+	}
+	for _, m := range []struct {
+		d *prometheus.Desc
+		v int64
+	}{{arrivalsDesc, t.Arrived}, {admitsDesc, t.Admitted}, {abandonsDesc, t.Abandoned}, {leavesDesc, t.Left},
+		{endedDesc, t.Ended}, {noShowsDesc, t.NoShow}} {
+		ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, float64(m.v), room)
+	}
+	buckets := make(map[float64]uint64, promWaitBuckets)
+	var cum uint64
+	for k, n := range t.WaitBuckets {
+		cum += uint64(n)
+		if k%4 == 0 && k/4 < promWaitBuckets {
+			buckets[queue.WaitBucketUpper(k)] = cum
+		}
+	}
+	ch <- prometheus.MustNewConstHistogram(waitDesc, cum, t.WaitSum.Seconds(), buckets, room)
+}
 
 var (
 	waitingDesc  = prometheus.NewDesc("waitroom_room_waiting", "Visitors waiting in the room's line.", []string{"room"}, nil)
@@ -148,6 +199,11 @@ func (c *roomCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- waitingDesc
 	ch <- admittedDesc
 	ch <- perMinDesc
+	if _, ok := c.store.(HistoryTotals); ok {
+		for _, d := range []*prometheus.Desc{arrivalsDesc, admitsDesc, abandonsDesc, leavesDesc, endedDesc, noShowsDesc, waitDesc} {
+			ch <- d
+		}
+	}
 }
 
 func (c *roomCollector) Collect(ch chan<- prometheus.Metric) {
@@ -165,6 +221,7 @@ func (c *roomCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(waitingDesc, prometheus.GaugeValue, float64(st.Waiting), r.Room)
 		ch <- prometheus.MustNewConstMetric(admittedDesc, prometheus.GaugeValue, float64(st.Admitted), r.Room)
 		ch <- prometheus.MustNewConstMetric(perMinDesc, prometheus.GaugeValue, float64(st.AdmittedLastMinute), r.Room)
+		c.collectHistory(ctx, ch, r.Room)
 	}
 }
 

@@ -56,6 +56,15 @@ func TestTicksAndRoomsAreExportedUnderPrometheusNames(t *testing.T) {
 		`waitroom_room_admitted{room="r1"} 3`,
 		`waitroom_ws_messages_pushed_total{type="position"} 1`,
 		`waitroom_redis_errors_total 0`, // the first EVALSHA's NOSCRIPT is no failure
+		`waitroom_room_arrivals_total{room="r1"} 3`,
+		`waitroom_room_admissions_total{room="r1"} 3`,
+		`waitroom_room_abandons_total{room="r1"} 0`,
+		`waitroom_room_leaves_total{room="r1"} 0`,
+		`waitroom_room_admissions_ended_total{room="r1"} 0`,
+		`waitroom_room_no_shows_total{room="r1"} 0`,
+		`waitroom_room_wait_seconds_bucket{room="r1",le="1"} 3`,
+		`waitroom_room_wait_seconds_bucket{room="r1",le="262144"} 3`,
+		`waitroom_room_wait_seconds_count{room="r1"} 3`,
 	} {
 		require.Contains(t, out, want)
 	}

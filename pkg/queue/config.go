@@ -47,6 +47,7 @@ const (
 	MaxTargetURLLen  = 2048
 	MaxUserLen       = 128
 	MaxPowWork       = 10000000
+	MaxArriveWithinS = 3600
 	MaxTitleLen      = 100  // characters, not bytes: a Korean title is 3 bytes a character
 	MaxMessageLen    = 1000 // characters
 	MaxRoutes        = 100
@@ -90,6 +91,10 @@ type Config struct {
 	// gateway lets through only with this room's entry, at most 100.
 	// Default none.
 	Routes []string `json:"routes"`
+	// ArriveWithinS ends an admission not used at the site (booking API,
+	// gateway, forward auth, POST .../arrive) within this many seconds of
+	// admission, reason no_show; 0–3600, 0 = off. Default 0.
+	ArriveWithinS int `json:"arrive_within_s"`
 }
 
 // DefaultConfig returns the defaults of docs/API.md for a room.
@@ -133,6 +138,7 @@ type ConfigPatch struct {
 	Title         *string
 	Message       *string
 	Routes        *[]string
+	ArriveWithinS *int
 }
 
 // patchJSON is a config patch as it arrives: each field's raw value, absent
@@ -151,6 +157,8 @@ type patchJSON struct {
 	PowWork       jsontext.Value `json:"pow_work"`
 	Title         jsontext.Value `json:"title"`
 	Message       jsontext.Value `json:"message"`
+	Routes        jsontext.Value `json:"routes"`
+	ArriveWithinS jsontext.Value `json:"arrive_within_s"`
 }
 
 // strictJSON refuses a member named twice, a name in another case, an
@@ -190,6 +198,7 @@ func DecodeConfigPatch(data []byte) (ConfigPatch, error) {
 		{"session_ttl_s", in.SessionTTLS}, {"mode", in.Mode}, {"paused", in.Paused},
 		{"opens_at", in.OpensAt}, {"abandon_after_s", in.AbandonAfterS}, {"target_url", in.TargetURL},
 		{"require_user", in.RequireUser}, {"pow_work", in.PowWork}, {"title", in.Title}, {"message", in.Message},
+		{"routes", in.Routes}, {"arrive_within_s", in.ArriveWithinS},
 	} {
 		if f.raw == nil {
 			continue
@@ -265,6 +274,8 @@ func (p *ConfigPatch) set(field string, raw jsontext.Value) error {
 		return intField(&p.AbandonAfterS, 0, MaxAbandonAfterS)
 	case "pow_work":
 		return intField(&p.PowWork, 0, MaxPowWork)
+	case "arrive_within_s":
+		return intField(&p.ArriveWithinS, 0, MaxArriveWithinS)
 	case "require_user":
 		var b bool
 		if json.Unmarshal(raw, &b) != nil {
@@ -479,6 +490,9 @@ func (p ConfigPatch) Apply(c Config) Config {
 	if p.Routes != nil {
 		c.Routes = *p.Routes
 	}
+	if p.ArriveWithinS != nil {
+		c.ArriveWithinS = *p.ArriveWithinS
+	}
 	return c
 }
 
@@ -495,6 +509,7 @@ func (c Config) Validate() error {
 		{"session_ttl_s", c.SessionTTLS, MinSessionTTLS, MaxSessionTTLS},
 		{"abandon_after_s", c.AbandonAfterS, 0, MaxAbandonAfterS},
 		{"pow_work", c.PowWork, 0, MaxPowWork},
+		{"arrive_within_s", c.ArriveWithinS, 0, MaxArriveWithinS},
 	}
 	for _, ch := range checks {
 		if ch.v < ch.lo || ch.v > ch.hi {
@@ -542,6 +557,7 @@ func (c Config) fields() []any {
 		"title", c.Title,
 		"message", c.Message,
 		"routes", routesField(c.Routes),
+		"arrive_within_s", c.ArriveWithinS,
 	}
 }
 
@@ -577,6 +593,7 @@ func configFromHash(room string, h map[string]string) Config {
 	atoi("session_ttl_s", &c.SessionTTLS)
 	atoi("abandon_after_s", &c.AbandonAfterS)
 	atoi("pow_work", &c.PowWork)
+	atoi("arrive_within_s", &c.ArriveWithinS)
 	c.RequireUser = h["require_user"] == "1"
 	if m, ok := h["mode"]; ok {
 		c.Mode = Mode(m)

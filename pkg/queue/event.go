@@ -23,6 +23,9 @@ const (
 	ReasonAbandoned      = "abandoned"
 	ReasonAdmissionEnded = "admission_ended"
 	ReasonRoomDeleted    = "room_deleted"
+	// ReasonNoShow: admitted, but the entry was not used at the site within
+	// arrive_within_s.
+	ReasonNoShow = "no_show"
 )
 
 // Event is what changed in a room, as the scripts publish it on

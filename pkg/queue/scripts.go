@@ -2,6 +2,7 @@ package queue
 
 import (
 	"embed"
+	"time"
 
 	"github.com/waitroom/waitroom/internal/luascript"
 )
@@ -9,14 +10,19 @@ import (
 //go:embed lua/*.lua
 var luaFiles embed.FS
 
-// scripts holds one script per operation, each lib.lua followed by the
-// operation's own file (see internal/luascript).
+// scripts holds one script per operation, each lib.lua, then history.lua
+// (after a line setting its retention), then the operation's own file (see
+// internal/luascript).
 type scripts struct {
 	join, joinBatch, openStep, status, touch, leave, tick, putRoom, deleteRoom, stats, positions, admission, challenge *luascript.Script
 }
 
-func loadScripts() scripts {
-	l := luascript.NewLoader(luaFiles, "lua")
+func loadScripts(historyRetention time.Duration) scripts {
+	hist, err := luaFiles.ReadFile("lua/history.lua")
+	if err != nil {
+		panic("queue: missing embedded script history.lua") // a build mistake, caught by every test
+	}
+	l := luascript.NewLoader(luaFiles, "lua").Append(historyPrelude(historyRetention) + string(hist))
 	return scripts{
 		join:       l.Load("join.lua"),
 		joinBatch:  l.Load("join_batch.lua"),

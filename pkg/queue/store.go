@@ -53,6 +53,9 @@ type Options struct {
 	WaitReplicas int
 	// WaitTimeout bounds that wait. Default 500ms.
 	WaitTimeout time.Duration
+	// HistoryRetention is how long a room's sale history is kept
+	// (WAITROOM_HISTORY_RETENTION), in whole seconds. Default 48h.
+	HistoryRetention time.Duration
 }
 
 // Store is the line of every room, kept in Redis. It is safe for concurrent
@@ -80,6 +83,9 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 	if opt.MaxAbandonedPerTick <= 0 {
 		opt.MaxAbandonedPerTick = 10000
 	}
+	if opt.HistoryRetention < time.Second {
+		opt.HistoryRetention = DefaultHistoryRetention
+	}
 	if opt.MaxOpenedPerStep <= 0 {
 		opt.MaxOpenedPerStep = 2000
 	}
@@ -89,7 +95,7 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 	if opt.WaitTimeout <= 0 {
 		opt.WaitTimeout = 500 * time.Millisecond
 	}
-	s := &Store{rdb: rdb, hot: rdb, sc: loadScripts(), log: opt.Logger, opt: opt}
+	s := &Store{rdb: rdb, hot: rdb, sc: loadScripts(opt.HistoryRetention), log: opt.Logger, opt: opt}
 	if opt.JoinBatch > 0 {
 		s.joins = newJoinBatcher(s, opt.JoinBatch)
 	}
@@ -194,6 +200,9 @@ func (p ConfigPatch) fields() []any {
 	}
 	if p.Routes != nil {
 		add("routes", routesField(*p.Routes))
+	}
+	if p.ArriveWithinS != nil {
+		add("arrive_within_s", *p.ArriveWithinS)
 	}
 	return f
 }
@@ -626,8 +635,9 @@ func Subject(user, admissionID string) string {
 
 // LiveAdmission finds the live admission behind an entry token's jti. A
 // token of an admission that ended never finds one again, even once the same
-// user is admitted anew. It is one small read-only script, cheap enough to run
-// on every booking request. Errors: ErrInvalidRoom, ErrAdmissionEnded,
+// user is admitted anew. It is one small script, cheap enough to run on
+// every booking request; it also records the admission as arrived (its
+// entry is being used: see arrive_within_s). Errors: ErrInvalidRoom, ErrAdmissionEnded,
 // ErrUnavailable.
 func (s *Store) LiveAdmission(ctx context.Context, room, admissionID string) (ActiveAdmission, error) {
 	if !ValidRoomID(room) {

@@ -17,6 +17,7 @@
  *   fields.js    the config fields: parsing and checking values
  *   stats.js     a room's figures
  *   chart.js     the 10-minute SVG chart and its text alternative
+ *   history.js   the sale's history from the server: charts, tables, CSV
  *
  * No framework and no build step: ES modules, shared ones in lib/. The page
  * runs under a strict "default-src 'self'" policy: no inline handlers, no

@@ -49,6 +49,7 @@ if user ~= '' then
   redis.call('HSET', K.users, ticket, user)
   redis.call('HSET', K.byuser, user, ticket)
 end
+history_count(now, 'ar', 1)
 -- A new ticket's standing is known without looking it up: this is the
 -- hot path of a sale's opening second.
 if before_open(cfg, now) then
@@ -62,6 +63,7 @@ if not cfg.paused and (cfg.mode == 'passthrough' or (cfg.mode == 'auto' and wait
     and (cfg.capacity == 0 or live_admitted(now) < cfg.capacity))) then
   local ends = admit(cfg, now, ticket, ARGV[5])
   count_admissions(now, 1)
+  history_admit_one(now, ARGV[5])
   return answer(reply(cfg, now, true, ticket, 'admitted', 0, waiting, '0', ends, user, ARGV[5]))
 end
 local score = next_scores(now, 1)

@@ -3,7 +3,8 @@
 -- one after another in the batch's order, which is the order they arrived at
 -- the instance: the line stays first-come-first-served.
 -- Touches: KEYS as in lib.lua, the line generations, wr:{room}:pow:<challenge>
--- and wr:{room}:batches (zset: batch id -> when it ran, the last minute's).
+-- wr:{room}:batches (zset: batch id -> when it ran, the last minute's) and
+-- the history keys of history.lua.
 -- ARGV[1] batch id (128 random bits, hex): a retried batch is recognised
 -- ARGV[2..] seven fields per joiner, as ARGV[1..7] of join.lua:
 --   new ticket, presented ticket, verified user, shuffle key, admission id,
@@ -55,6 +56,7 @@ local function take_score()
   return clock_next - 1
 end
 local admitted = 0
+local arrivals = 0 -- new tickets, for the sale's history
 
 -- standing answers for a ticket that holds a place (lib.lua's status, with
 -- the batch's figures).
@@ -105,6 +107,7 @@ local function join_one(new, given, user, shuffle, aid, pow, pow_exp)
     if not redis.call('SET', PREFIX .. 'pow:' .. pow, '1', 'NX', 'PXAT', pow_exp) then return {err = POW_USED} end
   end
   inserted = true
+  arrivals = arrivals + 1
   if user ~= '' then
     redis.call('HSET', K.users, new, user)
     redis.call('HSET', K.byuser, user, new)
@@ -120,6 +123,7 @@ local function join_one(new, given, user, shuffle, aid, pow, pow_exp)
     live = live or live_admitted(now)
     local ends = admit(cfg, now, new, aid)
     admitted = admitted + 1
+    history_admit_one(now, aid)
     return {c = 1, t = new, s = 'admitted', p = 0, w = w, sc = '0', e = ends, u = user, j = aid}
   end
   local score = take_score()
@@ -133,6 +137,7 @@ for i = 2, #ARGV, 7 do
   res[#res + 1] = join_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
 end
 count_admissions(now, admitted)
+if arrivals > 0 then history_count(now, 'ar', arrivals) end
 if clock_next then redis.call('SET', K.clock, fmt(clock_next - 1)) end
 -- Marked only when it inserted someone: a refused join changes nothing.
 if fresh and inserted then

@@ -28,4 +28,5 @@ else
   forget_user(ticket)
   publish({k = 'leave', r = {{t = ticket, r = 'left'}}, w = waiting_count(ids)})
 end
+history_leave(now, state)
 return answer({left = true})

@@ -65,6 +65,7 @@ if #ended > 0 then
   end
   ev.e = e
 end
+no_show_sweep(cfg, now, ev, max_end)
 
 -- 3. Generations that ended more than abandon_after_s ago hold only visitors
 -- absent at least that long.
@@ -144,6 +145,7 @@ if not cfg.paused and not before_open(cfg, now) then
         byaids[#byaids + 1] = c[1]
         a[i] = {t = c[1], j = aid}
       end
+      history_admit(cfg, now, cand, a)
       for id, k in pairs(per_gen) do redis.call('ZREMRANGEBYRANK', gen_key(id), 0, k - 1) end
       chunked('ZADD', K.adm, zargs, 2000)
       chunked('HSET', K.aid, aids, 2000)
@@ -174,6 +176,7 @@ redis.call('HSET', K.stats, 'lastmin', ev.m, 'lastmin_at', now)
 ev.f = tonumber(redis.call('HGET', K.stats, 'first_admit_ms') or '0')
 ev.n = now
 ev.i = cfg.interval
+history_tick(now, ev)
 if changed or ev.a or ev.r or ev.e then
   publish(ev)
 else

@@ -7,6 +7,7 @@
  * generation, so a reply that belongs to an earlier one is dropped.
  */
 import { errorMessage, request } from '../lib/api.js';
+import { urlFor } from '../lib/base.js';
 import { t } from '../lib/i18n.js';
 
 const REQUEST_TIMEOUT_MS = 20000; // the server waits up to 5 s before refusing a token
@@ -80,6 +81,42 @@ export function putRoom(id, patch) {
 // deleteRoom sends DELETE /api/admin/rooms/{room}.
 export function deleteRoom(id) {
   return authed('DELETE', roomPath(id));
+}
+
+// historyOf is GET /api/admin/rooms/{room}/history as JSON.
+export function historyOf(id, since, step) {
+  return authed('GET', historyPath(id, since, step));
+}
+
+// downloadHistory is the same history as CSV: {status, blob}, or null
+// when the caller should stop (as authed).
+export async function downloadHistory(id, since, step) {
+  const g = gen;
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), REQUEST_TIMEOUT_MS);
+  let reply = { status: 0, blob: null };
+  try {
+    const res = await fetch(urlFor(historyPath(id, since, step)), {
+      headers: { Accept: 'text/csv', Authorization: 'Bearer ' + token },
+      credentials: 'same-origin', cache: 'no-store', signal: ctl.signal,
+    });
+    reply = { status: res.status, blob: res.ok ? await res.blob() : null };
+  } catch {
+    // Unreachable or timed out: status 0.
+  } finally {
+    clearTimeout(timer);
+  }
+  if (g !== gen) return null;
+  if (reply.status === 401) {
+    end();
+    refused();
+    return null;
+  }
+  return reply;
+}
+
+function historyPath(id, since, step) {
+  return `${roomPath(id)}/history?since=${encodeURIComponent(since)}&step=${encodeURIComponent(step)}`;
 }
 
 function roomPath(id) {

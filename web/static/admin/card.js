@@ -7,6 +7,7 @@ import { pathFor } from '../lib/base.js';
 import { t, translate } from '../lib/i18n.js';
 import { ERROR_FIELDS, FIELDS } from './fields.js';
 import { part, ui } from './page.js';
+import { setupHistory } from './history.js';
 import { clearOpeningTime, discardChanges, saveSettings, setPaused, updateDirty } from './settings.js';
 
 // newCard builds the record of room `id` around a fresh card; onDelete(room)
@@ -101,5 +102,6 @@ export function newCard(id, { onDelete }) {
   });
   els.discard.addEventListener('click', () => discardChanges(room));
   els.del.addEventListener('click', () => onDelete(room));
+  setupHistory(room);
   return room;
 }

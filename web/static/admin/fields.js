@@ -22,6 +22,7 @@ export const FIELDS = [
   { name: 'target_url', kind: 'url' },
   { name: 'opens_at', kind: 'time' },
   { name: 'pow_work', kind: 'int' },
+  { name: 'arrive_within_s', kind: 'int' },
   { name: 'require_user', kind: 'bool' },
   // `id`: the control's id suffix where the name would clash with the card's
   // own ids (r-<room>-title is the card's heading).

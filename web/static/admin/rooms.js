@@ -8,6 +8,7 @@ import { t } from '../lib/i18n.js';
 import { count, deleteRoom as deleteOnServer, describeFailure, putRoom } from './api.js';
 import { newCard } from './card.js';
 import { addSample, drawChart } from './chart.js';
+import { renderHistory } from './history.js';
 import { invalid, say, setStatus, ui } from './page.js';
 import { renderConfig } from './settings.js';
 import { renderStats } from './stats.js';
@@ -60,7 +61,10 @@ export function applyRooms(items, startedAt) {
 // drawCharts redraws every room's chart, say after the window was resized.
 export function drawCharts() {
   const now = Date.now();
-  for (const room of list.rooms.values()) drawChart(room, now);
+  for (const room of list.rooms.values()) {
+    drawChart(room, now);
+    renderHistory(room);
+  }
 }
 
 function addRoom(id) {
