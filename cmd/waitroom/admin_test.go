@@ -114,7 +114,14 @@ func TestDeleteRemovesTheRoomAndTellsItsSockets(t *testing.T) {
 	require.JSONEq(t, `[]`, string(b.adminSend(http.MethodGet, "/api/admin/rooms", nil).Body))
 	keys, err := b.rdb.Keys(b.ctx, "wr:{sale}:*").Result()
 	require.NoError(t, err)
-	require.Empty(t, keys, "nothing of the room is left in Redis")
+	// Only the sale's history stays, readable until it expires (docs/API.md,
+	// "Sale history").
+	for _, k := range keys {
+		require.Regexp(t, `^wr:\{sale\}:(h:\d+|htot)$`, k, "nothing but the history of the room is left in Redis")
+		ttl, err := b.rdb.TTL(b.ctx, k).Result()
+		require.NoError(t, err)
+		require.Greater(t, ttl, time.Duration(0), "%s expires", k)
+	}
 
 	// The name can be used again, from scratch.
 	b.putRoom("sale", map[string]any{"mode": "queue_all"})

@@ -207,3 +207,23 @@ func TestWaitQuantileIsTheNearestRankAtTheBucketsMiddle(t *testing.T) {
 	require.Equal(t, 98.7, *waitQuantile(b, 0.95))
 	require.InDelta(t, 90.5, WaitBucketUpper(26), 0.1)
 }
+
+func TestPrequeuedVisitorsDroppedAtTheOpeningCountAsAbandoned(t *testing.T) {
+	opens := time.Now().Add(1500 * time.Millisecond).UTC()
+	each(t, ConfigPatch{Mode: new(ModeQueueAll), OpensAtSet: true, OpensAt: &opens, AbandonAfterS: new(60), Paused: new(true)}, func(t *testing.T, b *bundle) {
+		if time.Now().After(opens) {
+			opens = time.Now().Add(1500 * time.Millisecond).UTC()
+			b.put(t, ConfigPatch{OpensAtSet: true, OpensAt: &opens})
+		}
+		gone, stayed := b.join(t), b.join(t)
+		require.Equal(t, StatePrequeue, gone.State)
+		// Last seen long before the opening: it will not be placed.
+		require.NoError(t, b.rdb.ZAdd(b.ctx, "wr:{"+b.room+"}:preseen", redis.Z{Score: 1, Member: gone.Ticket}).Err())
+		time.Sleep(time.Until(opens) + 50*time.Millisecond)
+		b.tick(t)
+		require.Equal(t, StateWaiting, b.status(t, stayed.Ticket).State)
+		h := b.history(t, 10*time.Second)
+		require.EqualValues(t, 2, h.Summary.Arrived)
+		require.EqualValues(t, 1, h.Summary.Abandoned, "the unseen visitor was abandoned at the opening")
+	})
+}

@@ -9,6 +9,8 @@
 --                  history_tick(now, ev)                   before the publish
 --   leave.lua      history_leave(now, state)
 --   admission.lua  arrived(ARGV[1])                        an entry used at the site
+--   lib.lua        hooks.abandoned (set below)             pre-queued visitors
+--                                                          dropped at the opening
 --
 -- Keys (all under the room's hash tag, built from PREFIX like the line's
 -- generations):
@@ -201,5 +203,9 @@ end
 local function history_leave(now, state)
   if state == 'admitted' then history_count(now, 'en', 1) else history_count(now, 'lf', 1) end
 end
+
+-- Pre-queued visitors not seen before the opening are dropped by lib.lua's
+-- open_prequeue: abandoned, like those a tick drops.
+hooks.abandoned = function(now, n) history_count(now, 'ab', n) end
 
 -- ---- end of history.lua; the script follows ----

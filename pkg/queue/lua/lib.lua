@@ -230,6 +230,10 @@ local function publish(ev)
   return ev.v
 end
 
+-- hooks are filled in by history.lua, loaded after this file: lib.lua's own
+-- functions record history through them.
+local hooks = {}
+
 -- open_prequeue moves the pre-queue into the line once opens_at has passed,
 -- at most budget visitors per call, so that no script holds Redis for long
 -- however large the pre-queue (a tick goes on in further calls until it is
@@ -288,7 +292,10 @@ local function open_prequeue(cfg, now, budget)
     redis.call('UNLINK', K.preseen)
     ev = {k = 'open'}
   end
-  if #dropped > 0 then ev.r = dropped end
+  if #dropped > 0 then
+    ev.r = dropped
+    if hooks.abandoned then hooks.abandoned(now, #dropped) end
+  end
   ev.w = waiting_count(gen_ids())
   publish(ev)
   return true

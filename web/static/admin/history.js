@@ -13,6 +13,7 @@
  * would need the tables anyway and 50 KB more).
  */
 import { fmt, t, translate } from '../lib/i18n.js';
+import { tabStorage } from '../lib/storage.js';
 import { count, downloadHistory, historyOf } from './api.js';
 import { part } from './page.js';
 
@@ -58,11 +59,8 @@ export function setupHistory(room) {
   h.select.addEventListener('change', () => {
     h.range = h.select.value in RANGES ? h.select.value : 'start';
     h.step = '1m';
-    try {
-      localStorage.setItem(rangeKey(room.id), h.range);
-    } catch {
-      // Storage off: the range lasts until the reload.
-    }
+    // The tab's storage, like the operator token: kept across a reload.
+    tabStorage.set(rangeKey(room.id), h.range);
     refresh(room);
   });
   h.csv.addEventListener('click', () => saveCSV(room));
@@ -348,12 +346,8 @@ function rangeKey(id) {
 }
 
 function readRange(id) {
-  try {
-    const r = localStorage.getItem(rangeKey(id));
-    if (r && r in RANGES) return r;
-  } catch {
-    // Storage off.
-  }
+  const r = tabStorage.get(rangeKey(id));
+  if (r && r in RANGES) return r;
   return 'start';
 }
 
