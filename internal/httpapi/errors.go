@@ -6,6 +6,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -48,6 +49,9 @@ var (
 	errInternal      = apiErr(http.StatusInternalServerError, "internal", "Something went wrong on our side.")
 	errShuttingDown  = apiErr(http.StatusServiceUnavailable, "unavailable", "This server is shutting down.")
 	errUnsupportedCT = apiErr(http.StatusBadRequest, "invalid_body", "The request body must be application/json.") // docs/API.md: invalid_body is 400
+	// The client went away before its answer (nginx's 499): nobody reads
+	// it, and it is not our failure, so it is neither a 500 nor logged as one.
+	errClientGone = apiErr(499, "client_closed_request", "The client closed the request before its answer.")
 )
 
 var errPowInvalid = apiErr(http.StatusForbidden, "pow_invalid", "The proof of work is wrong, expired or already used; solve a new challenge.")
@@ -86,6 +90,9 @@ func toAPIError(err error) *Error {
 	var ae *Error
 	if errors.As(err, &ae) {
 		return ae
+	}
+	if errors.Is(err, context.Canceled) {
+		return errClientGone
 	}
 	var ce *queue.ConfigError
 	if errors.As(err, &ce) {
