@@ -47,9 +47,15 @@ func TestClusterWithReplicasFailsOverAKilledPrimary(t *testing.T) {
 	c := redistest.StartClusterWithReplicas(t)
 	require.Len(t, c.Nodes(), 6)
 	rdb := c.Client()
-	require.NoError(t, rdb.Set(ctx, "{room}k", "v", 0).Err())
 	old, err := c.PrimaryFor(ctx, "{room}k")
 	require.NoError(t, err)
+	// Replication is asynchronous: the write reaches the replica before the
+	// kill only if we wait for it, on the connection that wrote it.
+	oc := old.Client()
+	require.NoError(t, oc.Set(ctx, "{room}k", "v", 0).Err())
+	n, err := oc.Wait(ctx, 1, 5*time.Second).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n, "the replica has the write")
 
 	require.NoError(t, old.Kill())
 	killed := time.Now()
