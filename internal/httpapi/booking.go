@@ -18,21 +18,6 @@ import (
 	"github.com/waitroom/waitroom/web"
 )
 
-// bookingErrors maps the booking domain's named errors; see domainErrors.
-var bookingErrors = []struct {
-	target error
-	err    *Error
-}{
-	{booking.ErrSeatNotFound, apiErr(http.StatusNotFound, "seat_not_found", "There is no such seat.")},
-	{booking.ErrSeatUnavailable, apiErr(http.StatusConflict, "seat_unavailable", "This seat is already held or booked.")},
-	{booking.ErrHoldRequired, apiErr(http.StatusConflict, "hold_required", "Hold the seat before booking it; your hold may have ended.")},
-	{booking.ErrLimitReached, apiErr(http.StatusConflict, "limit_reached", "You already hold or booked as many seats as one visitor may.")},
-	{booking.ErrBookingNotFound, apiErr(http.StatusNotFound, "booking_not_found", "You have no booking or hold on this seat.")},
-	{booking.ErrInvalidSeat, apiErr(http.StatusBadRequest, "invalid_body", "A seat id is 1–16 characters of A-Z, a-z, 0-9 and '-'.")},
-	{booking.ErrInvalidSeatMap, apiErr(http.StatusBadRequest, "invalid_body", "The seat map is not valid.")},
-	{booking.ErrInvalidVisitor, apiErr(http.StatusUnauthorized, "invalid_token", "A valid entry token is required.")},
-}
-
 // SeatMapRoute is the operator's route that sets a room's seat map.
 const SeatMapRoute = "/api/admin/events/:room/seats"
 
@@ -126,12 +111,9 @@ func admissionFrom(c echo.Context) *admission {
 func (b *Booking) admitted(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", "no-store")
-		room := c.Param("room")
-		if !queue.ValidRoomID(room) {
-			return queue.ErrInvalidRoom
-		}
-		if ok, wait := b.Limit.Allow(clientKey(c)); !ok {
-			return rateLimited(wait)
+		room, err := limitedRoom(c, b.Limit)
+		if err != nil {
+			return err
 		}
 		a, err := b.checkToken(c, room)
 		b.countCheck(err)
@@ -267,11 +249,7 @@ func (b *Booking) hold(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	code := http.StatusOK
-	if created {
-		code = http.StatusCreated
-	}
-	return c.JSON(code, holdBody{Seat: h.Seat, HeldUntil: h.Until.Format(timeFormat)})
+	return c.JSON(createdStatus(created), holdBody{Seat: h.Seat, HeldUntil: h.Until.Format(timeFormat)})
 }
 
 func (b *Booking) book(c echo.Context) error {
@@ -290,11 +268,7 @@ func (b *Booking) book(c echo.Context) error {
 	if created {
 		b.Logger.Info("seat booked", "request_id", requestID(c), "room", a.room, "seat", seat, "booking_id", bk.ID)
 	}
-	code := http.StatusOK
-	if created {
-		code = http.StatusCreated
-	}
-	return c.JSON(code, bookingBody{Seat: bk.Seat, BookingID: bk.ID})
+	return c.JSON(createdStatus(created), bookingBody{Seat: bk.Seat, BookingID: bk.ID})
 }
 
 func (b *Booking) listBookings(c echo.Context) error {

@@ -121,6 +121,15 @@ func requestID(c echo.Context) string {
 	return id
 }
 
+// servedStatus is the status of a request a handler returned err for: the
+// error's, which ErrorHandler writes after the middleware, or the one written.
+func servedStatus(c echo.Context, err error) int {
+	if err != nil {
+		return toAPIError(err).Status
+	}
+	return c.Response().Status
+}
+
 // accessLog writes one line per request with its request id. It logs the
 // route pattern, never the path: a path may carry a ticket.
 func accessLog(log *slog.Logger) echo.MiddlewareFunc {
@@ -128,10 +137,7 @@ func accessLog(log *slog.Logger) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			err := next(c)
-			status := c.Response().Status
-			if err != nil {
-				status = toAPIError(err).Status
-			}
+			status := servedStatus(c, err)
 			level := slog.LevelDebug
 			if status >= 500 {
 				level = slog.LevelWarn
