@@ -87,11 +87,10 @@ type Options struct {
 	KeysMaxAge time.Duration
 }
 
-// WithDefaults returns the options with every zero field set to its default.
+// WithDefaults returns the options with every zero field set to its default,
+// but for HTTPClient, MinRefetchInterval and FetchTimeout, which the key
+// cache (jwks.Options) defaults.
 func (o Options) WithDefaults() Options {
-	if o.HTTPClient == nil {
-		o.HTTPClient = http.DefaultClient
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -100,12 +99,6 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.MaxLifetime == 0 {
 		o.MaxLifetime = time.Hour
-	}
-	if o.MinRefetchInterval == 0 {
-		o.MinRefetchInterval = 10 * time.Second
-	}
-	if o.FetchTimeout == 0 {
-		o.FetchTimeout = 5 * time.Second
 	}
 	if o.KeysMaxAge == 0 {
 		o.KeysMaxAge = time.Hour
