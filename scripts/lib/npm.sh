@@ -1,0 +1,25 @@
+# Sourced by the scripts that install npm packages into <repo>/.tools/
+# (scripts/axe-core.sh, scripts/sqs-emulator.sh). The caller defines say.
+
+# ensure_npm installs Debian's npm when there is none (through sudo when not
+# root).
+ensure_npm() {
+	if command -v npm >/dev/null 2>&1; then
+		return
+	fi
+	say "npm not found: installing Debian's npm"
+	local sudo=""
+	if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+		sudo="sudo"
+	fi
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm
+}
+
+# npm_install DIR PACKAGE... installs the packages into DIR/node_modules,
+# quietly, its output on stderr.
+npm_install() {
+	local dir=$1
+	shift
+	npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$@" >&2
+}
