@@ -129,7 +129,7 @@ func (s *Set) Bool(name, env string, def bool, usage string) *bool {
 // List is a comma-separated list; items are trimmed and empty ones dropped.
 func (s *Set) List(name, env, def, usage string) *[]string {
 	p := new([]string)
-	*p = splitList(def)
+	*p = SplitList(def)
 	s.add(name, env, def, "LIST", usage, (*listValue)(p))
 	return p
 }
@@ -222,7 +222,9 @@ func (s *Set) PrintHelp(w io.Writer) {
 	}
 }
 
-func splitList(s string) []string {
+// SplitList splits a comma-separated list, each item trimmed, empty ones
+// dropped.
+func SplitList(s string) []string {
 	var out []string
 	for _, item := range strings.Split(s, ",") {
 		if item = strings.TrimSpace(item); item != "" {
@@ -300,7 +302,7 @@ func (v *boolValue) IsBoolFlag() bool { return true }
 
 type listValue []string
 
-func (v *listValue) Set(s string) error { *v = splitList(s); return nil }
+func (v *listValue) Set(s string) error { *v = SplitList(s); return nil }
 func (v *listValue) String() string     { return strings.Join(*v, ",") }
 
 type levelValue slog.Level
