@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -101,6 +104,19 @@ func NewServer(h http.Handler, log *slog.Logger, opt ServerOptions) *http.Server
 		IdleTimeout:       or(opt.IdleTimeout, 60*time.Second),
 		MaxHeaderBytes:    opt.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// ServeUntil serves srv on ln until ctx ends, and returns nil then (the
+// caller shuts srv down), or the error that stopped serving before.
+func ServeUntil(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+		return nil
 	}
 }
 
