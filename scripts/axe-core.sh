@@ -12,15 +12,11 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/lib/npm.sh
-tools="$(pwd)/.tools"
 axe_version="4.14.1"
 file="$tools/node_modules/axe-core/axe.min.js"
-pkg="$tools/node_modules/axe-core/package.json"
-
-say() { echo "axe-core: $*" >&2; }
 
 installed() {
-	[ -f "$file" ] && [ -f "$pkg" ] && grep -q "\"version\": \"$axe_version\"" "$pkg"
+	[ -f "$file" ] && has_version axe-core "$axe_version"
 }
 
 install() {

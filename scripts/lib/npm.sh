@@ -1,5 +1,16 @@
-# Sourced by the scripts that install npm packages into <repo>/.tools/
-# (scripts/axe-core.sh, scripts/sqs-emulator.sh). The caller defines say.
+# Sourced from the repository's root by the scripts that install npm
+# packages into .tools/ (scripts/axe-core.sh, scripts/sqs-emulator.sh).
+
+tools="$(pwd)/.tools"
+
+# say writes a message on stderr, after the script's name.
+say() { echo "$(basename "$0" .sh): $*" >&2; }
+
+# has_version PACKAGE VERSION: .tools holds PACKAGE at VERSION.
+has_version() {
+	local pkg="$tools/node_modules/$1/package.json"
+	[ -f "$pkg" ] && grep -q "\"version\": \"$2\"" "$pkg"
+}
 
 # ensure_npm installs Debian's npm when there is none (through sudo when not
 # root).

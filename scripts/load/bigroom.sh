@@ -13,12 +13,7 @@ N="${N:-10000000}"
 build waitroom loadgen || exit 1
 cd "$work"
 port=6394
-start_redis $port "$work"
-load_env
-export REDIS_URL=redis://127.0.0.1:$port/0
-./waitroom -addr 127.0.0.1:8091 -join-rate 0 -log-level warn -shutdown-grace 0s > waitroom.out 2> waitroom.err &
-W=$!
-sleep 1
+start_waitroom $port 8091
 cfg='{"mode":"queue_all","capacity":0,"batch_size":100,"interval_ms":1000,"abandon_after_s":0,"paused":true}'
 measure() { # room
 	./loadgen -url http://127.0.0.1:8091 -room "$1" -visitors "${VISITORS:-20000}" -concurrency "${CONC:-100}" \

@@ -8,12 +8,7 @@ set -u
 build waitroom loadgen || exit 1
 cd "$work"
 port=6395
-start_redis $port "$work"
-load_env
-export REDIS_URL=redis://127.0.0.1:$port/0
-./waitroom -addr 127.0.0.1:8092 -join-rate 0 -log-level warn -shutdown-grace 0s > waitroom.out 2> waitroom.err &
-W=$!
-sleep 1
+start_waitroom $port 8092
 redis-cli -p $port config resetstat >/dev/null
 ./loadgen -url http://127.0.0.1:8092 -room joins -visitors "${VISITORS:-100000}" -concurrency "${CONC:-200}" -sockets=false \
 	-admin-token loadtoken -room-config '{"mode":"queue_all","capacity":0,"batch_size":100,"interval_ms":1000,"abandon_after_s":0,"paused":true}' \

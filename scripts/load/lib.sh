@@ -30,3 +30,17 @@ load_env() {
 	export WAITROOM_JOIN_RATE=0 WAITROOM_STATUS_RATE=0 WAITROOM_SOCKET_RATE=0 WAITROOM_SOCKETS_PER_ADDR=0
 	export WAITROOM_ADMIN_TOKEN=loadtoken WAITROOM_SIGNING_KEY="$work/key.pem"
 }
+
+# start_waitroom REDIS_PORT HTTP_PORT: load_env, a redis-server on
+# REDIS_PORT and the waitroom that build put in $work on
+# 127.0.0.1:HTTP_PORT (its output in $work/waitroom.out and .err), given a
+# second to start; its pid is in W.
+start_waitroom() {
+	start_redis "$1" "$work"
+	load_env
+	export REDIS_URL=redis://127.0.0.1:$1/0
+	"$work/waitroom" -addr "127.0.0.1:$2" -join-rate 0 -log-level warn -shutdown-grace 0s \
+		>"$work/waitroom.out" 2>"$work/waitroom.err" &
+	W=$!
+	sleep 1
+}
