@@ -15,7 +15,7 @@
 import { fmt, t, translate } from '../lib/i18n.js';
 import { tabStorage } from '../lib/storage.js';
 import { count, downloadHistory, historyOf } from './api.js';
-import { part } from './page.js';
+import { fillStats, part } from './page.js';
 import { niceScale, SVG_NS, svg } from './svg.js';
 
 export const HISTORY_REFRESH_MS = 10000;
@@ -51,8 +51,9 @@ export function setupHistory(room) {
     status: part(section, 'history-status'),
     updated: part(section, 'history-updated'),
     charts: part(section, 'history-charts'),
-    summary: {},
+    summary: fillStats(part(section, 'history-summary'), SUMMARY.map((k) => [k, 'admin.history.sum.' + k]), 'data-sum'),
   };
+  translate(part(section, 'history-summary'));
   h.select.id = prefix + '-range';
   part(section, 'history-range-label').htmlFor = h.select.id;
   h.select.value = h.range;
@@ -64,7 +65,6 @@ export function setupHistory(room) {
     refresh(room);
   });
   h.csv.addEventListener('click', () => saveCSV(room));
-  for (const key of SUMMARY) h.summary[key] = section.querySelector(`[data-sum="${key}"]`);
 
   h.views = CHARTS.map((c) => newChartView(c, prefix));
   h.charts.replaceChildren(...h.views.map((v) => v.figure));
