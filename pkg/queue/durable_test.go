@@ -17,7 +17,8 @@ import (
 // clients.
 func replicated(tb testing.TB) (primary, replica *redis.Client) {
 	tb.Helper()
-	p := redistest.Start(tb)
+	// No diskless-sync delay: the replica's first sync would wait 5 s.
+	p := redistest.Start(tb, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
 	_, port, _ := strings.Cut(p.Addr(), ":")
 	r := redistest.Start(tb, redistest.Options{Args: []string{"--replicaof", "127.0.0.1", port}})
 	primary, replica = p.Client(), r.Client()
@@ -81,6 +82,73 @@ func TestAJoinNoReplicaConfirmsIsUnavailable(t *testing.T) {
 			require.True(t, created)
 		})
 	}
+}
+
+// With WaitReplicas a tick's event goes out only once a replica has the
+// tick: when a subscriber hears of an admission, the replica holds it, so a
+// failover to that replica cannot take back what a socket was told.
+func TestATickWithWaitReplicasIsOnTheReplicaWhenItsEventIsOut(t *testing.T) {
+	ctx := context.Background()
+	primary, replica := replicated(t)
+	s := New(primary, Options{WaitReplicas: 1, WaitTimeout: time.Second})
+	_, _, err := s.PutRoom(ctx, "durable-tick", ConfigPatch{Mode: new(ModeQueueAll), BatchSize: new(2)})
+	require.NoError(t, err)
+	for range 10 {
+		_, _, err := s.Join(ctx, "durable-tick", JoinRequest{})
+		require.NoError(t, err)
+	}
+	ps := primary.Subscribe(ctx, Channel("durable-tick"))
+	defer ps.Close()
+	_, err = ps.Receive(ctx)
+	require.NoError(t, err)
+	msgs := ps.Channel()
+	adm := roomKeys("durable-tick").adm
+	for i := range 5 {
+		ev, err := s.Tick(ctx, "durable-tick")
+		require.NoError(t, err)
+		require.Len(t, ev.Admitted, 2)
+		select {
+		case m := <-msgs:
+			// Read the replica the moment the event is in.
+			n, err := replica.ZCard(ctx, adm).Result()
+			require.NoError(t, err)
+			require.EqualValues(t, 2*(i+1), n, "tick %d: the replica has every admission announced", i+1)
+			got, err := ParseEvent([]byte(m.Payload))
+			require.NoError(t, err)
+			require.Equal(t, ev.Version, got.Version)
+			require.Equal(t, ev.Admitted, got.Admitted)
+		case <-time.After(2 * time.Second):
+			t.Fatalf("tick %d: no event", i+1)
+		}
+	}
+}
+
+// Without a replica to confirm it, a tick admits on the primary but
+// announces nothing (ErrNotReplicated); the next confirmed tick's event
+// skips that version, so subscribers read the room again.
+func TestATickNoReplicaConfirmsIsNotAnnounced(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	s := New(rdb, Options{WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
+	_, _, err := s.PutRoom(ctx, "unconfirmed", ConfigPatch{Mode: new(ModeQueueAll), BatchSize: new(1)})
+	require.NoError(t, err)
+	st, _, err := New(rdb, Options{}).Join(ctx, "unconfirmed", JoinRequest{})
+	require.NoError(t, err)
+	ps := rdb.Subscribe(ctx, Channel("unconfirmed"))
+	defer ps.Close()
+	_, err = ps.Receive(ctx)
+	require.NoError(t, err)
+	_, err = s.Tick(ctx, "unconfirmed")
+	require.ErrorIs(t, err, ErrNotReplicated)
+	select {
+	case m := <-ps.Channel():
+		t.Fatalf("an unconfirmed tick was announced: %s", m.Payload)
+	case <-time.After(200 * time.Millisecond):
+	}
+	got, err := s.Status(ctx, "unconfirmed", st.Ticket)
+	require.NoError(t, err)
+	require.Equal(t, StateAdmitted, got.State, "the admission stands on the primary")
 }
 
 // BenchmarkJoinWaitReplicas is the cost of WAIT 1 per join on a primary
