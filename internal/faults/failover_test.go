@@ -60,9 +60,13 @@ func testFailover(t *testing.T, backend, pacer string, wait bool) {
 	require.NoError(t, err)
 	require.NoError(t, old.Kill())
 	killed := time.Now()
+	atKill := be.offsets()
 	promoted, err := be.failedOver(ctx, old)
 	require.NoError(t, err)
 	failover := time.Since(killed)
+	if len(atKill) > 0 {
+		t.Logf("replicas' offsets at the kill: %v; promoted: %s", atKill, promoted.Addr())
+	}
 
 	// Without WAIT joins come back once the clients find the new primary;
 	// with it on a Cluster, the promoted primary has no replica until the

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/pacer/sqstest"
@@ -44,8 +45,10 @@ const (
 type replicated struct {
 	name string
 	env  []string // the binaries' Redis settings
-	// sentinels are the Sentinels' addresses (none on a Cluster).
+	// sentinels are the Sentinels' addresses, and data its data nodes
+	// (none on a Cluster).
 	sentinels []string
+	data      []*redistest.Server
 	cfg       redisconn.Config
 	// primary is the data node serving the sale's room now.
 	primary func(ctx context.Context) (*redistest.Server, error)
@@ -61,6 +64,7 @@ func sentinelBackend(t *testing.T) *replicated {
 	return &replicated{
 		name:       "sentinel",
 		sentinels:  s.SentinelAddrs(),
+		data:       s.Data,
 		env:        []string{"REDIS_SENTINEL_ADDRS=" + addrs, "REDIS_SENTINEL_MASTER=" + redistest.MasterName},
 		cfg:        redisconn.Config{SentinelAddrs: addrs, SentinelMaster: redistest.MasterName},
 		primary:    s.Primary,
@@ -415,6 +419,26 @@ func (s *sale) ticksAfter(from time.Time) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// offsets are the replication offsets the Sentinel set's data nodes report,
+// by address: which replica had the most when a primary died.
+func (be *replicated) offsets() map[string]string {
+	out := map[string]string{}
+	for _, d := range be.data {
+		c := redis.NewClient(&redis.Options{Addr: d.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+		info, err := c.Info(context.Background(), "replication").Result()
+		_ = c.Close()
+		if err != nil {
+			continue
+		}
+		for l := range strings.Lines(info) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "slave_repl_offset:"); ok {
+				out[d.Addr()] = v
+			}
+		}
+	}
+	return out
 }
 
 // rollback is a fall of the room's admission count between two samples: a
