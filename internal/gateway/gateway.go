@@ -65,9 +65,9 @@ func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
 
 // flushInterval bounds how long a piece of an answer of known length waits
 // in the write buffer. Not -1: ReverseProxy would then flush the headers from
-// a timer goroutine and the body in a second write, a third of the
-// gateway's CPU per request. A stream (event-stream, or no Content-Length)
-// is flushed on every write whatever this says.
+// a timer goroutine and the body in a second write, about a fifth of the
+// gateway's CPU (docs/BENCHMARKS.md). A stream (event-stream, or no
+// Content-Length) is flushed on every write whatever this says.
 const flushInterval = 100 * time.Millisecond
 
 // Gateway is the http.Handler of the protected host.
