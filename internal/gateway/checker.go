@@ -29,8 +29,8 @@ const (
 	HeaderExpires = "X-Waitroom-Expires"
 )
 
-// errNoEntry is made once: FromRequest formatted it on every call, admitted
-// ones too, and that showed in the proxy path's profile.
+// errNoEntry is made once, not on each FromRequest: that runs on every
+// protected request, admitted ones too.
 var errNoEntry = fmt.Errorf("%w: no entry token", ErrAdmissionRequired)
 
 // Entry is a live admission that a request presented.
