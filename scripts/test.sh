@@ -59,9 +59,16 @@ fi
 if ! command -v caddy >/dev/null 2>&1; then
 	apt_install caddy
 fi
-# axe-core for the pages' accessibility checks, from npm into .tools/; the
-# tests run this script too, so installing it here only saves them the wait.
+# docs/INTEGRATION.md's Python snippet runs on Debian's PyJWT and
+# cryptography (cmd/waitroom's TestIntegrationDoc*; PyPI is not needed).
+if ! dpkg -s python3-jwt python3-cryptography >/dev/null 2>&1; then
+	apt_install python3-jwt python3-cryptography
+fi
+# axe-core for the pages' accessibility checks and jose for the doc's Node
+# snippet, from npm into .tools/; the tests run these scripts too, so
+# installing here only saves them the wait.
 scripts/axe-core.sh install
+scripts/jose.sh install
 
 # The SQS emulator for the admitter's tests, when its script exists.
 if [ -x scripts/sqs-emulator.sh ]; then

@@ -20,8 +20,9 @@ var demoSeats = booking.GridSeats(10, 10)
 
 // registerBooking serves the booking API and page in the same process
 // (standalone), verifying entry tokens against this process's own signer
-// without an HTTP round trip, and gives demo its seats.
-func (m *Main) registerBooking(ctx context.Context, e *echo.Echo, rdb redis.UniversalClient, store *queue.Store,
+// without an HTTP round trip, and gives demo its seats. The seat-map route
+// goes on operator, the echo of the operator's routes.
+func (m *Main) registerBooking(ctx context.Context, e, operator *echo.Echo, rdb redis.UniversalClient, store *queue.Store,
 	signer *entrytoken.Signer, admin *httpapi.Admin, met *metrics.Metrics) error {
 	seats, err := booking.New(rdb, booking.Options{HoldTTL: m.cfg.BookingHold, MaxPerVisitor: m.cfg.BookingLimit})
 	if err != nil {
@@ -36,7 +37,7 @@ func (m *Main) registerBooking(ctx context.Context, e *echo.Echo, rdb redis.Univ
 		return fmt.Errorf("booking verifier: %w", err)
 	}
 	(&httpapi.Booking{Seats: seats, Queue: store, Verifier: verifier, Logger: m.log, Metrics: met,
-		Limit: ratelimit.New(m.cfg.BookingRate, m.cfg.BookingBurst, nil)}).Register(e, admin.RequireToken)
+		Limit: ratelimit.New(m.cfg.BookingRate, m.cfg.BookingBurst, nil), Operator: operator}).Register(e, admin.RequireToken)
 	if _, err := seats.PutSeatMap(ctx, "demo", demoSeats); err != nil {
 		return fmt.Errorf("demo seats: %w", err)
 	}

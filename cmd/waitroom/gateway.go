@@ -39,12 +39,13 @@ func (m *Main) registerForwardAuth(e *echo.Echo, store *queue.Store, signer *ent
 
 // registerOperator serves the operator API, /admin and /metrics on e, or,
 // with WAITROOM_ADMIN_ADDR, on a listener of their own (returned, to be
-// shut down with the main one).
-func (m *Main) registerOperator(e *echo.Echo, admin *httpapi.Admin, met *metrics.Metrics) (*http.Server, error) {
+// shut down with the main one). It returns the echo that serves operator
+// routes, for the other operator calls (the seat map).
+func (m *Main) registerOperator(e *echo.Echo, admin *httpapi.Admin, met *metrics.Metrics) (*echo.Echo, *http.Server, error) {
 	if m.cfg.AdminAddr == "" {
 		httpapi.Instrument(e, met)
 		admin.Register(e)
-		return nil, nil
+		return e, nil, nil
 	}
 	httpapi.CountRequests(e, met)
 	ae := httpapi.NewEcho(m.log)
@@ -54,15 +55,53 @@ func (m *Main) registerOperator(e *echo.Echo, admin *httpapi.Admin, met *metrics
 	httpapi.Instrument(ae, met)
 	admin.Register(ae)
 	ae.GET("/static/*", echo.WrapHandler(e)) // the operator page's assets
+	ae.GET("/rooms/:room", m.publicWaitingPage)
 	ln, err := net.Listen("tcp", m.cfg.AdminAddr)
 	if err != nil {
-		return nil, fmt.Errorf("admin listen %s: %w", m.cfg.AdminAddr, err)
+		return nil, nil, fmt.Errorf("admin listen %s: %w", m.cfg.AdminAddr, err)
 	}
 	m.adminAddr = ln.Addr().String()
 	srv := httpapi.NewServer(ae, m.log, httpapi.ServerOptions{})
 	go func() { _ = srv.Serve(ln) }()
 	m.log.Info("operator listening", "addr", m.adminAddr)
-	return srv, nil
+	return ae, srv, nil
+}
+
+// publicWaitingPage sends the operator page's link to a room's waiting page
+// (rooms/{room} on the operator listener) to where visitors see that page:
+// under WAITROOM_PUBLIC_URL, else on the main listener's port of the host the
+// operator came to; in gateway mode under the prefix.
+func (m *Main) publicWaitingPage(c echo.Context) error {
+	room := c.Param("room")
+	if !queue.ValidRoomID(room) {
+		return echo.ErrNotFound
+	}
+	base := strings.TrimSuffix(m.cfg.PublicURL, "/")
+	if base == "" {
+		host := c.Request().Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		_, port, _ := net.SplitHostPort(m.Addr())
+		base = c.Scheme() + "://" + net.JoinHostPort(strings.Trim(host, "[]"), port)
+	}
+	if prefix := m.gatewayPrefix(); m.cfg.Upstream != nil && !strings.HasSuffix(base, prefix) {
+		base += prefix
+	}
+	loc := base + "/rooms/" + room
+	if q := c.QueryString(); q != "" {
+		loc += "?" + q
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Redirect(http.StatusFound, loc)
+}
+
+// gatewayPrefix is where waitroom's routes live on a protected host.
+func (m *Main) gatewayPrefix() string {
+	if m.cfg.GatewayPrefix == "" {
+		return gateway.DefaultPrefix
+	}
+	return m.cfg.GatewayPrefix
 }
 
 // front is what the main listener serves: in gateway mode the proxy in front
@@ -70,10 +109,7 @@ func (m *Main) registerOperator(e *echo.Echo, admin *httpapi.Admin, met *metrics
 // itself, at the root and under the prefix alike.
 func (m *Main) front(ctx context.Context, wg *sync.WaitGroup, e *echo.Echo, store *queue.Store, checker *gateway.Checker) (http.Handler, error) {
 	if m.cfg.Upstream == nil {
-		prefix := m.cfg.GatewayPrefix
-		if prefix == "" {
-			prefix = gateway.DefaultPrefix
-		}
+		prefix := m.gatewayPrefix()
 		strip := http.StripPrefix(prefix, e)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if p := r.URL.Path; strings.HasPrefix(p, prefix+"/") {

@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -213,8 +214,7 @@ func TestGatewayPassesTheAdmittedWithWaitroomHeadersAndNeverTheClientsOwn(t *tes
 	g := setupGateway(t)
 	v := g.visitor()
 	g.admit(v)
-	forged := http.Header{"Accept": {"text/html"}, "X-Waitroom-Sub": {"forged"}, "x-waitroom-room": {"forged"},
-		"X_Waitroom_Expires": {"forged"}, "X-WAITROOM-EXTRA": {"forged"}}
+	forged := withForgedWaitroomHeaders(http.Header{"Accept": {"text/html"}})
 	r := v.do(http.MethodGet, "/shop/page", forged, "")
 	require.Equal(t, http.StatusOK, r.Status)
 	h := g.site.lastHeader()
@@ -229,10 +229,46 @@ func TestGatewayPassesTheAdmittedWithWaitroomHeadersAndNeverTheClientsOwn(t *tes
 	}
 	require.NotContains(t, h.Get("Cookie"), "wr_", "waitroom's cookies stay with waitroom")
 
+	requireNoForgedWaitroomHeaders(t, h)
+
 	// An unprotected path gets no X-Waitroom-* either, forged or not.
 	v.do(http.MethodGet, "/public/x", forged, "")
 	for k := range g.site.lastHeader() {
-		require.False(t, strings.HasPrefix(strings.ToLower(strings.ReplaceAll(k, "_", "-")), "x-waitroom-"), k)
+		require.False(t, readsAsWaitroomHeader(k), k)
+	}
+}
+
+// forgedWaitroomHeaders are X-Waitroom-* headers a client makes up, in the
+// spellings a site may read as one: any case, and "_" for "-" (CGI, PHP and
+// Rack read X_Waitroom_Sub as X-Waitroom-Sub), each with the value "forged".
+var forgedWaitroomHeaders = []string{"X-Waitroom-Sub", "x-waitroom-room", "X-WAITROOM-EXPIRES", "X_Waitroom_Sub",
+	"x_waitroom_room", "X-Waitroom_Expires", "X_Waitroom-Sub", "x-WaItRoOm_room", "X-Waitroom-Extra"}
+
+// withForgedWaitroomHeaders is h and forgedWaitroomHeaders, keys as written
+// (Go's client sends them so).
+func withForgedWaitroomHeaders(h http.Header) http.Header {
+	out := h.Clone()
+	if out == nil {
+		out = http.Header{}
+	}
+	for _, k := range forgedWaitroomHeaders {
+		out[k] = []string{"forged"}
+	}
+	return out
+}
+
+func readsAsWaitroomHeader(k string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.ReplaceAll(k, "_", "-")), "x-waitroom-")
+}
+
+// requireNoForgedWaitroomHeaders fails if the site got a forged X-Waitroom-*
+// header in any spelling, but those named in passes (canonical names).
+func requireNoForgedWaitroomHeaders(t *testing.T, h http.Header, passes ...string) {
+	t.Helper()
+	for k, vs := range h {
+		if readsAsWaitroomHeader(k) && slices.Contains(vs, "forged") && !slices.Contains(passes, k) {
+			require.Failf(t, "a client's header reached the site", "%s: %v (all: %v)", k, vs, h)
+		}
 	}
 }
 

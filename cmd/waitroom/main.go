@@ -136,7 +136,7 @@ func (m *Main) Run(ctx context.Context) error {
 		httpapi.TrustProxy(e)
 	}
 	admin := &httpapi.Admin{Store: store, Token: m.adminTok, Logger: log, OnRefused: met.AdminRefused.Inc}
-	adminSrv, err := m.registerOperator(e, admin, met)
+	operator, adminSrv, err := m.registerOperator(e, admin, met)
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	if cfg.Standalone() {
-		if err := m.registerBooking(ctx, e, rdb, store, signer, admin, met); err != nil {
+		if err := m.registerBooking(ctx, e, operator, rdb, store, signer, admin, met); err != nil {
 			return err
 		}
 		p := pacer.NewLocal(store, pacer.LocalOptions{Options: pacer.Options{Logger: log, OnTick: met.OnTick}})

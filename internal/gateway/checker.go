@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -29,6 +28,10 @@ const (
 	HeaderSub     = "X-Waitroom-Sub"
 	HeaderExpires = "X-Waitroom-Expires"
 )
+
+// errNoEntry is made once, not on each FromRequest: that runs on every
+// protected request, admitted ones too.
+var errNoEntry = fmt.Errorf("%w: no entry token", ErrAdmissionRequired)
 
 // Entry is a live admission that a request presented.
 type Entry struct {
@@ -59,9 +62,6 @@ const (
 	// LiveStale is how old a live answer from Redis may be: docs/API.md
 	// lets an ended admission through for at most a second.
 	LiveStale = time.Second
-	// tokenTTL bounds how long a verified token is trusted without a new
-	// signature check, so a key dropped from the JWKS stops within a minute.
-	tokenTTL = time.Minute
 	// maxCached bounds each cache (about 30 MB at its fullest).
 	maxCached = 100000
 )
@@ -69,19 +69,13 @@ const (
 // Checker decides whether a token is a live entry to a room. It is safe for
 // concurrent use.
 type Checker struct {
-	verifier *entrytoken.Verifier
-	store    Admissions
-	now      func() time.Time
-	onPass   func(ctx context.Context, e *Entry)
+	tokens *entrytoken.Cache // spares the signature check of a token seen within a minute
+	store  Admissions
+	now    func() time.Time
+	onPass func(ctx context.Context, e *Entry)
 
-	mu     sync.RWMutex
-	tokens map[[sha256.Size]byte]cachedToken
-	live   map[string]cachedLive // by room and admission id
-}
-
-type cachedToken struct {
-	claims *entrytoken.VerifiedClaims
-	until  time.Time
+	mu   sync.RWMutex
+	live map[string]cachedLive // by room and admission id
 }
 
 type cachedLive struct {
@@ -111,8 +105,8 @@ func NewChecker(opt CheckerOptions) (*Checker, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Checker{verifier: opt.Verifier, store: opt.Store, now: opt.Now, onPass: opt.OnPass,
-		tokens: map[[sha256.Size]byte]cachedToken{}, live: map[string]cachedLive{}}, nil
+	return &Checker{tokens: entrytoken.NewCache(opt.Verifier, entrytoken.CacheOptions{Size: maxCached, Now: opt.Now}),
+		store: opt.Store, now: opt.Now, onPass: opt.OnPass, live: map[string]cachedLive{}}, nil
 }
 
 // FromRequest finds a live entry to room in r: the entry cookie, else an
@@ -120,7 +114,7 @@ func NewChecker(opt CheckerOptions) (*Checker, error) {
 // neither is a live entry, or queue.ErrUnavailable / entrytoken.
 // ErrKeysUnavailable when that could not be told.
 func (c *Checker) FromRequest(ctx context.Context, r *http.Request, room string) (*Entry, error) {
-	var err error = fmt.Errorf("%w: no entry token", ErrAdmissionRequired)
+	err := errNoEntry
 	if ck, cerr := r.Cookie(EntryCookie(room)); cerr == nil && ck.Value != "" {
 		e, cerr := c.Check(ctx, room, ck.Value)
 		if cerr == nil {
@@ -142,7 +136,7 @@ func (c *Checker) FromRequest(ctx context.Context, r *http.Request, room string)
 
 // Check verifies token for room and that its admission still lives.
 func (c *Checker) Check(ctx context.Context, room, token string) (*Entry, error) {
-	claims, err := c.verify(ctx, room, token)
+	claims, err := c.tokens.Verify(ctx, token, room)
 	if err != nil {
 		if errors.Is(err, entrytoken.ErrKeysUnavailable) {
 			return nil, err
@@ -177,32 +171,6 @@ func (c *Checker) End(ctx context.Context, e *Entry) error {
 		return nil // it had ended already
 	}
 	return err
-}
-
-func (c *Checker) verify(ctx context.Context, room, token string) (*entrytoken.VerifiedClaims, error) {
-	key := sha256.Sum256([]byte(token))
-	now := c.now()
-	c.mu.RLock()
-	e, ok := c.tokens[key]
-	c.mu.RUnlock()
-	if ok && now.Before(e.until) {
-		if e.claims.Room != room {
-			return nil, fmt.Errorf("%w: token is for room %q, not %q", entrytoken.ErrWrongRoom, e.claims.Room, room)
-		}
-		return e.claims, nil
-	}
-	claims, err := c.verifier.Verify(ctx, token, room)
-	if err != nil {
-		return nil, err
-	}
-	until := earlier(now.Add(tokenTTL), claims.ExpiresAt.Add(entrytoken.MaxLeeway))
-	c.mu.Lock()
-	if len(c.tokens) >= maxCached {
-		evict(c.tokens, now, func(t cachedToken) time.Time { return t.until })
-	}
-	c.tokens[key] = cachedToken{claims: claims, until: until}
-	c.mu.Unlock()
-	return claims, nil
 }
 
 // admission is the live admission of claims, from Redis at most LiveStale

@@ -63,6 +63,13 @@ type bufferPool struct{}
 func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
 func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
 
+// flushInterval bounds how long a piece of an answer of known length waits
+// in the write buffer. Not -1: ReverseProxy would then flush the headers from
+// a timer goroutine and the body in a second write, about a fifth of the
+// gateway's CPU (docs/BENCHMARKS.md). A stream (event-stream, or no
+// Content-Length) is flushed on every write whatever this says.
+const flushInterval = 100 * time.Millisecond
+
 // Gateway is the http.Handler of the protected host.
 type Gateway struct {
 	opt    Options
@@ -93,7 +100,10 @@ func New(opt Options) (*Gateway, error) {
 	}
 	if opt.Transport == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 256
+		tr.MaxIdleConnsPerHost = 256 // at least the visitors' connections at once: each reuses one to the site
+		// The visitor's Accept-Encoding goes to the site as it is: else the
+		// Transport asks for gzip on its own and inflates the answer.
+		tr.DisableCompression = true
 		opt.Transport = tr
 	}
 	g := &Gateway{opt: opt, app: http.StripPrefix(opt.Prefix, opt.App)}
@@ -102,7 +112,7 @@ func New(opt Options) (*Gateway, error) {
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.proxyError,
 		Transport:      opt.Transport,
-		FlushInterval:  -1, // streamed answers reach the visitor as they are written
+		FlushInterval:  flushInterval,
 		BufferPool:     bufferPool{},
 		ErrorLog:       slog.NewLogLogger(opt.Logger.Handler(), slog.LevelWarn),
 	}

@@ -47,6 +47,9 @@ type Booking struct {
 	// Limit limits the visitors' API requests per client address, checked
 	// before the token and before Redis; nil allows all.
 	Limit *ratelimit.Limiter
+	// Operator serves the seat-map route, an operator call: the operator
+	// listener's echo under WAITROOM_ADMIN_ADDR. Default the e of Register.
+	Operator *echo.Echo
 
 	tokens *entrytoken.Cache
 }
@@ -72,7 +75,11 @@ func (b *Booking) Register(e *echo.Echo, requireAdmin echo.MiddlewareFunc) {
 	api.DELETE("/bookings/:seat", b.cancel, b.admitted)
 	api.POST("/checkout", b.checkout, b.admitted)
 
-	e.PUT(SeatMapRoute, b.putSeatMap, requireAdmin) // its body limit: routeBodyLimits
+	op := e
+	if b.Operator != nil {
+		op = b.Operator
+	}
+	op.PUT(SeatMapRoute, b.putSeatMap, requireAdmin) // its body limit: routeBodyLimits
 
 	e.GET("/booking/:room", b.page)
 	if !hasRoute(e, http.MethodGet, "/static/*") {

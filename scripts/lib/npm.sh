@@ -1,5 +1,5 @@
 # Sourced from the repository's root by the scripts that install npm
-# packages into .tools/ (scripts/axe-core.sh, scripts/sqs-emulator.sh).
+# packages into .tools/ (scripts/npm-tool.sh, scripts/sqs-emulator.sh).
 
 tools="$(pwd)/.tools"
 
