@@ -1,0 +1,113 @@
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Start starts a server for the test and closes it when the test ends. With
+// no options the server is in-memory; only opt[0] is used. It fails the test,
+// never skips it, when redis-server cannot start.
+func Start(tb testing.TB, opt ...Options) *Server {
+	tb.Helper()
+	return startFor(tb, opt, NewServer)
+}
+
+// first returns the one optional Options, or the zero value.
+func first(tb testing.TB, opt []Options) Options {
+	tb.Helper()
+	switch len(opt) {
+	case 0:
+		return Options{}
+	case 1:
+		return opt[0]
+	default:
+		tb.Fatalf("redistest: at most one Options, got %d", len(opt))
+		return Options{}
+	}
+}
+
+// StartClusterWithReplicas is StartCluster with NewClusterWithReplicas.
+func StartClusterWithReplicas(tb testing.TB, opt ...Options) *Cluster {
+	tb.Helper()
+	return startFor(tb, opt, NewClusterWithReplicas)
+}
+
+// StartCluster starts a cluster for the test and closes it when the test
+// ends; only opt[0] is used. It fails the test, never skips it, when the
+// cluster cannot start.
+func StartCluster(tb testing.TB, opt ...Options) *Cluster {
+	tb.Helper()
+	return startFor(tb, opt, NewCluster)
+}
+
+// StartSentinel starts a Sentinel set for the test and closes it when the
+// test ends; only opt[0] is used. It fails the test, never skips it, when
+// the set cannot start.
+func StartSentinel(tb testing.TB, opt ...Options) *Sentinel {
+	tb.Helper()
+	return startFor(tb, opt, NewSentinel)
+}
+
+// startFor makes what newFn starts for the test and closes it when the test
+// ends; only opt[0] is used. It fails the test, never skips it, when the
+// start fails. Start, StartCluster and StartSentinel are it.
+func startFor[T io.Closer](tb testing.TB, opt []Options, newFn func(Options) (T, error)) T {
+	tb.Helper()
+	v, err := newFn(first(tb, opt))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := v.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return v
+}
+
+// poll calls check, then again every so often, until it returns nil. Once ctx is done it
+// gives up with ctx's error and the last reason check gave.
+func poll(ctx context.Context, every time.Duration, check func() error) error {
+	for {
+		err := check()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(every):
+		}
+	}
+}
+
+// clients are the clients handed out by a Server, Cluster or Sentinel, which
+// its Close closes so that a test need not.
+type clients struct {
+	mu    sync.Mutex
+	conns []io.Closer
+}
+
+// add records c and returns it.
+func add[C io.Closer](cs *clients, c C) C {
+	cs.mu.Lock()
+	cs.conns = append(cs.conns, c)
+	cs.mu.Unlock()
+	return c
+}
+
+// closeAll closes every client handed out so far.
+func (cs *clients) closeAll() {
+	cs.mu.Lock()
+	conns := cs.conns
+	cs.conns = nil
+	cs.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close() // a client the test closed already says so; that is fine
+	}
+}
