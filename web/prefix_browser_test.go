@@ -23,6 +23,7 @@ import (
 
 	"github.com/waitroom/waitroom/internal/browsertest"
 	"github.com/waitroom/waitroom/internal/pow"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/web"
 )
 
@@ -323,15 +324,7 @@ func (b *prefixBundle) registerFakes(mux *http.ServeMux) {
 			return
 		}
 		defer ws.Close()
-		closed := make(chan struct{})
-		go func() {
-			defer close(closed)
-			for {
-				if _, _, err := ws.ReadMessage(); err != nil {
-					return
-				}
-			}
-		}()
+		closed := testproc.Record(ws).Done() // closed when the page hangs up
 		_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"position","position":1,"ahead":0,"waiting":1,"eta_seconds":null}`))
 		select {
 		case <-b.admit:

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/browsertest"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/web"
 )
 
@@ -182,15 +183,7 @@ func (b *roomBundle) registerAPI(mux *http.ServeMux) {
 			time.Sleep(300 * time.Millisecond)
 			return
 		}
-		closed := make(chan struct{})
-		go func() {
-			defer close(closed)
-			for {
-				if _, _, err := ws.ReadMessage(); err != nil {
-					return
-				}
-			}
-		}()
+		closed := testproc.Record(ws).Done() // closed when the page hangs up
 		var admit <-chan struct{}
 		if room == "turn" {
 			admit = b.admit
@@ -358,13 +351,20 @@ const notificationSpy = `(() => {
 	};
 })()`
 
-func TestAdmittedInAHiddenTabTheVisitorWhoAskedIsNotifiedChimedAndTitled(t *testing.T) {
-	b := setupRoom(t)
+// spyOnNotifications lets the page notify and records, in window.__notes,
+// what it shows.
+func (b *roomBundle) spyOnNotifications() {
+	b.t.Helper()
 	_, err := chromedp.CallBrowser(b.ctx, browser.SetPermission, browser.SetPermissionParams{
 		Permission: &browser.PermissionDescriptor{Name: "notifications"}, Setting: browser.PermissionSettingGranted, Origin: b.base})
-	require.NoError(t, err)
+	require.NoError(b.t, err)
 	_, err = chromedp.Call(b.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: notificationSpy})
-	require.NoError(t, err)
+	require.NoError(b.t, err)
+}
+
+func TestAdmittedInAHiddenTabTheVisitorWhoAskedIsNotifiedChimedAndTitled(t *testing.T) {
+	b := setupRoom(t)
+	b.spyOnNotifications()
 	b.open("/rooms/turn", "en")
 	b.wait(chromedp.WaitVisible("#view-waiting"), chromedp.Click("#notify"))
 	b.eventually(`document.getElementById('notify').getAttribute('aria-pressed')`, "true", "the call is on")
@@ -377,8 +377,7 @@ func TestAdmittedInAHiddenTabTheVisitorWhoAskedIsNotifiedChimedAndTitled(t *test
 	b.eventually(`JSON.stringify(window.__notes)`,
 		`[{"title":"It's your turn!","body":"Come back to `+fakeTitle+` now: your time to book has started."}]`, "one notification")
 	b.eventually(`document.documentElement.dataset.chimed || ''`, "true", "the chime played")
-	loc, err := chromedp.Run(b.ctx, chromedp.Location())
-	require.NoError(t, err)
+	loc := browsertest.Get(t, b.ctx, chromedp.Location())
 	require.True(t, strings.HasSuffix(loc, "/rooms/turn"), "the page waits for the visitor: %s", loc)
 
 	b.setWindow(browser.WindowStateNormal)
@@ -387,11 +386,7 @@ func TestAdmittedInAHiddenTabTheVisitorWhoAskedIsNotifiedChimedAndTitled(t *test
 
 func TestAdmittedInAHiddenTabWithoutTheAskOnlyTheTitleChanges(t *testing.T) {
 	b := setupRoom(t)
-	_, err := chromedp.CallBrowser(b.ctx, browser.SetPermission, browser.SetPermissionParams{
-		Permission: &browser.PermissionDescriptor{Name: "notifications"}, Setting: browser.PermissionSettingGranted, Origin: b.base})
-	require.NoError(t, err)
-	_, err = chromedp.Call(b.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: notificationSpy})
-	require.NoError(t, err)
+	b.spyOnNotifications()
 	b.open("/rooms/turn", "ko")
 	b.wait(chromedp.WaitVisible("#view-waiting"))
 	b.setWindow(browser.WindowStateMinimized)
