@@ -74,13 +74,10 @@ func newCluster(opt Options, replicas int) (*Cluster, error) {
 		// Short, so a test that kills a node sees failure detection soon.
 		"--cluster-node-timeout", strconv.Itoa(int(timeout.Milliseconds())),
 	}
-	for range clusterNodes * (1 + replicas) {
-		s, err := newServer(opt, extra, freeClusterPort)
-		if err != nil {
-			_ = c.Close()
-			return nil, err
-		}
-		c.nodes = append(c.nodes, s)
+	c.nodes, err = startN(clusterNodes*(1+replicas), func() (*Server, error) { return newServer(opt, extra, freeClusterPort) })
+	if err != nil {
+		_ = c.Close()
+		return nil, err
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)

@@ -70,6 +70,21 @@ func startFor[T io.Closer](tb testing.TB, opt []Options, newFn func(Options) (T,
 	return v
 }
 
+// startN starts n processes, one after the other, and stops at the first
+// that fails; what it started is returned either way, for the caller to
+// close.
+func startN(n int, start func() (*Server, error)) ([]*Server, error) {
+	var started []*Server
+	for range n {
+		s, err := start()
+		if err != nil {
+			return started, err
+		}
+		started = append(started, s)
+	}
+	return started, nil
+}
+
 // poll calls check, then again every so often, until it returns nil. Once ctx is done it
 // gives up with ctx's error and the last reason check gave.
 func poll(ctx context.Context, every time.Duration, check func() error) error {

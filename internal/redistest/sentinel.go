@@ -55,27 +55,25 @@ func NewSentinel(opt Options) (*Sentinel, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Data = append(s.Data, primary)
-	for range sentinelReplicas {
-		r, err := newServer(opt, []string{"--replicaof", "127.0.0.1", strconv.Itoa(primary.port)}, freePort)
-		if err != nil {
-			_ = s.Close()
-			return nil, err
-		}
-		s.Data = append(s.Data, r)
+	replicas, err := startN(sentinelReplicas, func() (*Server, error) {
+		return newServer(opt, []string{"--replicaof", "127.0.0.1", strconv.Itoa(primary.port)}, freePort)
+	})
+	s.Data = append([]*Server{primary}, replicas...)
+	if err != nil {
+		_ = s.Close()
+		return nil, err
 	}
 	conf := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d %d\n"+
 		"sentinel down-after-milliseconds %s %d\n"+
 		"sentinel failover-timeout %s 10000\n"+
 		"sentinel parallel-syncs %s 2\n",
 		MasterName, primary.port, sentinelQuorum, MasterName, DownAfter.Milliseconds(), MasterName, MasterName)
-	for range sentinelCount {
-		sn, err := newProcess(spec{bin: "redis-sentinel", conf: conf, pick: freePort})
-		if err != nil {
-			_ = s.Close()
-			return nil, err
-		}
-		s.Sentinels = append(s.Sentinels, sn)
+	s.Sentinels, err = startN(sentinelCount, func() (*Server, error) {
+		return newProcess(spec{bin: "redis-sentinel", conf: conf, pick: freePort})
+	})
+	if err != nil {
+		_ = s.Close()
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), setTimeout)
 	defer cancel()
