@@ -223,8 +223,7 @@ func socketsOpen(t *testing.T, b *bundle) int {
 }
 
 func TestNoCORSHeaderIsSentUnlessConfigured(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	ticket := b.joinTicket("sale")
 	origin := http.Header{"Origin": {"https://shop.example.com"}, "Access-Control-Request-Method": {"POST"}}
 	for _, method := range []string{http.MethodOptions, http.MethodGet, http.MethodPost} {

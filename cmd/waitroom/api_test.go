@@ -19,8 +19,7 @@ import (
 // The waiting-room API of docs/API.md, through the real server on real Redis.
 
 func TestJoinGivesANewTicketInAnHttpOnlyLaxCookie(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 
 	r := b.join("sale", nil)
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
@@ -123,8 +122,7 @@ func TestPublicURLAndCookieSecureAreCheckedAtStart(t *testing.T) {
 }
 
 func TestRejoinThroughTheCookieKeepsThePlace(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	first := b.join("sale", nil)
 	require.Equal(t, http.StatusCreated, first.Status)
 	b.joinTicket("sale")
@@ -139,8 +137,7 @@ func TestRejoinThroughTheCookieKeepsThePlace(t *testing.T) {
 }
 
 func TestRejoinThroughTheBodyTicketKeepsThePlace(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	b.joinTicket("sale")
 	ticket := b.joinTicket("sale")
 
@@ -153,8 +150,7 @@ func TestRejoinThroughTheBodyTicketKeepsThePlace(t *testing.T) {
 }
 
 func TestJoinWithAnUnknownTicketGetsANewOne(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	b.putRoom("other", map[string]any{"mode": "queue_all"})
 	elsewhere := b.joinTicket("other")
 
@@ -166,8 +162,7 @@ func TestJoinWithAnUnknownTicketGetsANewOne(t *testing.T) {
 }
 
 func TestOneUserHoldsOnePlace(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 
 	alice := b.join("sale", asUser(t, "alice"))
 	require.Equal(t, http.StatusCreated, alice.Status)
@@ -269,8 +264,7 @@ func TestAdmittedStatusCarriesAnEntryTokenThatVerifiesAgainstTheJWKS(t *testing.
 }
 
 func TestLeaveFreesThePlaceThenTheTicketIsGone(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	first := b.join("sale", nil)
 	ticket := jsonObject(t, first)["ticket"].(string)
 	second := b.joinTicket("sale")

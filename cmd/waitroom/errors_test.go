@@ -50,8 +50,7 @@ func TestAnInvalidRoomIdIsRefusedOnEveryRoomEndpointBeforeRedisIsAsked(t *testin
 }
 
 func TestAnUnknownRoomIsNotFoundEverywhere(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	b.joinTicket("sale")
 	b.unchanged(func() {
 		for _, req := range roomEndpoints("ghost", queue.NewTicket()) {
@@ -64,8 +63,7 @@ func TestAnUnknownRoomIsNotFoundEverywhere(t *testing.T) {
 }
 
 func TestAnUnknownTicketIsNotFound(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	b.joinTicket("sale")
 	b.unchanged(func() {
 		for _, ticket := range []string{queue.NewTicket(), "short", strings.Repeat("x", 200), ".."} {
@@ -78,8 +76,7 @@ func TestAnUnknownTicketIsNotFound(t *testing.T) {
 }
 
 func TestABadJoinBodyIsInvalid(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	b.joinTicket("sale")
 	b.unchanged(func() {
 		for _, body := range []string{
@@ -112,8 +109,7 @@ func TestABadJoinBodyIsInvalid(t *testing.T) {
 type onlyReader struct{ io.Reader }
 
 func TestABodyOver8KiBIsTooLargeEvenWithoutContentLength(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	b.joinTicket("sale")
 	big := `{"user":"` + strings.Repeat("u", 9<<10) + `"}`
 	jsonCT := http.Header{"Content-Type": {"application/json"}}
@@ -163,8 +159,7 @@ func TestJoinsOverTheRateAreRefusedWithRetryAfter(t *testing.T) {
 }
 
 func TestARejectingRoomRefusesNewJoinsButKeepsThoseInLine(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	first := b.join("sale", asUser(t, "early"))
 	ticket := jsonObject(t, first)["ticket"].(string)
 	b.putRoom("sale", map[string]any{"mode": "reject"})
@@ -183,8 +178,7 @@ func TestARejectingRoomRefusesNewJoinsButKeepsThoseInLine(t *testing.T) {
 }
 
 func TestTheOperatorAPIWantsTheBearerToken(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	const wrong = "wrong-token-that-must-not-be-logged"
 	// Each refusal from an address waits longer: three of them cost 0.7 s.
 	b.unchanged(func() {

@@ -181,8 +181,7 @@ func TestASecondSocketForATicketClosesTheFirst(t *testing.T) {
 }
 
 func TestASocketForAnUnknownTicketIsRefusedWith404BeforeTheUpgrade(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	b.joinTicket("sale")
 
 	for _, c := range []struct {
@@ -209,8 +208,7 @@ func TestASocketForAnUnknownTicketIsRefusedWith404BeforeTheUpgrade(t *testing.T)
 }
 
 func TestLeavingPushesExpiredLeftAndCloses(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	ticket := b.joinTicket("sale")
 	other := b.joinTicket("sale")
 	ws := b.mustDial("sale", ticket, true)
