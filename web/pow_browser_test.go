@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,7 +204,7 @@ func TestTheWaitingPageSolvesThePuzzleWhenAskedAndJoins(t *testing.T) {
 	require.Len(t, joins, 2, "one join without work, one with")
 	require.NotContains(t, joins[0], "pow")
 	require.Contains(t, joins[1], "pow")
-	require.Equal(t, 1, b.api.challengeCount())
+	require.EqualValues(t, 1, b.api.challenges.Load())
 }
 
 func TestTheWaitingPageSolvesOnceMoreAfterPowInvalid(t *testing.T) {
@@ -214,7 +215,7 @@ func TestTheWaitingPageSolvesOnceMoreAfterPowInvalid(t *testing.T) {
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
 	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible("#view-waiting")))
-	require.Equal(t, 2, b.api.challengeCount())
+	require.EqualValues(t, 2, b.api.challenges.Load())
 	require.Len(t, b.api.joinBodies(), 3)
 }
 
@@ -227,7 +228,7 @@ func TestTheWaitingPageGivesUpAfterTwoRefusedSolutions(t *testing.T) {
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
 	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible("#view-ended"), chromedp.WaitVisible("#rejoin")))
-	require.Equal(t, 2, b.api.challengeCount())
+	require.EqualValues(t, 2, b.api.challenges.Load())
 	heading, err := chromedp.Run(ctx, chromedp.Text("#heading"))
 	require.NoError(t, err)
 	require.Contains(t, heading, "check")
@@ -242,10 +243,11 @@ type fakeJoinAPI struct {
 	refuse    int
 	late      bool // hand out only challenges whose number is in the top 40% of the range
 
-	mu         sync.Mutex
-	used       map[string]bool
-	joins      []string
-	challenges int
+	challenges atomic.Int32 // handed out
+
+	mu    sync.Mutex
+	used  map[string]bool
+	joins []string
 }
 
 func (a *fakeJoinAPI) register(mux *http.ServeMux) {
@@ -291,9 +293,7 @@ func (a *fakeJoinAPI) register(mux *http.ServeMux) {
 			fail(w, http.StatusInternalServerError, "internal")
 			return
 		}
-		a.mu.Lock()
-		a.challenges++
-		a.mu.Unlock()
+		a.challenges.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(ch)
 	})
@@ -322,12 +322,6 @@ func (a *fakeJoinAPI) joinBodies() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return slices.Clone(a.joins)
-}
-
-func (a *fakeJoinAPI) challengeCount() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.challenges
 }
 
 // TestPowSolveTimesInChromium measures the solve time of the page's worker

@@ -145,7 +145,6 @@ func (b *roomBundle) registerAPI(mux *http.ServeMux) {
 		b.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	})
-	upgrader := websocket.Upgrader{}
 	dropped := false
 	mux.HandleFunc("GET /api/rooms/{room}/ws", func(w http.ResponseWriter, r *http.Request) {
 		room := r.PathValue("room")
@@ -157,44 +156,41 @@ func (b *roomBundle) registerAPI(mux *http.ServeMux) {
 			reply(w, http.StatusServiceUnavailable, `{"error":{"code":"unavailable","message":"test"}}`)
 			return
 		}
-		ws, err := upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
-		send := func(msg string) { _ = ws.WriteMessage(websocket.TextMessage, []byte(msg)) }
-		admitted := func(target string) string {
-			return `{"type":"admitted","entry_token":"` + fakeJWT(time.Now().Add(10*time.Minute)) + `","expires_at":"` +
-				time.Now().Add(10*time.Minute).UTC().Format(time.RFC3339) + `","target_url":"` + target + `"}`
-		}
-		switch {
-		case room == "admitted":
-			send(admitted("/hang"))
-		case strings.HasPrefix(room, "expired-"):
-			reason := strings.ReplaceAll(strings.TrimPrefix(room, "expired-"), "-", "_")
-			send(`{"type":"expired","reason":"` + reason + `"}`)
-			return
-		case room == "prequeue":
-			send(`{"type":"prequeue","waiting":12,"opens_at":"` + time.Now().Add(2*time.Hour+5*time.Minute).UTC().Format(time.RFC3339) + `"}`)
-		default:
-			send(`{"type":"position","position":5,"ahead":4,"waiting":40,"eta_seconds":150}`)
-		}
-		if room == "drop" {
-			time.Sleep(300 * time.Millisecond)
-			return
-		}
-		closed := testproc.Record(ws).Done() // closed when the page hangs up
-		var admit <-chan struct{}
-		if room == "turn" {
-			admit = b.admit
-		}
-		select {
-		case <-admit:
-			send(admitted("/landed"))
-			<-closed
-		case <-closed:
-		case <-b.done:
-		}
+		testproc.ServeSocket(w, r, func(ws *websocket.Conn) {
+			send := func(msg string) { _ = ws.WriteMessage(websocket.TextMessage, []byte(msg)) }
+			admitted := func(target string) string {
+				return `{"type":"admitted","entry_token":"` + fakeJWT(time.Now().Add(10*time.Minute)) + `","expires_at":"` +
+					time.Now().Add(10*time.Minute).UTC().Format(time.RFC3339) + `","target_url":"` + target + `"}`
+			}
+			switch {
+			case room == "admitted":
+				send(admitted("/hang"))
+			case strings.HasPrefix(room, "expired-"):
+				reason := strings.ReplaceAll(strings.TrimPrefix(room, "expired-"), "-", "_")
+				send(`{"type":"expired","reason":"` + reason + `"}`)
+				return
+			case room == "prequeue":
+				send(`{"type":"prequeue","waiting":12,"opens_at":"` + time.Now().Add(2*time.Hour+5*time.Minute).UTC().Format(time.RFC3339) + `"}`)
+			default:
+				send(`{"type":"position","position":5,"ahead":4,"waiting":40,"eta_seconds":150}`)
+			}
+			if room == "drop" {
+				time.Sleep(300 * time.Millisecond)
+				return
+			}
+			closed := testproc.Record(ws).Done() // closed when the page hangs up
+			var admit <-chan struct{}
+			if room == "turn" {
+				admit = b.admit
+			}
+			select {
+			case <-admit:
+				send(admitted("/landed"))
+				<-closed
+			case <-closed:
+			case <-b.done:
+			}
+		})
 	})
 
 	// The booking page's calls, for its accessibility check.

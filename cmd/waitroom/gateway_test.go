@@ -46,20 +46,16 @@ func startUpstream(t *testing.T) *upstream {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"items":[]}`)
 	})
-	upgrader := websocket.Upgrader{}
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
-		c, err := upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		for {
-			mt, msg, err := c.ReadMessage()
-			if err != nil {
-				return
+		testproc.ServeSocket(w, r, func(c *websocket.Conn) {
+			for {
+				mt, msg, err := c.ReadMessage()
+				if err != nil {
+					return
+				}
+				_ = c.WriteMessage(mt, append([]byte("echo: "), msg...))
 			}
-			_ = c.WriteMessage(mt, append([]byte("echo: "), msg...))
-		}
+		})
 	})
 	mux.HandleFunc("GET /stream", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
