@@ -3,7 +3,6 @@ package booking_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,15 +19,10 @@ import (
 var backends []redistest.Backend
 
 func TestMain(m *testing.M) {
-	var stop func()
-	var err error
-	if backends, stop, err = redistest.StartBackends(); err != nil {
-		fmt.Fprintln(os.Stderr, "booking tests need", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	stop()
-	os.Exit(code)
+	redistest.Main(m, "booking tests", func(b []redistest.Backend) (func(), error) {
+		backends = b
+		return func() {}, nil
+	})
 }
 
 // bundle is what a test needs: a store, its Redis, a fresh room with a seat

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -51,6 +52,29 @@ func StartCluster(tb testing.TB, opt ...Options) *Cluster {
 func StartSentinel(tb testing.TB, opt ...Options) *Sentinel {
 	tb.Helper()
 	return startFor(tb, opt, NewSentinel)
+}
+
+// Main is the TestMain of tests that run against Backends: it starts them
+// (StartBackends) and hands them to use, which may start more and returns
+// what to stop after the tests; then it runs the tests, stops it all and
+// exits with their code. A failed start exits 1 saying what the tests,
+// named by who, need.
+func Main(m *testing.M, who string, use func([]Backend) (stop func(), err error)) {
+	backends, stopBackends, err := StartBackends()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, who, "need", err)
+		os.Exit(1)
+	}
+	stopMore, err := use(backends)
+	if err != nil {
+		stopBackends()
+		fmt.Fprintln(os.Stderr, who, "need", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	stopMore()
+	stopBackends()
+	os.Exit(code)
 }
 
 // startFor makes what newFn starts for the test and closes it when the test
