@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -258,18 +257,15 @@ func TestWithRedisDownTheAPIAnswers503AtOnceAndRecoversWhenItIsBack(t *testing.T
 		took time.Duration
 	}
 	answers := make([]answer, len(reqs))
-	var wg sync.WaitGroup
-	for i, req := range reqs {
-		wg.Go(func() {
-			start := time.Now()
-			r, err := b.trySend(req)
-			if err != nil {
-				r = &response{Status: -1, Body: []byte(err.Error())}
-			}
-			answers[i] = answer{r, time.Since(start)}
-		})
-	}
-	wg.Wait()
+	require.NoError(t, parallel(len(reqs), len(reqs), func(i int) error {
+		start := time.Now()
+		r, err := b.trySend(reqs[i])
+		if err != nil {
+			r = &response{Status: -1, Body: []byte(err.Error())}
+		}
+		answers[i] = answer{r, time.Since(start)}
+		return nil
+	}))
 	for i, a := range answers {
 		requireAPIError(t, a.r, http.StatusServiceUnavailable, "unavailable")
 		require.Less(t, a.took, 2500*time.Millisecond, "%s %s took %s", reqs[i].method, reqs[i].path, a.took)
