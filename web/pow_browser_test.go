@@ -2,15 +2,13 @@ package web_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/waitroom/waitroom/internal/browsertest"
 	"github.com/waitroom/waitroom/internal/pow"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/web"
 )
 
@@ -143,10 +142,10 @@ func TestTheWorkerReportsProgressAndStopsWhenAborted(t *testing.T) {
 
 func TestWithoutASecureContextSolvingFailsWithAClearError(t *testing.T) {
 	b := setupPow(t)
-	_, port, err := net.SplitHostPort(strings.TrimPrefix(b.base, "http://"))
+	base, err := url.Parse(b.base)
 	require.NoError(t, err)
 	// http on a name other than localhost is not a secure context: no crypto.subtle.
-	b.open("http://insecure.test:" + port + "/pow-test")
+	b.open("http://insecure.test:" + base.Port() + "/pow-test")
 	ch, err := pow.NewChallenge(b.master, "demo", 1000, time.Now())
 	require.NoError(t, err)
 	got := b.solveInPage(ch, 0, 10*time.Second)
@@ -286,7 +285,7 @@ func (a *fakeJoinAPI) register(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /api/rooms/demo/challenge", func(w http.ResponseWriter, r *http.Request) {
 		ch, err := pow.NewChallenge(a.master, "demo", a.maxnumber, time.Now())
-		for a.late && err == nil && secretNumber(ch) < a.maxnumber*6/10 {
+		for a.late && err == nil && testproc.PowNumber(ch) < a.maxnumber*6/10 {
 			ch, err = pow.NewChallenge(a.master, "demo", a.maxnumber, time.Now())
 		}
 		if err != nil {
@@ -305,17 +304,6 @@ func (a *fakeJoinAPI) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/rooms/demo/ws", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "ticket_not_found")
 	})
-}
-
-// secretNumber finds a challenge's number by brute force, as a browser does.
-func secretNumber(ch pow.Challenge) int {
-	for n := 0; n <= ch.MaxNumber; n++ {
-		sum := sha256.Sum256([]byte(ch.Salt + strconv.Itoa(n)))
-		if hex.EncodeToString(sum[:]) == ch.Challenge {
-			return n
-		}
-	}
-	return -1
 }
 
 func (a *fakeJoinAPI) joinBodies() []string {
