@@ -109,8 +109,8 @@ func startN(n int, start func() (*Server, error)) ([]*Server, error) {
 	return started, nil
 }
 
-// poll calls check, then again every so often, until it returns nil. Once ctx is done it
-// gives up with ctx's error and the last reason check gave.
+// poll calls check, and again every so often, until it returns nil. Once
+// ctx is done it gives up with ctx's error and the last reason check gave.
 func poll(ctx context.Context, every time.Duration, check func() error) error {
 	for {
 		err := check()
