@@ -22,7 +22,7 @@ func BadReplies[S any](t *testing.T, typed string, newStore func(t *testing.T, b
 	t.Helper()
 	bad := luascript.NewLoader(fstest.MapFS{
 		"number.lua":  {Data: []byte("return 7")},
-		"array.lua":   {Data: []byte("return {1, 'b'}")},
+		"array.lua":   {Data: []byte("return {1, 2}")},
 		"empty.lua":   {Data: []byte("return cjson.encode({})")},
 		"typed.lua":   {Data: []byte("return cjson.encode(" + typed + ")")},
 		"unknown.lua": {Data: []byte("return cjson.encode({err = 'no_such_code'})")},
