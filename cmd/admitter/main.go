@@ -44,6 +44,8 @@ type options struct {
 	metricsAddr                                   string
 	visibility, waitTime, slack, poll, roomsEvery time.Duration
 	shutdown, historyRetention                    time.Duration
+	tickWaitReplicas                              int
+	tickWaitTimeout                               time.Duration
 	level                                         slog.Level
 }
 
@@ -65,6 +67,10 @@ func declare(getenv func(string) string) (*settings.Set, func() (options, error)
 		"shutdown-timeout": s.Duration("shutdown-timeout", "ADMITTER_SHUTDOWN_TIMEOUT", 8*time.Second,
 			"on SIGINT or SIGTERM, how long the ticks in flight may take to finish"),
 	}
+	tickWaitReplicas := s.Int("tick-wait-replicas", "ADMITTER_TICK_WAIT_REPLICAS", 0,
+		"a tick's admissions are announced to sockets only once this many replicas have them (Redis WAIT); 0: off, once the primary has them")
+	tickWaitTimeout := s.Duration("tick-wait-timeout", "ADMITTER_TICK_WAIT_TIMEOUT", 500*time.Millisecond,
+		"with -tick-wait-replicas: how long a tick waits for the replicas before it is logged as not replicated, 1ms–10s")
 	historyRetention := s.Duration("history-retention", "WAITROOM_HISTORY_RETENTION", queue.DefaultHistoryRetention, "how long each room's sale history is kept in Redis, 1h–30d (as waitroom's)")
 	level := s.Level("log-level", "ADMITTER_LOG_LEVEL", slog.LevelInfo, "debug, info, warn or error")
 	metricsAddr := s.String("metrics-addr", "ADMITTER_METRICS_ADDR", ":9090", "listen address of /metrics, /healthz and /readyz; off: none")
@@ -82,6 +88,13 @@ func declare(getenv func(string) string) (*settings.Set, func() (options, error)
 		}
 		if o.metricsAddr == "off" {
 			o.metricsAddr = ""
+		}
+		o.tickWaitReplicas, o.tickWaitTimeout = *tickWaitReplicas, *tickWaitTimeout
+		if o.tickWaitReplicas < 0 {
+			return options{}, s.Errorf("tick-wait-replicas", "must be an integer ≥ 0, got %d", o.tickWaitReplicas)
+		}
+		if o.tickWaitTimeout < time.Millisecond || o.tickWaitTimeout > 10*time.Second {
+			return options{}, s.Errorf("tick-wait-timeout", "must be a duration from 1ms to 10s, got %s", o.tickWaitTimeout)
 		}
 		o.historyRetention = *historyRetention
 		if o.historyRetention < time.Hour || o.historyRetention > 30*24*time.Hour {
@@ -116,7 +129,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	where := o.redis.Where()
 	met := metrics.New()
 	rdb.AddHook(met.RedisHook())
-	store := queue.New(rdb, queue.Options{Logger: log, HistoryRetention: o.historyRetention})
+	store := queue.New(rdb, queue.Options{Logger: log, HistoryRetention: o.historyRetention,
+		WaitReplicas: o.tickWaitReplicas, WaitTimeout: o.tickWaitTimeout})
 	met.Rooms(store)
 	common := pacer.Options{Logger: log, RoomsEvery: o.roomsEvery, ShutdownTimeout: o.shutdown, OnTick: met.OnTick}
 	if o.metricsAddr != "" {

@@ -196,12 +196,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	cancel()
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	if err := httpapi.ServeUntil(ctx, srv, ln); err != nil {
+		return err
 	}
 	draining.Store(true)
 	log.Info("shutting down", "timeout", shutdownTimeout.String())

@@ -203,12 +203,8 @@ func (m *Main) Run(ctx context.Context) error {
 	close(m.ready)
 	log.Info("listening", "addr", m.addr, "standalone", cfg.Standalone(), "kid", signer.KeyID())
 
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	if err := httpapi.ServeUntil(ctx, srv, ln); err != nil {
+		return err
 	}
 
 	log.Info("shutting down", "grace", cfg.ShutdownGrace.String())

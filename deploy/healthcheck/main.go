@@ -4,6 +4,9 @@
 //
 //	healthcheck http://127.0.0.1:8080/readyz
 //
+// Without a URL it probes $HEALTHCHECK_URL, so that one HEALTHCHECK line
+// serves every image (each sets the variable to its own port).
+//
 // It exits 0 when a GET of the URL answers 2xx within the timeout (default
 // 2 s, flag -timeout), else 1 with the reason on stderr. Standard library
 // only; the static binary is about 6 MB.
@@ -20,25 +23,34 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
 }
 
-// run probes the one URL in args and returns the exit code.
-func run(args []string, stderr io.Writer) int {
+// run probes the one URL in args, else HEALTHCHECK_URL, and returns the
+// exit code.
+func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	timeout := fs.Duration("timeout", 2*time.Second, "give up after this long")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: healthcheck [-timeout 2s] URL   (exit 0 when GET URL answers 2xx)")
+		fmt.Fprintln(stderr, "usage: healthcheck [-timeout 2s] [URL]   (exit 0 when GET URL, default $HEALTHCHECK_URL, answers 2xx)")
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() != 1 {
+	url := getenv("HEALTHCHECK_URL")
+	switch fs.NArg() {
+	case 1:
+		url = fs.Arg(0)
+	case 0:
+	default:
+		url = ""
+	}
+	if url == "" {
 		fs.Usage()
 		return 2
 	}
-	if err := probe(fs.Arg(0), *timeout); err != nil {
+	if err := probe(url, *timeout); err != nil {
 		fmt.Fprintln(stderr, "healthcheck:", err)
 		return 1
 	}

@@ -65,22 +65,8 @@ var refusals = map[string]error{
 	"booking_not_found": ErrBookingNotFound,
 }
 
-// storeErr turns a script's refusal into its named error, and a go-redis
-// error into ErrUnavailable when Redis could not be reached, so that callers
-// answer 503 rather than 500; other errors (a bug in a script, an unexpected
-// reply) keep their text for the log.
-func storeErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var r *luascript.Refusal
-	if errors.As(err, &r) {
-		if named, ok := refusals[r.Code]; ok {
-			return named
-		}
-	}
-	if queue.Unreachable(err) {
-		return fmt.Errorf("booking: %s: %w: %v", op, ErrUnavailable, err)
-	}
-	return fmt.Errorf("booking: %s: %w", op, err)
-}
+var scriptErrs = luascript.Errors{Prefix: "booking: ", Refusals: refusals, Unavailable: ErrUnavailable}
+
+// storeErr turns a script's refusal into its named error and an unreachable
+// Redis into ErrUnavailable (luascript.Errors).
+func storeErr(op string, err error) error { return scriptErrs.Wrap(op, err) }

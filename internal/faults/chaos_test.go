@@ -5,14 +5,19 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/pacer/sqstest"
+	"github.com/waitroom/waitroom/internal/redistest"
 )
 
 // chaosFlag holds how long the chaos soak runs (a Go duration); unset, the
@@ -62,7 +67,25 @@ func TestChaos(t *testing.T) {
 	// set is whole again (the last old primary back in sync).
 	var primaryBusy atomic.Bool
 	var log []string
+	var faults []fault
+	var watchMu sync.Mutex
+	var watched []string
+	// Every change of the primary the Sentinels name, and when: a second
+	// failover after the one a primary kill caused would show here.
+	var primaries []string
 	first := time.Now()
+	go func() {
+		var cur string
+		for ctx.Err() == nil {
+			if p, err := be.primary(ctx); err == nil && p.Addr() != cur {
+				cur = p.Addr()
+				watchMu.Lock()
+				primaries = append(primaries, fmt.Sprintf("%s %s", time.Since(first).Round(100*time.Millisecond), cur))
+				watchMu.Unlock()
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
 	var last time.Time
 	counts := map[string]int{}
 	for time.Since(first) < d {
@@ -73,6 +96,7 @@ func TestChaos(t *testing.T) {
 			kind = "client-kill"
 		}
 		counts[kind]++
+		faults = append(faults, fault{at: last, kind: kind})
 		switch kind {
 		case "waitroom":
 			i := rand.IntN(2)
@@ -94,11 +118,22 @@ func TestChaos(t *testing.T) {
 			require.NoError(t, old.Kill())
 			promoted, err := be.failedOver(ctx, old)
 			require.NoError(t, err)
-			require.NoError(t, old.Start())
+			// As an operator's restart script would: a replica of the new
+			// primary from the start, never an empty primary of its own.
+			require.NoError(t, old.StartReplicaOf(promoted))
 			primaryBusy.Store(true)
+			restarted := time.Now()
 			go func() {
 				defer primaryBusy.Store(false)
-				_ = be.replicaOf(ctx, old, promoted)
+				w := watchRestarted(ctx, be, old, restarted)
+				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				defer cancel()
+				if err := be.replicaOf(rctx, old, promoted); err != nil {
+					w += fmt.Sprintf("; not in sync with %s, the primary it came back to: %v", promoted.Addr(), err)
+				}
+				watchMu.Lock()
+				watched = append(watched, fmt.Sprintf("%s %s", at, w))
+				watchMu.Unlock()
 			}()
 			log = append(log, fmt.Sprintf("%s primary %s killed, failed over in %s", at, old.Addr(), time.Since(last).Round(time.Millisecond)))
 		case "sqs":
@@ -141,4 +176,87 @@ func TestChaos(t *testing.T) {
 	f := s.check(first, false)
 	t.Logf("chaos %s: joins through both instances %s and ticks %s after the last fault; %s",
 		d, serving.Round(time.Millisecond), ticking.Sub(lastDone).Round(time.Millisecond), f)
+	watchMu.Lock()
+	t.Logf("primaries the Sentinels named: %v", primaries)
+	for _, w := range watched {
+		t.Log("restarted primary: " + w)
+	}
+	watchMu.Unlock()
+	for _, r := range s.rollbacks() {
+		t.Log("the store's admission count went back: " + r.String(first))
+	}
+	for _, l := range lostAcross(faults, f.lostSeenAt, first) {
+		t.Log(l)
+	}
+}
+
+// fault is one fault the soak injected, and when.
+type fault struct {
+	at   time.Time
+	kind string
+}
+
+// lostAcross attributes each lost admission to the last fault before a
+// client was told of it, and says how many each fault lost.
+func lostAcross(faults []fault, lostSeenAt []time.Time, first time.Time) []string {
+	n := make([]int, len(faults))
+	before := 0
+	for _, at := range lostSeenAt {
+		i := sort.Search(len(faults), func(i int) bool { return faults[i].at.After(at) }) - 1
+		if i < 0 {
+			before++
+			continue
+		}
+		n[i]++
+	}
+	var out []string
+	if before > 0 {
+		out = append(out, fmt.Sprintf("%d lost admissions told before the first fault", before))
+	}
+	for i, k := range n {
+		if k > 0 {
+			out = append(out, fmt.Sprintf("%d lost admissions told after the fault at %s (%s)", k,
+				faults[i].at.Sub(first).Round(100*time.Millisecond), faults[i].kind))
+		}
+	}
+	return out
+}
+
+// watchRestarted follows a killed primary started again, until it is a
+// replica (at most 30 s): how long it served as a primary, whether anyone
+// connected to it or wrote to it meanwhile, and whether a Sentinel named it
+// the primary after its restart.
+func watchRestarted(ctx context.Context, be *replicated, old *redistest.Server, restarted time.Time) string {
+	c := redis.NewClient(&redis.Options{Addr: old.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+	defer c.Close()
+	var maxKeys, maxClients int64
+	named := map[string]time.Duration{}
+	for time.Since(restarted) < 30*time.Second && ctx.Err() == nil {
+		info, err := c.Info(ctx, "replication", "clients", "keyspace").Result()
+		if err == nil && strings.Contains(info, "role:slave") {
+			break
+		}
+		if err == nil {
+			if k, err := c.DBSize(ctx).Result(); err == nil {
+				maxKeys = max(maxKeys, k)
+			}
+			for l := range strings.Lines(info) {
+				if v, ok := strings.CutPrefix(strings.TrimSpace(l), "connected_clients:"); ok {
+					n, _ := strconv.ParseInt(v, 10, 64)
+					maxClients = max(maxClients, n)
+				}
+			}
+		}
+		for _, a := range be.sentinels {
+			sc := redis.NewSentinelClient(&redis.Options{Addr: a, MaxRetries: -1, DialTimeout: time.Second})
+			addr, err := sc.GetMasterAddrByName(ctx, redistest.MasterName).Result()
+			_ = sc.Close()
+			if _, seen := named[a]; err == nil && len(addr) == 2 && addr[0]+":"+addr[1] == old.Addr() && !seen {
+				named[a] = time.Since(restarted)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Sprintf("%s a primary for %s after its restart, up to %d keys and %d clients; Sentinels naming it after the restart: %v",
+		old.Addr(), time.Since(restarted).Round(100*time.Millisecond), maxKeys, maxClients, named)
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/pacer/sqstest"
@@ -44,7 +45,11 @@ const (
 type replicated struct {
 	name string
 	env  []string // the binaries' Redis settings
-	cfg  redisconn.Config
+	// sentinels are the Sentinels' addresses, and data its data nodes
+	// (none on a Cluster).
+	sentinels []string
+	data      []*redistest.Server
+	cfg       redisconn.Config
 	// primary is the data node serving the sale's room now.
 	primary func(ctx context.Context) (*redistest.Server, error)
 	// failedOver waits until another node than old serves the room.
@@ -58,6 +63,8 @@ func sentinelBackend(t *testing.T) *replicated {
 	addrs := strings.Join(s.SentinelAddrs(), ",")
 	return &replicated{
 		name:       "sentinel",
+		sentinels:  s.SentinelAddrs(),
+		data:       s.Data,
 		env:        []string{"REDIS_SENTINEL_ADDRS=" + addrs, "REDIS_SENTINEL_MASTER=" + redistest.MasterName},
 		cfg:        redisconn.Config{SentinelAddrs: addrs, SentinelMaster: redistest.MasterName},
 		primary:    s.Primary,
@@ -85,7 +92,7 @@ func clusterBackend(t *testing.T) *replicated {
 // saleOptions choose what runs the sale.
 type saleOptions struct {
 	pacer        string // "local" or "sqs"
-	waitReplicas bool   // WAITROOM_JOIN_WAIT_REPLICAS=1
+	waitReplicas bool   // WAITROOM_JOIN_WAIT_REPLICAS=1 and ADMITTER_TICK_WAIT_REPLICAS=1
 	sqsEnv       []string
 	// via, when set, is the address visitors reach instance i at (a proxy
 	// that can cut their connections); default the instance itself.
@@ -127,6 +134,7 @@ type saleVisitor struct {
 	mu      sync.Mutex
 	sockets []*socket
 	tokens  map[string]string // entry tokens seen (socket or status), by jti
+	seenAt  map[string]time.Time
 }
 
 // tickSample is the room's admission count at one moment, which counts its
@@ -154,6 +162,9 @@ func startSale(t *testing.T, ctx context.Context, be *replicated, opt saleOption
 		s.pids[i] = s.waitrooms[i].PID()
 	}
 	aenv := append([]string{"ADMITTER_METRICS_ADDR=127.0.0.1:0"}, be.env...)
+	if opt.waitReplicas {
+		aenv = append(aenv, "ADMITTER_TICK_WAIT_REPLICAS=1", "ADMITTER_TICK_WAIT_TIMEOUT=500ms")
+	}
 	if opt.pacer == "sqs" {
 		env := opt.sqsEnv
 		if env == nil {
@@ -240,6 +251,9 @@ func (v *saleVisitor) sawToken(s *sale, token string) {
 		return
 	}
 	v.tokens[c.ID] = token
+	if _, ok := v.seenAt[c.ID]; !ok {
+		v.seenAt[c.ID] = time.Now()
+	}
 }
 
 // run starts the load: joiners, status pollers, pages and a tick sampler.
@@ -265,7 +279,7 @@ func (s *sale) run(joiners, pollers int) {
 				s.joins = append(s.joins, j)
 				var v *saleVisitor
 				if j.ticket != "" {
-					v = &saleVisitor{join: j, tokens: map[string]string{}}
+					v = &saleVisitor{join: j, tokens: map[string]string{}, seenAt: map[string]time.Time{}}
 					s.visitors = append(s.visitors, v)
 					s.byTicket[j.ticket] = v
 				}
@@ -407,6 +421,50 @@ func (s *sale) ticksAfter(from time.Time) time.Time {
 	return time.Time{}
 }
 
+// offsets are the replication offsets the Sentinel set's data nodes report,
+// by address: which replica had the most when a primary died.
+func (be *replicated) offsets() map[string]string {
+	out := map[string]string{}
+	for _, d := range be.data {
+		c := redis.NewClient(&redis.Options{Addr: d.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+		info, err := c.Info(context.Background(), "replication").Result()
+		_ = c.Close()
+		if err != nil {
+			continue
+		}
+		for l := range strings.Lines(info) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "slave_repl_offset:"); ok {
+				out[d.Addr()] = v
+			}
+		}
+	}
+	return out
+}
+
+// rollback is a fall of the room's admission count between two samples: a
+// store that lost ticks (a failover to a replica that had not got them).
+type rollback struct {
+	at       time.Time
+	from, to int64
+}
+
+func (r rollback) String(first time.Time) string {
+	return fmt.Sprintf("at %s from %d to %d admissions", r.at.Sub(first).Round(100*time.Millisecond), r.from, r.to)
+}
+
+// rollbacks are the falls of the room's admission count.
+func (s *sale) rollbacks() []rollback {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []rollback
+	for i := 1; i < len(s.samples); i++ {
+		if a, b := s.samples[i-1], s.samples[i]; b.admitted < a.admitted {
+			out = append(out, rollback{b.at, a.admitted, b.admitted})
+		}
+	}
+	return out
+}
+
 // saleFigures are what a run measured.
 type saleFigures struct {
 	joins, acked, refused, noAnswer int
@@ -414,6 +472,7 @@ type saleFigures struct {
 	lostAcked                       int           // acknowledged joins the store no longer has
 	admissionsSeen                  int           // distinct admissions clients were told of
 	admissionsLost                  int           // of those, the store no longer has
+	lostSeenAt                      []time.Time   // when a client was first told of each lost one
 	readmitted                      int           // visitors told of two admissions (the first lost)
 	maxTicksIn2s                    int64
 	burstAt                         time.Duration // when those 2 s began, from the fault, if over the pace
@@ -519,6 +578,9 @@ func (s *sale) check(fault time.Time, lostAllowed bool) saleFigures {
 			switch {
 			case errors.Is(err, queue.ErrAdmissionEnded):
 				f.admissionsLost++
+				v.mu.Lock()
+				f.lostSeenAt = append(f.lostSeenAt, v.seenAt[jti])
+				v.mu.Unlock()
 			case err != nil:
 				require.NoError(t, err)
 			default:

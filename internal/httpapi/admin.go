@@ -186,11 +186,7 @@ func (a *Admin) putRoom(c echo.Context) error {
 		return err
 	}
 	a.Logger.Info("room config put", "request_id", requestID(c), "room", room, "created", created)
-	code := http.StatusOK
-	if created {
-		code = http.StatusCreated
-	}
-	return c.JSON(code, roomBody{Room: room, Config: cfg})
+	return c.JSON(createdStatus(created), roomBody{Room: room, Config: cfg})
 }
 
 func (a *Admin) deleteRoom(c echo.Context) error {

@@ -8,7 +8,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/waitroom/waitroom/pkg/entrytoken"
-	"github.com/waitroom/waitroom/pkg/queue"
 )
 
 // selfVerifier builds the Verifier of the Signer's own tokens once.
@@ -33,13 +32,10 @@ func (s *selfVerifier) get(signer *entrytoken.Signer) (*entrytoken.Verifier, err
 // tokens itself says the visitor arrived, so arrive_within_s does not end
 // the admission (docs/API.md, Arrival and no-shows).
 func (w *Waitroom) arrive(c echo.Context) error {
-	room := c.Param("room")
-	if !queue.ValidRoomID(room) {
-		return queue.ErrInvalidRoom
-	}
 	// It names an admission: limited like the status reads that name a ticket.
-	if ok, wait := w.StatusLimit.Allow(clientKey(c)); !ok {
-		return rateLimited(wait)
+	room, err := limitedRoom(c, w.StatusLimit)
+	if err != nil {
+		return err
 	}
 	if err := readNoBody(c); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/waitroom/waitroom/internal/booking"
 	"github.com/waitroom/waitroom/internal/metrics"
@@ -17,21 +19,6 @@ import (
 	"github.com/waitroom/waitroom/pkg/queue"
 	"github.com/waitroom/waitroom/web"
 )
-
-// bookingErrors maps the booking domain's named errors; see domainErrors.
-var bookingErrors = []struct {
-	target error
-	err    *Error
-}{
-	{booking.ErrSeatNotFound, apiErr(http.StatusNotFound, "seat_not_found", "There is no such seat.")},
-	{booking.ErrSeatUnavailable, apiErr(http.StatusConflict, "seat_unavailable", "This seat is already held or booked.")},
-	{booking.ErrHoldRequired, apiErr(http.StatusConflict, "hold_required", "Hold the seat before booking it; your hold may have ended.")},
-	{booking.ErrLimitReached, apiErr(http.StatusConflict, "limit_reached", "You already hold or booked as many seats as one visitor may.")},
-	{booking.ErrBookingNotFound, apiErr(http.StatusNotFound, "booking_not_found", "You have no booking or hold on this seat.")},
-	{booking.ErrInvalidSeat, apiErr(http.StatusBadRequest, "invalid_body", "A seat id is 1–16 characters of A-Z, a-z, 0-9 and '-'.")},
-	{booking.ErrInvalidSeatMap, apiErr(http.StatusBadRequest, "invalid_body", "The seat map is not valid.")},
-	{booking.ErrInvalidVisitor, apiErr(http.StatusUnauthorized, "invalid_token", "A valid entry token is required.")},
-}
 
 // SeatMapRoute is the operator's route that sets a room's seat map.
 const SeatMapRoute = "/api/admin/events/:room/seats"
@@ -126,12 +113,9 @@ func admissionFrom(c echo.Context) *admission {
 func (b *Booking) admitted(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", "no-store")
-		room := c.Param("room")
-		if !queue.ValidRoomID(room) {
-			return queue.ErrInvalidRoom
-		}
-		if ok, wait := b.Limit.Allow(clientKey(c)); !ok {
-			return rateLimited(wait)
+		room, err := limitedRoom(c, b.Limit)
+		if err != nil {
+			return err
 		}
 		a, err := b.checkToken(c, room)
 		b.countCheck(err)
@@ -254,73 +238,65 @@ func readSeat(c echo.Context) (string, error) {
 	return body.Seat, nil
 }
 
-func (b *Booking) hold(c echo.Context) error {
+// onSeat runs do, a visitor's hold or booking of the body's seat, and
+// counts its result on the counter that counted picks out of the metrics.
+func onSeat[T any](b *Booking, c echo.Context, counted func(*metrics.Metrics) *prometheus.CounterVec,
+	do func(ctx context.Context, room, visitor, seat string) (T, bool, error)) (v T, created bool, err error) {
 	a := admissionFrom(c)
 	seat, err := readSeat(c)
 	if err != nil {
-		return err
+		return v, false, err
 	}
-	h, created, err := b.Seats.Hold(c.Request().Context(), a.room, a.visitor, seat)
+	v, created, err = do(c.Request().Context(), a.room, a.visitor, seat)
 	if b.Metrics != nil {
-		b.Metrics.SeatHolds.WithLabelValues(a.room, result(err)).Inc()
+		counted(b.Metrics).WithLabelValues(a.room, result(err)).Inc()
 	}
+	return v, created, err
+}
+
+func (b *Booking) hold(c echo.Context) error {
+	h, created, err := onSeat(b, c, func(m *metrics.Metrics) *prometheus.CounterVec { return m.SeatHolds }, b.Seats.Hold)
 	if err != nil {
 		return err
 	}
-	code := http.StatusOK
-	if created {
-		code = http.StatusCreated
-	}
-	return c.JSON(code, holdBody{Seat: h.Seat, HeldUntil: h.Until.Format(timeFormat)})
+	return c.JSON(createdStatus(created), holdBody{Seat: h.Seat, HeldUntil: h.Until.Format(timeFormat)})
 }
 
 func (b *Booking) book(c echo.Context) error {
-	a := admissionFrom(c)
-	seat, err := readSeat(c)
-	if err != nil {
-		return err
-	}
-	bk, created, err := b.Seats.Book(c.Request().Context(), a.room, a.visitor, seat)
-	if b.Metrics != nil {
-		b.Metrics.Bookings.WithLabelValues(a.room, result(err)).Inc()
-	}
+	bk, created, err := onSeat(b, c, func(m *metrics.Metrics) *prometheus.CounterVec { return m.Bookings }, b.Seats.Book)
 	if err != nil {
 		return err
 	}
 	if created {
-		b.Logger.Info("seat booked", "request_id", requestID(c), "room", a.room, "seat", seat, "booking_id", bk.ID)
+		b.Logger.Info("seat booked", "request_id", requestID(c), "room", admissionFrom(c).room, "seat", bk.Seat, "booking_id", bk.ID)
 	}
-	code := http.StatusOK
-	if created {
-		code = http.StatusCreated
-	}
-	return c.JSON(code, bookingBody{Seat: bk.Seat, BookingID: bk.ID})
+	return c.JSON(createdStatus(created), bookingBody{Seat: bk.Seat, BookingID: bk.ID})
 }
 
 func (b *Booking) listBookings(c echo.Context) error {
-	a := admissionFrom(c)
-	m, err := b.Seats.Mine(c.Request().Context(), a.room, a.visitor)
-	if err != nil {
-		return err
-	}
-	out := make([]bookingBody, len(m.Bookings))
-	for i, bk := range m.Bookings {
-		out[i] = bookingBody{Seat: bk.Seat, BookingID: bk.ID}
-	}
-	return c.JSON(http.StatusOK, out)
+	return listMine(b, c, func(m booking.Holdings) []booking.Booking { return m.Bookings },
+		func(bk booking.Booking) bookingBody { return bookingBody{Seat: bk.Seat, BookingID: bk.ID} })
 }
 
 // listHolds answers GET /api/events/{room}/holds, the visitor's live holds
 // with their ends, so a reloaded page can still count a hold down.
 func (b *Booking) listHolds(c echo.Context) error {
+	return listMine(b, c, func(m booking.Holdings) []booking.Hold { return m.Holds },
+		func(h booking.Hold) holdBody { return holdBody{Seat: h.Seat, HeldUntil: h.Until.Format(timeFormat)} })
+}
+
+// listMine answers the seats of the visitor's that pick takes from their
+// holdings, each written as body writes it.
+func listMine[T, B any](b *Booking, c echo.Context, pick func(booking.Holdings) []T, body func(T) B) error {
 	a := admissionFrom(c)
 	m, err := b.Seats.Mine(c.Request().Context(), a.room, a.visitor)
 	if err != nil {
 		return err
 	}
-	out := make([]holdBody, len(m.Holds))
-	for i, h := range m.Holds {
-		out[i] = holdBody{Seat: h.Seat, HeldUntil: h.Until.Format(timeFormat)}
+	items := pick(m)
+	out := make([]B, len(items))
+	for i, item := range items {
+		out[i] = body(item)
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/waitroom/waitroom/internal/booking"
 	"github.com/waitroom/waitroom/internal/gateway"
 	"github.com/waitroom/waitroom/internal/pow"
 	"github.com/waitroom/waitroom/internal/usertoken"
@@ -56,8 +57,8 @@ var (
 
 var errPowInvalid = apiErr(http.StatusForbidden, "pow_invalid", "The proof of work is wrong, expired or already used; solve a new challenge.")
 
-// domainErrors maps the named errors of the domain packages, first match
-// wins. The booking API adds its own in booking.go.
+// domainErrors maps the named errors of the domain packages (the line and
+// the booking API's seats), first match wins.
 var domainErrors = []struct {
 	target error
 	err    *Error
@@ -80,6 +81,14 @@ var domainErrors = []struct {
 	{entrytoken.ErrKeysUnavailable, errUnavailable},
 	{gateway.ErrAdmissionRequired, errAdmissionRequired},
 	{gateway.ErrBadGateway, apiErr(http.StatusBadGateway, "bad_gateway", "The site behind the waiting room did not answer; please retry.")},
+	{booking.ErrSeatNotFound, apiErr(http.StatusNotFound, "seat_not_found", "There is no such seat.")},
+	{booking.ErrSeatUnavailable, apiErr(http.StatusConflict, "seat_unavailable", "This seat is already held or booked.")},
+	{booking.ErrHoldRequired, apiErr(http.StatusConflict, "hold_required", "Hold the seat before booking it; your hold may have ended.")},
+	{booking.ErrLimitReached, apiErr(http.StatusConflict, "limit_reached", "You already hold or booked as many seats as one visitor may.")},
+	{booking.ErrBookingNotFound, apiErr(http.StatusNotFound, "booking_not_found", "You have no booking or hold on this seat.")},
+	{booking.ErrInvalidSeat, apiErr(http.StatusBadRequest, "invalid_body", "A seat id is 1–16 characters of A-Z, a-z, 0-9 and '-'.")},
+	{booking.ErrInvalidSeatMap, apiErr(http.StatusBadRequest, "invalid_body", "The seat map is not valid.")},
+	{booking.ErrInvalidVisitor, apiErr(http.StatusUnauthorized, "invalid_token", "A valid entry token is required.")},
 }
 
 var errAdmissionRequired = apiErr(http.StatusForbidden, "admission_required", "This part of the site needs you to wait your turn in the waiting room first.")
@@ -98,7 +107,7 @@ func toAPIError(err error) *Error {
 	if errors.As(err, &ce) {
 		return apiErr(http.StatusBadRequest, "invalid_config", "Config field "+ce.Field+" "+ce.Reason+".")
 	}
-	for _, m := range append(domainErrors, bookingErrors...) {
+	for _, m := range domainErrors {
 		if errors.Is(err, m.target) {
 			return m.err
 		}

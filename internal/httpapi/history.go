@@ -18,14 +18,19 @@ var historySteps = map[string]time.Duration{"10s": 10 * time.Second, "1m": time.
 // defaultHistorySpan is how far back a history without since reaches.
 const defaultHistorySpan = 2 * time.Hour
 
+// historyCountsBody are the counts a history point and its summary share.
+type historyCountsBody struct {
+	Arrived   int64 `json:"arrived"`
+	Admitted  int64 `json:"admitted"`
+	Abandoned int64 `json:"abandoned"`
+	Left      int64 `json:"left"`
+	Ended     int64 `json:"ended"`
+	NoShow    int64 `json:"no_show"`
+}
+
 type historyPointBody struct {
-	T           string   `json:"t"`
-	Arrived     int64    `json:"arrived"`
-	Admitted    int64    `json:"admitted"`
-	Abandoned   int64    `json:"abandoned"`
-	Left        int64    `json:"left"`
-	Ended       int64    `json:"ended"`
-	NoShow      int64    `json:"no_show"`
+	T string `json:"t"`
+	historyCountsBody
 	Waiting     int64    `json:"waiting"`
 	AdmittedNow int64    `json:"admitted_now"`
 	WaitP50S    *float64 `json:"wait_p50_s"`
@@ -33,12 +38,7 @@ type historyPointBody struct {
 }
 
 type historySummaryBody struct {
-	Arrived     int64    `json:"arrived"`
-	Admitted    int64    `json:"admitted"`
-	Abandoned   int64    `json:"abandoned"`
-	Left        int64    `json:"left"`
-	Ended       int64    `json:"ended"`
-	NoShow      int64    `json:"no_show"`
+	historyCountsBody
 	PeakWaiting int64    `json:"peak_waiting"`
 	WaitP50S    *float64 `json:"wait_p50_s"`
 	WaitP95S    *float64 `json:"wait_p95_s"`
@@ -87,13 +87,14 @@ func (a *Admin) history(c echo.Context) error {
 	}
 	body := historyBody{Room: room, StepS: int64(step / time.Second), Points: make([]historyPointBody, len(h.Points))}
 	for i, p := range h.Points {
-		body.Points[i] = historyPointBody{T: p.T.Format(time.RFC3339), Arrived: p.Arrived, Admitted: p.Admitted,
-			Abandoned: p.Abandoned, Left: p.Left, Ended: p.Ended, NoShow: p.NoShow, Waiting: p.Waiting,
-			AdmittedNow: p.AdmittedNow, WaitP50S: p.WaitP50, WaitP95S: p.WaitP95}
+		counts := historyCountsBody{p.Arrived, p.Admitted, p.Abandoned, p.Left, p.Ended, p.NoShow}
+		body.Points[i] = historyPointBody{T: p.T.Format(time.RFC3339), historyCountsBody: counts,
+			Waiting: p.Waiting, AdmittedNow: p.AdmittedNow, WaitP50S: p.WaitP50, WaitP95S: p.WaitP95}
 	}
 	s := h.Summary
-	body.Summary = historySummaryBody{Arrived: s.Arrived, Admitted: s.Admitted, Abandoned: s.Abandoned, Left: s.Left,
-		Ended: s.Ended, NoShow: s.NoShow, PeakWaiting: s.PeakWaiting, WaitP50S: s.WaitP50, WaitP95S: s.WaitP95}
+	counts := historyCountsBody{s.Arrived, s.Admitted, s.Abandoned, s.Left, s.Ended, s.NoShow}
+	body.Summary = historySummaryBody{historyCountsBody: counts,
+		PeakWaiting: s.PeakWaiting, WaitP50S: s.WaitP50, WaitP95S: s.WaitP95}
 	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
 	if acceptsCSV(c.Request().Header.Get(echo.HeaderAccept)) {
 		return writeHistoryCSV(c, body)

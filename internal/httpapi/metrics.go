@@ -23,10 +23,7 @@ func CountRequests(e *echo.Echo, m *metrics.Metrics) {
 		return func(c echo.Context) error {
 			start := time.Now()
 			err := next(c)
-			status := c.Response().Status
-			if err != nil {
-				status = toAPIError(err).Status
-			}
+			status := servedStatus(c, err)
 			route := c.Path()
 			if route == "" {
 				route = "unmatched" // keeps label values bounded under path scans

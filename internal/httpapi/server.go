@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -104,6 +107,19 @@ func NewServer(h http.Handler, log *slog.Logger, opt ServerOptions) *http.Server
 	}
 }
 
+// ServeUntil serves srv on ln until ctx ends, and returns nil then (the
+// caller shuts srv down), or the error that stopped serving before.
+func ServeUntil(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+		return nil
+	}
+}
+
 // TrustProxy makes the client address the one X-Forwarded-For names, when
 // the request comes from a proxy in a private or loopback range.
 func TrustProxy(e *echo.Echo) {
@@ -121,6 +137,15 @@ func requestID(c echo.Context) string {
 	return id
 }
 
+// servedStatus is the status of a request a handler returned err for: the
+// error's, which ErrorHandler writes after the middleware, or the one written.
+func servedStatus(c echo.Context, err error) int {
+	if err != nil {
+		return toAPIError(err).Status
+	}
+	return c.Response().Status
+}
+
 // accessLog writes one line per request with its request id. It logs the
 // route pattern, never the path: a path may carry a ticket.
 func accessLog(log *slog.Logger) echo.MiddlewareFunc {
@@ -128,10 +153,7 @@ func accessLog(log *slog.Logger) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			err := next(c)
-			status := c.Response().Status
-			if err != nil {
-				status = toAPIError(err).Status
-			}
+			status := servedStatus(c, err)
 			level := slog.LevelDebug
 			if status >= 500 {
 				level = slog.LevelWarn

@@ -185,15 +185,9 @@ type joinBody struct {
 }
 
 func (w *Waitroom) join(c echo.Context) error {
-	room := c.Param("room")
-	if !queue.ValidRoomID(room) {
-		return queue.ErrInvalidRoom
-	}
-	if err := w.checkOrigin(c); err != nil {
+	room, err := limitedRoom(c, w.JoinLimit, w.checkOrigin)
+	if err != nil {
 		return err
-	}
-	if ok, wait := w.JoinLimit.Allow(clientKey(c)); !ok {
-		return rateLimited(wait)
 	}
 	var body joinBody
 	if err := readJSON(c, &body); err != nil {
@@ -238,17 +232,13 @@ func (w *Waitroom) join(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	code := http.StatusOK
-	if created {
-		code = http.StatusCreated
-		if w.Metrics != nil {
-			w.Metrics.Joins.WithLabelValues(room).Inc()
-			if st.State == queue.StateAdmitted {
-				w.Metrics.Admissions.WithLabelValues(room).Inc()
-			}
+	if created && w.Metrics != nil {
+		w.Metrics.Joins.WithLabelValues(room).Inc()
+		if st.State == queue.StateAdmitted {
+			w.Metrics.Admissions.WithLabelValues(room).Inc()
 		}
 	}
-	return c.JSON(code, out)
+	return c.JSON(createdStatus(created), out)
 }
 
 // challenge answers GET /api/rooms/{room}/challenge with a proof-of-work
@@ -311,14 +301,11 @@ func (w *Waitroom) setTicketCookie(c echo.Context, room, ticket string, maxAge t
 }
 
 func (w *Waitroom) status(c echo.Context) error {
-	room, ticket := c.Param("room"), c.Param("ticket")
-	if !queue.ValidRoomID(room) {
-		return queue.ErrInvalidRoom
+	room, err := limitedRoom(c, w.StatusLimit)
+	if err != nil {
+		return err
 	}
-	if ok, wait := w.StatusLimit.Allow(clientKey(c)); !ok {
-		return rateLimited(wait)
-	}
-	st, err := w.Store.Status(c.Request().Context(), room, ticket)
+	st, err := w.Store.Status(c.Request().Context(), room, c.Param("ticket"))
 	if err != nil {
 		return err
 	}
@@ -330,18 +317,13 @@ func (w *Waitroom) status(c echo.Context) error {
 }
 
 func (w *Waitroom) leave(c echo.Context) error {
-	room, ticket := c.Param("room"), c.Param("ticket")
-	if !queue.ValidRoomID(room) {
-		return queue.ErrInvalidRoom
-	}
-	if err := w.checkOrigin(c); err != nil {
-		return err
-	}
 	// Leaving shares the status reads' bucket: both name a ticket, and an
 	// unlimited one would let an address probe tickets as fast as it likes.
-	if ok, wait := w.StatusLimit.Allow(clientKey(c)); !ok {
-		return rateLimited(wait)
+	room, err := limitedRoom(c, w.StatusLimit, w.checkOrigin)
+	if err != nil {
+		return err
 	}
+	ticket := c.Param("ticket")
 	if err := readNoBody(c); err != nil {
 		return err
 	}
@@ -422,12 +404,9 @@ func (w *Waitroom) statusBody(ctx context.Context, st queue.Status) (any, error)
 }
 
 func (w *Waitroom) roomInfo(c echo.Context) error {
-	room := c.Param("room")
-	if !queue.ValidRoomID(room) {
-		return queue.ErrInvalidRoom
-	}
-	if ok, wait := w.StatusLimit.Allow(clientKey(c)); !ok {
-		return rateLimited(wait)
+	room, err := limitedRoom(c, w.StatusLimit)
+	if err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
 	cfg, err := w.Store.Room(ctx, room)
@@ -566,6 +545,35 @@ const socketsRetryAfter = 10 * time.Second
 
 var errTooManySockets = &Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
 	Message: "Too many open connections from your address; please wait a moment.", RetryAfter: int(socketsRetryAfter / time.Second)}
+
+// limitedRoom returns the request's room after the checks a visitor's call
+// to a room starts with, in this order: a valid room id, then checks (the
+// origin of a call that changes something), then a token of the address's
+// limit l, so that a refused call costs no token.
+func limitedRoom(c echo.Context, l *ratelimit.Limiter, checks ...func(echo.Context) error) (string, error) {
+	room := c.Param("room")
+	if !queue.ValidRoomID(room) {
+		return "", queue.ErrInvalidRoom
+	}
+	for _, check := range checks {
+		if err := check(c); err != nil {
+			return "", err
+		}
+	}
+	if ok, wait := l.Allow(clientKey(c)); !ok {
+		return "", rateLimited(wait)
+	}
+	return room, nil
+}
+
+// createdStatus is the status of a call that creates something when it is
+// new: 201 the first time, 200 for a repeat of it.
+func createdStatus(created bool) int {
+	if created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
 
 func rateLimited(wait time.Duration) error {
 	e := *apiErr(http.StatusTooManyRequests, "rate_limited", "Too many requests from your address; please wait a moment.")

@@ -72,14 +72,22 @@ func (o Options) WithDefaults() Options {
 }
 
 func (o Options) validate() error {
+	if o.URL == "" && o.Fetch == nil {
+		return errors.New("jwks: URL or Fetch must be set")
+	}
+	return o.Validate()
+}
+
+// Validate checks every field but the key source (URL, Fetch), which New
+// also requires: a verifier that may run without a key set checks its
+// settings for one with it.
+func (o Options) Validate() error {
 	for _, alg := range o.Algorithms {
 		if !slices.Contains(Algorithms, alg) {
 			return fmt.Errorf("jwks: Algorithms may hold only %v, got %q", Algorithms, alg)
 		}
 	}
 	switch {
-	case o.URL == "" && o.Fetch == nil:
-		return errors.New("jwks: URL or Fetch must be set")
 	case o.MinRefetchInterval < 0:
 		return fmt.Errorf("jwks: MinRefetchInterval must not be negative, got %s", o.MinRefetchInterval)
 	case o.FetchTimeout < 0:

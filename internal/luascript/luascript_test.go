@@ -135,34 +135,3 @@ func TestLoadPanicsOnAMissingFile(t *testing.T) {
 	l := luascript.NewLoader(fstest.MapFS{}, "lua")
 	require.PanicsWithValue(t, fmt.Sprint("luascript: missing embedded script lua/x.lua"), func() { l.Load("x.lua") })
 }
-
-// BenchmarkDecodeStatus decodes a reply shaped like the queue's status reply.
-func BenchmarkDecodeStatus(b *testing.B) {
-	type status struct {
-		Created            bool   `json:"created"`
-		Ticket             string `json:"ticket"`
-		State              string `json:"state"`
-		Position           int64  `json:"position"`
-		Waiting            int64  `json:"waiting"`
-		Score              int64  `json:"score,string"`
-		Version            int64  `json:"version"`
-		AdmissionEnds      int64  `json:"admission_ends"`
-		User               string `json:"user"`
-		AdmittedLastMinute int64  `json:"admitted_last_minute"`
-		FirstAdmitMS       int64  `json:"first_admit_ms"`
-		Now                int64  `json:"now"`
-		OpensAt            int64  `json:"opens_at"`
-		IntervalMS         int64  `json:"interval_ms"`
-		AdmissionID        string `json:"admission_id"`
-	}
-	s := luascript.NewLoader(fstest.MapFS{"s.lua": {Data: []byte("return 1")}}, ".").Load("s.lua")
-	raw := `{"created":true,"ticket":"q3Jm1Nf0cV4d7dQk2x9bYw","state":"waiting","position":12345,"waiting":99999,` +
-		`"score":"1234567890123456","version":4321,"admission_ends":0,"user":"","admitted_last_minute":600,` +
-		`"first_admit_ms":1796168264812,"now":1796168264812,"opens_at":0,"interval_ms":1000,"admission_id":""}`
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := luascript.Decode[status](s, raw, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

@@ -141,5 +141,10 @@ func jitter(d time.Duration) time.Duration {
 	return d - d/10 + rand.N(d/5+1)
 }
 
+// catchup is how late a tick may run and still count as on time: half the
+// interval, at most 500 ms (catchup_ms in lua/lib.lua). Never catching up
+// more keeps every window of a room's ticks within its pace and one tick.
+func catchup(iv time.Duration) time.Duration { return min(iv, time.Second) / 2 }
+
 // ms is a duration as whole milliseconds, for script arguments.
 func ms(d time.Duration) int64 { return d.Milliseconds() }

@@ -7,9 +7,13 @@ package pacer_test
 // tested on a Store in memory in local_memory_test.go.
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,6 +243,75 @@ func TestSQSLostMessageIsReseeded(t *testing.T) {
 	newGen, _, _ := b.fence(t, "lost")
 	require.Greater(t, newGen, gen)
 	pacertest.Within(t, b.countTicks(t, "lost", 4*time.Second), 4, 1, "ticks in 4 s after the re-seed")
+}
+
+// cutReceive is the emulator's client with one receive cut after SQS handed
+// out its messages, as a dropped connection does: they stay hidden for the
+// visibility timeout and then come back, late.
+type cutReceive struct {
+	*sqs.Client
+	armed atomic.Bool
+	cut   atomic.Int64 // messages lost with the cut receive
+}
+
+func (c *cutReceive) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
+	out, err := c.Client.ReceiveMessage(ctx, in, opts...)
+	if err == nil && len(out.Messages) > 0 && c.armed.CompareAndSwap(true, false) {
+		c.cut.Add(int64(len(out.Messages)))
+		return nil, errors.New("read tcp: connection reset by peer (cut by the test)")
+	}
+	return out, err
+}
+
+// mostIn is the most of times (sorted) that fall in any window of d.
+func mostIn(times []time.Time, d time.Duration) (most int, from time.Time) {
+	for i, a := range times {
+		n := sort.Search(len(times), func(j int) bool { return times[j].Sub(a) > d }) - i
+		if n > most {
+			most, from = n, a
+		}
+	}
+	return most, from
+}
+
+// The loop's message is received and the receive's connection cut before
+// the admitter has it: the message comes back a visibility timeout later,
+// most of a second past its due time. The room then ticks at once and goes
+// on at its pace: it never catches up the lost time, so no 2 s window holds
+// more than its pace and one tick.
+func TestSQSMessageRedeliveredLateRunsNoBurst(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, url := sqstest.Queue(t)
+	b.countingRoom(t, "late", 200)
+	var mu sync.Mutex
+	var ticks []time.Time
+	client := &cutReceive{Client: c}
+	b.sqsPacer(t, client, url, pacer.SQSOptions{VisibilityTimeout: time.Second, Options: pacer.Options{
+		OnTick: func(string, queue.Event, time.Duration) {
+			mu.Lock()
+			ticks = append(ticks, time.Now())
+			mu.Unlock()
+		}}})
+	b.waitTicking(t, "late", 5*time.Second)
+	time.Sleep(time.Second)
+	for range 2 {
+		client.armed.Store(true)
+		require.Eventually(t, func() bool { return !client.armed.Load() }, 3*time.Second, 10*time.Millisecond, "a receive is cut")
+		time.Sleep(3 * time.Second)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var gap time.Duration
+	for i := 1; i < len(ticks); i++ {
+		gap = max(gap, ticks[i].Sub(ticks[i-1]))
+	}
+	most, from := mostIn(ticks, 2*time.Second)
+	t.Logf("%d ticks in %s, %d messages cut; longest pause %s; most in 2 s: %d (from %s after the first)",
+		len(ticks), ticks[len(ticks)-1].Sub(ticks[0]).Round(time.Millisecond), client.cut.Load(), gap.Round(time.Millisecond),
+		most, from.Sub(ticks[0]).Round(time.Millisecond))
+	require.Greater(t, gap, 700*time.Millisecond, "the cut receive held the loop up")
+	require.LessOrEqual(t, most, 11, "never more than the pace (10 in 2 s) and one tick")
 }
 
 func TestNewSQSRejectsBadOptions(t *testing.T) {

@@ -121,15 +121,29 @@ func TestClaimRunsTheTicksDueWithinTheSecond(t *testing.T) {
 	require.EqualValues(t, 3, got.Ticks, "three ticks of 300 ms per message")
 }
 
-func TestClaimFarBehindTicksNowWithoutABurst(t *testing.T) {
+// A message claimed late (a redelivery after a crash or a cut receive)
+// ticks at once; late by more than half an interval, the time lost stays
+// lost: catching up would crowd the next message's ticks behind its own.
+func TestClaimLateTicksNowWithoutACatchUpBurst(t *testing.T) {
 	t.Parallel()
-	b := setupScripts(t)
-	gen := b.watch(t, "r", 1000).Gen
-	b.setFence(t, "r", "due", b.nowMS(t)-30000)
-	got := b.claim(t, "r", gen, 0, 1000)
-	require.Equal(t, claimed, got.Outcome)
-	require.EqualValues(t, 0, got.WaitMS)
-	require.InDelta(t, 1000, got.NextMS, 50, "the next one interval from now, not from the missed due time")
+	for _, c := range []struct {
+		name           string
+		iv, late, next int
+	}{
+		{"far behind", 1000, 30000, 1000},
+		{"redelivered after a visibility timeout of 1 s", 200, 850, 1000},
+		{"late by under half an interval: anchored on the due time", 200, 80, 920},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := setupScripts(t)
+			gen := b.watch(t, "r", c.iv).Gen
+			b.setFence(t, "r", "due", b.nowMS(t)-int64(c.late))
+			got := b.claim(t, "r", gen, 0, c.iv)
+			require.Equal(t, claimed, got.Outcome)
+			require.EqualValues(t, 0, got.WaitMS)
+			require.InDelta(t, c.next, got.NextMS, 30, "the next message due")
+		})
+	}
 }
 
 func TestWatchSeedsARoomOnceAmongManyAdmitters(t *testing.T) {
@@ -276,10 +290,16 @@ func TestDueAnchorsOnTheDueTime(t *testing.T) {
 	require.InDelta(t, 900, got.NextMS, 50, "one interval after the due time, not after now")
 
 	now = b.nowMS(t)
+	set(now-100, now-350)
+	got = due(250)
+	require.True(t, got.Due)
+	require.InDelta(t, 150, got.NextMS, 30, "late by under half an interval: anchored on the due time")
+
+	now = b.nowMS(t)
 	set(now-600, now-850)
 	got = due(250)
 	require.True(t, got.Due)
-	require.InDelta(t, -350, got.NextMS, 50, "late by under a second: the next is due at once, caught up")
+	require.InDelta(t, 250, got.NextMS, 30, "late by more: one interval from now, the lost time not caught up")
 
 	now = b.nowMS(t)
 	set(now-30000, now-31000)

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/pacer"
@@ -82,7 +81,7 @@ func run(t *testing.T, p pacer.Pacer) (stop func()) {
 
 // sqsPacer starts an SQS pacer on its own Redis client, as a separate
 // admitter process would have.
-func (b *bundle) sqsPacer(t *testing.T, client *sqs.Client, url string, opt pacer.SQSOptions) (stop func()) {
+func (b *bundle) sqsPacer(t *testing.T, client pacer.SQSAPI, url string, opt pacer.SQSOptions) (stop func()) {
 	t.Helper()
 	opt.QueueURL = url
 	opt.Logger = testLogger(t)

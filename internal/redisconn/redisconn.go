@@ -16,6 +16,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/waitroom/waitroom/internal/settings"
 )
 
 // Timeouts shared by both kinds of client.
@@ -140,24 +142,11 @@ func (c Config) Open() (redis.UniversalClient, error) {
 }
 
 func (c Config) openCluster(fromURL *redis.Options) (redis.UniversalClient, error) {
-	addrs := splitAddrs(c.ClusterAddrs)
+	addrs := settings.SplitList(c.ClusterAddrs)
 	if len(addrs) == 0 {
 		return nil, errors.New("REDIS_CLUSTER_ADDRS lists no address")
 	}
-	copt := &redis.ClusterOptions{
-		Addrs:                    addrs,
-		Password:                 c.Password,
-		DialTimeout:              dialTimeout,
-		ReadTimeout:              ioTimeout,
-		WriteTimeout:             ioTimeout,
-		PoolTimeout:              poolTimeout,
-		PoolSize:                 poolSize,
-		MaxRetries:               maxRetries,
-		DialerRetries:            dialerRetries,
-		ContextTimeoutEnabled:    true,
-		MaintNotificationsConfig: noMaintNotifications(),
-		DisableIdentity:          true,
-	}
+	copt := c.shared(addrs).Cluster()
 	if fromURL != nil {
 		copt.Username, copt.Password = fromURL.Username, fromURL.Password
 		if fromURL.TLSConfig != nil {
@@ -218,28 +207,16 @@ func lostNode(err error) bool {
 // connections to the old primary when they announce +switch-master, so a
 // failover costs the Sentinels' detection time plus one reconnect.
 func (c Config) openSentinel(fromURL *redis.Options) (redis.UniversalClient, error) {
-	addrs := splitAddrs(c.SentinelAddrs)
+	addrs := settings.SplitList(c.SentinelAddrs)
 	if len(addrs) == 0 {
 		return nil, errors.New("REDIS_SENTINEL_ADDRS lists no address")
 	}
 	if c.SentinelMaster == "" {
 		return nil, errors.New("REDIS_SENTINEL_MASTER is required with REDIS_SENTINEL_ADDRS")
 	}
-	fo := &redis.FailoverOptions{
-		MasterName:            c.SentinelMaster,
-		SentinelAddrs:         addrs,
-		SentinelPassword:      c.SentinelPassword,
-		Password:              c.Password,
-		DialTimeout:           dialTimeout,
-		ReadTimeout:           ioTimeout,
-		WriteTimeout:          ioTimeout,
-		PoolTimeout:           poolTimeout,
-		PoolSize:              poolSize,
-		MaxRetries:            maxRetries,
-		DialerRetries:         dialerRetries,
-		ContextTimeoutEnabled: true,
-		DisableIdentity:       true, // go-redis turns maintenance notifications off itself here
-	}
+	so := c.shared(addrs)
+	so.MasterName, so.SentinelPassword = c.SentinelMaster, c.SentinelPassword
+	fo := so.Failover() // go-redis turns maintenance notifications off itself here
 	if fromURL != nil {
 		fo.Username, fo.Password, fo.DB = fromURL.Username, fromURL.Password, fromURL.DB
 		fo.TLSConfig = fromURL.TLSConfig
@@ -251,14 +228,24 @@ func (c Config) openSentinel(fromURL *redis.Options) (redis.UniversalClient, err
 	return redis.NewFailoverClient(fo), nil
 }
 
-func splitAddrs(list string) []string {
-	var addrs []string
-	for _, a := range strings.Split(list, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			addrs = append(addrs, a)
-		}
+// shared are the options of a Cluster or Sentinel client with addrs: the
+// timeouts, pool and retries of every client (the constants above), and no
+// CLIENT SETINFO, which Redis 7.0 answers with an error.
+func (c Config) shared(addrs []string) *redis.UniversalOptions {
+	return &redis.UniversalOptions{
+		Addrs:                    addrs,
+		Password:                 c.Password,
+		DialTimeout:              dialTimeout,
+		ReadTimeout:              ioTimeout,
+		WriteTimeout:             ioTimeout,
+		PoolTimeout:              poolTimeout,
+		PoolSize:                 poolSize,
+		MaxRetries:               maxRetries,
+		DialerRetries:            dialerRetries,
+		ContextTimeoutEnabled:    true,
+		MaintNotificationsConfig: noMaintNotifications(),
+		DisableIdentity:          true,
 	}
-	return addrs
 }
 
 // LogTo sends go-redis's own messages (failed dials and the like) to log as

@@ -198,6 +198,24 @@ func (s *Server) Start() error {
 	return err
 }
 
+// StartReplicaOf starts a killed server again as a replica of primary
+// (--replicaof), as an operator's restart script does after a failover: it
+// never serves, empty, as a primary of its own. Later starts keep it.
+func (s *Server) StartReplicaOf(primary *Server) error {
+	s.mu.Lock()
+	args := make([]string, 0, len(s.args)+3)
+	for i := 0; i < len(s.args); i++ {
+		if s.args[i] == "--replicaof" && i+2 < len(s.args) {
+			i += 2
+			continue
+		}
+		args = append(args, s.args[i])
+	}
+	s.args = append(args, "--replicaof", "127.0.0.1", strconv.Itoa(primary.port))
+	s.mu.Unlock()
+	return s.Start()
+}
+
 // Restart kills the server with SIGKILL and starts it again on the same port
 // and directory: the fault that AppendOnly tests are about.
 func (s *Server) Restart() error {

@@ -87,59 +87,53 @@ func (s *Set) add(name, env, def, kind, usage string, v flag.Value) {
 
 // String is a string setting; "" means unset.
 func (s *Set) String(name, env, def, usage string) *string {
-	p := new(string)
-	*p = def
-	s.add(name, env, def, "STRING", usage, (*stringValue)(p))
-	return p
+	v := newValue(def, func(t string) (string, error) { return t, nil })
+	s.add(name, env, def, "STRING", usage, v)
+	return v.p
 }
 
 // Duration is a duration setting (300ms, 1m30s).
 func (s *Set) Duration(name, env string, def time.Duration, usage string) *time.Duration {
-	p := new(time.Duration)
-	*p = def
-	s.add(name, env, durationText(def), "DURATION", usage, (*durationValue)(p))
-	return p
+	v := newValue(def, parseDuration)
+	s.add(name, env, durationText(def), "DURATION", usage, v)
+	return v.p
 }
 
 // Int is an integer setting.
 func (s *Set) Int(name, env string, def int, usage string) *int {
-	p := new(int)
-	*p = def
-	s.add(name, env, strconv.Itoa(def), "INT", usage, (*intValue)(p))
-	return p
+	v := newValue(def, parseInt)
+	s.add(name, env, strconv.Itoa(def), "INT", usage, v)
+	return v.p
 }
 
 // Float is a finite number setting (NaN and ±Inf are refused).
 func (s *Set) Float(name, env string, def float64, usage string) *float64 {
-	p := new(float64)
-	*p = def
-	s.add(name, env, strconv.FormatFloat(def, 'g', -1, 64), "NUMBER", usage, (*floatValue)(p))
-	return p
+	v := newValue(def, parseFloat)
+	s.add(name, env, strconv.FormatFloat(def, 'g', -1, 64), "NUMBER", usage, v)
+	return v.p
 }
 
 // Bool is a true/false setting (also 1/0, t/f). On the command line, -flag
 // alone means true.
 func (s *Set) Bool(name, env string, def bool, usage string) *bool {
-	p := new(bool)
-	*p = def
-	s.add(name, env, strconv.FormatBool(def), "BOOL", usage, (*boolValue)(p))
-	return p
+	v := newValue(def, parseBool)
+	v.boolFlag = true
+	s.add(name, env, strconv.FormatBool(def), "BOOL", usage, v)
+	return v.p
 }
 
 // List is a comma-separated list; items are trimmed and empty ones dropped.
 func (s *Set) List(name, env, def, usage string) *[]string {
-	p := new([]string)
-	*p = splitList(def)
-	s.add(name, env, def, "LIST", usage, (*listValue)(p))
-	return p
+	v := newValue(SplitList(def), func(t string) ([]string, error) { return SplitList(t), nil })
+	s.add(name, env, def, "LIST", usage, v)
+	return v.p
 }
 
 // Level is a log level: debug, info, warn or error.
 func (s *Set) Level(name, env string, def slog.Level, usage string) *slog.Level {
-	p := new(slog.Level)
-	*p = def
-	s.add(name, env, strings.ToLower(def.String()), "LEVEL", usage, (*levelValue)(p))
-	return p
+	v := newValue(def, parseLevel)
+	s.add(name, env, strings.ToLower(def.String()), "LEVEL", usage, v)
+	return v.p
 }
 
 // Settings lists the settings in the order they were declared.
@@ -222,7 +216,9 @@ func (s *Set) PrintHelp(w io.Writer) {
 	}
 }
 
-func splitList(s string) []string {
+// SplitList splits a comma-separated list, each item trimmed, empty ones
+// dropped.
+func SplitList(s string) []string {
 	var out []string
 	for _, item := range strings.Split(s, ",") {
 		if item = strings.TrimSpace(item); item != "" {
@@ -244,73 +240,74 @@ func durationText(d time.Duration) string {
 	return s
 }
 
-type stringValue string
+// value is the flag.Value of a setting of type T: Set trims the text and
+// parses it, whose error says what is wanted.
+type value[T any] struct {
+	p        *T
+	parse    func(string) (T, error)
+	boolFlag bool // -flag alone means true
+}
 
-func (v *stringValue) Set(s string) error { *v = stringValue(strings.TrimSpace(s)); return nil }
-func (v *stringValue) String() string     { return string(*v) }
+func newValue[T any](def T, parse func(string) (T, error)) *value[T] {
+	p := new(T)
+	*p = def
+	return &value[T]{p: p, parse: parse}
+}
 
-type durationValue time.Duration
-
-func (v *durationValue) Set(s string) error {
-	d, err := time.ParseDuration(strings.TrimSpace(s))
+func (v *value[T]) Set(s string) error {
+	x, err := v.parse(strings.TrimSpace(s))
 	if err != nil {
-		return errors.New("want a duration such as 300ms, 30s or 5m")
+		return err
 	}
-	*v = durationValue(d)
+	*v.p = x
 	return nil
 }
-func (v *durationValue) String() string { return time.Duration(*v).String() }
 
-type intValue int
-
-func (v *intValue) Set(s string) error {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil {
-		return errors.New("want an integer")
+func (v *value[T]) String() string {
+	if v == nil || v.p == nil { // flag asks a zero Value
+		return ""
 	}
-	*v = intValue(n)
-	return nil
+	return fmt.Sprint(*v.p)
 }
-func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
 
-type floatValue float64
+func (v *value[T]) IsBoolFlag() bool { return v.boolFlag }
 
-func (v *floatValue) Set(s string) error {
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errors.New("want a duration such as 300ms, 30s or 5m")
+	}
+	return d, nil
+}
+
+func parseInt(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, errors.New("want an integer")
+	}
+	return n, nil
+}
+
+func parseFloat(s string) (float64, error) {
+	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return errors.New("want a finite number")
+		return 0, errors.New("want a finite number")
 	}
-	*v = floatValue(f)
-	return nil
+	return f, nil
 }
-func (v *floatValue) String() string { return strconv.FormatFloat(float64(*v), 'g', -1, 64) }
 
-type boolValue bool
-
-func (v *boolValue) Set(s string) error {
-	b, err := strconv.ParseBool(strings.TrimSpace(s))
+func parseBool(s string) (bool, error) {
+	b, err := strconv.ParseBool(s)
 	if err != nil {
-		return errors.New("want true or false")
+		return false, errors.New("want true or false")
 	}
-	*v = boolValue(b)
-	return nil
+	return b, nil
 }
-func (v *boolValue) String() string   { return strconv.FormatBool(bool(*v)) }
-func (v *boolValue) IsBoolFlag() bool { return true }
 
-type listValue []string
-
-func (v *listValue) Set(s string) error { *v = splitList(s); return nil }
-func (v *listValue) String() string     { return strings.Join(*v, ",") }
-
-type levelValue slog.Level
-
-func (v *levelValue) Set(s string) error {
+func parseLevel(s string) (slog.Level, error) {
 	var l slog.Level
-	if err := l.UnmarshalText([]byte(strings.TrimSpace(s))); err != nil {
-		return errors.New("want debug, info, warn or error")
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, errors.New("want debug, info, warn or error")
 	}
-	*v = levelValue(l)
-	return nil
+	return l, nil
 }
-func (v *levelValue) String() string { return strings.ToLower(slog.Level(*v).String()) }

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"time"
 	"unicode"
@@ -65,8 +64,6 @@ type Options struct {
 	// Issuer, when set, must equal `iss` (WAITROOM_USER_ISSUER). Default "":
 	// `iss` is not checked.
 	Issuer string
-	// HTTPClient fetches JWKSURL. Default http.DefaultClient.
-	HTTPClient *http.Client
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Leeway is the clock skew tolerated on `exp`, `nbf`, `iat` and the
@@ -75,23 +72,16 @@ type Options struct {
 	// MaxLifetime is how far ahead `exp` may lie, so that a leaked token
 	// soon stops working. Default 1h.
 	MaxLifetime time.Duration
-	// MinRefetchInterval is the least time between two JWKS fetches, so that
-	// tokens with made-up kids cannot make the Verifier hammer the provider.
-	// Default 10s.
-	MinRefetchInterval time.Duration
-	// FetchTimeout bounds one JWKS fetch. Default 5s.
-	FetchTimeout time.Duration
-	// KeysMaxAge is how long fetched keys are trusted before the next
-	// lookup refetches them, so that a key the provider withdrew stops
-	// verifying; a failed refetch keeps the old keys. Default 1h.
-	KeysMaxAge time.Duration
+	// Keys tunes the cache of the JWKS's keys (jwks.Options: HTTPClient,
+	// MinRefetchInterval, FetchTimeout, MaxAge); its URL is JWKSURL and its
+	// clock Now. Keys.MaxAge defaults to 1h here, so that a key the provider
+	// withdrew stops verifying.
+	Keys jwks.Options
 }
 
-// WithDefaults returns the options with every zero field set to its default.
+// WithDefaults returns the options with every zero field set to its
+// default; those of Keys but MaxAge are jwks.Options's own.
 func (o Options) WithDefaults() Options {
-	if o.HTTPClient == nil {
-		o.HTTPClient = http.DefaultClient
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -101,14 +91,8 @@ func (o Options) WithDefaults() Options {
 	if o.MaxLifetime == 0 {
 		o.MaxLifetime = time.Hour
 	}
-	if o.MinRefetchInterval == 0 {
-		o.MinRefetchInterval = 10 * time.Second
-	}
-	if o.FetchTimeout == 0 {
-		o.FetchTimeout = 5 * time.Second
-	}
-	if o.KeysMaxAge == 0 {
-		o.KeysMaxAge = time.Hour
+	if o.Keys.MaxAge == 0 {
+		o.Keys.MaxAge = time.Hour
 	}
 	return o
 }
@@ -123,12 +107,9 @@ func (o Options) validate() error {
 		return fmt.Errorf("usertoken: Leeway must be between 0 and %s, got %s", MaxLeeway, o.Leeway)
 	case o.MaxLifetime < 0:
 		return fmt.Errorf("usertoken: MaxLifetime must not be negative, got %s", o.MaxLifetime)
-	case o.MinRefetchInterval < 0:
-		return fmt.Errorf("usertoken: MinRefetchInterval must not be negative, got %s", o.MinRefetchInterval)
-	case o.FetchTimeout < 0:
-		return fmt.Errorf("usertoken: FetchTimeout must not be negative, got %s", o.FetchTimeout)
-	case o.KeysMaxAge < 0:
-		return fmt.Errorf("usertoken: KeysMaxAge must not be negative, got %s", o.KeysMaxAge)
+	}
+	if err := o.Keys.Validate(); err != nil {
+		return fmt.Errorf("usertoken: Keys: %w", err)
 	}
 	if o.JWKSURL != "" {
 		u, err := url.Parse(o.JWKSURL)
@@ -164,14 +145,9 @@ func New(opt Options) (*Verifier, error) {
 	v := &Verifier{opt: opt}
 	if opt.JWKSURL != "" {
 		methods = append(methods, jwks.Algorithms...)
-		keys, err := jwks.New(jwks.Options{
-			URL:                opt.JWKSURL,
-			HTTPClient:         opt.HTTPClient,
-			Now:                opt.Now,
-			MinRefetchInterval: opt.MinRefetchInterval,
-			FetchTimeout:       opt.FetchTimeout,
-			MaxAge:             opt.KeysMaxAge,
-		})
+		ko := opt.Keys
+		ko.URL, ko.Now = opt.JWKSURL, opt.Now
+		keys, err := jwks.New(ko)
 		if err != nil {
 			return nil, fmt.Errorf("usertoken: %w", err)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/jwks"
 	"github.com/waitroom/waitroom/internal/testclock"
 	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/internal/usertoken"
@@ -72,7 +73,7 @@ func setup(t *testing.T, configure func(*usertoken.Options)) *bundle {
 	t.Cleanup(srv.Close)
 	b.url = srv.URL
 
-	opt := usertoken.Options{Secret: b.secret, JWKSURL: srv.URL, HTTPClient: srv.Client(), Now: b.clock.Now}
+	opt := usertoken.Options{Secret: b.secret, JWKSURL: srv.URL, Keys: jwks.Options{HTTPClient: srv.Client()}, Now: b.clock.Now}
 	if configure != nil {
 		configure(&opt)
 	}
@@ -403,7 +404,7 @@ func TestAJWKSServerThatIsNotListeningIsKeysUnavailable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close()
-	b := setup(t, func(o *usertoken.Options) { o.JWKSURL = url; o.HTTPClient = nil })
+	b := setup(t, func(o *usertoken.Options) { o.JWKSURL = url; o.Keys.HTTPClient = nil })
 	_, err := b.verifier.Verify(context.Background(), testproc.SignJWT(t, jwt.SigningMethodEdDSA, b.ed, "ed-1", good()), "concert")
 	require.ErrorIs(t, err, usertoken.ErrKeysUnavailable)
 }
@@ -440,9 +441,9 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		"leeway above 30s":           {usertoken.Options{Secret: secret, Leeway: 31 * time.Second}, "Leeway must be between 0 and 30s"},
 		"negative leeway":            {usertoken.Options{Secret: secret, Leeway: -time.Second}, "Leeway"},
 		"negative max lifetime":      {usertoken.Options{Secret: secret, MaxLifetime: -time.Hour}, "MaxLifetime"},
-		"negative refetch interval":  {usertoken.Options{Secret: secret, MinRefetchInterval: -time.Second}, "MinRefetchInterval"},
-		"negative fetch timeout":     {usertoken.Options{Secret: secret, FetchTimeout: -time.Second}, "FetchTimeout"},
-		"negative keys max age":      {usertoken.Options{Secret: secret, KeysMaxAge: -time.Second}, "KeysMaxAge"},
+		"negative refetch interval":  {usertoken.Options{Secret: secret, Keys: jwks.Options{MinRefetchInterval: -time.Second}}, "MinRefetchInterval"},
+		"negative fetch timeout":     {usertoken.Options{Secret: secret, Keys: jwks.Options{FetchTimeout: -time.Second}}, "FetchTimeout"},
+		"negative keys max age":      {usertoken.Options{Secret: secret, Keys: jwks.Options{MaxAge: -time.Second}}, "Keys: jwks: MaxAge"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := usertoken.New(tc.opt)

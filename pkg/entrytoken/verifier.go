@@ -66,11 +66,10 @@ type VerifierOptions struct {
 	FetchTimeout time.Duration
 }
 
-// WithDefaults returns the options with every zero field set to its default.
+// WithDefaults returns the options with every zero field set to its default,
+// but for those of the key fetch (HTTPClient, MinRefetchInterval,
+// FetchTimeout): the key cache defaults and checks them.
 func (o VerifierOptions) WithDefaults() VerifierOptions {
-	if o.HTTPClient == nil {
-		o.HTTPClient = http.DefaultClient
-	}
 	if o.Issuer == "" {
 		o.Issuer = DefaultIssuer
 	}
@@ -83,12 +82,6 @@ func (o VerifierOptions) WithDefaults() VerifierOptions {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.MinRefetchInterval == 0 {
-		o.MinRefetchInterval = 10 * time.Second
-	}
-	if o.FetchTimeout == 0 {
-		o.FetchTimeout = 5 * time.Second
-	}
 	return o
 }
 
@@ -98,10 +91,6 @@ func (o VerifierOptions) validate() error {
 		return errors.New("entrytoken: JWKSURL or FetchJWKS must be set")
 	case o.Leeway < 0 || o.Leeway > MaxLeeway:
 		return fmt.Errorf("entrytoken: Leeway must be between 0 and %s, got %s", MaxLeeway, o.Leeway)
-	case o.MinRefetchInterval < 0:
-		return fmt.Errorf("entrytoken: MinRefetchInterval must not be negative, got %s", o.MinRefetchInterval)
-	case o.FetchTimeout < 0:
-		return fmt.Errorf("entrytoken: FetchTimeout must not be negative, got %s", o.FetchTimeout)
 	}
 	return nil
 }

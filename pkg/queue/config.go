@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -261,6 +262,14 @@ func (p *ConfigPatch) set(field string, raw jsontext.Value) error {
 		*dst = &v
 		return nil
 	}
+	boolField := func(dst **bool) error {
+		var b bool
+		if json.Unmarshal(raw, &b) != nil {
+			return &ConfigError{Field: field, Reason: "must be true or false"}
+		}
+		*dst = &b
+		return nil
+	}
 	switch field {
 	case "capacity":
 		return intField(&p.Capacity, 0, MaxCapacity)
@@ -277,11 +286,7 @@ func (p *ConfigPatch) set(field string, raw jsontext.Value) error {
 	case "arrive_within_s":
 		return intField(&p.ArriveWithinS, 0, MaxArriveWithinS)
 	case "require_user":
-		var b bool
-		if json.Unmarshal(raw, &b) != nil {
-			return &ConfigError{Field: field, Reason: "must be true or false"}
-		}
-		p.RequireUser = &b
+		return boolField(&p.RequireUser)
 	case "mode":
 		var s string
 		if json.Unmarshal(raw, &s) != nil {
@@ -295,11 +300,7 @@ func (p *ConfigPatch) set(field string, raw jsontext.Value) error {
 		}
 		p.Mode = &m
 	case "paused":
-		var b bool
-		if json.Unmarshal(raw, &b) != nil {
-			return &ConfigError{Field: field, Reason: "must be true or false"}
-		}
-		p.Paused = &b
+		return boolField(&p.Paused)
 	case "opens_at":
 		p.OpensAtSet = true
 		if string(raw) == "null" {
@@ -448,53 +449,37 @@ func validRoutes(routes []string) error {
 
 // Apply returns c with the patch's fields set.
 func (p ConfigPatch) Apply(c Config) Config {
-	if p.Capacity != nil {
-		c.Capacity = *p.Capacity
-	}
-	if p.BatchSize != nil {
-		c.BatchSize = *p.BatchSize
-	}
-	if p.IntervalMS != nil {
-		c.IntervalMS = *p.IntervalMS
-	}
-	if p.SessionTTLS != nil {
-		c.SessionTTLS = *p.SessionTTLS
-	}
-	if p.Mode != nil {
-		c.Mode = *p.Mode
-	}
-	if p.Paused != nil {
-		c.Paused = *p.Paused
+	pv, cv := reflect.ValueOf(p), reflect.ValueOf(&c).Elem()
+	for _, f := range patchFields {
+		if v := pv.Field(f.patch); !v.IsNil() {
+			cv.Field(f.config).Set(v.Elem())
+		}
 	}
 	if p.OpensAtSet {
 		c.OpensAt = p.OpensAt
 	}
-	if p.AbandonAfterS != nil {
-		c.AbandonAfterS = *p.AbandonAfterS
-	}
-	if p.TargetURL != nil {
-		c.TargetURL = *p.TargetURL
-	}
-	if p.RequireUser != nil {
-		c.RequireUser = *p.RequireUser
-	}
-	if p.PowWork != nil {
-		c.PowWork = *p.PowWork
-	}
-	if p.Title != nil {
-		c.Title = *p.Title
-	}
-	if p.Message != nil {
-		c.Message = *p.Message
-	}
-	if p.Routes != nil {
-		c.Routes = *p.Routes
-	}
-	if p.ArriveWithinS != nil {
-		c.ArriveWithinS = *p.ArriveWithinS
-	}
 	return c
 }
+
+// patchFields pairs each pointer field of ConfigPatch with the Config field
+// of the same name and type that it sets, but OpensAt, whose null is a
+// value. A patch field without its config field panics at start-up, which
+// every test sees.
+var patchFields = func() (out []struct{ patch, config int }) {
+	pt, ct := reflect.TypeFor[ConfigPatch](), reflect.TypeFor[Config]()
+	for i := range pt.NumField() {
+		f := pt.Field(i)
+		if f.Type.Kind() != reflect.Pointer || f.Name == "OpensAt" {
+			continue
+		}
+		cf, ok := ct.FieldByName(f.Name)
+		if !ok || cf.Type != f.Type.Elem() {
+			panic("queue: ConfigPatch." + f.Name + " sets no Config field of its type")
+		}
+		out = append(out, struct{ patch, config int }{i, cf.Index[0]})
+	}
+	return out
+}()
 
 // Validate checks every field against the limits of docs/API.md and names the
 // first bad field.

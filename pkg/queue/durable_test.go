@@ -1,7 +1,10 @@
 package queue
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,7 +20,8 @@ import (
 // clients.
 func replicated(tb testing.TB) (primary, replica *redis.Client) {
 	tb.Helper()
-	p := redistest.Start(tb)
+	// No diskless-sync delay: the replica's first sync would wait 5 s.
+	p := redistest.Start(tb, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
 	_, port, _ := strings.Cut(p.Addr(), ":")
 	r := redistest.Start(tb, redistest.Options{Args: []string{"--replicaof", "127.0.0.1", port}})
 	primary, replica = p.Client(), r.Client()
@@ -80,6 +84,192 @@ func TestAJoinNoReplicaConfirmsIsUnavailable(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, created)
 		})
+	}
+}
+
+// With WaitReplicas a tick's event goes out only once a replica has the
+// tick: when a subscriber hears of an admission, the replica holds it, so a
+// failover to that replica cannot take back what a socket was told.
+func TestATickWithWaitReplicasIsOnTheReplicaWhenItsEventIsOut(t *testing.T) {
+	ctx := context.Background()
+	primary, replica := replicated(t)
+	s := New(primary, Options{WaitReplicas: 1, WaitTimeout: time.Second})
+	_, _, err := s.PutRoom(ctx, "durable-tick", ConfigPatch{Mode: new(ModeQueueAll), BatchSize: new(2)})
+	require.NoError(t, err)
+	for range 10 {
+		_, _, err := s.Join(ctx, "durable-tick", JoinRequest{})
+		require.NoError(t, err)
+	}
+	ps := primary.Subscribe(ctx, Channel("durable-tick"))
+	defer ps.Close()
+	_, err = ps.Receive(ctx)
+	require.NoError(t, err)
+	msgs := ps.Channel()
+	adm := roomKeys("durable-tick").adm
+	for i := range 5 {
+		ev, err := s.Tick(ctx, "durable-tick")
+		require.NoError(t, err)
+		require.Len(t, ev.Admitted, 2)
+		select {
+		case m := <-msgs:
+			// Read the replica the moment the event is in.
+			n, err := replica.ZCard(ctx, adm).Result()
+			require.NoError(t, err)
+			require.EqualValues(t, 2*(i+1), n, "tick %d: the replica has every admission announced", i+1)
+			got, err := ParseEvent([]byte(m.Payload))
+			require.NoError(t, err)
+			require.Equal(t, ev.Version, got.Version)
+			require.Equal(t, ev.Admitted, got.Admitted)
+		case <-time.After(2 * time.Second):
+			t.Fatalf("tick %d: no event", i+1)
+		}
+	}
+}
+
+// Without a replica to confirm it, a tick admits on the primary but
+// announces nothing (ErrNotReplicated); the next confirmed tick's event
+// skips that version, so subscribers read the room again.
+func TestATickNoReplicaConfirmsIsNotAnnounced(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	s := New(rdb, Options{WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
+	_, _, err := s.PutRoom(ctx, "unconfirmed", ConfigPatch{Mode: new(ModeQueueAll), BatchSize: new(1)})
+	require.NoError(t, err)
+	st, _, err := New(rdb, Options{}).Join(ctx, "unconfirmed", JoinRequest{})
+	require.NoError(t, err)
+	ps := rdb.Subscribe(ctx, Channel("unconfirmed"))
+	defer ps.Close()
+	_, err = ps.Receive(ctx)
+	require.NoError(t, err)
+	_, err = s.Tick(ctx, "unconfirmed")
+	require.ErrorIs(t, err, ErrNotReplicated)
+	select {
+	case m := <-ps.Channel():
+		t.Fatalf("an unconfirmed tick was announced: %s", m.Payload)
+	case <-time.After(200 * time.Millisecond):
+	}
+	got, err := s.Status(ctx, "unconfirmed", st.Ticket)
+	require.NoError(t, err)
+	require.Equal(t, StateAdmitted, got.State, "the admission stands on the primary")
+}
+
+// slowLink relays TCP to a server, delaying every byte from the server by
+// lag: a replica behind a slow network, which the replication stream
+// reaches lag late.
+func slowLink(t *testing.T, to string, lag time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", to)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			t.Cleanup(func() { _ = c.Close(); _ = up.Close() })
+			go func() { _, _ = io.Copy(up, c) }()
+			type chunk struct {
+				at time.Time
+				b  []byte
+			}
+			q := make(chan chunk, 1024)
+			go func() {
+				for ch := range q {
+					time.Sleep(time.Until(ch.at))
+					if _, err := c.Write(ch.b); err != nil {
+						return
+					}
+				}
+			}()
+			go func() {
+				defer close(q)
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := up.Read(buf)
+					if n > 0 {
+						q <- chunk{time.Now().Add(lag), bytes.Clone(buf[:n])}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// Replication lag, which loopback never has: the replica reaches its primary
+// through a link 200 ms slow. Without WAIT a join is acknowledged, and a
+// tick announced, while only the primary has them (a failover then would
+// lose them); with WAIT both are answered only once the replica has them.
+func TestReplicationLagIsWhatWaitReplicasCovers(t *testing.T) {
+	t.Parallel()
+	const lag = 200 * time.Millisecond
+	ctx := context.Background()
+	p := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
+	link := slowLink(t, p.Addr(), lag)
+	host, port, _ := strings.Cut(link, ":")
+	r := redistest.Start(t, redistest.Options{Args: []string{"--replicaof", host, port}})
+	primary, replica := p.Client(), r.Client()
+	require.Eventually(t, func() bool {
+		info := replica.Info(ctx, "replication").Val()
+		return strings.Contains(info, "master_link_status:up") && strings.Contains(info, "master_sync_in_progress:0")
+	}, 10*time.Second, 20*time.Millisecond, "the replica syncs")
+	ps := primary.Subscribe(ctx, Channel("lag0"), Channel("lag1"))
+	defer ps.Close()
+	for range 2 {
+		_, err := ps.Receive(ctx)
+		require.NoError(t, err)
+	}
+	events := ps.Channel()
+	// onReplica: the replica has everything the primary had written so far.
+	onReplica := func() (bool, int64) {
+		want := replOffset(t, primary, "master_repl_offset")
+		return replOffset(t, replica, "slave_repl_offset") >= want, want
+	}
+	for _, wait := range []int{0, 1} {
+		room := "lag" + strconv.Itoa(wait)
+		s := New(primary, Options{WaitReplicas: wait, WaitTimeout: 2 * time.Second})
+		_, _, err := s.PutRoom(ctx, room, ConfigPatch{Mode: new(ModeQueueAll), BatchSize: new(1)})
+		require.NoError(t, err)
+		start := time.Now()
+		_, _, err = s.Join(ctx, room, JoinRequest{})
+		require.NoError(t, err)
+		joined := time.Since(start)
+		joinOnReplica, _ := onReplica()
+		_, err = s.Tick(ctx, room)
+		require.NoError(t, err)
+		select {
+		case <-events:
+		case <-time.After(2 * time.Second):
+			t.Fatal("no tick event")
+		}
+		// The publish itself is replicated after the WAIT: look for the
+		// admission on the replica rather than compare offsets.
+		n, err := replica.ZCard(ctx, roomKeys(room).adm).Result()
+		require.NoError(t, err)
+		tickOnReplica := n == 1
+		offset := replOffset(t, primary, "master_repl_offset")
+		t.Logf("WAIT %d, replica %s behind: join answered in %s, on the replica then: %v; tick announced, on the replica then: %v",
+			wait, lag, joined.Round(time.Millisecond), joinOnReplica, tickOnReplica)
+		if wait == 0 {
+			require.False(t, joinOnReplica, "without WAIT an acknowledged join is on the primary only")
+			require.False(t, tickOnReplica, "without WAIT an announced tick is on the primary only")
+		} else {
+			require.True(t, joinOnReplica, "with WAIT an acknowledged join is on the replica")
+			require.True(t, tickOnReplica, "with WAIT an announced tick is on the replica")
+			require.GreaterOrEqual(t, joined, lag, "and the join waited for it")
+		}
+		require.Eventually(t, func() bool { return replOffset(t, replica, "slave_repl_offset") >= offset },
+			5*time.Second, 20*time.Millisecond, "the replica catches up")
 	}
 }
 

@@ -1,14 +1,7 @@
 package queue
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"io"
-	"net"
-	"syscall"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/waitroom/waitroom/internal/luascript"
 )
@@ -63,48 +56,13 @@ var refusals = map[string]error{
 	"admission_ended":  ErrAdmissionEnded,
 }
 
-// storeErr turns a script's refusal into its named error, and a go-redis
-// error into ErrUnavailable when Redis could not be reached, so that callers
-// answer 503 rather than 500; other errors (a bug in a script, an
-// unexpected reply) keep their text for the log.
-func storeErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var r *luascript.Refusal
-	if errors.As(err, &r) {
-		if named, ok := refusals[r.Code]; ok {
-			return named
-		}
-	}
-	if Unreachable(err) {
-		return fmt.Errorf("%s: %w: %v", op, ErrUnavailable, err)
-	}
-	return fmt.Errorf("%s: %w", op, err)
-}
+var scriptErrs = luascript.Errors{Refusals: refusals, Unavailable: ErrUnavailable}
+
+// storeErr turns a script's refusal into its named error and an unreachable
+// Redis into ErrUnavailable (luascript.Errors).
+func storeErr(op string, err error) error { return scriptErrs.Wrap(op, err) }
 
 // Unreachable reports whether a go-redis error means Redis could not serve
 // the request now (down, loading, failing over), which a visitor should see
-// as 503 unavailable rather than an internal error. It goes by the error's
-// type, never its text.
-func Unreachable(err error) bool {
-	var netErr net.Error  // dial, read and write failures and timeouts (*net.OpError)
-	var reply redis.Error // a reply of Redis's; go-redis's checks below would also match bare text
-	switch {
-	case errors.As(err, &netErr),
-		errors.Is(err, syscall.ECONNREFUSED),
-		errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.EOF),
-		errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, redis.ErrClosed),
-		errors.Is(err, redis.ErrPoolTimeout),
-		errors.Is(err, context.DeadlineExceeded),
-		// A node loading its data or a Cluster mid-failover cannot serve us
-		// now; to a visitor that is the same as unreachable.
-		errors.As(err, &reply) &&
-			(redis.IsLoadingError(reply) || redis.IsClusterDownError(reply) || redis.IsTryAgainError(reply)):
-		return true
-	}
-	return false
-}
+// as 503 unavailable rather than an internal error.
+func Unreachable(err error) bool { return luascript.Unreachable(err) }

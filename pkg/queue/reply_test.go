@@ -52,3 +52,17 @@ func TestABadScriptReplyIsAnErrorNotAPanic(t *testing.T) {
 			func(op string) bool { return op != "tick" }, append(slices.Collect(maps.Values(refusals)), ErrUnavailable)...)
 	})
 }
+
+// BenchmarkDecodeStatus decodes one status reply (lib.lua's reply()).
+func BenchmarkDecodeStatus(b *testing.B) {
+	s := luascript.NewLoader(fstest.MapFS{"s.lua": {Data: []byte("return 1")}}, ".").Load("s.lua")
+	raw := `{"created":true,"ticket":"q3Jm1Nf0cV4d7dQk2x9bYw","state":"waiting","position":12345,"waiting":99999,` +
+		`"score":"1234567890123456","version":4321,"admission_ends":0,"user":"","admitted_last_minute":600,` +
+		`"first_admit_ms":1796168264812,"now":1796168264812,"opens_at":0,"interval_ms":1000,"admission_id":""}`
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := luascript.Decode[statusReply](s, raw, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

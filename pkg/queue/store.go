@@ -48,8 +48,9 @@ type Options struct {
 	// WaitReplicas > 0 makes a join wait, before it is acknowledged, until
 	// that many replicas have it (Redis WAIT; see durable.go); a join they
 	// do not confirm within WaitTimeout fails with ErrNotReplicated. Joins
-	// then bypass the auto-pipeliner. Default 0: acknowledged once the
-	// primary has it.
+	// then bypass the auto-pipeliner. A tick's event is published only once
+	// as many replicas have the tick (see tick.go). Default 0: acknowledged
+	// once the primary has it.
 	WaitReplicas int
 	// WaitTimeout bounds that wait. Default 500ms.
 	WaitTimeout time.Duration
@@ -481,72 +482,6 @@ func (s *Store) Touch(ctx context.Context, room string, tickets []string) error 
 		}
 	}
 	return nil
-}
-
-// Tick runs one admitter step for the room (see lua/tick.lua) and returns
-// what changed; the same event went out on the room's channel if anything
-// did. Errors: ErrInvalidRoom, ErrRoomNotFound, ErrUnavailable.
-func (s *Store) Tick(ctx context.Context, room string) (Event, error) {
-	if !ValidRoomID(room) {
-		return Event{}, ErrInvalidRoom
-	}
-	// The tick id: go-redis resends the same arguments on a retry, so the
-	// script knows a tick it already ran.
-	res, err := s.sc.tick.Run(ctx, s.rdb, roomKeys(room).all(),
-		s.opt.MaxEndedPerTick, s.opt.MaxAbandonedPerTick, admissionIDPrefix(), NewTicket(), s.opt.MaxOpenedPerStep)
-	if err != nil {
-		return Event{}, storeErr("tick", err)
-	}
-	// tick.lua answers {1, event json, pre-queued visitors still to place}
-	// ({1, event json} when it repeats a retried tick), or {-1}: the room is
-	// gone.
-	a, _ := res.([]any)
-	if len(a) == 1 {
-		if code, ok := a[0].(int64); ok && code < 0 {
-			return Event{}, ErrRoomNotFound
-		}
-	}
-	var payload string
-	var left int64
-	ok := len(a) == 2 || len(a) == 3
-	if ok {
-		payload, ok = a[1].(string)
-	}
-	if ok && len(a) == 3 {
-		left, ok = a[2].(int64)
-	}
-	if !ok {
-		return Event{}, fmt.Errorf("tick: %w: %v", luascript.ErrBadReply, res)
-	}
-	ev, err := ParseEvent([]byte(payload))
-	if err != nil {
-		return Event{}, err
-	}
-	if left > 0 {
-		if err := s.openRest(ctx, room); err != nil {
-			return ev, err
-		}
-	}
-	return ev, nil
-}
-
-type openStepReply struct {
-	Left int64 `json:"left"`
-}
-
-// openRest places the rest of an opening pre-queue, one bounded script call
-// at a time, so that joins and status requests are answered in between.
-func (s *Store) openRest(ctx context.Context, room string) error {
-	k := roomKeys(room).all()
-	for {
-		r, err := luascript.Do[openStepReply](ctx, s.rdb, s.sc.openStep, k, s.opt.MaxOpenedPerStep)
-		if err != nil {
-			return storeErr("open pre-queue", err)
-		}
-		if r.Left == 0 {
-			return nil
-		}
-	}
 }
 
 // TicketPosition is one ticket's standing in a Positions answer.

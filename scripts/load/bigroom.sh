@@ -9,21 +9,11 @@
 # of Redis time; the joins and status requests measured are real.
 set -u
 N="${N:-10000000}"
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-work="$(mktemp -d)"
-go build -o "$work/waitroom" "$repo/cmd/waitroom"
-go build -o "$work/loadgen" "$repo/cmd/loadgen"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+build waitroom loadgen || exit 1
 cd "$work"
 port=6394
-redis-server --port $port --bind 127.0.0.1 --save "" --appendonly no --daemonize yes --logfile "$work/redis.log" --dir "$work"
-sleep 0.5
-openssl genpkey -algorithm ed25519 -out key.pem 2>/dev/null
-# The load generator is one client address (or a few): per-address limits off.
-export WAITROOM_JOIN_RATE=0 WAITROOM_STATUS_RATE=0 WAITROOM_SOCKET_RATE=0 WAITROOM_SOCKETS_PER_ADDR=0
-export REDIS_URL=redis://127.0.0.1:$port/0 WAITROOM_ADMIN_TOKEN=loadtoken WAITROOM_SIGNING_KEY="$work/key.pem"
-./waitroom -addr 127.0.0.1:8091 -join-rate 0 -log-level warn -shutdown-grace 0s > waitroom.out 2> waitroom.err &
-W=$!
-sleep 1
+start_waitroom $port 8091
 cfg='{"mode":"queue_all","capacity":0,"batch_size":100,"interval_ms":1000,"abandon_after_s":0,"paused":true}'
 measure() { # room
 	./loadgen -url http://127.0.0.1:8091 -room "$1" -visitors "${VISITORS:-20000}" -concurrency "${CONC:-100}" \

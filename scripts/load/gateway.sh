@@ -6,14 +6,13 @@
 #   DURATION=15s CONNS=8 scripts/load/gateway.sh
 set -eu
 trap 'echo "gateway.sh: failed at line $LINENO" >&2' ERR
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-work="$(mktemp -d)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 duration="${DURATION:-15s}"
 conns="${CONNS:-8}"
-go build -o "$work/waitroom" "$repo/cmd/waitroom"
+build waitroom
 cd "$work"
 rport=6396 uport=18090 gport=18091 aport=18092
-redis-server --port $rport --bind 127.0.0.1 --save "" --appendonly no --daemonize yes --logfile "$work/redis.log" --dir "$work"
+start_redis $rport "$work"
 mkdir -p ng
 head -c 1024 /dev/zero | tr '\0' 'x' > ng/body
 cat > ng/nginx.conf <<NGINX

@@ -7,12 +7,10 @@
 # read from /proc/<pid>/stat before and after each wrk run.
 #   MAIN_BIN=/tmp/joins-main-bin/waitroom ROUNDS=2 DUR=10s CONC=50 scripts/load/joins_ab.sh
 set -u
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-work="$(mktemp -d)"
-go build -o "$work/waitroom" "$repo/cmd/waitroom"
-go build -o "$work/admitter" "$repo/cmd/admitter"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+build waitroom admitter || exit 1
 cd "$work"
-openssl genpkey -algorithm ed25519 -out key.pem 2>/dev/null
+load_env
 cat > join.lua <<'EOF'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -20,8 +18,6 @@ EOF
 hz=$(getconf CLK_TCK)
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 port=6397
-export WAITROOM_JOIN_RATE=0 WAITROOM_STATUS_RATE=0 WAITROOM_SOCKET_RATE=0 WAITROOM_SOCKETS_PER_ADDR=0
-export WAITROOM_ADMIN_TOKEN=loadtoken WAITROOM_SIGNING_KEY="$work/key.pem"
 
 # measure NAME PATH-OR-URL-SUFFIX WRK-ARGS...: prints rate, latency, CPU per request.
 measure() {
@@ -45,9 +41,7 @@ run() {
 	local label=$1 bin=$2
 	local dir="$work/$label"
 	mkdir -p "$dir"
-	redis-server --port $port --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
-		--logfile "$dir/redis.log" --dir "$dir" --pidfile "$dir/redis.pid"
-	sleep 0.5
+	start_redis $port "$dir"
 	R=$(cat "$dir/redis.pid")
 	export REDIS_URL=redis://127.0.0.1:$port/0
 	"$bin" -addr 127.0.0.1:8093 -log-level warn -shutdown-grace 0s >"$dir/w.out" 2>"$dir/w.err" &

@@ -15,8 +15,7 @@
 # socket of all; the sum of the servers' RSS; CPU per position update;
 # exactness and admission order as each loadgen checks them.
 set -u
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-work="$(mktemp -d)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 procs=${PROCS:-6}
 visitors=${VISITORS:-100000}
 per=$(( (visitors + procs - 1) / procs ))
@@ -24,18 +23,15 @@ ulimit -n "$(ulimit -Hn)"
 echo "RLIMIT_NOFILE $(ulimit -n); $procs processes × $per sockets"
 bin="${WAITROOM_BIN:-}"
 if [ -z "$bin" ]; then
-	go build -o "$work/waitroom" "$repo/cmd/waitroom" && bin="$work/waitroom"
+	build waitroom && bin="$work/waitroom"
 fi
-go build -o "$work/admitter" "$repo/cmd/admitter" || exit 1
-go build -o "$work/loadgen" "$repo/cmd/loadgen" || exit 1
+build admitter loadgen || exit 1
 cd "$work"
 port=${REDIS_PORT:-6393}
-redis-server --port $port --bind 127.0.0.1 --save "" --appendonly no --daemonize yes --logfile "$work/redis.log" --dir "$work" --maxclients 2000
-sleep 0.5
+start_redis $port "$work" --maxclients 2000
 redis-cli -p $port flushall >/dev/null
-openssl genpkey -algorithm ed25519 -out key.pem 2>/dev/null
-export WAITROOM_JOIN_RATE=0 WAITROOM_STATUS_RATE=0 WAITROOM_SOCKET_RATE=0 WAITROOM_SOCKETS_PER_ADDR=0
-export REDIS_URL=redis://127.0.0.1:$port/0 WAITROOM_ADMIN_TOKEN=loadtoken WAITROOM_SIGNING_KEY="$work/key.pem"
+load_env
+export REDIS_URL=redis://127.0.0.1:$port/0
 pids=()
 export GOMAXPROCS=${EACH_PROCS:-1}
 for i in $(seq $procs); do

@@ -10,25 +10,20 @@
 # Each process needs a file descriptor per socket: RLIMIT_NOFILE (ulimit -n)
 # must exceed VISITORS; the script raises it to the hard limit.
 set -u
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-work="$(mktemp -d)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ulimit -n "${NOFILE:-400000}" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "RLIMIT_NOFILE $(ulimit -n)"
 bin="${WAITROOM_BIN:-}"
 if [ -z "$bin" ]; then
-	go build -o "$work/waitroom" "$repo/cmd/waitroom" && bin="$work/waitroom"
+	build waitroom && bin="$work/waitroom"
 fi
-go build -o "$work/admitter" "$repo/cmd/admitter"
-go build -o "$work/loadgen" "$repo/cmd/loadgen"
+build admitter loadgen
 cd "$work"
 port=${REDIS_PORT:-6391}
-redis-server --port $port --bind 127.0.0.1 --save "" --appendonly no --daemonize yes --logfile "$work/redis.log" --dir "$work"
-sleep 0.5
+start_redis $port "$work"
 redis-cli -p $port flushall >/dev/null
-test -f key.pem || openssl genpkey -algorithm ed25519 -out key.pem 2>/dev/null
-# The load generator is one client address (or a few): per-address limits off.
-export WAITROOM_JOIN_RATE=0 WAITROOM_STATUS_RATE=0 WAITROOM_SOCKET_RATE=0 WAITROOM_SOCKETS_PER_ADDR=0
-export REDIS_URL=redis://127.0.0.1:$port/0 WAITROOM_ADMIN_TOKEN=loadtoken WAITROOM_SIGNING_KEY="$work/key.pem"
+load_env
+export REDIS_URL=redis://127.0.0.1:$port/0
 "$bin" -addr 127.0.0.1:8088 -join-rate 0 -log-level warn ${PPROF:+-pprof-addr 127.0.0.1:6060} > waitroom.out 2> waitroom.err &
 WPID=$!
 ADMITTER_METRICS_ADDR=off ./admitter -log-level warn > admitter.out 2>&1 &

@@ -7,17 +7,18 @@
  * /api/admin/rooms/{room}). The contract is docs/API.md, "Operator API".
  *
  * This module wires the page; the work is in admin/:
- *   page.js      the page's elements, status lines, live region
+ *   page.js      the page's elements, status lines, live region, figures
  *   api.js       the operator API calls and the token in memory
  *   session.js   signing in and out, the token in the tab's sessionStorage
  *   poll.js      the room list every 2 s, and backing off
  *   rooms.js     the list of room cards: listing, creating, deleting
  *   card.js      one room's card from the <template>
  *   settings.js  a room's config form: showing, editing, saving
- *   fields.js    the config fields: parsing and checking values
+ *   fields.js    the config fields: their controls, parsing and checking values
  *   stats.js     a room's figures
  *   chart.js     the 10-minute SVG chart and its text alternative
  *   history.js   the sale's history from the server: charts, tables, CSV
+ *   svg.js       what both charts draw with
  *
  * No framework and no build step: ES modules, shared ones in lib/. The page
  * runs under a strict "default-src 'self'" policy: no inline handlers, no

@@ -273,12 +273,7 @@ function buildMap(seats, key) {
 function renderBasket() {
   ui.holds.replaceChildren(
     ...state.holds.map((h) => {
-      const li = document.createElement('li');
-      li.className = 'basket-item';
-      li.dataset.seat = h.seat;
-      const name = document.createElement('span');
-      name.className = 'basket-seat';
-      name.textContent = t('booking.seat', { seat: h.seat });
+      const li = basketItem(h.seat, t('booking.seat', { seat: h.seat }));
       const left = document.createElement('span');
       left.className = 'hold-left muted';
       left.dataset.ends = String(h.ends);
@@ -289,7 +284,7 @@ function renderBasket() {
         actionButton(t('booking.confirm'), 'book', h.seat, 'button'),
         actionButton(t('booking.release'), 'release', h.seat, 'button button-secondary'),
       );
-      li.append(name, left, row);
+      li.append(left, row);
       return li;
     }),
   );
@@ -297,22 +292,29 @@ function renderBasket() {
 
   ui.bookings.replaceChildren(
     ...state.bookings.map((b) => {
-      const li = document.createElement('li');
-      li.className = 'basket-item';
-      li.dataset.seat = b.seat;
-      const name = document.createElement('span');
-      name.className = 'basket-seat';
-      name.textContent = t('booking.seat', { seat: b.seat }) + ' ✓';
+      const li = basketItem(b.seat, t('booking.seat', { seat: b.seat }) + ' ✓');
       const ref = document.createElement('span');
       ref.className = 'muted';
       const code = document.createElement('code');
       code.textContent = b.booking_id;
       ref.replaceChildren(...nodes('booking.reference', { ref: code }));
-      li.append(name, ref, actionButton(t('booking.cancel'), 'cancel', b.seat, 'button button-secondary'));
+      li.append(ref, actionButton(t('booking.cancel'), 'cancel', b.seat, 'button button-secondary'));
       return li;
     }),
   );
   ui.bookingsEmpty.hidden = state.bookings.length > 0;
+}
+
+// basketItem is the basket's <li> of one seat, its name (label) first.
+function basketItem(seat, label) {
+  const li = document.createElement('li');
+  li.className = 'basket-item';
+  li.dataset.seat = seat;
+  const name = document.createElement('span');
+  name.className = 'basket-seat';
+  name.textContent = label;
+  li.append(name);
+  return li;
 }
 
 function actionButton(text, action, seat, cls) {

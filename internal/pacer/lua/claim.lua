@@ -34,8 +34,12 @@ end
 local iv, hold, keep = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local due = tonumber(h[3]) or now
 if due - now > hold then return answer(EARLY, due - now) end
--- Far behind (a redelivery after a crash, say): tick now, no catch-up burst.
-if due < now - math.max(iv, 1000) then due = now end
+-- Late by more than half an interval (a redelivery after a cut receive or a
+-- crash, say): tick now, and the time lost stays lost. Catching up even a
+-- second ran the room faster than its pace for seconds (each message's ticks
+-- crowding the last one's); anchored within half an interval, no window of
+-- the room's ticks ever holds more than its pace and one.
+if due < now - catchup_ms(iv) then due = now end
 local ticks = 1
 if iv < 1000 then ticks = math.floor(1000 / iv) end
 -- Anchored on the due time, not on now, so latency never accumulates.

@@ -19,10 +19,10 @@ if due and last then
   -- A shortened interval holds at once: due one new interval after the last.
   local at = math.min(due, last + iv)
   if now < at then return cjson.encode({due = false, next_ms = at - now}) end
-  -- Anchored on the due time so poll latency never accumulates, and a tick
-  -- late by up to a second (a busy host) is caught up; a room that fell
-  -- further behind (no process ran) goes on from now, without a burst.
-  if now - at < math.max(iv, 1000) then nxt = at + iv end
+  -- Anchored on the due time so poll latency never accumulates; a tick late
+  -- by more than half an interval (a busy host, a store failing over) goes
+  -- on from now, so the room never runs faster than its pace to catch up.
+  if now - at <= catchup_ms(iv) then nxt = at + iv end
 end
 redis.call('HSET', KEYS[1], 'due', fmt(nxt), 'last', fmt(now))
 redis.call('PEXPIRE', KEYS[1], math.max(nxt - now, 0) + keep)

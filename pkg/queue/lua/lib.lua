@@ -204,23 +204,26 @@ local function admitted_last_minute(now)
   return n
 end
 
-local function forget_user(ticket)
-  local u = redis.call('HGET', K.users, ticket)
-  if u then
-    redis.call('HDEL', K.users, ticket)
-    if redis.call('HGET', K.byuser, u) == ticket then redis.call('HDEL', K.byuser, u) end
+-- unlink deletes ticket's field of the hash fwd and its value's field of
+-- the reverse hash rev (when mine, only while that still names ticket: a
+-- user's newer ticket keeps its own); it returns the value.
+local function unlink(fwd, rev, ticket, mine)
+  local v = redis.call('HGET', fwd, ticket)
+  if v then
+    redis.call('HDEL', fwd, ticket)
+    if not mine or redis.call('HGET', rev, v) == ticket then redis.call('HDEL', rev, v) end
   end
-  return u
+  return v
+end
+
+local function forget_user(ticket)
+  return unlink(K.users, K.byuser, ticket, true)
 end
 
 -- end_admission forgets an admission's id and user; the caller has taken
 -- the ticket out of K.adm. Its entry tokens never work again.
 local function end_admission(ticket)
-  local a = redis.call('HGET', K.aid, ticket)
-  if a then
-    redis.call('HDEL', K.aid, ticket)
-    redis.call('HDEL', K.byaid, a)
-  end
+  unlink(K.aid, K.byaid, ticket, false)
   forget_user(ticket)
 end
 

@@ -14,6 +14,8 @@
 --         admission's id (its entry tokens' jti) is the prefix and i in hex.
 -- ARGV[4] the tick's id (random, no spaces): a retried tick is a no-op.
 -- ARGV[5] most pre-queued visitors placed in the line by this call.
+-- ARGV[6] 1: do not publish the event, only give it its version: the caller
+--         publishes it once replicas have the tick (Options.WaitReplicas).
 -- Returns {1, event-json, pre-queued visitors still to place} where the event (published only if something
 -- changed, with its version v) lists
 --   a: admitted {t ticket, u user, j admission id}, always the head of the line
@@ -178,7 +180,7 @@ ev.n = now
 ev.i = cfg.interval
 history_tick(now, ev)
 if changed or ev.a or ev.r or ev.e then
-  publish(ev)
+  if ARGV[6] == '1' then ev.v = redis.call('INCR', K.ver) else publish(ev) end
 else
   ev.v = 0
 end

@@ -51,9 +51,15 @@ export async function call(method, path, body) {
 // authed is call() for a signed-in page. It returns null when the caller
 // should stop: the token was refused (and the page asks for it again), or
 // the operator signed out or in again while the request was out.
-export async function authed(method, path, body) {
+export function authed(method, path, body) {
+  return signedIn(() => call(method, path, body));
+}
+
+// signedIn awaits send(), a request of the signed-in operator, and returns
+// its reply, or null as authed does.
+async function signedIn(send) {
   const g = gen;
-  const reply = await call(method, path, body);
+  const reply = await send();
   if (g !== gen) return null;
   if (reply.status === 401) {
     end();
@@ -90,29 +96,22 @@ export function historyOf(id, since, step) {
 
 // downloadHistory is the same history as CSV: {status, blob}, or null
 // when the caller should stop (as authed).
-export async function downloadHistory(id, since, step) {
-  const g = gen;
-  const ctl = new AbortController();
-  const timer = setTimeout(() => ctl.abort(), REQUEST_TIMEOUT_MS);
-  let reply = { status: 0, blob: null };
-  try {
-    const res = await fetch(urlFor(historyPath(id, since, step)), {
-      headers: { Accept: 'text/csv', Authorization: 'Bearer ' + token },
-      credentials: 'same-origin', cache: 'no-store', signal: ctl.signal,
-    });
-    reply = { status: res.status, blob: res.ok ? await res.blob() : null };
-  } catch {
-    // Unreachable or timed out: status 0.
-  } finally {
-    clearTimeout(timer);
-  }
-  if (g !== gen) return null;
-  if (reply.status === 401) {
-    end();
-    refused();
-    return null;
-  }
-  return reply;
+export function downloadHistory(id, since, step) {
+  return signedIn(async () => {
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), REQUEST_TIMEOUT_MS);
+    try {
+      const res = await fetch(urlFor(historyPath(id, since, step)), {
+        headers: { Accept: 'text/csv', Authorization: 'Bearer ' + token },
+        credentials: 'same-origin', cache: 'no-store', signal: ctl.signal,
+      });
+      return { status: res.status, blob: res.ok ? await res.blob() : null };
+    } catch {
+      return { status: 0, blob: null }; // unreachable or timed out
+    } finally {
+      clearTimeout(timer);
+    }
+  });
 }
 
 function historyPath(id, since, step) {

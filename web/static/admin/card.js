@@ -1,14 +1,23 @@
 /*
- * card.js: one room's card, cloned from admin.html's <template>, with its
- * controls tied to their labels, hints and errors and wired to the settings
- * form.
+ * card.js: one room's card, cloned from admin.html's <template>, its
+ * figures and settings fields built (fields.js), its controls tied to their
+ * labels, hints and errors and wired to the settings form.
  */
 import { pathFor } from '../lib/base.js';
 import { t, translate } from '../lib/i18n.js';
-import { ERROR_FIELDS, FIELDS } from './fields.js';
-import { part, ui } from './page.js';
+import { ERROR_FIELDS, FIELDS, fieldBlock } from './fields.js';
+import { fillStats, part, ui } from './page.js';
 import { setupHistory } from './history.js';
 import { clearOpeningTime, discardChanges, saveSettings, setPaused, updateDirty } from './settings.js';
+
+// STATS are the live figures of a card: the element each fills, its label.
+const STATS = [
+  ['waiting', 'admin.waiting'],
+  ['admitted', 'admin.admitted'],
+  ['rate', 'admin.admittedPerMinute'],
+  ['oldest', 'admin.oldestWait'],
+  ['eta', 'admin.estimatedWaitAtThe'],
+];
 
 // newCard builds the record of room `id` around a fresh card; onDelete(room)
 // runs when its delete button is pressed. Controls get ids r-<room>-<field>
@@ -16,6 +25,8 @@ import { clearOpeningTime, discardChanges, saveSettings, setPaused, updateDirty 
 // room.card in the page.
 export function newCard(id, { onDelete }) {
   const card = ui.template.content.firstElementChild.cloneNode(true);
+  const stats = fillStats(part(card, 'stats'), STATS, 'data-part');
+  part(card, 'fields').append(...FIELDS.map(fieldBlock));
   const prefix = 'r-' + id;
   const room = {
     id,
@@ -31,11 +42,7 @@ export function newCard(id, { onDelete }) {
       title: part(card, 'title'),
       state: part(card, 'state'),
       pageLink: part(card, 'page-link'),
-      waiting: part(card, 'waiting'),
-      admitted: part(card, 'admitted'),
-      rate: part(card, 'rate'),
-      oldest: part(card, 'oldest'),
-      eta: part(card, 'eta'),
+      ...stats, // waiting, admitted, rate, oldest, eta
       chartTitle: part(card, 'chart-title'),
       chartWrap: part(card, 'chart-wrap'),
       chart: part(card, 'chart'),

@@ -7,11 +7,11 @@
 import { fmt, t } from '../lib/i18n.js';
 import { count } from './api.js';
 import { REFRESH_MS } from './poll.js';
+import { niceScale, svg } from './svg.js';
 
 const CHART_WINDOW_MS = 10 * 60 * 1000; // the chart shows the last 10 minutes
 const CHART_GAP_MS = 3.5 * REFRESH_MS; // samples further apart are not joined by a line
 const CHART_HEIGHT = 200; // px; the width follows the card
-const SVG_NS = 'http://www.w3.org/2000/svg';
 
 // addSample records a room's figures at time t, and drops what has left
 // the window.
@@ -40,7 +40,7 @@ export function drawChart(room, now) {
 
   let max = 0;
   for (const s of samples) max = Math.max(max, s.waiting, s.admitted);
-  const { step, top } = niceScale(max);
+  const { step, top } = niceScale(max, { whole: true });
   const x = (t) => m.left + ((t - from) / CHART_WINDOW_MS) * w;
   const y = (v) => m.top + h - (v / top) * h;
   const nodes = [];
@@ -100,16 +100,6 @@ function seriesPath(samples, key, x, y) {
   return d;
 }
 
-// niceScale picks a y axis top that is a whole number of steps, each step
-// 1, 2 or 5 times a power of ten, and never a fraction of a visitor.
-function niceScale(max) {
-  if (!(max > 0)) return { step: 1, top: 4 };
-  const raw = max / 4;
-  const magnitude = 10 ** Math.floor(Math.log10(raw));
-  const step = Math.max(1, [1, 2, 5, 10].map((k) => k * magnitude).find((s) => s >= raw));
-  return { step, top: step * Math.max(1, Math.ceil(max / step)) };
-}
-
 // The chart's text alternative (the SVG's aria-describedby).
 function chartSummaryText(room, samples) {
   if (samples.length === 0) {
@@ -130,13 +120,4 @@ function chartSummaryText(room, samples) {
     : '';
   return t('admin.chart.summary', { span, waiting: last.waiting, highWaiting: peakWaiting, lowWaiting,
     admitted: last.admitted, highAdmitted: peakAdmitted }) + total;
-}
-
-function svg(name, attrs, text) {
-  const el = document.createElementNS(SVG_NS, name);
-  for (const [key, value] of Object.entries(attrs)) {
-    el.setAttribute(key, typeof value === 'number' ? String(Math.round(value * 10) / 10) : value);
-  }
-  if (text !== undefined) el.textContent = text;
-  return el;
 }

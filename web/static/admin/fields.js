@@ -5,30 +5,84 @@
  */
 
 import { t } from '../lib/i18n.js';
+import { el } from './page.js';
 
 // MODES are the room modes of docs/API.md.
 export const MODES = ['auto', 'queue_all', 'passthrough', 'reject'];
 
-// FIELDS is the settings form, in docs/API.md's field names. Integer fields
-// take their limits from the input's min and max in admin.html, so the
-// limits live in one place. fieldLabel(f) is how messages name the field.
+// FIELDS is the settings form, in docs/API.md's field names and in the
+// order it shows them; fieldControl builds each one's control. An integer
+// field's limits (docs/API.md's) become its input's min and max, which
+// parseField reads back. fieldLabel(f) is how messages name the field.
 export const FIELDS = [
-  { name: 'batch_size', kind: 'int' },
-  { name: 'interval_ms', kind: 'int' },
-  { name: 'capacity', kind: 'int' },
-  { name: 'session_ttl_s', kind: 'int' },
+  { name: 'batch_size', kind: 'int', min: 1, max: 10000 },
+  { name: 'interval_ms', kind: 'int', min: 100, max: 900000 },
+  { name: 'capacity', kind: 'int', min: 0, max: 2147483647 },
+  { name: 'session_ttl_s', kind: 'int', min: 10, max: 86400 },
   { name: 'mode', kind: 'mode' },
-  { name: 'abandon_after_s', kind: 'int' },
+  { name: 'abandon_after_s', kind: 'int', min: 0, max: 2147483647 },
   { name: 'target_url', kind: 'url' },
-  { name: 'opens_at', kind: 'time' },
-  { name: 'pow_work', kind: 'int' },
-  { name: 'arrive_within_s', kind: 'int' },
+  { name: 'pow_work', kind: 'int', min: 0, max: 10000000 },
+  { name: 'arrive_within_s', kind: 'int', min: 0, max: 3600 },
   { name: 'require_user', kind: 'bool' },
   // `id`: the control's id suffix where the name would clash with the card's
-  // own ids (r-<room>-title is the card's heading).
-  { name: 'title', kind: 'text', id: 'room_title' },
-  { name: 'message', kind: 'text' },
+  // own ids (r-<room>-title is the card's heading). `max`: characters.
+  { name: 'title', kind: 'text', id: 'room_title', max: 100 },
+  { name: 'message', kind: 'text', max: 1000, rows: 3 },
+  { name: 'opens_at', kind: 'time' },
 ];
+
+// fieldBlock builds field f's part of the settings form: its label,
+// control, hint and error line (card.js ties them together by id).
+export function fieldBlock(f) {
+  const wide = f.kind === 'url' || f.kind === 'text' || f.kind === 'time';
+  const block = el('div', { class: wide ? 'field field-wide' : 'field' });
+  const label = el('label', { 'data-for': f.name, 'data-i18n': `admin.field.${f.name}.label` });
+  const hint = el('p', { class: 'hint', 'data-hint': f.name, 'data-i18n': `admin.field.${f.name}.hint` });
+  const error = el('p', { class: 'field-error', 'data-error': f.name });
+  if (f.kind !== 'time') {
+    block.append(label, fieldControl(f), hint, error);
+    return block;
+  }
+  // The opening time has a clear button beside it and a line saying when
+  // that is in words.
+  const row = el('div', { class: 'inline-row' });
+  row.append(fieldControl(f), el('button', {
+    type: 'button', class: 'button-secondary', 'data-part': 'clear-opens', 'data-i18n': 'admin.part.clearOpens',
+  }));
+  block.append(label, row, hint, el('p', { class: 'hint', 'data-part': 'opens-text' }), error);
+  return block;
+}
+
+function fieldControl(f) {
+  const field = { 'data-field': f.name };
+  switch (f.kind) {
+    case 'int':
+      return el('input', { ...field, type: 'number', inputmode: 'numeric', min: f.min, max: f.max, step: 1, required: '' });
+    case 'mode':
+      return choices(field, MODES.map((m) => [m, `admin.option.mode.${m}`]));
+    case 'bool':
+      return choices(field, [['false', 'admin.option.requireUser.false'], ['true', 'admin.option.requireUser.true']]);
+    case 'url':
+      return el('input', {
+        ...field, type: 'text', inputmode: 'url', maxlength: 2048, required: '',
+        autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false',
+      });
+    case 'text':
+      return f.rows
+        ? el('textarea', { ...field, rows: f.rows, 'data-max': f.max })
+        : el('input', { ...field, type: 'text', 'data-max': f.max, autocomplete: 'off' });
+    default: // 'time'
+      return el('input', { ...field, type: 'datetime-local', min: '2000-01-01T00:00', max: '2999-12-31T23:59' });
+  }
+}
+
+// choices is a <select> of [value, label key] options.
+function choices(attrs, options) {
+  const select = el('select', attrs);
+  for (const [value, key] of options) select.append(el('option', { value, 'data-i18n': key }));
+  return select;
+}
 
 // fieldLabel is how messages name field f, in the page's language.
 export function fieldLabel(f) {

@@ -15,13 +15,13 @@
 import { fmt, t, translate } from '../lib/i18n.js';
 import { tabStorage } from '../lib/storage.js';
 import { count, downloadHistory, historyOf } from './api.js';
-import { part } from './page.js';
+import { fillStats, part } from './page.js';
+import { niceScale, SVG_NS, svg } from './svg.js';
 
 export const HISTORY_REFRESH_MS = 10000;
 const RANGES = { start: 0, '1h': 3600e3, '6h': 6 * 3600e3, '24h': 24 * 3600e3 };
 const STEP_FOR = { '1h': '10s', '6h': '1m', '24h': '5m' };
 const CHART_HEIGHT = 180;
-const SVG_NS = 'http://www.w3.org/2000/svg';
 const SUMMARY = ['arrived', 'admitted', 'abandoned', 'left', 'no_show', 'wait_p50_s', 'wait_p95_s', 'peak_waiting'];
 
 // The charts: series of the history's points, and the unit of their values.
@@ -51,8 +51,9 @@ export function setupHistory(room) {
     status: part(section, 'history-status'),
     updated: part(section, 'history-updated'),
     charts: part(section, 'history-charts'),
-    summary: {},
+    summary: fillStats(part(section, 'history-summary'), SUMMARY.map((k) => [k, 'admin.history.sum.' + k]), 'data-sum'),
   };
+  translate(part(section, 'history-summary'));
   h.select.id = prefix + '-range';
   part(section, 'history-range-label').htmlFor = h.select.id;
   h.select.value = h.range;
@@ -64,7 +65,6 @@ export function setupHistory(room) {
     refresh(room);
   });
   h.csv.addEventListener('click', () => saveCSV(room));
-  for (const key of SUMMARY) h.summary[key] = section.querySelector(`[data-sum="${key}"]`);
 
   h.views = CHARTS.map((c) => newChartView(c, prefix));
   h.charts.replaceChildren(...h.views.map((v) => v.figure));
@@ -351,19 +351,3 @@ function readRange(id) {
   return 'start';
 }
 
-function niceScale(max) {
-  if (!(max > 0)) return { step: 1, top: 4 };
-  const raw = max / 4;
-  const magnitude = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((k) => k * magnitude).find((s) => s >= raw);
-  return { step, top: step * Math.max(1, Math.ceil(max / step)) };
-}
-
-function svg(name, attrs, text) {
-  const el = document.createElementNS(SVG_NS, name);
-  for (const [key, value] of Object.entries(attrs)) {
-    el.setAttribute(key, typeof value === 'number' ? String(Math.round(value * 10) / 10) : value);
-  }
-  if (text !== undefined) el.textContent = text;
-  return el;
-}

@@ -35,6 +35,29 @@ export function part(root, name) {
   return root.querySelector(`[data-part="${name}"]`);
 }
 
+// el makes an element with attributes (a number is written as its text).
+export function el(name, attrs = {}) {
+  const e = document.createElement(name);
+  for (const [key, value] of Object.entries(attrs)) e.setAttribute(key, String(value));
+  return e;
+}
+
+// fillStats fills the <dl> with one figure per [name, label key] of items:
+// its label and a dd marked attr="name" (showing – until known). It
+// returns the dds by name.
+export function fillStats(dl, items, attr) {
+  const dds = {};
+  for (const [name, key] of items) {
+    const stat = el('div', { class: 'stat' });
+    const dd = el('dd', { [attr]: name });
+    dd.textContent = '–';
+    stat.append(el('dt', { 'data-i18n': key }), dd);
+    dl.append(stat);
+    dds[name] = dd;
+  }
+  return dds;
+}
+
 // setStatus fills a role=status line; `kind` ('ok' or 'error') colours it
 // through admin.css, and the words say the same.
 export function setStatus(el, text, kind = '') {
