@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"testing"
+	"testing/fstest"
 
 	"github.com/waitroom/waitroom/internal/luascript"
 	"github.com/waitroom/waitroom/internal/testproc"
