@@ -2,20 +2,19 @@ package web_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 
 	"github.com/waitroom/waitroom/internal/browsertest"
 	"github.com/waitroom/waitroom/internal/pow"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/web"
 )
 
@@ -142,10 +142,10 @@ func TestTheWorkerReportsProgressAndStopsWhenAborted(t *testing.T) {
 
 func TestWithoutASecureContextSolvingFailsWithAClearError(t *testing.T) {
 	b := setupPow(t)
-	_, port, err := net.SplitHostPort(strings.TrimPrefix(b.base, "http://"))
+	base, err := url.Parse(b.base)
 	require.NoError(t, err)
 	// http on a name other than localhost is not a secure context: no crypto.subtle.
-	b.open("http://insecure.test:" + port + "/pow-test")
+	b.open("http://insecure.test:" + base.Port() + "/pow-test")
 	ch, err := pow.NewChallenge(b.master, "demo", 1000, time.Now())
 	require.NoError(t, err)
 	got := b.solveInPage(ch, 0, 10*time.Second)
@@ -203,7 +203,7 @@ func TestTheWaitingPageSolvesThePuzzleWhenAskedAndJoins(t *testing.T) {
 	require.Len(t, joins, 2, "one join without work, one with")
 	require.NotContains(t, joins[0], "pow")
 	require.Contains(t, joins[1], "pow")
-	require.Equal(t, 1, b.api.challengeCount())
+	require.EqualValues(t, 1, b.api.challenges.Load())
 }
 
 func TestTheWaitingPageSolvesOnceMoreAfterPowInvalid(t *testing.T) {
@@ -214,7 +214,7 @@ func TestTheWaitingPageSolvesOnceMoreAfterPowInvalid(t *testing.T) {
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
 	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible("#view-waiting")))
-	require.Equal(t, 2, b.api.challengeCount())
+	require.EqualValues(t, 2, b.api.challenges.Load())
 	require.Len(t, b.api.joinBodies(), 3)
 }
 
@@ -227,7 +227,7 @@ func TestTheWaitingPageGivesUpAfterTwoRefusedSolutions(t *testing.T) {
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
 	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible("#view-ended"), chromedp.WaitVisible("#rejoin")))
-	require.Equal(t, 2, b.api.challengeCount())
+	require.EqualValues(t, 2, b.api.challenges.Load())
 	heading, err := chromedp.Run(ctx, chromedp.Text("#heading"))
 	require.NoError(t, err)
 	require.Contains(t, heading, "check")
@@ -242,10 +242,11 @@ type fakeJoinAPI struct {
 	refuse    int
 	late      bool // hand out only challenges whose number is in the top 40% of the range
 
-	mu         sync.Mutex
-	used       map[string]bool
-	joins      []string
-	challenges int
+	challenges atomic.Int32 // handed out
+
+	mu    sync.Mutex
+	used  map[string]bool
+	joins []string
 }
 
 func (a *fakeJoinAPI) register(mux *http.ServeMux) {
@@ -284,16 +285,14 @@ func (a *fakeJoinAPI) register(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /api/rooms/demo/challenge", func(w http.ResponseWriter, r *http.Request) {
 		ch, err := pow.NewChallenge(a.master, "demo", a.maxnumber, time.Now())
-		for a.late && err == nil && secretNumber(ch) < a.maxnumber*6/10 {
+		for a.late && err == nil && testproc.PowNumber(ch) < a.maxnumber*6/10 {
 			ch, err = pow.NewChallenge(a.master, "demo", a.maxnumber, time.Now())
 		}
 		if err != nil {
 			fail(w, http.StatusInternalServerError, "internal")
 			return
 		}
-		a.mu.Lock()
-		a.challenges++
-		a.mu.Unlock()
+		a.challenges.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(ch)
 	})
@@ -307,27 +306,10 @@ func (a *fakeJoinAPI) register(mux *http.ServeMux) {
 	})
 }
 
-// secretNumber finds a challenge's number by brute force, as a browser does.
-func secretNumber(ch pow.Challenge) int {
-	for n := 0; n <= ch.MaxNumber; n++ {
-		sum := sha256.Sum256([]byte(ch.Salt + strconv.Itoa(n)))
-		if hex.EncodeToString(sum[:]) == ch.Challenge {
-			return n
-		}
-	}
-	return -1
-}
-
 func (a *fakeJoinAPI) joinBodies() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return slices.Clone(a.joins)
-}
-
-func (a *fakeJoinAPI) challengeCount() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.challenges
 }
 
 // TestPowSolveTimesInChromium measures the solve time of the page's worker

@@ -23,6 +23,7 @@ import (
 
 	"github.com/waitroom/waitroom/internal/browsertest"
 	"github.com/waitroom/waitroom/internal/pow"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/web"
 )
 
@@ -316,29 +317,17 @@ func (b *prefixBundle) registerFakes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/rooms/x/tickets/t1", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, status)
 	})
-	upgrader := websocket.Upgrader{}
 	mux.HandleFunc("GET /api/rooms/x/ws", func(w http.ResponseWriter, r *http.Request) {
-		ws, err := upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
-		closed := make(chan struct{})
-		go func() {
-			defer close(closed)
-			for {
-				if _, _, err := ws.ReadMessage(); err != nil {
-					return
-				}
+		testproc.ServeSocket(w, r, func(ws *websocket.Conn) {
+			closed := testproc.Record(ws).Done() // closed when the page hangs up
+			_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"position","position":1,"ahead":0,"waiting":1,"eta_seconds":null}`))
+			select {
+			case <-b.admit:
+				_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"admitted","entry_token":"`+b.entry+`"}`))
+				<-closed
+			case <-closed:
 			}
-		}()
-		_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"position","position":1,"ahead":0,"waiting":1,"eta_seconds":null}`))
-		select {
-		case <-b.admit:
-			_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"admitted","entry_token":"`+b.entry+`"}`))
-			<-closed
-		case <-closed:
-		}
+		})
 	})
 
 	booking := func(body string) http.HandlerFunc {

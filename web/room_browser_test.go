@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/browsertest"
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/web"
 )
 
@@ -144,7 +145,6 @@ func (b *roomBundle) registerAPI(mux *http.ServeMux) {
 		b.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	})
-	upgrader := websocket.Upgrader{}
 	dropped := false
 	mux.HandleFunc("GET /api/rooms/{room}/ws", func(w http.ResponseWriter, r *http.Request) {
 		room := r.PathValue("room")
@@ -156,52 +156,41 @@ func (b *roomBundle) registerAPI(mux *http.ServeMux) {
 			reply(w, http.StatusServiceUnavailable, `{"error":{"code":"unavailable","message":"test"}}`)
 			return
 		}
-		ws, err := upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
-		send := func(msg string) { _ = ws.WriteMessage(websocket.TextMessage, []byte(msg)) }
-		admitted := func(target string) string {
-			return `{"type":"admitted","entry_token":"` + fakeJWT(time.Now().Add(10*time.Minute)) + `","expires_at":"` +
-				time.Now().Add(10*time.Minute).UTC().Format(time.RFC3339) + `","target_url":"` + target + `"}`
-		}
-		switch {
-		case room == "admitted":
-			send(admitted("/hang"))
-		case strings.HasPrefix(room, "expired-"):
-			reason := strings.ReplaceAll(strings.TrimPrefix(room, "expired-"), "-", "_")
-			send(`{"type":"expired","reason":"` + reason + `"}`)
-			return
-		case room == "prequeue":
-			send(`{"type":"prequeue","waiting":12,"opens_at":"` + time.Now().Add(2*time.Hour+5*time.Minute).UTC().Format(time.RFC3339) + `"}`)
-		default:
-			send(`{"type":"position","position":5,"ahead":4,"waiting":40,"eta_seconds":150}`)
-		}
-		if room == "drop" {
-			time.Sleep(300 * time.Millisecond)
-			return
-		}
-		closed := make(chan struct{})
-		go func() {
-			defer close(closed)
-			for {
-				if _, _, err := ws.ReadMessage(); err != nil {
-					return
-				}
+		testproc.ServeSocket(w, r, func(ws *websocket.Conn) {
+			send := func(msg string) { _ = ws.WriteMessage(websocket.TextMessage, []byte(msg)) }
+			admitted := func(target string) string {
+				return `{"type":"admitted","entry_token":"` + fakeJWT(time.Now().Add(10*time.Minute)) + `","expires_at":"` +
+					time.Now().Add(10*time.Minute).UTC().Format(time.RFC3339) + `","target_url":"` + target + `"}`
 			}
-		}()
-		var admit <-chan struct{}
-		if room == "turn" {
-			admit = b.admit
-		}
-		select {
-		case <-admit:
-			send(admitted("/landed"))
-			<-closed
-		case <-closed:
-		case <-b.done:
-		}
+			switch {
+			case room == "admitted":
+				send(admitted("/hang"))
+			case strings.HasPrefix(room, "expired-"):
+				reason := strings.ReplaceAll(strings.TrimPrefix(room, "expired-"), "-", "_")
+				send(`{"type":"expired","reason":"` + reason + `"}`)
+				return
+			case room == "prequeue":
+				send(`{"type":"prequeue","waiting":12,"opens_at":"` + time.Now().Add(2*time.Hour+5*time.Minute).UTC().Format(time.RFC3339) + `"}`)
+			default:
+				send(`{"type":"position","position":5,"ahead":4,"waiting":40,"eta_seconds":150}`)
+			}
+			if room == "drop" {
+				time.Sleep(300 * time.Millisecond)
+				return
+			}
+			closed := testproc.Record(ws).Done() // closed when the page hangs up
+			var admit <-chan struct{}
+			if room == "turn" {
+				admit = b.admit
+			}
+			select {
+			case <-admit:
+				send(admitted("/landed"))
+				<-closed
+			case <-closed:
+			case <-b.done:
+			}
+		})
 	})
 
 	// The booking page's calls, for its accessibility check.
@@ -358,13 +347,20 @@ const notificationSpy = `(() => {
 	};
 })()`
 
-func TestAdmittedInAHiddenTabTheVisitorWhoAskedIsNotifiedChimedAndTitled(t *testing.T) {
-	b := setupRoom(t)
+// spyOnNotifications lets the page notify and records, in window.__notes,
+// what it shows.
+func (b *roomBundle) spyOnNotifications() {
+	b.t.Helper()
 	_, err := chromedp.CallBrowser(b.ctx, browser.SetPermission, browser.SetPermissionParams{
 		Permission: &browser.PermissionDescriptor{Name: "notifications"}, Setting: browser.PermissionSettingGranted, Origin: b.base})
-	require.NoError(t, err)
+	require.NoError(b.t, err)
 	_, err = chromedp.Call(b.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: notificationSpy})
-	require.NoError(t, err)
+	require.NoError(b.t, err)
+}
+
+func TestAdmittedInAHiddenTabTheVisitorWhoAskedIsNotifiedChimedAndTitled(t *testing.T) {
+	b := setupRoom(t)
+	b.spyOnNotifications()
 	b.open("/rooms/turn", "en")
 	b.wait(chromedp.WaitVisible("#view-waiting"), chromedp.Click("#notify"))
 	b.eventually(`document.getElementById('notify').getAttribute('aria-pressed')`, "true", "the call is on")
@@ -377,8 +373,7 @@ func TestAdmittedInAHiddenTabTheVisitorWhoAskedIsNotifiedChimedAndTitled(t *test
 	b.eventually(`JSON.stringify(window.__notes)`,
 		`[{"title":"It's your turn!","body":"Come back to `+fakeTitle+` now: your time to book has started."}]`, "one notification")
 	b.eventually(`document.documentElement.dataset.chimed || ''`, "true", "the chime played")
-	loc, err := chromedp.Run(b.ctx, chromedp.Location())
-	require.NoError(t, err)
+	loc := browsertest.Get(t, b.ctx, chromedp.Location())
 	require.True(t, strings.HasSuffix(loc, "/rooms/turn"), "the page waits for the visitor: %s", loc)
 
 	b.setWindow(browser.WindowStateNormal)
@@ -387,11 +382,7 @@ func TestAdmittedInAHiddenTabTheVisitorWhoAskedIsNotifiedChimedAndTitled(t *test
 
 func TestAdmittedInAHiddenTabWithoutTheAskOnlyTheTitleChanges(t *testing.T) {
 	b := setupRoom(t)
-	_, err := chromedp.CallBrowser(b.ctx, browser.SetPermission, browser.SetPermissionParams{
-		Permission: &browser.PermissionDescriptor{Name: "notifications"}, Setting: browser.PermissionSettingGranted, Origin: b.base})
-	require.NoError(t, err)
-	_, err = chromedp.Call(b.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: notificationSpy})
-	require.NoError(t, err)
+	b.spyOnNotifications()
 	b.open("/rooms/turn", "ko")
 	b.wait(chromedp.WaitVisible("#view-waiting"))
 	b.setWindow(browser.WindowStateMinimized)

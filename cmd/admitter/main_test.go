@@ -70,6 +70,27 @@ func countTicks(t *testing.T, ctx context.Context, store *queue.Store, room stri
 	return n
 }
 
+// countAtOnce counts the ticks of several rooms at the same time, each for
+// its own span.
+func countAtOnce(t *testing.T, ctx context.Context, store *queue.Store, spans map[string]time.Duration) map[string]int64 {
+	t.Helper()
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+		n  = map[string]int64{}
+	)
+	for room, d := range spans {
+		wg.Go(func() {
+			c := countTicks(t, ctx, store, room, d)
+			mu.Lock()
+			n[room] = c
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return n
+}
+
 // sqsArgs are short timeouts, so a test sees a dead loop recover in seconds.
 var sqsArgs = []string{"-visibility-timeout", "2s", "-slack", "1s"}
 
@@ -85,13 +106,9 @@ func TestSQSAdmittersTickEachRoomOncePerInterval(t *testing.T) {
 			for range n {
 				as = append(as, start(t, b.env))
 			}
-			var wg sync.WaitGroup
-			var ta, tb int64
-			wg.Go(func() { ta = countTicks(t, b.ctx, b.store, "a", 20*time.Second) })
-			wg.Go(func() { tb = countTicks(t, b.ctx, b.store, "b", 20*time.Second) })
-			wg.Wait()
-			pacertest.Within(t, ta, 20, 1, "room a: ticks in 20 s at 1 s")
-			pacertest.Within(t, tb, 20, 1, "room b: ticks in 20 s at 1 s")
+			n := countAtOnce(t, b.ctx, b.store, map[string]time.Duration{"a": 20 * time.Second, "b": 20 * time.Second})
+			pacertest.Within(t, n["a"], 20, 1, "room a: ticks in 20 s at 1 s")
+			pacertest.Within(t, n["b"], 20, 1, "room b: ticks in 20 s at 1 s")
 			for _, a := range as {
 				a.RequireStop(t, 10*time.Second)
 			}
@@ -133,13 +150,9 @@ func TestLocalAdmittersTickEachRoomOncePerInterval(t *testing.T) {
 	pacertest.CountingRoom(t, b.ctx, b.store, "second", 1000, 200)
 	pacertest.CountingRoom(t, b.ctx, b.store, "quarter", 250, 200)
 	a1, a2 := start(t, b.env), start(t, b.env)
-	var wg sync.WaitGroup
-	var second, quarter int64
-	wg.Go(func() { second = countTicks(t, b.ctx, b.store, "second", 10*time.Second) })
-	wg.Go(func() { quarter = countTicks(t, b.ctx, b.store, "quarter", 5*time.Second) })
-	wg.Wait()
-	pacertest.Within(t, second, 10, 1, "ticks in 10 s at 1 s, two processes")
-	pacertest.Within(t, quarter, 20, 1, "ticks in 5 s at 250 ms, two processes")
+	n := countAtOnce(t, b.ctx, b.store, map[string]time.Duration{"second": 10 * time.Second, "quarter": 5 * time.Second})
+	pacertest.Within(t, n["second"], 10, 1, "ticks in 10 s at 1 s, two processes")
+	pacertest.Within(t, n["quarter"], 20, 1, "ticks in 5 s at 250 ms, two processes")
 
 	a1.Kill()
 	pacertest.Within(t, countTicks(t, b.ctx, b.store, "second", 5*time.Second), 5, 1, "ticks in 5 s at 1 s after a SIGKILL")

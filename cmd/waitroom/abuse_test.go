@@ -33,17 +33,18 @@ import (
 
 func TestTheAbuseLimitsAreSettingsThatZeroTurnsOff(t *testing.T) {
 	noEnv := func(string) string { return "" }
+	// limits are the settings this test is about, to compare in one go.
+	type limits struct {
+		joinRate, statusRate, socketRate, bookingRate           float64
+		joinBurst, statusBurst, socketBurst, perAddr, bookBurst int
+	}
+	limitsOf := func(c Config) limits {
+		return limits{c.JoinRate, c.StatusRate, c.SocketRate, c.BookingRate,
+			c.JoinBurst, c.StatusBurst, c.SocketBurst, c.SocketsPerAddr, c.BookingBurst}
+	}
 	cfg, err := parseConfig(nil, noEnv, io.Discard)
 	require.NoError(t, err)
-	require.Equal(t, 50.0, cfg.JoinRate)
-	require.Equal(t, 500, cfg.JoinBurst)
-	require.Equal(t, 20.0, cfg.StatusRate)
-	require.Equal(t, 200, cfg.StatusBurst)
-	require.Equal(t, 50.0, cfg.SocketRate)
-	require.Equal(t, 500, cfg.SocketBurst)
-	require.Equal(t, 2000, cfg.SocketsPerAddr)
-	require.Equal(t, 20.0, cfg.BookingRate)
-	require.Equal(t, 100, cfg.BookingBurst)
+	require.Equal(t, limits{50, 20, 50, 20, 500, 200, 500, 2000, 100}, limitsOf(cfg))
 	require.Empty(t, cfg.CORSOrigins, "no CORS by default")
 
 	env := map[string]string{
@@ -53,21 +54,14 @@ func TestTheAbuseLimitsAreSettingsThatZeroTurnsOff(t *testing.T) {
 	}
 	cfg, err = parseConfig(nil, func(k string) string { return env[k] }, io.Discard)
 	require.NoError(t, err)
-	require.Equal(t, 5.0, cfg.StatusRate)
-	require.Equal(t, 7, cfg.StatusBurst)
-	require.Equal(t, 2.5, cfg.SocketRate)
-	require.Equal(t, 9, cfg.SocketBurst)
-	require.Equal(t, 11, cfg.SocketsPerAddr)
+	require.Equal(t, limits{50, 5, 2.5, 20, 500, 7, 9, 11, 100}, limitsOf(cfg))
 	require.Equal(t, []string{"https://shop.example.com", "http://localhost:3000"}, cfg.CORSOrigins)
 
 	// As the load scripts run it: every limit off, flags over the environment.
 	cfg, err = parseConfig([]string{"-join-rate", "0", "-status-rate", "0", "-socket-rate", "0", "-sockets-per-addr", "0"},
 		func(k string) string { return env[k] }, io.Discard)
 	require.NoError(t, err)
-	require.Zero(t, cfg.JoinRate)
-	require.Zero(t, cfg.StatusRate)
-	require.Zero(t, cfg.SocketRate)
-	require.Zero(t, cfg.SocketsPerAddr)
+	require.Equal(t, limits{0, 0, 0, 20, 500, 7, 9, 0, 100}, limitsOf(cfg))
 
 	for _, args := range [][]string{
 		{"-status-rate", "-1"}, {"-status-burst", "0"}, {"-socket-rate", "x"}, {"-socket-burst", "-2"},
@@ -229,8 +223,7 @@ func socketsOpen(t *testing.T, b *bundle) int {
 }
 
 func TestNoCORSHeaderIsSentUnlessConfigured(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	ticket := b.joinTicket("sale")
 	origin := http.Header{"Origin": {"https://shop.example.com"}, "Access-Control-Request-Method": {"POST"}}
 	for _, method := range []string{http.MethodOptions, http.MethodGet, http.MethodPost} {
@@ -448,22 +441,7 @@ func TestFloodingAndNeverReadingClientsAreCutOffWithoutSlowingTheOthers(t *testi
 	}
 	total := head + int64(len(tickets))
 
-	conns := make([]*websocket.Conn, normal)
-	require.NoError(t, parallel(normal, 16, func(i int) error {
-		c, resp, err := b.dial("flood", tickets[i], i%2 == 1)
-		if resp != nil && resp.Body != nil {
-			_ = resp.Body.Close()
-		}
-		conns[i] = c
-		return err
-	}))
-	t.Cleanup(func() {
-		for _, c := range conns {
-			if c != nil {
-				_ = c.Close()
-			}
-		}
-	})
+	conns := b.dialAll("flood", tickets[:normal], 16)
 	for i, c := range conns {
 		requirePositionMsg(t, readMsg(t, c), head+int64(i)+1, total)
 	}

@@ -94,8 +94,7 @@ func TestListShowsEveryRoomWithItsConfigAndStats(t *testing.T) {
 }
 
 func TestDeleteRemovesTheRoomAndTellsItsSockets(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	ticket := b.joinTicket("sale")
 	ws := b.mustDial("sale", ticket, false)
 	requirePositionMsg(t, readMsg(t, ws), 1, 1)

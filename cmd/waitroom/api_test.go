@@ -19,8 +19,7 @@ import (
 // The waiting-room API of docs/API.md, through the real server on real Redis.
 
 func TestJoinGivesANewTicketInAnHttpOnlyLaxCookie(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 
 	r := b.join("sale", nil)
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
@@ -123,8 +122,7 @@ func TestPublicURLAndCookieSecureAreCheckedAtStart(t *testing.T) {
 }
 
 func TestRejoinThroughTheCookieKeepsThePlace(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	first := b.join("sale", nil)
 	require.Equal(t, http.StatusCreated, first.Status)
 	b.joinTicket("sale")
@@ -139,8 +137,7 @@ func TestRejoinThroughTheCookieKeepsThePlace(t *testing.T) {
 }
 
 func TestRejoinThroughTheBodyTicketKeepsThePlace(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	b.joinTicket("sale")
 	ticket := b.joinTicket("sale")
 
@@ -153,8 +150,7 @@ func TestRejoinThroughTheBodyTicketKeepsThePlace(t *testing.T) {
 }
 
 func TestJoinWithAnUnknownTicketGetsANewOne(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	b.putRoom("other", map[string]any{"mode": "queue_all"})
 	elsewhere := b.joinTicket("other")
 
@@ -166,8 +162,7 @@ func TestJoinWithAnUnknownTicketGetsANewOne(t *testing.T) {
 }
 
 func TestOneUserHoldsOnePlace(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 
 	alice := b.join("sale", asUser(t, "alice"))
 	require.Equal(t, http.StatusCreated, alice.Status)
@@ -269,8 +264,7 @@ func TestAdmittedStatusCarriesAnEntryTokenThatVerifiesAgainstTheJWKS(t *testing.
 }
 
 func TestLeaveFreesThePlaceThenTheTicketIsGone(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	first := b.join("sale", nil)
 	ticket := jsonObject(t, first)["ticket"].(string)
 	second := b.joinTicket("sale")
@@ -413,5 +407,24 @@ func TestHealthzAndReadyzAnswerWhileRedisIsUp(t *testing.T) {
 		r := b.get(p)
 		require.Equal(t, http.StatusOK, r.Status, "%s: %s", p, r.Body)
 		requireJSON(t, r)
+	}
+}
+
+func TestMetricsCountJoinsRequestsAndRoomsUnderPrometheusNames(t *testing.T) {
+	b := setup(t)
+	b.putRoom("m1", map[string]any{"mode": "queue_all"})
+	b.joinTicket("m1")
+	b.joinTicket("m1")
+	res := b.get("/metrics")
+	require.Equal(t, http.StatusOK, res.Status)
+	for _, want := range []string{
+		`waitroom_joins_total{room="m1"} 2`,
+		`waitroom_http_requests_total{code="201",method="POST",route="/api/rooms/:room/tickets"} 2`,
+		`waitroom_http_request_duration_seconds_bucket{method="POST",route="/api/rooms/:room/tickets",le="+Inf"} 2`,
+		`waitroom_room_waiting{room="m1"} 2`,
+		`waitroom_ws_sockets_open 0`,
+		`waitroom_redis_errors_total 0`,
+	} {
+		require.Contains(t, string(res.Body), want)
 	}
 }

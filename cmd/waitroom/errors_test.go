@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,8 +49,7 @@ func TestAnInvalidRoomIdIsRefusedOnEveryRoomEndpointBeforeRedisIsAsked(t *testin
 }
 
 func TestAnUnknownRoomIsNotFoundEverywhere(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	b.joinTicket("sale")
 	b.unchanged(func() {
 		for _, req := range roomEndpoints("ghost", queue.NewTicket()) {
@@ -64,8 +62,7 @@ func TestAnUnknownRoomIsNotFoundEverywhere(t *testing.T) {
 }
 
 func TestAnUnknownTicketIsNotFound(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	b.joinTicket("sale")
 	b.unchanged(func() {
 		for _, ticket := range []string{queue.NewTicket(), "short", strings.Repeat("x", 200), ".."} {
@@ -78,8 +75,7 @@ func TestAnUnknownTicketIsNotFound(t *testing.T) {
 }
 
 func TestABadJoinBodyIsInvalid(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	b.joinTicket("sale")
 	b.unchanged(func() {
 		for _, body := range []string{
@@ -112,8 +108,7 @@ func TestABadJoinBodyIsInvalid(t *testing.T) {
 type onlyReader struct{ io.Reader }
 
 func TestABodyOver8KiBIsTooLargeEvenWithoutContentLength(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	b.joinTicket("sale")
 	big := `{"user":"` + strings.Repeat("u", 9<<10) + `"}`
 	jsonCT := http.Header{"Content-Type": {"application/json"}}
@@ -163,8 +158,7 @@ func TestJoinsOverTheRateAreRefusedWithRetryAfter(t *testing.T) {
 }
 
 func TestARejectingRoomRefusesNewJoinsButKeepsThoseInLine(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	first := b.join("sale", asUser(t, "early"))
 	ticket := jsonObject(t, first)["ticket"].(string)
 	b.putRoom("sale", map[string]any{"mode": "reject"})
@@ -183,8 +177,7 @@ func TestARejectingRoomRefusesNewJoinsButKeepsThoseInLine(t *testing.T) {
 }
 
 func TestTheOperatorAPIWantsTheBearerToken(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	const wrong = "wrong-token-that-must-not-be-logged"
 	// Each refusal from an address waits longer: three of them cost 0.7 s.
 	b.unchanged(func() {
@@ -264,18 +257,15 @@ func TestWithRedisDownTheAPIAnswers503AtOnceAndRecoversWhenItIsBack(t *testing.T
 		took time.Duration
 	}
 	answers := make([]answer, len(reqs))
-	var wg sync.WaitGroup
-	for i, req := range reqs {
-		wg.Go(func() {
-			start := time.Now()
-			r, err := b.trySend(req)
-			if err != nil {
-				r = &response{Status: -1, Body: []byte(err.Error())}
-			}
-			answers[i] = answer{r, time.Since(start)}
-		})
-	}
-	wg.Wait()
+	require.NoError(t, parallel(len(reqs), len(reqs), func(i int) error {
+		start := time.Now()
+		r, err := b.trySend(reqs[i])
+		if err != nil {
+			r = &response{Status: -1, Body: []byte(err.Error())}
+		}
+		answers[i] = answer{r, time.Since(start)}
+		return nil
+	}))
 	for i, a := range answers {
 		requireAPIError(t, a.r, http.StatusServiceUnavailable, "unavailable")
 		require.Less(t, a.took, 2500*time.Millisecond, "%s %s took %s", reqs[i].method, reqs[i].path, a.took)

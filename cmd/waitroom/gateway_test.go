@@ -15,9 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/browsertest"
 	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
@@ -45,20 +47,16 @@ func startUpstream(t *testing.T) *upstream {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"items":[]}`)
 	})
-	upgrader := websocket.Upgrader{}
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
-		c, err := upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		for {
-			mt, msg, err := c.ReadMessage()
-			if err != nil {
-				return
+		testproc.ServeSocket(w, r, func(c *websocket.Conn) {
+			for {
+				mt, msg, err := c.ReadMessage()
+				if err != nil {
+					return
+				}
+				_ = c.WriteMessage(mt, append([]byte("echo: "), msg...))
 			}
-			_ = c.WriteMessage(mt, append([]byte("echo: "), msg...))
-		}
+		})
 	})
 	mux.HandleFunc("GET /stream", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -439,5 +437,51 @@ func TestGatewaySettingsAreCheckedAtStart(t *testing.T) {
 	printHelp(&help)
 	for _, v := range []string{"WAITROOM_UPSTREAM", "WAITROOM_GATEWAY_PREFIX", "WAITROOM_ADMIN_ADDR"} {
 		require.Contains(t, help.String(), v)
+	}
+}
+
+// The whole flow in Chromium through the gateway: a protected page sends the
+// visitor to the waiting page, the visitor waits, gets in, lands on the page
+// they asked for, and checks out at the site, which ends the admission.
+func TestBrowserThroughTheGatewayWaitGetInSeeTheSiteAndCheckOut(t *testing.T) {
+	g := setupGateway(t)
+	ctx := browsertest.Chromium(t, 60*time.Second)
+
+	browsertest.Do(t, ctx, chromedp.Navigate(g.base+"/shop/item?id=7"), chromedp.WaitVisible("#view-waiting"))
+	require.Equal(t, g.base+"/_waitroom/rooms/shop?return="+url.QueryEscape("/shop/item?id=7"), browsertest.Get(t, ctx, chromedp.Location()))
+	requireSocketLive(t, ctx)
+
+	g.tick("shop")
+	browsertest.Do(t, ctx, chromedp.WaitVisible("#page"))
+	require.Equal(t, g.base+"/shop/item?id=7", browsertest.Get(t, ctx, chromedp.Location()), "back to the same path and query")
+	require.Equal(t, "Shop page /shop/item?id=7", strings.TrimSpace(browsertest.Get(t, ctx, chromedp.Text("#page"))))
+	require.NotEmpty(t, strings.TrimSpace(browsertest.Get(t, ctx, chromedp.Text("#sub"))), "the site saw X-Waitroom-Sub")
+
+	browsertest.Do(t, ctx, chromedp.Click("#checkout"), chromedp.WaitVisible("#thanks"))
+	stats, err := g.store.Stats(g.ctx, "shop")
+	require.NoError(t, err)
+	require.Zero(t, stats.Admitted, "the site's checkout freed the place")
+
+	// The admission is over: the protected page sends the visitor back to the line.
+	browsertest.Do(t, ctx, chromedp.Navigate(g.base+"/shop/item?id=7"), chromedp.WaitVisible("#view-waiting"))
+}
+
+// A ?return= that leads off this host is ignored: the admitted visitor goes
+// to the room's target instead.
+func TestBrowserThroughTheGatewayAReturnToAnotherOriginIsIgnored(t *testing.T) {
+	g := setupGateway(t)
+	ctx := browsertest.Chromium(t, 60*time.Second)
+	for i, ret := range []string{"https://evil.example/x", "//evil.example/x", `/\evil.example/x`, "/\t/evil.example/x"} {
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(g.base+"/_waitroom/rooms/shop?return="+url.QueryEscape(ret)),
+			chromedp.WaitVisible("#view-waiting")), ret)
+		requireSocketLive(t, ctx)
+		g.tick("shop")
+		require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible("#page")), ret)
+		loc, err := chromedp.Run(ctx, chromedp.Location())
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(loc, g.base+"/shop/welcome"), "%q led to %s", ret, loc)
+		if i < 3 {
+			browsertest.Do(t, ctx, chromedp.Click("#checkout"), chromedp.WaitVisible("#thanks"))
+		}
 	}
 }

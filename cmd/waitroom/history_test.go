@@ -15,25 +15,21 @@ import (
 
 // Sale history and arrival (docs/API.md: Sale history, Arrival and no-shows).
 
+// historyFields are the fields of a history point, in the order of the
+// CSV's columns.
+var historyFields = []string{"t", "arrived", "admitted", "abandoned", "left", "ended", "no_show", "waiting",
+	"admitted_now", "wait_p50_s", "wait_p95_s"}
+
 type historyJSON struct {
-	Room   string `json:"room"`
-	StepS  int64  `json:"step_s"`
-	Points []struct {
-		T           string   `json:"t"`
-		Arrived     int64    `json:"arrived"`
-		Admitted    int64    `json:"admitted"`
-		Abandoned   int64    `json:"abandoned"`
-		Left        int64    `json:"left"`
-		Ended       int64    `json:"ended"`
-		NoShow      int64    `json:"no_show"`
-		Waiting     int64    `json:"waiting"`
-		AdmittedNow int64    `json:"admitted_now"`
-		WaitP50S    *float64 `json:"wait_p50_s"`
-		WaitP95S    *float64 `json:"wait_p95_s"`
-	} `json:"points"`
-	Summary map[string]any `json:"summary"`
+	Room    string           `json:"room"`
+	StepS   int64            `json:"step_s"`
+	Points  []map[string]any `json:"points"`
+	Summary map[string]any   `json:"summary"`
 }
 
+// historyJSON reads the room's history and checks its shape: nothing but
+// room, step_s, points and summary, and every point has exactly
+// historyFields, a time, whole counts and waits that are numbers or null.
 func (b *bundle) historyJSON(room, query string) historyJSON {
 	b.t.Helper()
 	r := b.send(request{method: http.MethodGet, path: "/api/admin/rooms/" + room + "/history" + query, admin: true})
@@ -43,6 +39,21 @@ func (b *bundle) historyJSON(room, query string) historyJSON {
 	dec := json.NewDecoder(bytes.NewReader(r.Body))
 	dec.DisallowUnknownFields()
 	require.NoError(b.t, dec.Decode(&h))
+	for _, p := range h.Points {
+		requireKeys(b.t, p, historyFields...)
+		ts, ok := p["t"].(string)
+		require.True(b.t, ok, "t is a string: %#v", p["t"])
+		_, err := time.Parse(time.RFC3339, ts)
+		require.NoError(b.t, err)
+		for _, f := range historyFields[1:9] {
+			num(b.t, p[f])
+		}
+		for _, f := range historyFields[9:] {
+			if p[f] != nil {
+				require.IsType(b.t, 0.0, p[f], f)
+			}
+		}
+	}
 	return h
 }
 
@@ -72,22 +83,20 @@ func TestHistoryIsTheSaleInJSONAndTheSameRowsInCSV(t *testing.T) {
 	require.Equal(t, "sale", h.Room)
 	require.EqualValues(t, 10, h.StepS)
 	require.NotEmpty(t, h.Points)
-	var arrived, admitted, left, ended int64
+	sums := map[string]int64{}
 	for _, p := range h.Points {
-		arrived += p.Arrived
-		admitted += p.Admitted
-		left += p.Left
-		ended += p.Ended
-		at, err := time.Parse(time.RFC3339, p.T)
-		require.NoError(t, err)
+		for _, f := range []string{"arrived", "admitted", "left", "ended"} {
+			sums[f] += num(t, p[f])
+		}
+		at, _ := time.Parse(time.RFC3339, p["t"].(string))
 		require.Zero(t, at.Unix()%10)
 	}
-	require.Equal(t, []int64{4, 2, 1, 1}, []int64{arrived, admitted, left, ended})
+	require.Equal(t, map[string]int64{"arrived": 4, "admitted": 2, "left": 1, "ended": 1}, sums)
 	require.Equal(t, map[string]any{"arrived": 4.0, "admitted": 2.0, "abandoned": 0.0, "left": 1.0, "ended": 1.0,
 		"no_show": 0.0, "peak_waiting": 1.0, "wait_p50_s": 0.0, "wait_p95_s": 0.0}, h.Summary)
 	last := h.Points[len(h.Points)-1]
-	require.EqualValues(t, 1, last.Waiting)
-	require.EqualValues(t, 2, last.AdmittedNow, "at the step's last tick, before the leave")
+	require.EqualValues(t, 1, last["waiting"])
+	require.EqualValues(t, 2, last["admitted_now"], "at the step's last tick, before the leave")
 
 	r := b.send(request{method: http.MethodGet, path: "/api/admin/rooms/sale/history?step=10s&since=" +
 		time.Now().Add(-10*time.Minute).UTC().Format(time.RFC3339), admin: true,
@@ -96,19 +105,20 @@ func TestHistoryIsTheSaleInJSONAndTheSameRowsInCSV(t *testing.T) {
 	require.Equal(t, "text/csv; charset=utf-8", r.Header.Get("Content-Type"))
 	rows, err := csv.NewReader(bytes.NewReader(r.Body)).ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, []string{"t", "arrived", "admitted", "abandoned", "left", "ended", "no_show", "waiting",
-		"admitted_now", "wait_p50_s", "wait_p95_s"}, rows[0])
+	require.Equal(t, historyFields, rows[0])
 	require.Len(t, rows, len(h.Points)+1)
-	opt := func(v *float64) string {
-		if v == nil {
-			return ""
-		}
-		return strconv.FormatFloat(*v, 'f', -1, 64)
-	}
 	for i, p := range h.Points {
-		n := func(v int64) string { return strconv.FormatInt(v, 10) }
-		require.Equal(t, []string{p.T, n(p.Arrived), n(p.Admitted), n(p.Abandoned), n(p.Left), n(p.Ended), n(p.NoShow),
-			n(p.Waiting), n(p.AdmittedNow), opt(p.WaitP50S), opt(p.WaitP95S)}, rows[i+1])
+		// A CSV cell is the JSON value as it is: a null wait is empty.
+		cells := make([]string, len(historyFields))
+		for k, f := range historyFields {
+			switch v := p[f].(type) {
+			case string:
+				cells[k] = v
+			case float64:
+				cells[k] = strconv.FormatFloat(v, 'f', -1, 64)
+			}
+		}
+		require.Equal(t, cells, rows[i+1])
 	}
 
 	// The default: the last 2 h at 1m.

@@ -74,6 +74,15 @@ type bundle struct {
 // and stops both when the test ends.
 func setup(t *testing.T) *bundle { return setupWith(t, options{}) }
 
+// setupSale is setup with the room "sale" in queue_all mode, where only a
+// tick admits: how most tests start.
+func setupSale(t *testing.T) *bundle {
+	t.Helper()
+	b := setup(t)
+	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	return b
+}
+
 func setupWith(t *testing.T, o options) *bundle {
 	t.Helper()
 	// go-redis logs every failed dial to the test's stderr; the tests that

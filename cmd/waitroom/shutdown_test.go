@@ -18,8 +18,7 @@ import (
 // What SIGTERM does, and what the log holds.
 
 func TestShutdownNeverSaysReadyAgainClosesSocketsWithGoingAwayAndEndsWithin10s(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	var sockets []*websocket.Conn
 	for i := range 5 {
 		ws := b.mustDial("sale", b.joinTicket("sale"), i%2 == 0)

@@ -35,6 +35,30 @@ func requireOpenFiles(t *testing.T, n uint64) {
 
 // parallel runs f(i) for i in [0, n) on workers goroutines and returns the
 // first error.
+// dialAll opens a socket for each ticket, workers at a time, half naming
+// the ticket in the query and half by the cookie only; the test's end
+// closes them.
+func (b *bundle) dialAll(room string, tickets []string, workers int) []*websocket.Conn {
+	b.t.Helper()
+	conns := make([]*websocket.Conn, len(tickets))
+	b.t.Cleanup(func() {
+		for _, c := range conns {
+			if c != nil {
+				_ = c.Close()
+			}
+		}
+	})
+	require.NoError(b.t, parallel(len(tickets), workers, func(i int) error {
+		c, resp, err := b.dial(room, tickets[i], i%2 == 1)
+		if resp != nil && resp.Body != nil {
+			_ = resp.Body.Close()
+		}
+		conns[i] = c
+		return err
+	}))
+	return conns
+}
+
 func parallel(n, workers int, f func(i int) error) error {
 	var (
 		wg    sync.WaitGroup
@@ -89,22 +113,7 @@ func TestAThousandSocketsEachSeeTheirExactPositionAfterEveryTickThenTheirEntryTo
 
 	// Half the sockets name their ticket in the query, half only send the
 	// cookie, as the waiting page does.
-	conns := make([]*websocket.Conn, visitors)
-	t.Cleanup(func() {
-		for _, c := range conns {
-			if c != nil {
-				_ = c.Close()
-			}
-		}
-	})
-	require.NoError(t, parallel(visitors, 32, func(i int) error {
-		c, resp, err := b.dial("big", tickets[i], i%2 == 1)
-		if resp != nil && resp.Body != nil {
-			_ = resp.Body.Close()
-		}
-		conns[i] = c
-		return err
-	}))
+	conns := b.dialAll("big", tickets, 32)
 
 	truth := func() queue.Positions {
 		pos, err := b.store.Positions(b.ctx, "big", tickets)
@@ -172,8 +181,7 @@ func TestASecondSocketForATicketClosesTheFirst(t *testing.T) {
 }
 
 func TestASocketForAnUnknownTicketIsRefusedWith404BeforeTheUpgrade(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	b.joinTicket("sale")
 
 	for _, c := range []struct {
@@ -200,8 +208,7 @@ func TestASocketForAnUnknownTicketIsRefusedWith404BeforeTheUpgrade(t *testing.T)
 }
 
 func TestLeavingPushesExpiredLeftAndCloses(t *testing.T) {
-	b := setup(t)
-	b.putRoom("sale", map[string]any{"mode": "queue_all"})
+	b := setupSale(t)
 	ticket := b.joinTicket("sale")
 	other := b.joinTicket("sale")
 	ws := b.mustDial("sale", ticket, true)

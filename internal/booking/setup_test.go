@@ -3,7 +3,6 @@ package booking_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,15 +19,10 @@ import (
 var backends []redistest.Backend
 
 func TestMain(m *testing.M) {
-	var stop func()
-	var err error
-	if backends, stop, err = redistest.StartBackends(); err != nil {
-		fmt.Fprintln(os.Stderr, "booking tests need", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	stop()
-	os.Exit(code)
+	redistest.Main(m, "booking tests", func(b []redistest.Backend) (func(), error) {
+		backends = b
+		return func() {}, nil
+	})
 }
 
 // bundle is what a test needs: a store, its Redis, a fresh room with a seat
@@ -62,18 +56,23 @@ func each(t *testing.T, opt booking.Options, seats []string, test func(t *testin
 
 func (b *bundle) hold(t *testing.T, visitor, seat string) booking.Hold {
 	t.Helper()
-	h, created, err := b.store.Hold(b.ctx, b.room, visitor, seat)
-	require.NoError(t, err)
-	require.True(t, created)
-	return h
+	return created[booking.Hold](t, true)(b.store.Hold(b.ctx, b.room, visitor, seat))
 }
 
 func (b *bundle) book(t *testing.T, visitor, seat string) booking.Booking {
 	t.Helper()
-	bk, created, err := b.store.Book(b.ctx, b.room, visitor, seat)
-	require.NoError(t, err)
-	require.True(t, created)
-	return bk
+	return created[booking.Booking](t, true)(b.store.Book(b.ctx, b.room, visitor, seat))
+}
+
+// created checks the reply of a Hold or Book: no error, and created as
+// want (false: it gave back what was there). It returns what the call gave.
+func created[T any](t *testing.T, want bool) func(T, bool, error) T {
+	return func(v T, created bool, err error) T {
+		t.Helper()
+		require.NoError(t, err)
+		require.Equal(t, want, created)
+		return v
+	}
 }
 
 // states returns seat -> state as visitor sees it, with a "+mine" suffix on

@@ -52,3 +52,28 @@ func Chromium(t testing.TB, timeout time.Duration, opts ...chromedp.ExecAllocato
 	require.NoError(t, chromedp.Do(ctx), "start chromium")
 	return ctx
 }
+
+// Do runs the steps in the tab; an error fails the test.
+func Do(t testing.TB, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	require.NoError(t, chromedp.Do(ctx, steps...))
+}
+
+// Get runs the action in the tab and returns what it read, such as
+// chromedp.Text or chromedp.Location; an error fails the test.
+func Get[T any](t testing.TB, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	require.NoError(t, err)
+	return v
+}
+
+// Try evaluates js in the tab for a test that polls: "" while it fails, as
+// it may during a navigation.
+func Try(ctx context.Context, js string) string {
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		return ""
+	}
+	return v
+}

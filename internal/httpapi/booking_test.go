@@ -235,13 +235,20 @@ func TestBookingHoldAnswers201WithItsEndAndAgain200(t *testing.T) {
 	require.NoError(t, err)
 	require.WithinDuration(t, now.Add(5*time.Minute), until, 2*time.Second)
 
-	again := b.do(t, "POST", b.api("/holds"), ann.token, map[string]string{"seat": "A1"})
-	require.Equal(t, 200, again.status, "holding your own hold again gives it back")
-	require.Equal(t, h, decodeStrict[holdJSON](t, again))
+	requireAgainAndListed(t, b, "/holds", ann.token, "A1", h)
+}
 
-	holds := b.do(t, "GET", b.api("/holds"), ann.token, nil)
-	require.Equal(t, 200, holds.status)
-	require.Equal(t, []holdJSON{h}, decodeStrict[[]holdJSON](t, holds))
+// requireAgainAndListed checks that asking for seat at path (/holds or
+// /bookings) again answers 200 with first, what the first ask made, and
+// that GET path lists first alone.
+func requireAgainAndListed[T any](t *testing.T, b *bkBundle, path, token, seat string, first T) {
+	t.Helper()
+	again := b.do(t, "POST", b.api(path), token, map[string]string{"seat": seat})
+	require.Equal(t, 200, again.status, "asking again for your own %s gives it back", path)
+	require.Equal(t, first, decodeStrict[T](t, again))
+	list := b.do(t, "GET", b.api(path), token, nil)
+	require.Equal(t, 200, list.status)
+	require.Equal(t, []T{first}, decodeStrict[[]T](t, list))
 }
 
 func TestBookingBookAnswers201AndListsTheBooking(t *testing.T) {
@@ -255,13 +262,7 @@ func TestBookingBookAnswers201AndListsTheBooking(t *testing.T) {
 	require.Equal(t, "A3", bk.Seat)
 	require.NotEmpty(t, bk.BookingID)
 
-	again := b.do(t, "POST", b.api("/bookings"), ann.token, map[string]string{"seat": "A3"})
-	require.Equal(t, 200, again.status, "booking your own booking again gives it back")
-	require.Equal(t, bk, decodeStrict[bookingJSON](t, again))
-
-	list := b.do(t, "GET", b.api("/bookings"), ann.token, nil)
-	require.Equal(t, 200, list.status)
-	require.Equal(t, []bookingJSON{bk}, decodeStrict[[]bookingJSON](t, list))
+	requireAgainAndListed(t, b, "/bookings", ann.token, "A3", bk)
 	require.Equal(t, "[]\n", string(b.do(t, "GET", b.api("/holds"), ann.token, nil).body), "the hold became the booking")
 	require.Equal(t, "booked+mine", b.seatStates(t, ann)["A3"])
 }

@@ -130,6 +130,14 @@ func (b *bundle) putRoom(t *testing.T, room string, p queue.ConfigPatch) {
 	require.NoError(t, err)
 }
 
+// queueAll opens room in queue_all mode with n visitors in line, and
+// returns their tickets in order.
+func (b *bundle) queueAll(t *testing.T, room string, n int) []string {
+	t.Helper()
+	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
+	return b.join(t, room, n, nil)
+}
+
 // join puts n visitors in line, in order; user(i) is the i-th's user id.
 func (b *bundle) join(t *testing.T, room string, n int, user func(i int) string) []string {
 	t.Helper()
@@ -359,8 +367,7 @@ func TestASecondSocketForTheSameTicketClosesTheFirst(t *testing.T) {
 // message.
 func (b *bundle) slowAndReader(t *testing.T, room string, ahead int) (tickets []string, slow *websocket.Conn, reader *testproc.Socket) {
 	t.Helper()
-	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
-	tickets = b.join(t, room, ahead+2, nil)
+	tickets = b.queueAll(t, room, ahead+2)
 	slowDialer := *websocket.DefaultDialer
 	slowDialer.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -638,8 +645,7 @@ func TestPingsKeepAnsweringClientsAndDropSilentOnes(t *testing.T) {
 		c.opt.WriteTimeout = 100 * time.Millisecond // read deadline: 2×50+100 ms
 	})
 	const room = "quiet"
-	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
-	tickets := b.join(t, room, 2, nil)
+	tickets := b.queueAll(t, room, 2)
 
 	pings := make(chan struct{}, 100)
 	answeringConn, err := b.connect(t, room, tickets[0], websocket.DefaultDialer)
@@ -672,8 +678,7 @@ func TestEachSocketCostsNoGoroutineOnTheServer(t *testing.T) {
 	// Not parallel: the other tests' goroutines would be counted.
 	b := setup(t)
 	const room, n = "crowd", 300
-	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
-	tickets := b.join(t, room, n, nil)
+	tickets := b.queueAll(t, room, n)
 	before := runtime.NumGoroutine()
 	clients := b.dialAll(t, room, tickets)
 	waitCounts(t, clients, func(int) int { return 1 })

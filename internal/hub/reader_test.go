@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/hub"
-	"github.com/waitroom/waitroom/pkg/queue"
 )
 
 func TestClosedClientsAreNoticedWithoutAGoroutinePerSocket(t *testing.T) {
@@ -34,8 +33,7 @@ func TestClosedClientsAreNoticedByReadingGoroutinesWhereThereIsNoPoller(t *testi
 func closedClientsAreNoticed(t *testing.T, perSocket int) {
 	b := setup(t)
 	const room, n = "leaving", 200
-	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
-	tickets := b.join(t, room, n, nil)
+	tickets := b.queueAll(t, room, n)
 	before := runtime.NumGoroutine()
 	conns := make([]*websocket.Conn, n)
 	for i, tk := range tickets {
@@ -76,8 +74,7 @@ func TestAClientsPingIsAnsweredWithItsPayload(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	const room = "echo"
-	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
-	tickets := b.join(t, room, 1, nil)
+	tickets := b.queueAll(t, room, 1)
 	c, err := b.connect(t, room, tickets[0], websocket.DefaultDialer)
 	require.NoError(t, err)
 	pongs := make(chan string, 1)
@@ -105,8 +102,7 @@ func TestAClientThatBreaksTheProtocolIsClosedWithItsCode(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	const room = "rude"
-	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
-	tickets := b.join(t, room, 3, nil)
+	tickets := b.queueAll(t, room, 3)
 	for i, tc := range []struct {
 		send func(c *websocket.Conn) error
 		code int
@@ -141,8 +137,7 @@ func TestFragmentedClientMessagesAreReadAsOneAgainstTheLimit(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	const room = "pieces"
-	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
-	tickets := b.join(t, room, 2, nil)
+	tickets := b.queueAll(t, room, 2)
 	masked := func(b0 byte, payload string) []byte {
 		return append([]byte{b0, 0x80 | byte(len(payload)), 0, 0, 0, 0}, payload...)
 	}

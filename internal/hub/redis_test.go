@@ -131,8 +131,7 @@ func TestLeavesAndAbandonsInTheMiddleShiftOnlyThoseBehind(t *testing.T) {
 func TestADroppedSubscriptionIsRestoredAndPositionsEndExact(t *testing.T) {
 	b := setup(t, onRedis)
 	const room = "flaky"
-	b.putRoom(t, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll)})
-	tickets := b.join(t, room, 5, nil)
+	tickets := b.queueAll(t, room, 5)
 	clients := b.dialAll(t, room, tickets)
 	waitCounts(t, clients, func(int) int { return 1 })
 

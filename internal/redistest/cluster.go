@@ -7,9 +7,6 @@ import (
 	"net"
 	"os/exec"
 	"strconv"
-	"strings"
-	"sync"
-	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -35,9 +32,8 @@ const (
 // multi-key script keeps its keys in one hash slot, which a single server
 // never checks, and that waitroom survives a primary's failover.
 type Cluster struct {
-	nodes []*Server
-	mu    sync.Mutex
-	conns []*redis.ClusterClient
+	nodes   []*Server
+	clients clients
 }
 
 // NewCluster starts three cluster-enabled masters, joins them with
@@ -78,13 +74,10 @@ func newCluster(opt Options, replicas int) (*Cluster, error) {
 		// Short, so a test that kills a node sees failure detection soon.
 		"--cluster-node-timeout", strconv.Itoa(int(timeout.Milliseconds())),
 	}
-	for range clusterNodes * (1 + replicas) {
-		s, err := newServer(opt, extra, freeClusterPort)
-		if err != nil {
-			_ = c.Close()
-			return nil, err
-		}
-		c.nodes = append(c.nodes, s)
+	c.nodes, err = startN(clusterNodes*(1+replicas), func() (*Server, error) { return newServer(opt, extra, freeClusterPort) })
+	if err != nil {
+		_ = c.Close()
+		return nil, err
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
@@ -117,30 +110,23 @@ func newCluster(opt Options, replicas int) (*Cluster, error) {
 // waitReplicasInSync waits until every node that is a replica has its link
 // to its primary up and no sync in progress.
 func (c *Cluster) waitReplicasInSync(ctx context.Context) error {
-	for {
-		var notReady error
+	err := poll(ctx, 50*time.Millisecond, func() error {
 		for _, s := range c.nodes {
 			info, err := command(s.Addr(), time.Second, "INFO", "replication")
 			f := infoFields(info)
 			switch {
 			case err != nil:
-				notReady = err
+				return err
 			case f["role"] == "slave" && (f["master_link_status"] != "up" || f["master_sync_in_progress"] != "0"):
-				notReady = fmt.Errorf("replica %s not in sync: %v", s.Addr(), f)
-			}
-			if notReady != nil {
-				break
+				return fmt.Errorf("replica %s not in sync: %v", s.Addr(), f)
 			}
 		}
-		if notReady == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("redistest: cluster replicas: %w", notReady)
-		case <-time.After(50 * time.Millisecond):
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redistest: cluster replicas: %w", err)
 	}
+	return nil
 }
 
 // Nodes are every node, in start order; which are primaries changes with
@@ -190,22 +176,21 @@ func (c *Cluster) PrimaryFor(ctx context.Context, key string) (*Server, error) {
 // node other than old, that node says it is a primary, and the cluster is
 // ok on every running node; it returns the new primary.
 func (c *Cluster) WaitFailover(ctx context.Context, key string, old *Server) (*Server, error) {
-	for {
-		p, err := c.PrimaryFor(ctx, key)
-		if err == nil && p != old {
-			var role string
-			if role, err = nodeRole(p.Addr()); err == nil && role == "master" {
-				if err = c.runningOK(); err == nil {
-					return p, nil
-				}
-			}
+	var p *Server
+	err := poll(ctx, 50*time.Millisecond, func() error {
+		var err error
+		if p, err = c.PrimaryFor(ctx, key); err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("redistest: no failover of %q away from %s: %w (last: %v)", key, old.Addr(), ctx.Err(), err)
-		case <-time.After(50 * time.Millisecond):
+		if err := newPrimary(p, old); err != nil {
+			return err
 		}
+		return c.runningOK()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redistest: no failover of %q away from %s: %w", key, old.Addr(), err)
 	}
+	return p, nil
 }
 
 // WaitReplicaOf waits until node, started again after a failover, is a
@@ -232,34 +217,18 @@ func (c *Cluster) runningOK() error {
 }
 
 // Addrs returns the masters' addresses, "127.0.0.1:PORT", in start order.
-func (c *Cluster) Addrs() []string {
-	addrs := make([]string, len(c.nodes))
-	for i, s := range c.nodes {
-		addrs[i] = s.Addr()
-	}
-	return addrs
-}
+func (c *Cluster) Addrs() []string { return addrs(c.nodes) }
 
 // Client returns a new cluster client that knows every node. Close closes it
 // too, so a test need not.
 func (c *Cluster) Client() *redis.ClusterClient {
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
-	c.mu.Lock()
-	c.conns = append(c.conns, cc)
-	c.mu.Unlock()
-	return cc
+	return add(&c.clients, redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()}))
 }
 
 // Close closes the clients made by Client, stops every node and removes
 // their directories.
 func (c *Cluster) Close() error {
-	c.mu.Lock()
-	conns := c.conns
-	c.conns = nil
-	c.mu.Unlock()
-	for _, cc := range conns {
-		_ = cc.Close() // a client the test closed already says so; that is fine
-	}
+	c.clients.closeAll()
 	var errs []error
 	for _, s := range c.nodes {
 		errs = append(errs, s.Close())
@@ -270,23 +239,18 @@ func (c *Cluster) Close() error {
 // waitReady polls CLUSTER INFO on every node until all are ok, see every
 // slot assigned and know every node.
 func (c *Cluster) waitReady(ctx context.Context) error {
-	for {
-		var notReady error
+	err := poll(ctx, 50*time.Millisecond, func() error {
 		for _, s := range c.nodes {
 			if err := nodeReady(s.Addr(), len(c.nodes)); err != nil {
-				notReady = fmt.Errorf("node %s: %w", s.Addr(), err)
-				break
+				return fmt.Errorf("node %s: %w", s.Addr(), err)
 			}
 		}
-		if notReady == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("redistest: cluster not ready: %w", notReady)
-		case <-time.After(50 * time.Millisecond):
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redistest: cluster not ready: %w", err)
 	}
+	return nil
 }
 
 // nodeReady says why the node at addr is not yet serving the whole cluster.
@@ -295,12 +259,7 @@ func nodeReady(addr string, nodes int) error {
 	if err != nil {
 		return err
 	}
-	fields := map[string]string{}
-	for line := range strings.Lines(info) {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
-			fields[k] = v
-		}
-	}
+	fields := infoFields(info)
 	want := map[string]string{
 		"cluster_state":          "ok",
 		"cluster_slots_assigned": strconv.Itoa(clusterSlots),
@@ -333,38 +292,6 @@ func freeClusterPort() (int, error) {
 		return port, nil
 	}
 	return 0, fmt.Errorf("redistest: no free port below %d with a free bus port", maxClusterPort)
-}
-
-// StartClusterWithReplicas is StartCluster with NewClusterWithReplicas.
-func StartClusterWithReplicas(tb testing.TB, opt ...Options) *Cluster {
-	tb.Helper()
-	c, err := NewClusterWithReplicas(first(tb, opt))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return c
-}
-
-// StartCluster starts a cluster for the test and closes it when the test
-// ends; only opt[0] is used. It fails the test, never skips it, when the
-// cluster cannot start.
-func StartCluster(tb testing.TB, opt ...Options) *Cluster {
-	tb.Helper()
-	c, err := NewCluster(first(tb, opt))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return c
 }
 
 // Backend is one Redis deployment that all of a package's tests run

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
-	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -41,8 +39,7 @@ type Sentinel struct {
 	// Sentinels are the three redis-sentinel processes.
 	Sentinels []*Server
 
-	mu    sync.Mutex
-	conns []*redis.Client
+	clients clients
 }
 
 // NewSentinel starts the set and returns once both replicas are in sync
@@ -58,27 +55,25 @@ func NewSentinel(opt Options) (*Sentinel, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Data = append(s.Data, primary)
-	for range sentinelReplicas {
-		r, err := newServer(opt, []string{"--replicaof", "127.0.0.1", strconv.Itoa(primary.port)}, freePort)
-		if err != nil {
-			_ = s.Close()
-			return nil, err
-		}
-		s.Data = append(s.Data, r)
+	replicas, err := startN(sentinelReplicas, func() (*Server, error) {
+		return newServer(opt, []string{"--replicaof", "127.0.0.1", strconv.Itoa(primary.port)}, freePort)
+	})
+	s.Data = append([]*Server{primary}, replicas...)
+	if err != nil {
+		_ = s.Close()
+		return nil, err
 	}
 	conf := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d %d\n"+
 		"sentinel down-after-milliseconds %s %d\n"+
 		"sentinel failover-timeout %s 10000\n"+
 		"sentinel parallel-syncs %s 2\n",
 		MasterName, primary.port, sentinelQuorum, MasterName, DownAfter.Milliseconds(), MasterName, MasterName)
-	for range sentinelCount {
-		sn, err := newProcess(spec{bin: "redis-sentinel", conf: conf, pick: freePort})
-		if err != nil {
-			_ = s.Close()
-			return nil, err
-		}
-		s.Sentinels = append(s.Sentinels, sn)
+	s.Sentinels, err = startN(sentinelCount, func() (*Server, error) {
+		return newProcess(spec{bin: "redis-sentinel", conf: conf, pick: freePort})
+	})
+	if err != nil {
+		_ = s.Close()
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), setTimeout)
 	defer cancel()
@@ -90,23 +85,13 @@ func NewSentinel(opt Options) (*Sentinel, error) {
 }
 
 // SentinelAddrs are the Sentinels' addresses, for REDIS_SENTINEL_ADDRS.
-func (s *Sentinel) SentinelAddrs() []string {
-	addrs := make([]string, len(s.Sentinels))
-	for i, sn := range s.Sentinels {
-		addrs[i] = sn.Addr()
-	}
-	return addrs
-}
+func (s *Sentinel) SentinelAddrs() []string { return addrs(s.Sentinels) }
 
 // Client returns a failover client (go-redis's, as redisconn opens it) that
 // follows the primary. Close closes it too.
 func (s *Sentinel) Client() *redis.Client {
-	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: MasterName, SentinelAddrs: s.SentinelAddrs(),
-		DisableIdentity: true})
-	s.mu.Lock()
-	s.conns = append(s.conns, c)
-	s.mu.Unlock()
-	return c
+	return add(&s.clients, redis.NewFailoverClient(&redis.FailoverOptions{MasterName: MasterName,
+		SentinelAddrs: s.SentinelAddrs(), DisableIdentity: true}))
 }
 
 // Primary asks the Sentinels which data node is the primary now: the one a
@@ -140,21 +125,34 @@ func (s *Sentinel) Primary(ctx context.Context) (*Server, error) {
 // WaitFailover waits until the Sentinels name a primary other than old and
 // that node says it is a primary, and returns it.
 func (s *Sentinel) WaitFailover(ctx context.Context, old *Server) (*Server, error) {
-	for {
-		p, err := s.Primary(ctx)
-		if err == nil && p != old {
-			if role, rerr := nodeRole(p.Addr()); rerr == nil && role == "master" {
-				return p, nil
-			} else if rerr != nil {
-				err = rerr
-			}
+	var p *Server
+	err := poll(ctx, 50*time.Millisecond, func() error {
+		var err error
+		if p, err = s.Primary(ctx); err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("redistest: no failover away from %s: %w (last: %v)", old.Addr(), ctx.Err(), err)
-		case <-time.After(50 * time.Millisecond):
-		}
+		return newPrimary(p, old)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redistest: no failover away from %s: %w", old.Addr(), err)
 	}
+	return p, nil
+}
+
+// newPrimary says why p, named primary after old, is not the new primary
+// yet: it is old, or it does not say it is a primary.
+func newPrimary(p, old *Server) error {
+	if p == old {
+		return fmt.Errorf("%s is still named the primary", old.Addr())
+	}
+	role, err := nodeRole(p.Addr())
+	if err != nil {
+		return err
+	}
+	if role != "master" {
+		return fmt.Errorf("%s is named the primary but its role is %q", p.Addr(), role)
+	}
+	return nil
 }
 
 // WaitReplicaOf waits until node, started again after a failover, has been
@@ -165,13 +163,7 @@ func (s *Sentinel) WaitReplicaOf(ctx context.Context, node, primary *Server) err
 
 // Close closes the clients made by Client and stops every process.
 func (s *Sentinel) Close() error {
-	s.mu.Lock()
-	conns := s.conns
-	s.conns = nil
-	s.mu.Unlock()
-	for _, c := range conns {
-		_ = c.Close()
-	}
+	s.clients.closeAll()
 	var errs []error
 	for _, sn := range s.Sentinels {
 		errs = append(errs, sn.Close())
@@ -191,52 +183,47 @@ func (s *Sentinel) waitKnown(ctx context.Context) error {
 			return err
 		}
 	}
-	for {
-		var notReady error
+	err := poll(ctx, 100*time.Millisecond, func() error {
 		for _, sn := range s.Sentinels {
 			sc := redis.NewSentinelClient(&redis.Options{Addr: sn.Addr(), MaxRetries: -1})
 			m, err := sc.Master(ctx, MasterName).Result()
 			_ = sc.Close()
 			switch {
 			case err != nil:
-				notReady = err
+				return err
 			case m["num-slaves"] != strconv.Itoa(sentinelReplicas):
-				notReady = fmt.Errorf("sentinel %s knows %s replicas", sn.Addr(), m["num-slaves"])
+				return fmt.Errorf("sentinel %s knows %s replicas", sn.Addr(), m["num-slaves"])
 			case m["num-other-sentinels"] != strconv.Itoa(sentinelCount-1):
-				notReady = fmt.Errorf("sentinel %s knows %s other sentinels", sn.Addr(), m["num-other-sentinels"])
-			}
-			if notReady != nil {
-				break
+				return fmt.Errorf("sentinel %s knows %s other sentinels", sn.Addr(), m["num-other-sentinels"])
 			}
 		}
-		if notReady == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("redistest: sentinel set not ready: %w", notReady)
-		case <-time.After(100 * time.Millisecond):
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redistest: sentinel set not ready: %w", err)
 	}
+	return nil
 }
 
 // waitInSync waits until replica reports primary as its primary with the
 // link up and no sync in progress.
 func waitInSync(ctx context.Context, replica, primary *Server) error {
 	_, port, _ := strings.Cut(primary.Addr(), ":")
-	for {
+	err := poll(ctx, 50*time.Millisecond, func() error {
 		info, err := command(replica.Addr(), time.Second, "INFO", "replication")
-		f := infoFields(info)
-		if err == nil && f["role"] == "slave" && f["master_port"] == port &&
-			f["master_link_status"] == "up" && f["master_sync_in_progress"] == "0" {
-			return nil
+		if err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("redistest: %s not in sync with %s: %w (%v, %v)", replica.Addr(), primary.Addr(), ctx.Err(), err, f)
-		case <-time.After(50 * time.Millisecond):
+		if f := infoFields(info); f["role"] != "slave" || f["master_port"] != port ||
+			f["master_link_status"] != "up" || f["master_sync_in_progress"] != "0" {
+			return fmt.Errorf("replication: %v", f)
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redistest: %s not in sync with %s: %w", replica.Addr(), primary.Addr(), err)
 	}
+	return nil
 }
 
 // nodeRole is "master" or "slave", from INFO replication.
@@ -256,21 +243,4 @@ func infoFields(info string) map[string]string {
 		}
 	}
 	return f
-}
-
-// StartSentinel starts a Sentinel set for the test and closes it when the
-// test ends; only opt[0] is used. It fails the test, never skips it, when
-// the set cannot start.
-func StartSentinel(tb testing.TB, opt ...Options) *Sentinel {
-	tb.Helper()
-	s, err := NewSentinel(first(tb, opt))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
 }

@@ -10,14 +10,12 @@ package redistest
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -56,17 +54,18 @@ type Options struct {
 // directory. It keeps its port and directory across Kill and Start, so clients
 // made before a restart reconnect to the same server and data.
 type Server struct {
-	bin   string
-	dir   string
-	port  int
-	conf  string   // a config file, the first argument (redis-sentinel's own); "": none
-	args  []string // redis-server arguments except --port
-	clog  string   // the server's stdout and stderr, appended across restarts
-	mu    sync.Mutex
-	cmd   *exec.Cmd
-	done  chan struct{} // closed when cmd has been waited for
-	conns []io.Closer   // clients handed out, closed by Close
-	shut  bool
+	bin  string
+	dir  string
+	port int
+	conf string   // a config file, the first argument (redis-sentinel's own); "": none
+	args []string // redis-server arguments except --port
+	clog string   // the server's stdout and stderr, appended across restarts
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has been waited for
+	shut bool
+
+	clients clients
 }
 
 // NewServer starts redis-server on a free port of 127.0.0.1 with a fresh
@@ -152,14 +151,19 @@ func (s *Server) Addr() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 }
 
+// addrs are the servers' addresses, in order.
+func addrs(servers []*Server) []string {
+	a := make([]string, len(servers))
+	for i, s := range servers {
+		a[i] = s.Addr()
+	}
+	return a
+}
+
 // Client returns a new client for the server. Close closes it too, so a test
 // need not, but closing it earlier is harmless.
 func (s *Server) Client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
-	s.mu.Lock()
-	s.conns = append(s.conns, c)
-	s.mu.Unlock()
-	return c
+	return add(&s.clients, redis.NewClient(&redis.Options{Addr: s.Addr()}))
 }
 
 // Kill stops the server with SIGKILL, as a crash or power cut would, and
@@ -230,10 +234,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.shut = true
-	for _, c := range s.conns {
-		_ = c.Close() // a client the test closed already says so; that is fine
-	}
-	s.conns = nil
+	s.clients.closeAll()
 	err := s.kill()
 	if rmErr := os.RemoveAll(s.dir); rmErr != nil && err == nil {
 		err = fmt.Errorf("redistest: remove %s: %w", s.dir, rmErr)
@@ -381,37 +382,6 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// Start starts a server for the test and closes it when the test ends. With
-// no options the server is in-memory; only opt[0] is used. It fails the test,
-// never skips it, when redis-server cannot start.
-func Start(tb testing.TB, opt ...Options) *Server {
-	tb.Helper()
-	s, err := NewServer(first(tb, opt))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
-}
-
-// first returns the one optional Options, or the zero value.
-func first(tb testing.TB, opt []Options) Options {
-	tb.Helper()
-	switch len(opt) {
-	case 0:
-		return Options{}
-	case 1:
-		return opt[0]
-	default:
-		tb.Fatalf("redistest: at most one Options, got %d", len(opt))
-		return Options{}
-	}
 }
 
 // running reports whether the process is up (not killed or closed).

@@ -66,3 +66,25 @@ func SignJWT(t testing.TB, method jwt.SigningMethod, key any, kid string, claims
 	require.NoError(t, err)
 	return s
 }
+
+// FuzzVerify fuzzes a token verifier: f is seeded with good, cut and
+// lengthened copies of it and malformed tokens. verify says whether a token
+// it accepted has the claims good was issued with; it may accept good
+// alone, and every refusal must be one that named says is of its errors.
+func FuzzVerify(f *testing.F, good string, verify func(tok string) (rightClaims bool, err error), named func(error) bool) {
+	for _, s := range []string{good, good[:len(good)-3], "", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", good + "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tok string) {
+		right, err := verify(tok)
+		if err == nil {
+			if tok != good || !right {
+				t.Fatalf("accepted a token that was not issued: %q", tok)
+			}
+			return
+		}
+		if !named(err) {
+			t.Fatalf("refusal outside the named errors: %v", err)
+		}
+	})
+}

@@ -164,3 +164,15 @@ func (s *Socket) Close() {
 	_ = s.conn.Close()
 	<-s.done
 }
+
+// ServeSocket upgrades the request to a WebSocket, hands it to serve and
+// closes it once serve returns: the socket end of a test's fake server. A
+// request that is no upgrade has been answered by the upgrader.
+func ServeSocket(w http.ResponseWriter, r *http.Request, serve func(conn *websocket.Conn)) {
+	conn, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	serve(conn)
+}

@@ -162,17 +162,14 @@ func TestSendMarshalsTheBodyAndSendsTheToken(t *testing.T) {
 func TestASocketRecordsEveryMessageUntilItCloses(t *testing.T) {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		_ = c.WriteMessage(websocket.TextMessage, []byte(`{"type":"position","position":2,"ahead":1,"waiting":5,"eta_seconds":30}`))
-		_ = c.WriteMessage(websocket.TextMessage, []byte(`not json`))
-		<-release
-		_ = c.WriteMessage(websocket.TextMessage, []byte(`{"type":"admitted","entry_token":"tok"}`))
-		_ = c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4000, "replaced"))
-		_, _, _ = c.ReadMessage()
+		testproc.ServeSocket(w, r, func(c *websocket.Conn) {
+			_ = c.WriteMessage(websocket.TextMessage, []byte(`{"type":"position","position":2,"ahead":1,"waiting":5,"eta_seconds":30}`))
+			_ = c.WriteMessage(websocket.TextMessage, []byte(`not json`))
+			<-release
+			_ = c.WriteMessage(websocket.TextMessage, []byte(`{"type":"admitted","entry_token":"tok"}`))
+			_ = c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4000, "replaced"))
+			_, _, _ = c.ReadMessage()
+		})
 	}))
 	defer srv.Close()
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/internal/usertoken"
 )
 
@@ -24,19 +25,8 @@ func FuzzVerify(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, s := range []string{good, good[:len(good)-3], "", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", good + "x"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, tok string) {
+	testproc.FuzzVerify(f, good, func(tok string) (bool, error) {
 		user, err := v.Verify(context.Background(), tok, "concert")
-		if err == nil {
-			if tok != good || user != "user-1842" {
-				t.Fatalf("accepted a token that was not issued: %q", tok)
-			}
-			return
-		}
-		if !errors.Is(err, usertoken.ErrInvalid) {
-			t.Fatalf("refusal outside ErrInvalid: %v", err)
-		}
-	})
+		return user == "user-1842", err
+	}, func(err error) bool { return errors.Is(err, usertoken.ErrInvalid) })
 }

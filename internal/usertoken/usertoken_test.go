@@ -1,6 +1,7 @@
 package usertoken_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -324,18 +325,11 @@ func TestGoodUserTokensAreAcceptedAndEveryBadOneIsRefused(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b := setup(t, tc.configure)
-			room := tc.room
-			if room == "" {
-				room = "concert"
-			}
+			room := cmp.Or(tc.room, "concert")
 			user, err := b.verifier.Verify(context.Background(), tc.token(t, b), room)
 			if tc.want == nil {
 				require.NoError(t, err)
-				want := tc.wantUser
-				if want == "" {
-					want = "user-1842"
-				}
-				require.Equal(t, want, user)
+				require.Equal(t, cmp.Or(tc.wantUser, "user-1842"), user)
 				return
 			}
 			require.ErrorIs(t, err, tc.want)

@@ -1,6 +1,7 @@
 package entrytoken_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -309,10 +310,7 @@ func TestBadTokensAreRefused(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b := setup(t)
-			room := tc.room
-			if room == "" {
-				room = "concert"
-			}
+			room := cmp.Or(tc.room, "concert")
 			claims, err := b.verifier.Verify(context.Background(), tc.token(t, b), room)
 			if tc.want == nil {
 				require.NoError(t, err)

@@ -4,22 +4,14 @@ package queue
 // replaced, on a real Redis, by one that answers wrong.
 
 import (
+	"maps"
+	"slices"
 	"testing"
 	"testing/fstest"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/waitroom/waitroom/internal/luascript"
+	"github.com/waitroom/waitroom/internal/testproc"
 )
-
-// badScripts are scripts answering what no queue script answers.
-var badScripts = luascript.NewLoader(fstest.MapFS{
-	"number.lua":  {Data: []byte("return 7")},
-	"array.lua":   {Data: []byte("return {1, 2}")},
-	"empty.lua":   {Data: []byte("return cjson.encode({})")},
-	"typed.lua":   {Data: []byte("return cjson.encode({ticket = 1, state = 2, created = 'yes', config = 3, tickets = 4})")},
-	"unknown.lua": {Data: []byte("return cjson.encode({err = 'no_such_code'})")},
-}, ".")
 
 func TestABadScriptReplyIsAnErrorNotAPanic(t *testing.T) {
 	eachOf(t, backends[:1], ConfigPatch{}, func(t *testing.T, b *bundle) {
@@ -49,31 +41,16 @@ func TestABadScriptReplyIsAnErrorNotAPanic(t *testing.T) {
 			},
 			"tick": func(s *Store) error { _, err := s.Tick(b.ctx, b.room); return err },
 		}
-		for _, bad := range []string{"number.lua", "array.lua", "empty.lua", "typed.lua", "unknown.lua"} {
-			for name, op := range ops {
-				t.Run(bad+"/"+name, func(t *testing.T) {
-					s := New(b.rdb, Options{})
-					script := badScripts.Load(bad)
-					s.sc = scripts{join: script, joinBatch: script, openStep: script, status: script, touch: script, leave: script, tick: script,
-						putRoom: script, deleteRoom: script, stats: script, positions: script,
-						admission: script, challenge: script}
-					var err error
-					require.NotPanics(t, func() { err = op(s) })
-					require.Error(t, err)
-					for _, named := range refusals {
-						require.NotErrorIs(t, err, named, "a surprise is not a refusal")
-					}
-					require.NotErrorIs(t, err, ErrUnavailable)
-					if bad == "unknown.lua" && name != "tick" {
-						var r *luascript.Refusal
-						require.ErrorAs(t, err, &r)
-						require.Equal(t, "no_such_code", r.Code)
-						return
-					}
-					require.ErrorIs(t, err, luascript.ErrBadReply)
-				})
-			}
+		newStore := func(t *testing.T, script *luascript.Script) *Store {
+			s := New(b.rdb, Options{})
+			s.sc = scripts{join: script, joinBatch: script, openStep: script, status: script, touch: script, leave: script, tick: script,
+				putRoom: script, deleteRoom: script, stats: script, positions: script,
+				admission: script, challenge: script}
+			return s
 		}
+		// A tick has no refusals to name: any error reply is a surprise.
+		testproc.BadReplies(t, "{ticket = 1, state = 2, created = 'yes', config = 3, tickets = 4}", newStore, ops,
+			func(op string) bool { return op != "tick" }, append(slices.Collect(maps.Values(refusals)), ErrUnavailable)...)
 	})
 }
 

@@ -26,22 +26,14 @@ func TestMain(m *testing.M) {
 	if fuzzing() { // fuzz targets need no Redis; every fuzz worker runs TestMain
 		os.Exit(m.Run())
 	}
-	nodes, stop, err := redistest.StartBackends()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "queue tests need", err)
-		os.Exit(1)
-	}
-	emb, err := embedded.Start()
-	if err != nil {
-		stop()
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	backends = append(nodes, redistest.Backend{Name: "embedded", Client: emb.Client()})
-	code := m.Run()
-	emb.Close()
-	stop()
-	os.Exit(code)
+	redistest.Main(m, "queue tests", func(nodes []redistest.Backend) (func(), error) {
+		emb, err := embedded.Start()
+		if err != nil {
+			return nil, err
+		}
+		backends = append(nodes, redistest.Backend{Name: "embedded", Client: emb.Client()})
+		return func() { emb.Close() }, nil
+	})
 }
 
 func fuzzing() bool {
