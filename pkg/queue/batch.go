@@ -145,7 +145,10 @@ func (s *Store) joinBatch(ctx context.Context, room, id string, calls []*joinCal
 	}
 	keys := roomKeys(room).all()
 	var r batchReply
-	err := s.durable(ctx, keys[0], func(c redis.Scripter) (err error) {
+	// The plain client, not the auto-pipeliner: a batch is already one
+	// command, and the pipeliner's goroutine hand-offs cost more than they
+	// share (one batch per room is in flight anyway).
+	err := s.durable(ctx, keys[0], s.rdb, func(c redis.Scripter) (err error) {
 		r, err = luascript.Do[batchReply](ctx, c, s.sc.joinBatch, keys, args...)
 		return err
 	})
@@ -178,32 +181,16 @@ func (r *batchReply) result(room string, j batchJoinRes) joinResult {
 	default:
 		return joinResult{err: fmt.Errorf("join: %w: state %q", luascript.ErrBadReply, j.State)}
 	}
-	score, err := strconv.ParseInt(j.Score, 10, 64)
-	if err != nil {
-		return joinResult{err: fmt.Errorf("join: %w: score %q", luascript.ErrBadReply, j.Score)}
-	}
-	st := Status{
-		Room:     room,
-		Ticket:   j.Ticket,
-		State:    j.State,
-		Position: j.Position,
-		Waiting:  j.Waiting,
-		Score:    score,
-		Version:  r.Version,
-		User:     j.User,
-		Now:      time.UnixMilli(r.Now).UTC(),
-	}
-	switch st.State {
-	case StateAdmitted:
-		st.AdmissionID = j.AID
-		st.AdmissionEnds = time.UnixMilli(j.Ends).UTC()
-	case StatePrequeue:
-		if r.OpensAt > 0 {
-			t := time.UnixMilli(r.OpensAt).UTC()
-			st.OpensAt = &t
+	var score int64
+	if j.Score != "" { // left out unless waiting
+		var err error
+		if score, err = strconv.ParseInt(j.Score, 10, 64); err != nil {
+			return joinResult{err: fmt.Errorf("join: %w: score %q", luascript.ErrBadReply, j.Score)}
 		}
-	case StateWaiting:
-		st.ETA = eta(st.Position, r.LastMinute, r.FirstAdmit, r.Now, r.Interval)
 	}
+	// The one place a reply becomes a Status: statusReply.status.
+	st := statusReply{Ticket: j.Ticket, State: j.State, Position: j.Position, Waiting: j.Waiting, Score: score,
+		Version: r.Version, AdmissionEnds: j.Ends, User: j.User, AdmittedLastMinute: r.LastMinute,
+		FirstAdmitMS: r.FirstAdmit, Now: r.Now, OpensAt: r.OpensAt, IntervalMS: r.Interval, AdmissionID: j.AID}.status(room)
 	return joinResult{st: st, created: j.Code == 1}
 }
