@@ -20,6 +20,10 @@ import (
 type joinBatcher struct {
 	s   *Store
 	max int
+	// linger is how long a busy room's next batch waits to fill up to
+	// lingerFill joins after the previous one came back (see flush).
+	linger     time.Duration
+	lingerFill int
 
 	mu    sync.Mutex
 	rooms map[string]*roomJoins
@@ -27,6 +31,8 @@ type joinBatcher struct {
 
 type roomJoins struct {
 	pending []*joinCall
+	// full, while the flusher lingers, is closed once lingerFill joins wait.
+	full chan struct{}
 }
 
 type joinCall struct {
@@ -41,8 +47,8 @@ type joinResult struct {
 	err     error
 }
 
-func newJoinBatcher(s *Store, max int) *joinBatcher {
-	return &joinBatcher{s: s, max: max, rooms: map[string]*roomJoins{}}
+func newJoinBatcher(s *Store, max int, linger time.Duration) *joinBatcher {
+	return &joinBatcher{s: s, max: max, linger: linger, lingerFill: min(max, 64), rooms: map[string]*roomJoins{}}
 }
 
 // join queues one join of room and waits for its result.
@@ -55,6 +61,10 @@ func (b *joinBatcher) join(ctx context.Context, room string, args [7]any) (Statu
 		b.rooms[room] = rj
 	}
 	rj.pending = append(rj.pending, c)
+	if rj.full != nil && len(rj.pending) >= b.lingerFill {
+		close(rj.full)
+		rj.full = nil
+	}
 	b.mu.Unlock()
 	if !busy {
 		go b.flush(context.WithoutCancel(ctx), room, rj)
@@ -68,9 +78,17 @@ func (b *joinBatcher) join(ctx context.Context, room string, args [7]any) (Statu
 }
 
 // flush sends the room's pending joins, up to max at a time, until none
-// are left; then the room is idle again.
+// are left; then the room is idle again. After a batch of more than one
+// join (the room is busy), the next waits up to linger for lingerFill joins:
+// each script call costs Redis a fixed ~100 µs here (mostly waking the
+// client), so fuller batches are what bring its CPU per join down
+// (docs/BENCHMARKS.md, issue 13). An idle room's join goes at once.
 func (b *joinBatcher) flush(ctx context.Context, room string, rj *roomJoins) {
+	busy := false
 	for {
+		if busy && b.linger > 0 {
+			b.lingerFor(rj)
+		}
 		b.mu.Lock()
 		n := min(len(rj.pending), b.max)
 		if n == 0 {
@@ -93,6 +111,7 @@ func (b *joinBatcher) flush(ctx context.Context, room string, rj *roomJoins) {
 		if len(live) == 0 {
 			continue
 		}
+		busy = len(live) > 1
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		res, err := b.s.joinBatch(cctx, room, NewTicket(), live)
 		cancel()
@@ -104,6 +123,28 @@ func (b *joinBatcher) flush(ctx context.Context, room string, rj *roomJoins) {
 			c.done <- res[i]
 		}
 	}
+}
+
+// lingerFor waits until lingerFill joins of the room are pending, or
+// linger has passed.
+func (b *joinBatcher) lingerFor(rj *roomJoins) {
+	b.mu.Lock()
+	if len(rj.pending) >= b.lingerFill {
+		b.mu.Unlock()
+		return
+	}
+	full := make(chan struct{})
+	rj.full = full
+	b.mu.Unlock()
+	t := time.NewTimer(b.linger)
+	select {
+	case <-full:
+	case <-t.C:
+	}
+	t.Stop()
+	b.mu.Lock()
+	rj.full = nil
+	b.mu.Unlock()
 }
 
 // batchReply is join_batch.lua's reply.

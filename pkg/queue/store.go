@@ -45,6 +45,10 @@ type Options struct {
 	// call (see batch.go); negative sends every join on its own
 	// (join.lua). Default 256.
 	JoinBatch int
+	// JoinLinger is how long a busy room's next join batch may wait to
+	// fill (see batch.go); an idle room's join never waits. Negative: no
+	// wait. Default 1ms.
+	JoinLinger time.Duration
 	// WaitReplicas > 0 makes a join wait, before it is acknowledged, until
 	// that many replicas have it (Redis WAIT; see durable.go); a join they
 	// do not confirm within WaitTimeout fails with ErrNotReplicated. Joins
@@ -96,8 +100,11 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 		opt.WaitTimeout = 500 * time.Millisecond
 	}
 	s := &Store{rdb: rdb, hot: rdb, sc: loadScripts(opt.HistoryRetention), log: opt.Logger, opt: opt}
+	if opt.JoinLinger == 0 {
+		opt.JoinLinger = time.Millisecond
+	}
 	if opt.JoinBatch > 0 {
-		s.joins = newJoinBatcher(s, opt.JoinBatch)
+		s.joins = newJoinBatcher(s, opt.JoinBatch, opt.JoinLinger)
 	}
 	if opt.AutoPipeline {
 		var ap *redis.AutoPipeliner
