@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -171,6 +172,8 @@ type batchJoinRes struct {
 	Ends     int64  `json:"e,omitempty"`
 	User     string `json:"u,omitempty"`
 	AID      string `json:"j,omitempty"`
+	// New is "<position> <score>" of a new ticket in line without a user.
+	New string `json:"n,omitempty"`
 }
 
 // joinBatch runs one join_batch.lua call for calls, in their order, and
@@ -201,9 +204,24 @@ func (s *Store) joinBatch(ctx context.Context, room, id string, calls []*joinCal
 	}
 	out := make([]joinResult, len(calls))
 	for i, j := range r.Results {
+		if j.New != "" {
+			j = newInLine(j.New, calls[i].args[0].(string))
+		}
 		out[i] = r.result(room, j)
 	}
 	return out, nil
+}
+
+// newInLine expands the short result n of a new ticket waiting in line
+// (see join_batch.lua); a malformed one leaves the state out, which result
+// refuses.
+func newInLine(n, ticket string) batchJoinRes {
+	pos, score, ok := strings.Cut(n, " ")
+	p, err := strconv.ParseInt(pos, 10, 64)
+	if !ok || score == "" || err != nil || p <= 0 {
+		return batchJoinRes{}
+	}
+	return batchJoinRes{Code: 1, Ticket: ticket, State: StateWaiting, Position: p, Waiting: p, Score: score}
 }
 
 // result turns one joiner's part of a batch reply into what Join returns.

@@ -15,8 +15,9 @@
 --   POW_REQUIRED | POW_USED}, else {c=1 new ticket | 0 the held one,
 --   t=ticket, s=state, p=position, w=waiting, sc=score (a string: cjson keeps
 --   14 digits), e=admission end ms, u=user, j=admission id}; a new ticket's
---   result leaves out what is zero or empty (batch.go reads it so), which is
---   most of the reply's size at the opening second.
+--   result leaves out what is zero or empty (batch.go reads it so), and a
+--   new ticket waiting in line without a user is just {n="<position> <score>"}
+--   (its ticket is the new ticket, its waiting its position).
 --
 -- Why the marker: go-redis resends a command whose reply was lost. A batch
 -- seen before checks each joiner's new ticket first (as join.lua always does)
@@ -153,12 +154,19 @@ local function join_one(new, given, user, shuffle, aid, pow, pow_exp)
     history_admit_one(now, aid)
     return {c = 1, t = new, s = 'admitted', w = w, e = ends, u = nonempty(user), j = aid}
   end
-  local score = fmt(take_score())
+  -- '%d', not fmt's '%.0f': a score is below 2^53, exact in a 64-bit long,
+  -- and glibc prints a large double by multi-precision arithmetic, which was
+  -- a good part of a joiner's cost (perf of redis-server, issue 13).
+  local score = string.format('%d', take_score())
   cur_gen()
   new_line[#new_line + 1] = score
   new_line[#new_line + 1] = new
   waiting = w + 1
-  return {c = 1, t = new, s = 'waiting', p = waiting, w = waiting, sc = score, u = nonempty(user)}
+  -- A new ticket in line (nearly every joiner of an opening second) is
+  -- answered as one string, n = "<position> <score>": no number for cjson
+  -- to print, nothing the caller does not know (ticket, state, user).
+  if user == '' then return {n = string.format('%d %s', waiting, score)} end
+  return {c = 1, t = new, s = 'waiting', p = waiting, w = waiting, sc = score, u = user}
 end
 
 local res = {}
