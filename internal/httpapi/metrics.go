@@ -2,7 +2,10 @@ package httpapi
 
 import (
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/labstack/echo/v4"
 
@@ -28,10 +31,38 @@ func CountRequests(e *echo.Echo, m *metrics.Metrics) {
 			if route == "" {
 				route = "unmatched" // keeps label values bounded under path scans
 			}
-			method := c.Request().Method
-			m.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-			m.HTTPDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+			s := series.of(m, route, c.Request().Method, status)
+			s.count.Inc()
+			s.took.Observe(time.Since(start).Seconds())
 			return err
 		}
 	})
+}
+
+// requestSeries caches the metrics of each route, method and status, so a
+// request costs one map lookup, not two label hashings.
+type requestSeries struct{ m sync.Map } // seriesKey -> *seriesOf
+
+type seriesKey struct {
+	m             *metrics.Metrics
+	route, method string
+	status        int
+}
+
+type seriesOf struct {
+	count prometheus.Counter
+	took  prometheus.Observer
+}
+
+var series requestSeries
+
+func (r *requestSeries) of(m *metrics.Metrics, route, method string, status int) *seriesOf {
+	k := seriesKey{m, route, method, status}
+	if s, ok := r.m.Load(k); ok {
+		return s.(*seriesOf)
+	}
+	s := &seriesOf{count: m.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(status)),
+		took: m.HTTPDuration.WithLabelValues(route, method)}
+	v, _ := r.m.LoadOrStore(k, s)
+	return v.(*seriesOf)
 }

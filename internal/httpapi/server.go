@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +11,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -54,9 +57,7 @@ func NewEcho(log *slog.Logger) *echo.Echo {
 	// The client address is the TCP peer unless a trusted proxy is
 	// configured (see TrustProxy): X-Forwarded-For is trivially forged.
 	e.IPExtractor = echo.ExtractIPDirect()
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
-		RequestIDHandler: func(c echo.Context, id string) { c.Set(requestIDKey, id) },
-	}))
+	e.Use(requestIDs)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 			log.Error("panic in handler", "request_id", requestID(c), "route", c.Path(), "error", err.Error())
@@ -130,11 +131,50 @@ func TrustProxy(e *echo.Echo) {
 // per-address limit: the address, or its /64 for IPv6 (ratelimit.AddrKey).
 func clientKey(c echo.Context) string { return ratelimit.AddrKey(c.RealIP()) }
 
-const requestIDKey = "request_id"
+// requestIDs gives every request an id, the one it came with in
+// X-Request-Id or a new one, answered in X-Request-Id and named in its log
+// lines (as echo's RequestID middleware, minus its random draw and the
+// context map it would fill per request).
+func requestIDs(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if id == "" {
+			id = newRequestID()
+		}
+		c.Response().Header()[echo.HeaderXRequestID] = []string{id}
+		return next(c)
+	}
+}
+
+// requestIDBase makes request ids unique across processes; a counter makes
+// them unique within one. They only tie log lines together: nothing needs
+// them unguessable.
+var (
+	requestIDBase = func() string {
+		var b [10]byte
+		_, _ = rand.Read(b[:])
+		return hex.EncodeToString(b[:])
+	}()
+	requestIDSeq atomic.Uint64
+)
+
+// newRequestID is 32 hexadecimal digits, as long as echo's ids.
+func newRequestID() string {
+	var b [32]byte
+	copy(b[:], requestIDBase)
+	n := requestIDSeq.Add(1)
+	for i := len(b) - 1; i >= len(requestIDBase); i-- {
+		b[i] = "0123456789abcdef"[n&15]
+		n >>= 4
+	}
+	return string(b[:])
+}
 
 func requestID(c echo.Context) string {
-	id, _ := c.Get(requestIDKey).(string)
-	return id
+	if v := c.Response().Header()[echo.HeaderXRequestID]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // servedStatus is the status of a request a handler returned err for: the
@@ -158,7 +198,11 @@ func accessLog(log *slog.Logger) echo.MiddlewareFunc {
 			if status >= 500 {
 				level = slog.LevelWarn
 			}
-			log.LogAttrs(c.Request().Context(), level, "request",
+			ctx := c.Request().Context()
+			if !log.Enabled(ctx, level) {
+				return err
+			}
+			log.LogAttrs(ctx, level, "request",
 				slog.String("request_id", requestID(c)),
 				slog.String("method", c.Request().Method),
 				slog.String("route", c.Path()),
@@ -185,11 +229,16 @@ var routeBodyLimits = map[string]struct {
 // routing, so the route pattern is known here.
 func bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		limit, tooLarge := int64(MaxBodyBytes), errBodyTooLarge
-		if rl, ok := routeBodyLimits[c.Request().Method+" "+c.Path()]; ok {
-			limit, tooLarge = rl.limit, rl.err
-		}
 		req := c.Request()
+		if req.Body == http.NoBody {
+			return next(c) // nothing to bound (a GET, a POST without a body)
+		}
+		limit, tooLarge := int64(MaxBodyBytes), errBodyTooLarge
+		if req.Method != http.MethodGet {
+			if rl, ok := routeBodyLimits[req.Method+" "+c.Path()]; ok {
+				limit, tooLarge = rl.limit, rl.err
+			}
+		}
 		if req.ContentLength > limit {
 			return tooLarge
 		}
@@ -205,13 +254,35 @@ func bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// The constant security headers, shared by every answer: net/http only
+// reads a header's values, and a Set or Add replaces or grows the slice
+// (its capacity is its length), never writing into it.
+var (
+	hdrDeny      = []string{"DENY"}
+	hdrNoReferer = []string{"no-referrer"}
+	hdrNoSniff   = []string{"nosniff"}
+)
+
+// lastCSP is the policy of the Host seen last: nearly every request of a
+// site names the same Host, so the policy is built once, not per request.
+var lastCSP atomic.Pointer[[2]string]
+
+func cspFor(host string) []string {
+	if p := lastCSP.Load(); p != nil && p[0] == host {
+		return []string{p[1]}
+	}
+	v := contentSecurityPolicy(host)
+	lastCSP.Store(&[2]string{host, v})
+	return []string{v}
+}
+
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy(c.Request().Host))
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Content-Type-Options", "nosniff")
+		h["Content-Security-Policy"] = cspFor(c.Request().Host)
+		h["X-Frame-Options"] = hdrDeny
+		h["Referrer-Policy"] = hdrNoReferer
+		h["X-Content-Type-Options"] = hdrNoSniff
 		return next(c)
 	}
 }

@@ -238,7 +238,19 @@ func (w *Waitroom) join(c echo.Context) error {
 			w.Metrics.Admissions.WithLabelValues(room).Inc()
 		}
 	}
-	return c.JSON(createdStatus(created), out)
+	return writeStatus(c, createdStatus(created), out)
+}
+
+// writeStatus answers a ticket status as c.JSON would; the waiting shape,
+// the one of the opening second, is written by hand, without reflection.
+func writeStatus(c echo.Context, code int, out any) error {
+	// A query string may ask for ?pretty: echo's c.JSON honours it.
+	if b, ok := out.(waitingBody); ok && c.Request().URL.RawQuery == "" {
+		if raw, ok := b.appendJSON(make([]byte, 0, 160)); ok {
+			return c.JSONBlob(code, raw)
+		}
+	}
+	return c.JSON(code, out)
 }
 
 // challenge answers GET /api/rooms/{room}/challenge with a proof-of-work
@@ -290,6 +302,11 @@ func (w *Waitroom) checkOrigin(c echo.Context) error {
 }
 
 func (w *Waitroom) setTicketCookie(c echo.Context, room, ticket string, maxAge time.Duration) {
+	if ck, ok := ticketCookie(room, ticket, int(maxAge.Seconds()), w.CookieSecure.secure(c.Request())); ok {
+		h := c.Response().Header()
+		h["Set-Cookie"] = append(h["Set-Cookie"], ck)
+		return
+	}
 	w.CookieSecure.SetCookie(c, &http.Cookie{
 		Name:     TicketCookie(room),
 		Value:    ticket,
@@ -313,7 +330,7 @@ func (w *Waitroom) status(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, out)
+	return writeStatus(c, http.StatusOK, out)
 }
 
 func (w *Waitroom) leave(c echo.Context) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,10 @@ import (
 type joinBatcher struct {
 	s   *Store
 	max int
+	// linger is how long a busy room's next batch waits to fill up to
+	// lingerFill joins after the previous one came back (see flush).
+	linger     time.Duration
+	lingerFill int
 
 	mu    sync.Mutex
 	rooms map[string]*roomJoins
@@ -27,6 +32,8 @@ type joinBatcher struct {
 
 type roomJoins struct {
 	pending []*joinCall
+	// full, while the flusher lingers, is closed once lingerFill joins wait.
+	full chan struct{}
 }
 
 type joinCall struct {
@@ -41,8 +48,8 @@ type joinResult struct {
 	err     error
 }
 
-func newJoinBatcher(s *Store, max int) *joinBatcher {
-	return &joinBatcher{s: s, max: max, rooms: map[string]*roomJoins{}}
+func newJoinBatcher(s *Store, max int, linger time.Duration) *joinBatcher {
+	return &joinBatcher{s: s, max: max, linger: linger, lingerFill: min(max, 64), rooms: map[string]*roomJoins{}}
 }
 
 // join queues one join of room and waits for its result.
@@ -55,6 +62,10 @@ func (b *joinBatcher) join(ctx context.Context, room string, args [7]any) (Statu
 		b.rooms[room] = rj
 	}
 	rj.pending = append(rj.pending, c)
+	if rj.full != nil && len(rj.pending) >= b.lingerFill {
+		close(rj.full)
+		rj.full = nil
+	}
 	b.mu.Unlock()
 	if !busy {
 		go b.flush(context.WithoutCancel(ctx), room, rj)
@@ -68,9 +79,17 @@ func (b *joinBatcher) join(ctx context.Context, room string, args [7]any) (Statu
 }
 
 // flush sends the room's pending joins, up to max at a time, until none
-// are left; then the room is idle again.
+// are left; then the room is idle again. After a batch of more than one
+// join (the room is busy), the next waits up to linger for lingerFill joins:
+// each script call costs Redis a fixed ~100 µs here (mostly waking the
+// client), so fuller batches are what bring its CPU per join down
+// (docs/BENCHMARKS.md, issue 13). An idle room's join goes at once.
 func (b *joinBatcher) flush(ctx context.Context, room string, rj *roomJoins) {
+	busy := false
 	for {
+		if busy && b.linger > 0 {
+			b.lingerFor(rj)
+		}
 		b.mu.Lock()
 		n := min(len(rj.pending), b.max)
 		if n == 0 {
@@ -93,6 +112,7 @@ func (b *joinBatcher) flush(ctx context.Context, room string, rj *roomJoins) {
 		if len(live) == 0 {
 			continue
 		}
+		busy = len(live) > 1
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		res, err := b.s.joinBatch(cctx, room, NewTicket(), live)
 		cancel()
@@ -104,6 +124,28 @@ func (b *joinBatcher) flush(ctx context.Context, room string, rj *roomJoins) {
 			c.done <- res[i]
 		}
 	}
+}
+
+// lingerFor waits until lingerFill joins of the room are pending, or
+// linger has passed.
+func (b *joinBatcher) lingerFor(rj *roomJoins) {
+	b.mu.Lock()
+	if len(rj.pending) >= b.lingerFill {
+		b.mu.Unlock()
+		return
+	}
+	full := make(chan struct{})
+	rj.full = full
+	b.mu.Unlock()
+	t := time.NewTimer(b.linger)
+	select {
+	case <-full:
+	case <-t.C:
+	}
+	t.Stop()
+	b.mu.Lock()
+	rj.full = nil
+	b.mu.Unlock()
 }
 
 // batchReply is join_batch.lua's reply.
@@ -130,6 +172,8 @@ type batchJoinRes struct {
 	Ends     int64  `json:"e,omitempty"`
 	User     string `json:"u,omitempty"`
 	AID      string `json:"j,omitempty"`
+	// New is "<position> <score>" of a new ticket in line without a user.
+	New string `json:"n,omitempty"`
 }
 
 // joinBatch runs one join_batch.lua call for calls, in their order, and
@@ -145,7 +189,10 @@ func (s *Store) joinBatch(ctx context.Context, room, id string, calls []*joinCal
 	}
 	keys := roomKeys(room).all()
 	var r batchReply
-	err := s.durable(ctx, keys[0], func(c redis.Scripter) (err error) {
+	// The plain client, not the auto-pipeliner: a batch is already one
+	// command, and the pipeliner's goroutine hand-offs cost more than they
+	// share (one batch per room is in flight anyway).
+	err := s.durable(ctx, keys[0], s.rdb, func(c redis.Scripter) (err error) {
 		r, err = luascript.Do[batchReply](ctx, c, s.sc.joinBatch, keys, args...)
 		return err
 	})
@@ -157,9 +204,24 @@ func (s *Store) joinBatch(ctx context.Context, room, id string, calls []*joinCal
 	}
 	out := make([]joinResult, len(calls))
 	for i, j := range r.Results {
+		if j.New != "" {
+			j = newInLine(j.New, calls[i].args[0].(string))
+		}
 		out[i] = r.result(room, j)
 	}
 	return out, nil
+}
+
+// newInLine expands the short result n of a new ticket waiting in line
+// (see join_batch.lua); a malformed one leaves the state out, which result
+// refuses.
+func newInLine(n, ticket string) batchJoinRes {
+	pos, score, ok := strings.Cut(n, " ")
+	p, err := strconv.ParseInt(pos, 10, 64)
+	if !ok || score == "" || err != nil || p <= 0 {
+		return batchJoinRes{}
+	}
+	return batchJoinRes{Code: 1, Ticket: ticket, State: StateWaiting, Position: p, Waiting: p, Score: score}
 }
 
 // result turns one joiner's part of a batch reply into what Join returns.
@@ -178,32 +240,16 @@ func (r *batchReply) result(room string, j batchJoinRes) joinResult {
 	default:
 		return joinResult{err: fmt.Errorf("join: %w: state %q", luascript.ErrBadReply, j.State)}
 	}
-	score, err := strconv.ParseInt(j.Score, 10, 64)
-	if err != nil {
-		return joinResult{err: fmt.Errorf("join: %w: score %q", luascript.ErrBadReply, j.Score)}
-	}
-	st := Status{
-		Room:     room,
-		Ticket:   j.Ticket,
-		State:    j.State,
-		Position: j.Position,
-		Waiting:  j.Waiting,
-		Score:    score,
-		Version:  r.Version,
-		User:     j.User,
-		Now:      time.UnixMilli(r.Now).UTC(),
-	}
-	switch st.State {
-	case StateAdmitted:
-		st.AdmissionID = j.AID
-		st.AdmissionEnds = time.UnixMilli(j.Ends).UTC()
-	case StatePrequeue:
-		if r.OpensAt > 0 {
-			t := time.UnixMilli(r.OpensAt).UTC()
-			st.OpensAt = &t
+	var score int64
+	if j.Score != "" { // left out unless waiting
+		var err error
+		if score, err = strconv.ParseInt(j.Score, 10, 64); err != nil {
+			return joinResult{err: fmt.Errorf("join: %w: score %q", luascript.ErrBadReply, j.Score)}
 		}
-	case StateWaiting:
-		st.ETA = eta(st.Position, r.LastMinute, r.FirstAdmit, r.Now, r.Interval)
 	}
+	// The one place a reply becomes a Status: statusReply.status.
+	st := statusReply{Ticket: j.Ticket, State: j.State, Position: j.Position, Waiting: j.Waiting, Score: score,
+		Version: r.Version, AdmissionEnds: j.Ends, User: j.User, AdmittedLastMinute: r.LastMinute,
+		FirstAdmitMS: r.FirstAdmit, Now: r.Now, OpensAt: r.OpensAt, IntervalMS: r.Interval, AdmissionID: j.AID}.status(room)
 	return joinResult{st: st, created: j.Code == 1}
 }

@@ -3,8 +3,11 @@ package queue
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/internal/luascript"
 )
 
 func newJoinCall(b *bundle, user string) *joinCall {
@@ -85,4 +88,17 @@ func TestConcurrentJoinsShareScriptCalls(t *testing.T) {
 		require.Less(t, n, int64(400), "some joins went to Redis together")
 		t.Logf("400 joins in %d batches", n)
 	})
+}
+
+func TestAMalformedShortBatchResultIsABadReply(t *testing.T) {
+	var r batchReply
+	for _, n := range []string{"x 12", "0 12", "3 x", "3"} {
+		res := r.result("room", newInLine(n, "ticket"))
+		require.ErrorIs(t, res.err, luascript.ErrBadReply, n)
+	}
+	res := r.result("room", newInLine("3 12", "ticket"))
+	require.NoError(t, res.err)
+	require.Equal(t, Status{Room: "room", Ticket: "ticket", State: StateWaiting, Position: 3, Waiting: 3, Score: 12,
+		Now: time.UnixMilli(0).UTC()}, res.st)
+	require.True(t, res.created)
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -135,4 +136,58 @@ func usedMemory(b testing.TB, rdb *redis.Client) int64 {
 	}
 	b.Fatal("no used_memory in INFO")
 	return 0
+}
+
+// BenchmarkJoinBatchRedisCPU runs join_batch.lua calls of a fixed number of
+// new visitors, one after another, and reports Redis's own CPU per joiner
+// (INFO cpu before and after), the figure issue 13 bounds at 10 µs.
+func BenchmarkJoinBatchRedisCPU(b *testing.B) {
+	for _, size := range []int{1, 16, 64, 256} {
+		b.Run(fmt.Sprintf("joiners=%d", size), func(b *testing.B) {
+			bb := benchBundle(b, ConfigPatch{Mode: new(ModeQueueAll)})
+			calls := make([]*joinCall, size)
+			for i := range calls {
+				calls[i] = &joinCall{ctx: bb.ctx}
+			}
+			fresh := func() {
+				for _, c := range calls {
+					c.args = [7]any{NewTicket(), "", "", shuffleKey(), NewAdmissionID(), "", int64(0)}
+				}
+			}
+			fresh()
+			if _, err := bb.store.joinBatch(bb.ctx, bb.room, NewTicket(), calls); err != nil {
+				b.Fatal(err)
+			}
+			before := redisCPU(b, bb.rdb)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				fresh()
+				b.StartTimer()
+				if _, err := bb.store.joinBatch(bb.ctx, bb.room, NewTicket(), calls); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric((redisCPU(b, bb.rdb)-before).Seconds()*1e6/float64(b.N*size), "redis-µs/join")
+		})
+	}
+}
+
+// redisCPU is the CPU the server has used (used_cpu_user + used_cpu_sys).
+func redisCPU(b testing.TB, rdb redis.UniversalClient) time.Duration {
+	info, err := rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var s float64
+	for _, line := range strings.Split(info, "\r\n") {
+		for _, f := range []string{"used_cpu_user:", "used_cpu_sys:"} {
+			if v, ok := strings.CutPrefix(line, f); ok {
+				x, _ := strconv.ParseFloat(v, 64)
+				s += x
+			}
+		}
+	}
+	return time.Duration(s * float64(time.Second))
 }

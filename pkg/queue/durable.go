@@ -70,12 +70,12 @@ func (s *Store) primaryFor(ctx context.Context, key string) (*redis.Client, erro
 	return nil, errors.New("queue: WaitReplicas needs a *redis.Client or *redis.ClusterClient")
 }
 
-// durable runs write on the store's usual client or, with
+// durable runs write on c (one of the store's clients) or, with
 // Options.WaitReplicas, on one connection of the key's primary followed by
 // WAIT: a join batch waits once for all its joiners.
-func (s *Store) durable(ctx context.Context, key string, write func(redis.Scripter) error) error {
+func (s *Store) durable(ctx context.Context, key string, c redis.Scripter, write func(redis.Scripter) error) error {
 	if s.opt.WaitReplicas <= 0 {
-		return write(s.hot)
+		return write(c)
 	}
 	return s.durably(ctx, key, write)
 }

@@ -45,6 +45,10 @@ type Options struct {
 	// call (see batch.go); negative sends every join on its own
 	// (join.lua). Default 256.
 	JoinBatch int
+	// JoinLinger is how long a busy room's next join batch may wait to
+	// fill (see batch.go); an idle room's join never waits. Negative: no
+	// wait. Default 1ms.
+	JoinLinger time.Duration
 	// WaitReplicas > 0 makes a join wait, before it is acknowledged, until
 	// that many replicas have it (Redis WAIT; see durable.go); a join they
 	// do not confirm within WaitTimeout fails with ErrNotReplicated. Joins
@@ -97,8 +101,11 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 		opt.WaitTimeout = 500 * time.Millisecond
 	}
 	s := &Store{rdb: rdb, hot: rdb, sc: loadScripts(opt.HistoryRetention), log: opt.Logger, opt: opt}
+	if opt.JoinLinger == 0 {
+		opt.JoinLinger = time.Millisecond
+	}
 	if opt.JoinBatch > 0 {
-		s.joins = newJoinBatcher(s, opt.JoinBatch)
+		s.joins = newJoinBatcher(s, opt.JoinBatch, opt.JoinLinger)
 	}
 	if opt.AutoPipeline {
 		var ap *redis.AutoPipeliner
@@ -155,55 +162,44 @@ func (s *Store) PutRoom(ctx context.Context, room string, patch ConfigPatch) (Co
 // fields are the patch's set fields as hash field/value pairs.
 func (p ConfigPatch) fields() []any {
 	var f []any
-	add := func(name string, v any) { f = append(f, name, v) }
-	if p.Capacity != nil {
-		add("capacity", *p.Capacity)
+	for _, x := range []struct {
+		name string
+		v    *int
+	}{{"capacity", p.Capacity}, {"batch_size", p.BatchSize}, {"interval_ms", p.IntervalMS},
+		{"session_ttl_s", p.SessionTTLS}, {"abandon_after_s", p.AbandonAfterS}, {"pow_work", p.PowWork},
+		{"arrive_within_s", p.ArriveWithinS}} {
+		if x.v != nil {
+			f = append(f, x.name, *x.v)
+		}
 	}
-	if p.BatchSize != nil {
-		add("batch_size", *p.BatchSize)
+	for _, x := range []struct {
+		name string
+		v    *string
+	}{{"target_url", p.TargetURL}, {"title", p.Title}, {"message", p.Message}} {
+		if x.v != nil {
+			f = append(f, x.name, *x.v)
+		}
 	}
-	if p.IntervalMS != nil {
-		add("interval_ms", *p.IntervalMS)
-	}
-	if p.SessionTTLS != nil {
-		add("session_ttl_s", *p.SessionTTLS)
+	for _, x := range []struct {
+		name string
+		v    *bool
+	}{{"paused", p.Paused}, {"require_user", p.RequireUser}} {
+		if x.v != nil {
+			f = append(f, x.name, boolField(*x.v))
+		}
 	}
 	if p.Mode != nil {
-		add("mode", string(*p.Mode))
-	}
-	if p.Paused != nil {
-		add("paused", boolField(*p.Paused))
+		f = append(f, "mode", string(*p.Mode))
 	}
 	if p.OpensAtSet {
 		ms := int64(0)
 		if p.OpensAt != nil {
 			ms = p.OpensAt.UnixMilli()
 		}
-		add("opens_at", ms)
-	}
-	if p.AbandonAfterS != nil {
-		add("abandon_after_s", *p.AbandonAfterS)
-	}
-	if p.TargetURL != nil {
-		add("target_url", *p.TargetURL)
-	}
-	if p.RequireUser != nil {
-		add("require_user", boolField(*p.RequireUser))
-	}
-	if p.PowWork != nil {
-		add("pow_work", *p.PowWork)
-	}
-	if p.Title != nil {
-		add("title", *p.Title)
-	}
-	if p.Message != nil {
-		add("message", *p.Message)
+		f = append(f, "opens_at", ms)
 	}
 	if p.Routes != nil {
-		add("routes", routesField(*p.Routes))
-	}
-	if p.ArriveWithinS != nil {
-		add("arrive_within_s", *p.ArriveWithinS)
+		f = append(f, "routes", routesField(*p.Routes))
 	}
 	return f
 }
@@ -358,14 +354,15 @@ func (s *Store) Join(ctx context.Context, room string, req JoinRequest) (st Stat
 			return Status{}, false, ErrPowUsed
 		}
 	}
+	ticket, shuffle, aid := newJoinIDs()
+	args := [7]any{ticket, req.Ticket, req.User, shuffle, aid, req.PowID, powExp}
 	if s.joins != nil {
-		return s.joins.join(ctx, room, [7]any{NewTicket(), req.Ticket, req.User, shuffleKey(), NewAdmissionID(), req.PowID, powExp})
+		return s.joins.join(ctx, room, args)
 	}
 	keys := roomKeys(room).all()
 	var res statusReply
-	err = s.durable(ctx, keys[0], func(c redis.Scripter) (err error) {
-		res, err = luascript.Do[statusReply](ctx, c, s.sc.join, keys,
-			NewTicket(), req.Ticket, req.User, shuffleKey(), NewAdmissionID(), req.PowID, powExp)
+	err = s.durable(ctx, keys[0], s.hot, func(c redis.Scripter) (err error) {
+		res, err = luascript.Do[statusReply](ctx, c, s.sc.join, keys, args[:]...)
 		return err
 	})
 	if err != nil {

@@ -14,7 +14,10 @@
 --   refuses ROOM_NOT_FOUND; a result is {err=ROOM_CLOSED | USER_REQUIRED |
 --   POW_REQUIRED | POW_USED}, else {c=1 new ticket | 0 the held one,
 --   t=ticket, s=state, p=position, w=waiting, sc=score (a string: cjson keeps
---   14 digits), e=admission end ms, u=user, j=admission id}.
+--   14 digits), e=admission end ms, u=user, j=admission id}; a new ticket's
+--   result leaves out what is zero or empty (batch.go reads it so), and a
+--   new ticket waiting in line without a user is just {n="<position> <score>"}
+--   (its ticket is the new ticket, its waiting its position).
 --
 -- Why the marker: go-redis resends a command whose reply was lost. A batch
 -- seen before checks each joiner's new ticket first (as join.lua always does)
@@ -58,9 +61,31 @@ end
 local admitted = 0
 local arrivals = 0 -- new tickets, for the sale's history
 
+-- The batch's new places are written with one ZADD per key at the end (or
+-- before any lookup that must see them), not one call per joiner: a
+-- redis.call costs more than the insert itself. line is score/ticket pairs
+-- for the current generation; pre and seen those of the pre-queue.
+local new_line, new_pre, new_seen = {}, {}, {}
+local pre_len -- the pre-queue's length, counted once, then kept
+-- nonempty leaves an empty user out of a result (the field is optional).
+local function nonempty(v) if v ~= '' then return v end end
+local function zadd_all(key, args)
+  for i = 1, #args, 1000 do
+    redis.call('ZADD', key, unpack(args, i, math.min(i + 999, #args)))
+  end
+end
+local function flush_new()
+  if #new_line > 0 then zadd_all(gen_key(cur), new_line); new_line = {} end
+  if #new_pre > 0 then
+    zadd_all(K.pre, new_pre); new_pre = {}
+    zadd_all(K.preseen, new_seen); new_seen = {}
+  end
+end
+
 -- standing answers for a ticket that holds a place (lib.lua's status, with
 -- the batch's figures).
 local function standing(ticket, code)
+  flush_new()
   local state, a, id = locate(ids, ticket, now)
   if not state then return nil end
   local r = {c = code, t = ticket, s = state, p = 0, sc = '0', e = 0, j = '',
@@ -113,9 +138,12 @@ local function join_one(new, given, user, shuffle, aid, pow, pow_exp)
     redis.call('HSET', K.byuser, user, new)
   end
   if before_open(cfg, now) then
-    redis.call('ZADD', K.pre, shuffle, new)
-    redis.call('ZADD', K.preseen, now, new)
-    return {c = 1, t = new, s = 'prequeue', p = 0, w = redis.call('ZCARD', K.pre), sc = '0', e = 0, u = user, j = ''}
+    pre_len = (pre_len or redis.call('ZCARD', K.pre)) + 1
+    new_pre[#new_pre + 1] = shuffle
+    new_pre[#new_pre + 1] = new
+    new_seen[#new_seen + 1] = now
+    new_seen[#new_seen + 1] = new
+    return {c = 1, t = new, s = 'prequeue', w = pre_len, u = nonempty(user)}
   end
   local w = line_len()
   if not cfg.paused and (cfg.mode == 'passthrough' or (cfg.mode == 'auto' and w == 0
@@ -124,18 +152,28 @@ local function join_one(new, given, user, shuffle, aid, pow, pow_exp)
     local ends = admit(cfg, now, new, aid)
     admitted = admitted + 1
     history_admit_one(now, aid)
-    return {c = 1, t = new, s = 'admitted', p = 0, w = w, sc = '0', e = ends, u = user, j = aid}
+    return {c = 1, t = new, s = 'admitted', w = w, e = ends, u = nonempty(user), j = aid}
   end
-  local score = take_score()
-  redis.call('ZADD', gen_key(cur_gen()), fmt(score), new)
+  -- '%d', not fmt's '%.0f': a score is below 2^53, exact in a 64-bit long,
+  -- and glibc prints a large double by multi-precision arithmetic, which was
+  -- a good part of a joiner's cost (perf of redis-server, issue 13).
+  local score = string.format('%d', take_score())
+  cur_gen()
+  new_line[#new_line + 1] = score
+  new_line[#new_line + 1] = new
   waiting = w + 1
-  return {c = 1, t = new, s = 'waiting', p = waiting, w = waiting, sc = fmt(score), e = 0, u = user, j = ''}
+  -- A new ticket in line (nearly every joiner of an opening second) is
+  -- answered as one string, n = "<position> <score>": no number for cjson
+  -- to print, nothing the caller does not know (ticket, state, user).
+  if user == '' then return {n = string.format('%d %s', waiting, score)} end
+  return {c = 1, t = new, s = 'waiting', p = waiting, w = waiting, sc = score, u = user}
 end
 
 local res = {}
 for i = 2, #ARGV, 7 do
   res[#res + 1] = join_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
 end
+flush_new()
 count_admissions(now, admitted)
 if arrivals > 0 then history_count(now, 'ar', arrivals) end
 if clock_next then redis.call('SET', K.clock, fmt(clock_next - 1)) end
