@@ -44,3 +44,85 @@ start_waitroom() {
 	W=$!
 	sleep 1
 }
+
+hz=$(getconf CLK_TCK)
+cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# measure NAME URL WRK-ARGS...: one wrk run (CONC connections for DUR),
+# printing its rate, p99 and the CPU per request of the server (pid W) and
+# of Redis (pid R), read from /proc/<pid>/stat before and after; with
+# PPROF_DIR, an 8 s CPU profile of the server (pprof on 127.0.0.1:6062)
+# into PPROF_DIR/NAME.prof.
+measure() {
+	local name=$1 url=$2; shift 2
+	local w0 r0 w1 r1 out n
+	w0=$(cpu $W); r0=$(cpu $R)
+	local prof=""
+	if [ -n "${PPROF_DIR:-}" ]; then
+		curl -s -o "$PPROF_DIR/$name.prof" "http://127.0.0.1:6062/debug/pprof/profile?seconds=8" &
+		prof=$!
+	fi
+	out=$(wrk -t2 -c"${CONC:-50}" -d"${DUR:-10s}" --latency "$@" "$url")
+	w1=$(cpu $W); r1=$(cpu $R)
+	[ -n "$prof" ] && wait $prof
+	n=$(echo "$out" | awk '/requests in/{print $1}')
+	local rps p99 non2xx
+	rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
+	p99=$(echo "$out" | awk '$1=="99%"{print $2}')
+	non2xx=$(echo "$out" | awk '/Non-2xx/{print $5}')
+	awk -v name="$name" -v n="$n" -v rps="$rps" -v p99="$p99" -v bad="${non2xx:-0}" -v hz="$hz" \
+		-v w="$((w1 - w0))" -v r="$((r1 - r0))" 'BEGIN{
+		printf "%-28s %9s req/s  p99 %-8s server %6.1f us/req  redis %6.1f us/req  (n=%d, non-2xx %s)\n",
+			name, rps, p99, w*1e6/hz/n, r*1e6/hz/n, n, bad}'
+}
+
+# ab_start LABEL BIN HTTP_PORT [SERVER ARG...]: for one side of an A/B run, a
+# fresh redis-server on $port with its files in $work/LABEL (pid R), the
+# build BIN on 127.0.0.1:HTTP_PORT (pid W), cmd/admitter (pid A), and the
+# room "load" in queue_all (100 admitted a second, nobody abandoned).
+ab_start() {
+	local label=$1 bin=$2 http=$3
+	shift 3
+	local dir="$work/$label"
+	mkdir -p "$dir"
+	start_redis "$port" "$dir"
+	R=$(cat "$dir/redis.pid")
+	export REDIS_URL=redis://127.0.0.1:$port/0
+	"$bin" -addr "127.0.0.1:$http" -log-level warn -shutdown-grace 0s "$@" >"$dir/w.out" 2>"$dir/w.err" &
+	W=$!
+	"$work/admitter" >"$dir/a.out" 2>"$dir/a.err" &
+	A=$!
+	sleep 1
+	curl -fsS -X PUT -H 'Authorization: Bearer loadtoken' -H 'Content-Type: application/json' \
+		-d '{"mode":"queue_all","capacity":0,"batch_size":100,"interval_ms":1000,"abandon_after_s":0}' \
+		"http://127.0.0.1:$http/api/admin/rooms/load" >/dev/null
+}
+
+# ab_stop: ends what ab_start started.
+ab_stop() {
+	kill $W $A
+	wait $W $A 2>/dev/null
+	redis-cli -p "$port" shutdown nosave >/dev/null 2>&1
+	sleep 0.5
+}
+
+# ab_rounds: ROUNDS times `run main MAIN_BIN`, then `run branch` with this
+# tree's build, the load average before and after.
+ab_rounds() {
+	uptime
+	for round in $(seq "${ROUNDS:-1}"); do
+		run "main" "${MAIN_BIN:?set MAIN_BIN to the build of main}"
+		run "branch" "$work/waitroom"
+	done
+	uptime
+}
+
+# ab_setup PORT: builds this tree's waitroom and admitter, enters $work with
+# load_env's environment, Redis's port PORT, and join.lua there: a wrk script
+# of joins (new visitors, no cookies).
+ab_setup() {
+	build waitroom admitter || exit 1
+	cd "$work" || exit 1
+	load_env
+	port=$1
+	printf '%s\n' 'wrk.method = "POST"' 'wrk.headers["Content-Type"] = "application/json"' >join.lua
+}
