@@ -13,35 +13,45 @@ import (
 	"github.com/waitroom/waitroom/internal/luascript"
 )
 
-// joinBatcher groups the joins of one room that arrive while the room's
-// previous batch is at Redis into the next batch (group commit): an idle room
-// sends a join at once, a busy one sends everything that queued up behind it
-// in one join_batch.lua call. One batch per room is in flight per instance,
-// so batches, and the joiners inside each, reach Redis in arrival order.
-type joinBatcher struct {
-	s   *Store
-	max int
+// batcher groups the calls of one room (joins, or status requests) that
+// arrive while the room's previous batch is at Redis into the next batch
+// (group commit): an idle room sends a call at once, a busy one sends
+// everything that queued up behind it in one script call. One batch per room
+// is in flight per instance, so batches, and the calls inside each, reach
+// Redis in arrival order. A is what one call carries to the script.
+type batcher[A any] struct {
+	op string // "join" or "status", for errors
+	// send runs one script call for a batch and returns each call's result.
+	send func(ctx context.Context, room string, calls []*call[A]) ([]joinResult, error)
+	max  int
 	// linger is how long a busy room's next batch waits to fill up to
-	// lingerFill joins after the previous one came back (see flush).
+	// lingerFill calls after the previous one came back (see flush).
 	linger     time.Duration
 	lingerFill int
 
 	mu    sync.Mutex
-	rooms map[string]*roomJoins
+	rooms map[string]*roomCalls[A]
 }
 
-type roomJoins struct {
-	pending []*joinCall
-	// full, while the flusher lingers, is closed once lingerFill joins wait.
+type roomCalls[A any] struct {
+	pending []*call[A]
+	// full, while the flusher lingers, is closed once lingerFill calls wait.
 	full chan struct{}
 }
 
-type joinCall struct {
+type call[A any] struct {
 	ctx  context.Context
-	args [7]any
+	args A
 	done chan joinResult // buffered: the flusher never blocks on a caller
 }
 
+// joinCall is one join: ARGV[1..7] of join.lua.
+type joinCall = call[[7]any]
+
+// joinBatcher sends joins through join_batch.lua.
+type joinBatcher = batcher[[7]any]
+
+// joinResult is one call's result; created is false for a status request.
 type joinResult struct {
 	st      Status
 	created bool
@@ -49,16 +59,23 @@ type joinResult struct {
 }
 
 func newJoinBatcher(s *Store, max int, linger time.Duration) *joinBatcher {
-	return &joinBatcher{s: s, max: max, linger: linger, lingerFill: min(max, 64), rooms: map[string]*roomJoins{}}
+	send := func(ctx context.Context, room string, calls []*joinCall) ([]joinResult, error) {
+		return s.joinBatch(ctx, room, NewTicket(), calls)
+	}
+	return newBatcher("join", send, max, linger)
 }
 
-// join queues one join of room and waits for its result.
-func (b *joinBatcher) join(ctx context.Context, room string, args [7]any) (Status, bool, error) {
-	c := &joinCall{ctx: ctx, args: args, done: make(chan joinResult, 1)}
+func newBatcher[A any](op string, send func(context.Context, string, []*call[A]) ([]joinResult, error), max int, linger time.Duration) *batcher[A] {
+	return &batcher[A]{op: op, send: send, max: max, linger: linger, lingerFill: min(max, 64), rooms: map[string]*roomCalls[A]{}}
+}
+
+// do queues one call of room and waits for its result.
+func (b *batcher[A]) do(ctx context.Context, room string, args A) joinResult {
+	c := &call[A]{ctx: ctx, args: args, done: make(chan joinResult, 1)}
 	b.mu.Lock()
 	rj, busy := b.rooms[room]
 	if !busy {
-		rj = &roomJoins{}
+		rj = &roomCalls[A]{}
 		b.rooms[room] = rj
 	}
 	rj.pending = append(rj.pending, c)
@@ -72,19 +89,19 @@ func (b *joinBatcher) join(ctx context.Context, room string, args [7]any) (Statu
 	}
 	select {
 	case r := <-c.done:
-		return r.st, r.created, r.err
+		return r
 	case <-ctx.Done():
-		return Status{}, false, storeErr("join", ctx.Err())
+		return joinResult{err: storeErr(b.op, ctx.Err())}
 	}
 }
 
-// flush sends the room's pending joins, up to max at a time, until none
+// flush sends the room's pending calls, up to max at a time, until none
 // are left; then the room is idle again. After a batch of more than one
-// join (the room is busy), the next waits up to linger for lingerFill joins:
+// call (the room is busy), the next waits up to linger for lingerFill calls:
 // each script call costs Redis a fixed ~100 µs here (mostly waking the
-// client), so fuller batches are what bring its CPU per join down
-// (docs/BENCHMARKS.md, issue 13). An idle room's join goes at once.
-func (b *joinBatcher) flush(ctx context.Context, room string, rj *roomJoins) {
+// client), so fuller batches are what bring its CPU per call down
+// (docs/BENCHMARKS.md, issue 13). An idle room's call goes at once.
+func (b *batcher[A]) flush(ctx context.Context, room string, rj *roomCalls[A]) {
 	busy := false
 	for {
 		if busy && b.linger > 0 {
@@ -104,7 +121,7 @@ func (b *joinBatcher) flush(ctx context.Context, room string, rj *roomJoins) {
 		live := batch[:0:0]
 		for _, c := range batch {
 			if err := c.ctx.Err(); err != nil {
-				c.done <- joinResult{err: storeErr("join", err)}
+				c.done <- joinResult{err: storeErr(b.op, err)}
 				continue
 			}
 			live = append(live, c)
@@ -114,7 +131,7 @@ func (b *joinBatcher) flush(ctx context.Context, room string, rj *roomJoins) {
 		}
 		busy = len(live) > 1
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		res, err := b.s.joinBatch(cctx, room, NewTicket(), live)
+		res, err := b.send(cctx, room, live)
 		cancel()
 		for i, c := range live {
 			if err != nil {
@@ -126,9 +143,9 @@ func (b *joinBatcher) flush(ctx context.Context, room string, rj *roomJoins) {
 	}
 }
 
-// lingerFor waits until lingerFill joins of the room are pending, or
+// lingerFor waits until lingerFill calls of the room are pending, or
 // linger has passed.
-func (b *joinBatcher) lingerFor(rj *roomJoins) {
+func (b *batcher[A]) lingerFor(rj *roomCalls[A]) {
 	b.mu.Lock()
 	if len(rj.pending) >= b.lingerFill {
 		b.mu.Unlock()
@@ -199,14 +216,35 @@ func (s *Store) joinBatch(ctx context.Context, room, id string, calls []*joinCal
 	if err != nil {
 		return nil, storeErr("join", err)
 	}
-	if len(r.Results) != len(calls) {
-		return nil, fmt.Errorf("join: %w: %d results for %d joins", luascript.ErrBadReply, len(r.Results), len(calls))
-	}
-	out := make([]joinResult, len(calls))
 	for i, j := range r.Results {
-		if j.New != "" {
-			j = newInLine(j.New, calls[i].args[0].(string))
+		if j.New != "" && i < len(calls) {
+			r.Results[i] = newInLine(j.New, calls[i].args[0].(string))
 		}
+	}
+	return r.results("join", room, len(calls))
+}
+
+// statusBatch runs one status_batch.lua call for the tickets of calls, in
+// their order, and returns each one's status or refusal.
+func (s *Store) statusBatch(ctx context.Context, room string, calls []*call[string]) ([]joinResult, error) {
+	args := make([]any, len(calls))
+	for i, c := range calls {
+		args[i] = c.args
+	}
+	r, err := luascript.Do[batchReply](ctx, s.rdb, s.sc.statusBatch, roomKeys(room).all(), args...)
+	if err != nil {
+		return nil, storeErr("status", err)
+	}
+	return r.results("status", room, len(calls))
+}
+
+// results is each of the n calls' result of a batch reply, in order.
+func (r *batchReply) results(op, room string, n int) ([]joinResult, error) {
+	if len(r.Results) != n {
+		return nil, fmt.Errorf("%s: %w: %d results for %d calls", op, luascript.ErrBadReply, len(r.Results), n)
+	}
+	out := make([]joinResult, n)
+	for i, j := range r.Results {
 		out[i] = r.result(room, j)
 	}
 	return out, nil

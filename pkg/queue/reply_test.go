@@ -43,7 +43,7 @@ func TestABadScriptReplyIsAnErrorNotAPanic(t *testing.T) {
 		}
 		newStore := func(t *testing.T, script *luascript.Script) *Store {
 			s := New(b.rdb, Options{})
-			s.sc = scripts{join: script, joinBatch: script, openStep: script, status: script, touch: script, leave: script, tick: script,
+			s.sc = scripts{join: script, joinBatch: script, openStep: script, status: script, statusBatch: script, touch: script, leave: script, tick: script,
 				putRoom: script, deleteRoom: script, stats: script, positions: script,
 				admission: script, challenge: script}
 			return s

@@ -14,7 +14,7 @@ var luaFiles embed.FS
 // (after a line setting its retention), then the operation's own file (see
 // internal/luascript).
 type scripts struct {
-	join, joinBatch, openStep, status, touch, leave, tick, putRoom, deleteRoom, stats, positions, admission, challenge *luascript.Script
+	join, joinBatch, openStep, status, statusBatch, touch, leave, tick, putRoom, deleteRoom, stats, positions, admission, challenge *luascript.Script
 }
 
 func loadScripts(historyRetention time.Duration) scripts {
@@ -24,19 +24,20 @@ func loadScripts(historyRetention time.Duration) scripts {
 	}
 	l := luascript.NewLoader(luaFiles, "lua").Append(historyPrelude(historyRetention) + string(hist))
 	return scripts{
-		join:       l.Load("join.lua"),
-		joinBatch:  l.Load("join_batch.lua"),
-		openStep:   l.Load("open_step.lua"),
-		status:     l.Load("status.lua"),
-		touch:      l.Load("touch.lua"),
-		leave:      l.Load("leave.lua"),
-		tick:       l.Load("tick.lua"),
-		putRoom:    l.Load("put_room.lua"),
-		deleteRoom: l.Load("delete_room.lua"),
-		stats:      l.Load("stats.lua"),
-		positions:  l.Load("positions.lua"),
-		admission:  l.Load("admission.lua"),
-		challenge:  l.Load("challenge.lua"),
+		join:        l.Load("join.lua"),
+		joinBatch:   l.Load("join_batch.lua"),
+		openStep:    l.Load("open_step.lua"),
+		status:      l.Load("status.lua"),
+		statusBatch: l.Load("status_batch.lua"),
+		touch:       l.Load("touch.lua"),
+		leave:       l.Load("leave.lua"),
+		tick:        l.Load("tick.lua"),
+		putRoom:     l.Load("put_room.lua"),
+		deleteRoom:  l.Load("delete_room.lua"),
+		stats:       l.Load("stats.lua"),
+		positions:   l.Load("positions.lua"),
+		admission:   l.Load("admission.lua"),
+		challenge:   l.Load("challenge.lua"),
 	}
 }
 

@@ -49,6 +49,10 @@ type Options struct {
 	// fill (see batch.go); an idle room's join never waits. Negative: no
 	// wait. Default 1ms.
 	JoinLinger time.Duration
+	// StatusBatch is the most status requests of one room sent to Redis as
+	// one script call (see batch.go); negative sends each on its own
+	// (status.lua). Default 256. Status batches never linger.
+	StatusBatch int
 	// WaitReplicas > 0 makes a join wait, before it is acknowledged, until
 	// that many replicas have it (Redis WAIT; see durable.go); a join they
 	// do not confirm within WaitTimeout fails with ErrNotReplicated. Joins
@@ -75,6 +79,8 @@ type Store struct {
 	opt Options
 	// joins batches joins; nil when Options.JoinBatch < 0.
 	joins *joinBatcher
+	// statuses batches status requests; nil when Options.StatusBatch < 0.
+	statuses *batcher[string]
 }
 
 // New returns a Store over rdb, which may be a single node or a Cluster.
@@ -97,6 +103,9 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 	if opt.JoinBatch == 0 {
 		opt.JoinBatch = 256
 	}
+	if opt.StatusBatch == 0 {
+		opt.StatusBatch = 256
+	}
 	if opt.WaitTimeout <= 0 {
 		opt.WaitTimeout = 500 * time.Millisecond
 	}
@@ -106,6 +115,9 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 	}
 	if opt.JoinBatch > 0 {
 		s.joins = newJoinBatcher(s, opt.JoinBatch, opt.JoinLinger)
+	}
+	if opt.StatusBatch > 0 {
+		s.statuses = newBatcher("status", s.statusBatch, opt.StatusBatch, 0)
 	}
 	if opt.AutoPipeline {
 		var ap *redis.AutoPipeliner
@@ -357,7 +369,8 @@ func (s *Store) Join(ctx context.Context, room string, req JoinRequest) (st Stat
 	ticket, shuffle, aid := newJoinIDs()
 	args := [7]any{ticket, req.Ticket, req.User, shuffle, aid, req.PowID, powExp}
 	if s.joins != nil {
-		return s.joins.join(ctx, room, args)
+		r := s.joins.do(ctx, room, args)
+		return r.st, r.created, r.err
 	}
 	keys := roomKeys(room).all()
 	var res statusReply
@@ -379,6 +392,10 @@ func (s *Store) Status(ctx context.Context, room, ticket string) (Status, error)
 	}
 	if !ValidTicket(ticket) {
 		return Status{}, ErrTicketNotFound
+	}
+	if s.statuses != nil {
+		r := s.statuses.do(ctx, room, ticket)
+		return r.st, r.err
 	}
 	res, err := luascript.Do[statusReply](ctx, s.hot, s.sc.status, roomKeys(room).all(), ticket)
 	if err != nil {
