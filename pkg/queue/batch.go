@@ -245,7 +245,7 @@ func (r *batchReply) results(op, room string, n int) ([]joinResult, error) {
 	}
 	out := make([]joinResult, n)
 	for i, j := range r.Results {
-		out[i] = r.result(room, j)
+		out[i] = r.result(op, room, j)
 	}
 	return out, nil
 }
@@ -262,27 +262,28 @@ func newInLine(n, ticket string) batchJoinRes {
 	return batchJoinRes{Code: 1, Ticket: ticket, State: StateWaiting, Position: p, Waiting: p, Score: score}
 }
 
-// result turns one joiner's part of a batch reply into what Join returns.
-func (r *batchReply) result(room string, j batchJoinRes) joinResult {
+// result turns one caller's part of a batch reply (op: join or status)
+// into what Join or Status returns.
+func (r *batchReply) result(op, room string, j batchJoinRes) joinResult {
 	if j.Err != "" {
 		if named, ok := refusals[j.Err]; ok {
 			return joinResult{err: named}
 		}
-		return joinResult{err: fmt.Errorf("join: %w: refusal %q", luascript.ErrBadReply, j.Err)}
+		return joinResult{err: fmt.Errorf("%s: %w: refusal %q", op, luascript.ErrBadReply, j.Err)}
 	}
 	if j.Code != 0 && j.Code != 1 {
-		return joinResult{err: fmt.Errorf("join: %w: code %d", luascript.ErrBadReply, j.Code)}
+		return joinResult{err: fmt.Errorf("%s: %w: code %d", op, luascript.ErrBadReply, j.Code)}
 	}
 	switch j.State {
 	case StateWaiting, StateAdmitted, StatePrequeue:
 	default:
-		return joinResult{err: fmt.Errorf("join: %w: state %q", luascript.ErrBadReply, j.State)}
+		return joinResult{err: fmt.Errorf("%s: %w: state %q", op, luascript.ErrBadReply, j.State)}
 	}
 	var score int64
 	if j.Score != "" { // left out unless waiting
 		var err error
 		if score, err = strconv.ParseInt(j.Score, 10, 64); err != nil {
-			return joinResult{err: fmt.Errorf("join: %w: score %q", luascript.ErrBadReply, j.Score)}
+			return joinResult{err: fmt.Errorf("%s: %w: score %q", op, luascript.ErrBadReply, j.Score)}
 		}
 	}
 	// The one place a reply becomes a Status: statusReply.status.

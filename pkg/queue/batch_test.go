@@ -93,10 +93,10 @@ func TestConcurrentJoinsShareScriptCalls(t *testing.T) {
 func TestAMalformedShortBatchResultIsABadReply(t *testing.T) {
 	var r batchReply
 	for _, n := range []string{"x 12", "0 12", "3 x", "3"} {
-		res := r.result("room", newInLine(n, "ticket"))
+		res := r.result("join", "room", newInLine(n, "ticket"))
 		require.ErrorIs(t, res.err, luascript.ErrBadReply, n)
 	}
-	res := r.result("room", newInLine("3 12", "ticket"))
+	res := r.result("join", "room", newInLine("3 12", "ticket"))
 	require.NoError(t, res.err)
 	require.Equal(t, Status{Room: "room", Ticket: "ticket", State: StateWaiting, Position: 3, Waiting: 3, Score: 12,
 		Now: time.UnixMilli(0).UTC()}, res.st)

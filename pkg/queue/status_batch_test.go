@@ -115,3 +115,22 @@ func TestBatchedStatusInThePrequeueRecordsPresence(t *testing.T) {
 		require.Greater(t, seen, 1.0, "the status counted as presence")
 	})
 }
+
+// A status of a visitor whose generation has ended opens the next one and
+// moves the visitor there: the waiting count must still see that visitor.
+func TestAStatusThatOpensAGenerationCountsEveryoneWaiting(t *testing.T) {
+	// abandon_after_s 4: generations of 1 s (lib.lua's gen_len).
+	each(t, ConfigPatch{Mode: new(ModeQueueAll), AbandonAfterS: new(4)}, func(t *testing.T, b *bundle) {
+		first := b.join(t)
+		b.join(t)
+		b.join(t)
+		single := New(b.rdb, Options{StatusBatch: -1})
+		for _, s := range []*Store{single, b.store} {
+			time.Sleep(1100 * time.Millisecond) // the current generation ends
+			st, err := s.Status(b.ctx, b.room, first.Ticket)
+			require.NoError(t, err)
+			require.EqualValues(t, 1, st.Position)
+			require.EqualValues(t, 3, st.Waiting)
+		}
+	})
+}

@@ -331,6 +331,7 @@ local function status(cfg, now, ticket, created)
     seen(cfg, now, ticket, a, id)
     pos = position(ids, a)
     score = fmt(a)
+    ids = gen_ids() -- seen may have opened a generation, which the count must see
   elseif state == 'admitted' then
     ends = a
     aid = redis.call('HGET', K.aid, ticket) or ''
