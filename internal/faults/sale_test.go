@@ -7,7 +7,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -18,7 +17,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/waitroom/waitroom/internal/pacer/sqstest"
 	"github.com/waitroom/waitroom/internal/redisconn"
 	"github.com/waitroom/waitroom/internal/redistest"
 	"github.com/waitroom/waitroom/internal/testproc"
@@ -166,31 +164,13 @@ func startSale(t *testing.T, ctx context.Context, be *replicated, opt saleOption
 		aenv = append(aenv, "ADMITTER_TICK_WAIT_REPLICAS=1", "ADMITTER_TICK_WAIT_TIMEOUT=500ms")
 	}
 	if opt.pacer == "sqs" {
-		env := opt.sqsEnv
-		if env == nil {
-			_, url := sqstest.Queue(t)
-			env = append([]string{"SQS_QUEUE_URL=" + url}, sqstest.Env()...)
-		}
-		dir := t.TempDir()
-		aenv = append(aenv, "ADMITTER_VISIBILITY_TIMEOUT=1s", "ADMITTER_SLACK=1s",
-			"AWS_CONFIG_FILE="+filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"))
-		aenv = append(aenv, env...)
+		aenv = append(aenv, admitterSQSEnv(t, opt.sqsEnv)...)
 	}
 	for i := range s.admitters {
 		s.admitters[i] = startAdmitter(t, fmt.Sprintf("admitter-%d", i+1), aenv)
 		s.pids[2+i] = s.admitters[i].PID()
 	}
-	s.verifier, err = entrytoken.NewVerifier(entrytoken.VerifierOptions{
-		FetchJWKS: func(ctx context.Context) ([]byte, error) {
-			for _, w := range s.waitrooms {
-				if a, err := testproc.Send(ctx, s.http, http.MethodGet, w.Base+"/.well-known/jwks.json", nil, ""); err == nil && a.Status == http.StatusOK {
-					return a.Body, nil
-				}
-			}
-			return nil, errors.New("no waitroom instance answers")
-		},
-	})
-	require.NoError(t, err)
+	s.verifier = jwksVerifier(t, s.http, s.waitrooms[:])
 	putRoom(t, ctx, s.http, s.waitrooms[0].Base, saleRoom, map[string]any{
 		"mode": "queue_all", "capacity": 0, "batch_size": saleBatch, "interval_ms": int(saleInterval / time.Millisecond),
 		"session_ttl_s": 3600, "abandon_after_s": 0,

@@ -3,7 +3,9 @@ package faults_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -13,7 +15,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/pacer/sqstest"
 	"github.com/waitroom/waitroom/internal/testproc"
+	"github.com/waitroom/waitroom/pkg/entrytoken"
 	"github.com/waitroom/waitroom/pkg/queue"
 )
 
@@ -56,6 +60,21 @@ func startWaitroom(t *testing.T, name string, env []string) *testproc.Server {
 	}, env...)}, "WAITROOM_ADDR")
 }
 
+// admitterSQSEnv is an admitter's settings for the SQS pacer on queueEnv
+// (SQS_QUEUE_URL and the endpoint's; nil: a fresh queue of the test's own):
+// a killed admitter's message comes back within a second, and no AWS file
+// of the machine's is read.
+func admitterSQSEnv(t *testing.T, queueEnv []string) []string {
+	t.Helper()
+	if queueEnv == nil {
+		_, url := sqstest.Queue(t)
+		queueEnv = append([]string{"SQS_QUEUE_URL=" + url}, sqstest.Env()...)
+	}
+	none := filepath.Join(t.TempDir(), "none")
+	return append([]string{"ADMITTER_VISIBILITY_TIMEOUT=1s", "ADMITTER_SLACK=1s",
+		"AWS_CONFIG_FILE=" + none, "AWS_SHARED_CREDENTIALS_FILE=" + none}, queueEnv...)
+}
+
 // ---- HTTP -------------------------------------------------------------------
 
 // newHTTPClient is a client with room for many concurrent connections to
@@ -72,6 +91,24 @@ func newHTTPClient(t *testing.T, timeout time.Duration) *http.Client {
 func putRoom(t *testing.T, ctx context.Context, c *http.Client, base, room string, cfg map[string]any) {
 	t.Helper()
 	testproc.PutRoom(t, ctx, c, base, adminToken, room, cfg)
+}
+
+// jwksVerifier verifies entry tokens with the keys of whichever of
+// waitrooms answers first (one may be down on purpose).
+func jwksVerifier(t *testing.T, c *http.Client, waitrooms []*testproc.Server) *entrytoken.Verifier {
+	t.Helper()
+	v, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{
+		FetchJWKS: func(ctx context.Context) ([]byte, error) {
+			for _, w := range waitrooms {
+				if a, err := testproc.Send(ctx, c, http.MethodGet, w.Base+"/.well-known/jwks.json", nil, ""); err == nil && a.Status == http.StatusOK {
+					return a.Body, nil
+				}
+			}
+			return nil, fmt.Errorf("no waitroom instance answers")
+		},
+	})
+	require.NoError(t, err)
+	return v
 }
 
 func decodeStatus(a testproc.Answer) (testproc.TicketStatus, error) {
