@@ -24,7 +24,7 @@
 //     acknowledged joins (none with WAITROOM_JOIN_WAIT_REPLICAS=1) and lost
 //     admissions are measured, and nobody holds two admissions, the line
 //     keeps its order, every process serves again within 15 s and the pace
-//     never doubles (sale_test.go holds the sale and its checks).
+//     never doubles (setup_test.go holds the sale and its checks).
 //   - Behind WAITROOM_CHAOS_DURATION (scripts/chaos.sh): the same sale under
 //     random faults, one after another, checked the same way at the end.
 //   - Slow, behind WAITROOM_SLOW_FAULTS=1: the SQS emulator is stopped for

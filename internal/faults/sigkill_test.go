@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/waitroom/waitroom/internal/pacer/sqstest"
 	"github.com/waitroom/waitroom/internal/redistest"
 	"github.com/waitroom/waitroom/internal/testproc"
 	"github.com/waitroom/waitroom/pkg/entrytoken"
@@ -94,27 +92,12 @@ func setupKill(t *testing.T, pacerName string) *killBundle {
 	}
 	env := []string{redisEnv, "ADMITTER_METRICS_ADDR=127.0.0.1:0"}
 	if pacerName == "sqs" {
-		_, url := sqstest.Queue(t)
-		dir := t.TempDir()
-		env = append(env, "SQS_QUEUE_URL="+url, "ADMITTER_VISIBILITY_TIMEOUT=1s", "ADMITTER_SLACK=1s",
-			"AWS_CONFIG_FILE="+filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"))
-		env = append(env, sqstest.Env()...)
+		env = append(env, admitterSQSEnv(t, nil)...)
 	}
 	for i := range b.admitters {
 		b.admitters[i] = startAdmitter(t, fmt.Sprintf("admitter-%d", i+1), env)
 	}
-	v, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{
-		FetchJWKS: func(ctx context.Context) ([]byte, error) {
-			for _, w := range b.waitrooms {
-				if a, err := testproc.Send(ctx, b.http, http.MethodGet, w.Base+"/.well-known/jwks.json", nil, ""); err == nil && a.Status == http.StatusOK {
-					return a.Body, nil
-				}
-			}
-			return nil, fmt.Errorf("no waitroom instance answers")
-		},
-	})
-	require.NoError(t, err)
-	b.verifier = v
+	b.verifier = jwksVerifier(t, b.http, b.waitrooms[:])
 	t.Cleanup(func() {
 		b.stopping.Store(true)
 		for _, v := range b.all() {

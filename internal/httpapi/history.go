@@ -87,13 +87,11 @@ func (a *Admin) history(c echo.Context) error {
 	}
 	body := historyBody{Room: room, StepS: int64(step / time.Second), Points: make([]historyPointBody, len(h.Points))}
 	for i, p := range h.Points {
-		counts := historyCountsBody{p.Arrived, p.Admitted, p.Abandoned, p.Left, p.Ended, p.NoShow}
-		body.Points[i] = historyPointBody{T: p.T.Format(time.RFC3339), historyCountsBody: counts,
+		body.Points[i] = historyPointBody{T: p.T.Format(time.RFC3339), historyCountsBody: historyCountsBody(p.HistoryCounts),
 			Waiting: p.Waiting, AdmittedNow: p.AdmittedNow, WaitP50S: p.WaitP50, WaitP95S: p.WaitP95}
 	}
 	s := h.Summary
-	counts := historyCountsBody{s.Arrived, s.Admitted, s.Abandoned, s.Left, s.Ended, s.NoShow}
-	body.Summary = historySummaryBody{historyCountsBody: counts,
+	body.Summary = historySummaryBody{historyCountsBody: historyCountsBody(s.HistoryCounts),
 		PeakWaiting: s.PeakWaiting, WaitP50S: s.WaitP50, WaitP95S: s.WaitP95}
 	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
 	if acceptsCSV(c.Request().Header.Get(echo.HeaderAccept)) {

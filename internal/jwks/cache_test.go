@@ -6,10 +6,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,13 +21,10 @@ import (
 // cacheBundle is a key server that counts its fetches and serves what the
 // test sets, and a Cache reading from it on a fake clock.
 type cacheBundle struct {
-	clock   *testclock.Clock
-	pub     ed25519.PublicKey // served under kid "k1"
-	body    atomic.Pointer[[]byte]
-	status  atomic.Int64
-	fetches atomic.Int64
-	url     string
-	cache   *jwks.Cache
+	clock *testclock.Clock
+	pub   ed25519.PublicKey // served under kid "k1"
+	keys  *testproc.KeyServer
+	cache *jwks.Cache
 }
 
 func setupCache(t *testing.T, opt jwks.Options) *cacheBundle {
@@ -38,24 +33,11 @@ func setupCache(t *testing.T, opt jwks.Options) *cacheBundle {
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
 	b.pub = pub
-	b.serve(t, okpJWK(pub, "k1"))
-	b.status.Store(http.StatusOK)
-
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b.fetches.Add(1)
-		time.Sleep(20 * time.Millisecond) // let concurrent misses pile up behind one fetch
-		if code := int(b.status.Load()); code != http.StatusOK {
-			http.Error(w, "down", code)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(*b.body.Load())
-	}))
-	t.Cleanup(srv.Close)
-	b.url = srv.URL
+	// A delay lets concurrent misses pile up behind one fetch.
+	b.keys = testproc.StartKeyServer(t, marshalSet(t, okpJWK(pub, "k1")), 20*time.Millisecond)
 
 	if opt.URL == "" && opt.Fetch == nil {
-		opt.URL = srv.URL
+		opt.URL = b.keys.URL
 	}
 	if opt.Now == nil {
 		opt.Now = b.clock.Now
@@ -67,8 +49,7 @@ func setupCache(t *testing.T, opt jwks.Options) *cacheBundle {
 
 func (b *cacheBundle) serve(t *testing.T, keys ...map[string]any) {
 	t.Helper()
-	raw := marshalSet(t, keys...)
-	b.body.Store(&raw)
+	b.keys.Serve(marshalSet(t, keys...))
 }
 
 func (b *cacheBundle) key(kid string) (jwks.Key, error) {
@@ -82,30 +63,30 @@ func TestAKnownKeyIsFetchedOnceAndThenServedFromTheCache(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, b.pub.Equal(k.Public))
 	}
-	require.EqualValues(t, 1, b.fetches.Load())
+	require.EqualValues(t, 1, b.keys.Fetches())
 }
 
 func TestAnUnknownKidRefetchesOnceAndIsThenRefused(t *testing.T) {
 	b := setupCache(t, jwks.Options{})
 	_, err := b.key("k1")
 	require.NoError(t, err)
-	require.EqualValues(t, 1, b.fetches.Load())
+	require.EqualValues(t, 1, b.keys.Fetches())
 
 	b.clock.Advance(10 * time.Second)
 	_, err = b.key("made-up-1")
 	require.ErrorIs(t, err, jwks.ErrUnknownKey)
 	require.NotErrorIs(t, err, jwks.ErrUnavailable)
-	require.EqualValues(t, 2, b.fetches.Load(), "an unknown kid refetches once")
+	require.EqualValues(t, 2, b.keys.Fetches(), "an unknown kid refetches once")
 
 	b.clock.Advance(9 * time.Second)
 	_, err = b.key("made-up-2")
 	require.ErrorIs(t, err, jwks.ErrUnknownKey)
-	require.EqualValues(t, 2, b.fetches.Load(), "a second unknown kid within MinRefetchInterval does not fetch")
+	require.EqualValues(t, 2, b.keys.Fetches(), "a second unknown kid within MinRefetchInterval does not fetch")
 
 	b.clock.Advance(time.Second)
 	_, err = b.key("made-up-3")
 	require.ErrorIs(t, err, jwks.ErrUnknownKey)
-	require.EqualValues(t, 3, b.fetches.Load(), "once the interval has passed, one more fetch")
+	require.EqualValues(t, 3, b.keys.Fetches(), "once the interval has passed, one more fetch")
 }
 
 func TestAKeyAddedToTheSetIsFoundByTheRefetchItsKidCauses(t *testing.T) {
@@ -132,12 +113,12 @@ func TestAFloodOfUnknownKidsSharesOneFetch(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	require.EqualValues(t, 1, b.fetches.Load())
+	require.EqualValues(t, 1, b.keys.Fetches())
 }
 
 func TestADownKeyServerIsUnavailableNotAnUnknownKey(t *testing.T) {
 	b := setupCache(t, jwks.Options{})
-	b.status.Store(http.StatusServiceUnavailable)
+	b.keys.SetStatus(http.StatusServiceUnavailable)
 	_, err := b.key("k1")
 	require.ErrorIs(t, err, jwks.ErrUnavailable)
 	require.NotErrorIs(t, err, jwks.ErrUnknownKey)
@@ -145,9 +126,9 @@ func TestADownKeyServerIsUnavailableNotAnUnknownKey(t *testing.T) {
 
 	_, err = b.key("k1")
 	require.ErrorIs(t, err, jwks.ErrUnavailable, "within the interval the last failure is reported")
-	require.EqualValues(t, 1, b.fetches.Load())
+	require.EqualValues(t, 1, b.keys.Fetches())
 
-	b.status.Store(http.StatusOK)
+	b.keys.SetStatus(http.StatusOK)
 	b.clock.Advance(10 * time.Second)
 	_, err = b.key("k1")
 	require.NoError(t, err, "the server is back: the next allowed fetch succeeds")
@@ -157,7 +138,7 @@ func TestAFailedRefetchKeepsTheKeysAlreadyFetched(t *testing.T) {
 	b := setupCache(t, jwks.Options{})
 	_, err := b.key("k1")
 	require.NoError(t, err)
-	b.status.Store(http.StatusInternalServerError)
+	b.keys.SetStatus(http.StatusInternalServerError)
 	b.clock.Advance(10 * time.Second)
 	_, err = b.key("made-up")
 	require.ErrorIs(t, err, jwks.ErrUnavailable)
@@ -172,8 +153,7 @@ func TestAnOversizedOrUndecodableBodyIsUnavailable(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			b := setupCache(t, jwks.Options{})
-			raw := []byte(body)
-			b.body.Store(&raw)
+			b.keys.Serve([]byte(body))
 			_, err := b.key("k1")
 			require.ErrorIs(t, err, jwks.ErrUnavailable)
 		})
@@ -207,22 +187,22 @@ func TestKeysOlderThanMaxAgeAreRefetchedSoADroppedKeyStopsVerifying(t *testing.T
 	b.clock.Advance(59 * time.Minute)
 	_, err = b.key("k1")
 	require.NoError(t, err)
-	require.EqualValues(t, 1, b.fetches.Load(), "young keys need no fetch")
+	require.EqualValues(t, 1, b.keys.Fetches(), "young keys need no fetch")
 
-	b.status.Store(http.StatusServiceUnavailable)
+	b.keys.SetStatus(http.StatusServiceUnavailable)
 	b.clock.Advance(time.Minute)
 	_, err = b.key("k1")
 	require.NoError(t, err, "a failed refetch keeps the old keys")
-	require.EqualValues(t, 2, b.fetches.Load())
+	require.EqualValues(t, 2, b.keys.Fetches())
 
-	b.status.Store(http.StatusOK)
+	b.keys.SetStatus(http.StatusOK)
 	other, _, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
 	b.serve(t, okpJWK(other, "k9"))
 	b.clock.Advance(10 * time.Second)
 	_, err = b.key("k1")
 	require.ErrorIs(t, err, jwks.ErrUnknownKey, "k1 left the set")
-	require.EqualValues(t, 3, b.fetches.Load())
+	require.EqualValues(t, 3, b.keys.Fetches())
 }
 
 func TestFetchReplacesHTTP(t *testing.T) {
@@ -232,7 +212,7 @@ func TestFetchReplacesHTTP(t *testing.T) {
 	b := setupCache(t, jwks.Options{Fetch: func(context.Context) ([]byte, error) { return raw, nil }})
 	_, err = b.key("in-process")
 	require.NoError(t, err)
-	require.Zero(t, b.fetches.Load())
+	require.Zero(t, b.keys.Fetches())
 
 	failing := setupCache(t, jwks.Options{Fetch: func(context.Context) ([]byte, error) { return nil, errors.New("no keys yet") }})
 	_, err = failing.key("in-process")

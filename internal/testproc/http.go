@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -89,6 +91,48 @@ func HangingServer(t testing.TB) *httptest.Server {
 	t.Cleanup(func() { close(release) })
 	return srv
 }
+
+// KeyServer is a JWKS endpoint a test controls: it serves the set given
+// last, or fails with the status set, and counts its fetches.
+type KeyServer struct {
+	URL     string
+	Client  *http.Client
+	fetches atomic.Int64
+	body    atomic.Pointer[[]byte]
+	status  atomic.Int64
+}
+
+// StartKeyServer serves body as a JWKS until the test ends. Each fetch first
+// waits delay, so that concurrent misses of a cache pile up behind one.
+func StartKeyServer(t testing.TB, body []byte, delay time.Duration) *KeyServer {
+	t.Helper()
+	k := &KeyServer{}
+	k.Serve(body)
+	k.SetStatus(http.StatusOK)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k.fetches.Add(1)
+		time.Sleep(delay)
+		if code := int(k.status.Load()); code != http.StatusOK {
+			http.Error(w, "down", code)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(*k.body.Load())
+	}))
+	t.Cleanup(srv.Close)
+	k.URL, k.Client = srv.URL, srv.Client()
+	return k
+}
+
+// Serve has the following fetches get body.
+func (k *KeyServer) Serve(body []byte) { k.body.Store(&body) }
+
+// SetStatus has the following fetches answer code; http.StatusOK serves the
+// set again.
+func (k *KeyServer) SetStatus(code int) { k.status.Store(int64(code)) }
+
+// Fetches is how many fetches the server has had.
+func (k *KeyServer) Fetches() int64 { return k.fetches.Load() }
 
 // TicketStatus is the body of a join or a status answer of docs/API.md.
 type TicketStatus struct {

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,10 +39,7 @@ type bundle struct {
 	rsa      *rsa.PrivateKey // kid "rsa-1"
 	ec       *ecdsa.PrivateKey
 	ed       ed25519.PrivateKey
-	jwks     atomic.Pointer[[]byte]
-	down     atomic.Bool
-	fetches  atomic.Int64
-	url      string
+	keys     *testproc.KeyServer
 	verifier *usertoken.Verifier
 }
 
@@ -60,21 +56,10 @@ func setup(t *testing.T, configure func(*usertoken.Options)) *bundle {
 	require.NoError(t, err)
 	_, b.ed, err = ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
-	b.serve(t, b.rsaJWK(&b.rsa.PublicKey, "rsa-1"), b.ecJWK(t, &b.ec.PublicKey, "ec-1"), edJWK(b.ed.Public().(ed25519.PublicKey), "ed-1"))
+	b.keys = testproc.StartKeyServer(t, marshalSet(t, b.rsaJWK(&b.rsa.PublicKey, "rsa-1"), b.ecJWK(t, &b.ec.PublicKey, "ec-1"),
+		edJWK(b.ed.Public().(ed25519.PublicKey), "ed-1")), 0)
 
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b.fetches.Add(1)
-		if b.down.Load() {
-			http.Error(w, "down", http.StatusBadGateway)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(*b.jwks.Load())
-	}))
-	t.Cleanup(srv.Close)
-	b.url = srv.URL
-
-	opt := usertoken.Options{Secret: b.secret, JWKSURL: srv.URL, Keys: jwks.Options{HTTPClient: srv.Client()}, Now: b.clock.Now}
+	opt := usertoken.Options{Secret: b.secret, JWKSURL: b.keys.URL, Keys: jwks.Options{HTTPClient: b.keys.Client}, Now: b.clock.Now}
 	if configure != nil {
 		configure(&opt)
 	}
@@ -102,9 +87,15 @@ func edJWK(pub ed25519.PublicKey, kid string) map[string]any {
 
 func (b *bundle) serve(t *testing.T, keys ...map[string]any) {
 	t.Helper()
+	b.keys.Serve(marshalSet(t, keys...))
+}
+
+// marshalSet is the JWKS of keys.
+func marshalSet(t *testing.T, keys ...map[string]any) []byte {
+	t.Helper()
 	raw, err := json.Marshal(map[string]any{"keys": keys})
 	require.NoError(t, err)
-	b.jwks.Store(&raw)
+	return raw
 }
 
 // signRaw HS256-signs a payload given as raw JSON bytes, which json.Marshal
@@ -348,7 +339,7 @@ func TestAnUnknownKidRefetchesOnceAndMoreUnknownKidsWithinTheIntervalFetchNothin
 	b := setup(t, nil)
 	_, err := b.verifier.Verify(context.Background(), testproc.SignJWT(t, jwt.SigningMethodES256, b.ec, "ec-1", good()), "concert")
 	require.NoError(t, err)
-	require.EqualValues(t, 1, b.fetches.Load())
+	require.EqualValues(t, 1, b.keys.Fetches())
 
 	b.clock.Advance(10 * time.Second)
 	stranger, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -356,15 +347,15 @@ func TestAnUnknownKidRefetchesOnceAndMoreUnknownKidsWithinTheIntervalFetchNothin
 	_, err = b.verifier.Verify(context.Background(), testproc.SignJWT(t, jwt.SigningMethodES256, stranger, "made-up-1", good()), "concert")
 	require.ErrorIs(t, err, usertoken.ErrInvalid)
 	require.ErrorContains(t, err, "made-up-1")
-	require.EqualValues(t, 2, b.fetches.Load(), "the unknown kid refetched the JWKS once")
+	require.EqualValues(t, 2, b.keys.Fetches(), "the unknown kid refetched the JWKS once")
 
 	_, err = b.verifier.Verify(context.Background(), testproc.SignJWT(t, jwt.SigningMethodES256, stranger, "made-up-2", good()), "concert")
 	require.ErrorIs(t, err, usertoken.ErrInvalid)
-	require.EqualValues(t, 2, b.fetches.Load(), "a second unknown kid within MinRefetchInterval fetches nothing")
+	require.EqualValues(t, 2, b.keys.Fetches(), "a second unknown kid within MinRefetchInterval fetches nothing")
 
 	_, err = b.verifier.Verify(context.Background(), testproc.SignJWT(t, jwt.SigningMethodEdDSA, b.ed, "ed-1", good()), "concert")
 	require.NoError(t, err, "known keys still verify")
-	require.EqualValues(t, 2, b.fetches.Load())
+	require.EqualValues(t, 2, b.keys.Fetches())
 }
 
 func TestAKeyTheProviderAddsIsPickedUpByTheRefetchItsKidCauses(t *testing.T) {
@@ -378,12 +369,12 @@ func TestAKeyTheProviderAddsIsPickedUpByTheRefetchItsKidCauses(t *testing.T) {
 	b.clock.Advance(10 * time.Second)
 	_, err = b.verifier.Verify(context.Background(), testproc.SignJWT(t, jwt.SigningMethodRS256, next, "rsa-2", good()), "concert")
 	require.NoError(t, err)
-	require.EqualValues(t, 2, b.fetches.Load())
+	require.EqualValues(t, 2, b.keys.Fetches())
 }
 
 func TestADownJWKSServerIsKeysUnavailableAndHS256StillWorks(t *testing.T) {
 	b := setup(t, nil)
-	b.down.Store(true)
+	b.keys.SetStatus(http.StatusBadGateway)
 	_, err := b.verifier.Verify(context.Background(), testproc.SignJWT(t, jwt.SigningMethodRS256, b.rsa, "rsa-1", good()), "concert")
 	require.ErrorIs(t, err, usertoken.ErrKeysUnavailable)
 	require.NotErrorIs(t, err, usertoken.ErrInvalid)

@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,39 +33,29 @@ type bundle struct {
 	key      ed25519.PrivateKey
 	signer   *entrytoken.Signer
 	verifier *entrytoken.Verifier
-	fetches  *atomic.Int64
-	jwks     *atomic.Pointer[[]byte] // what the server serves
-	url      string
+	keys     *testproc.KeyServer
 }
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	b := &bundle{clock: testclock.New(base), fetches: &atomic.Int64{}, jwks: &atomic.Pointer[[]byte]{}}
+	b := &bundle{clock: testclock.New(base)}
 	key, err := entrytoken.GenerateKey()
 	require.NoError(t, err)
 	b.key = key
 	b.signer = entrytoken.NewSigner(key, nil, entrytoken.SignerOptions{Now: b.clock.Now})
-	b.serve(b.signer.JWKS())
-
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b.fetches.Add(1)
-		time.Sleep(20 * time.Millisecond) // let concurrent misses pile up behind one fetch
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(*b.jwks.Load())
-	}))
-	t.Cleanup(srv.Close)
-	b.url = srv.URL
+	// A delay lets concurrent misses pile up behind one fetch.
+	b.keys = testproc.StartKeyServer(t, b.signer.JWKS(), 20*time.Millisecond)
 
 	b.verifier, err = entrytoken.NewVerifier(entrytoken.VerifierOptions{
-		JWKSURL:    srv.URL,
-		HTTPClient: srv.Client(),
+		JWKSURL:    b.keys.URL,
+		HTTPClient: b.keys.Client,
 		Now:        b.clock.Now,
 	})
 	require.NoError(t, err)
 	return b
 }
 
-func (b *bundle) serve(jwks []byte) { b.jwks.Store(&jwks) }
+func (b *bundle) serve(jwks []byte) { b.keys.Serve(jwks) }
 
 // sign issues a token for room "concert", user "user-42", ending in 10 minutes.
 func (b *bundle) sign(t *testing.T, s *entrytoken.Signer) string {
@@ -127,7 +116,7 @@ func TestSignerUsesConfiguredIssuerAndAudience(t *testing.T) {
 	require.Equal(t, "wr-eu", decode(t, tok, 1)["iss"])
 	require.Equal(t, "shop", decode(t, tok, 1)["aud"])
 
-	v, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{JWKSURL: b.url, Issuer: "wr-eu", Audience: "shop", Now: b.clock.Now})
+	v, err := entrytoken.NewVerifier(entrytoken.VerifierOptions{JWKSURL: b.keys.URL, Issuer: "wr-eu", Audience: "shop", Now: b.clock.Now})
 	require.NoError(t, err)
 	_, err = v.Verify(context.Background(), tok, "concert")
 	require.NoError(t, err)
@@ -345,19 +334,19 @@ func TestFloodOfUnknownKidsFetchesTheJWKSOncePerMinRefetchInterval(t *testing.T)
 	}
 
 	flood()
-	require.EqualValues(t, 1, b.fetches.Load(), "a cold verifier fetches once for all concurrent misses")
+	require.EqualValues(t, 1, b.keys.Fetches(), "a cold verifier fetches once for all concurrent misses")
 
 	b.clock.Advance(9 * time.Second)
 	flood()
-	require.EqualValues(t, 1, b.fetches.Load(), "no refetch within MinRefetchInterval")
+	require.EqualValues(t, 1, b.keys.Fetches(), "no refetch within MinRefetchInterval")
 
 	b.clock.Advance(time.Second)
 	flood()
-	require.EqualValues(t, 2, b.fetches.Load(), "one refetch once MinRefetchInterval has passed")
+	require.EqualValues(t, 2, b.keys.Fetches(), "one refetch once MinRefetchInterval has passed")
 
 	_, err := b.verifier.Verify(context.Background(), b.sign(t, b.signer), "concert")
 	require.NoError(t, err, "known keys still verify during a flood")
-	require.EqualValues(t, 2, b.fetches.Load(), "a known kid needs no fetch")
+	require.EqualValues(t, 2, b.keys.Fetches(), "a known kid needs no fetch")
 }
 
 func TestConcurrentFirstVerificationsShareOneFetchAndAllSucceed(t *testing.T) {
@@ -371,14 +360,14 @@ func TestConcurrentFirstVerificationsShareOneFetchAndAllSucceed(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	require.EqualValues(t, 1, b.fetches.Load())
+	require.EqualValues(t, 1, b.keys.Fetches())
 }
 
 func TestNewKeyInTheJWKSIsPickedUpAfterMinRefetchInterval(t *testing.T) {
 	b := setup(t)
 	_, err := b.verifier.Verify(context.Background(), b.sign(t, b.signer), "concert")
 	require.NoError(t, err)
-	require.EqualValues(t, 1, b.fetches.Load())
+	require.EqualValues(t, 1, b.keys.Fetches())
 
 	next, err := entrytoken.GenerateKey()
 	require.NoError(t, err)
@@ -388,12 +377,12 @@ func TestNewKeyInTheJWKSIsPickedUpAfterMinRefetchInterval(t *testing.T) {
 
 	_, err = b.verifier.Verify(context.Background(), tok, "concert")
 	require.ErrorIs(t, err, entrytoken.ErrInvalidToken, "keys were fetched just now: the new kid is unknown until the interval passes")
-	require.EqualValues(t, 1, b.fetches.Load())
+	require.EqualValues(t, 1, b.keys.Fetches())
 
 	b.clock.Advance(10 * time.Second)
 	_, err = b.verifier.Verify(context.Background(), tok, "concert")
 	require.NoError(t, err)
-	require.EqualValues(t, 2, b.fetches.Load())
+	require.EqualValues(t, 2, b.keys.Fetches())
 }
 
 func TestVerifierIgnoresJWKSEntriesThatAreNotEd25519(t *testing.T) {

@@ -35,14 +35,35 @@ func historyKey(room string, n int64) string {
 
 func historyTotalsKey(room string) string { return KeyPrefix(room) + "htot" }
 
+// HistoryCounts are what a room's history counts: joined, admitted, dropped
+// for absence, left the line or pre-queue, admissions ended (time up,
+// checkout, leave, the operator), admissions ended for not arriving.
+type HistoryCounts struct {
+	Arrived, Admitted, Abandoned, Left, Ended, NoShow int64
+}
+
+// historyCounts reads the counts of a history hash: a step's or the totals'.
+func historyCounts(f map[string]string) HistoryCounts {
+	get := func(k string) int64 { v, _ := strconv.ParseInt(f[k], 10, 64); return v }
+	return HistoryCounts{Arrived: get("ar"), Admitted: get("ad"), Abandoned: get("ab"), Left: get("lf"),
+		Ended: get("en"), NoShow: get("ns")}
+}
+
+func (c *HistoryCounts) add(o HistoryCounts) {
+	c.Arrived += o.Arrived
+	c.Admitted += o.Admitted
+	c.Abandoned += o.Abandoned
+	c.Left += o.Left
+	c.Ended += o.Ended
+	c.NoShow += o.NoShow
+}
+
 // HistoryPoint is one step of a room's history.
 type HistoryPoint struct {
 	// T is the step's start.
 	T time.Time
-	// Counts of the step: joined, admitted, dropped for absence, left the
-	// line or pre-queue, admissions ended (time up, checkout, leave, the
-	// operator), admissions ended for not arriving.
-	Arrived, Admitted, Abandoned, Left, Ended, NoShow int64
+	// The counts of the step.
+	HistoryCounts
 	// Waiting and AdmittedNow are the line and the live admissions at the
 	// step's last tick (carried from the step before when it had none).
 	Waiting, AdmittedNow int64
@@ -56,7 +77,7 @@ type HistoryPoint struct {
 
 // HistorySummary adds up a history's points.
 type HistorySummary struct {
-	Arrived, Admitted, Abandoned, Left, Ended, NoShow int64
+	HistoryCounts
 	// PeakWaiting is the longest the line was after a tick.
 	PeakWaiting int64
 	// WaitP50 and WaitP95 are over every admission of the range.
@@ -151,12 +172,7 @@ func (s *Store) History(ctx context.Context, room string, since time.Time, step 
 				continue
 			}
 			get := func(k string) int64 { v, _ := strconv.ParseInt(f[k], 10, 64); return v }
-			pt.Arrived += get("ar")
-			pt.Admitted += get("ad")
-			pt.Abandoned += get("ab")
-			pt.Left += get("lf")
-			pt.Ended += get("en")
-			pt.NoShow += get("ns")
+			pt.add(historyCounts(f))
 			if _, ok := f["w"]; ok {
 				waiting, inside = get("w"), get("i")
 			}
@@ -174,12 +190,7 @@ func (s *Store) History(ctx context.Context, room string, since time.Time, step 
 			all[k] += c
 		}
 		sm := &h.Summary
-		sm.Arrived += pt.Arrived
-		sm.Admitted += pt.Admitted
-		sm.Abandoned += pt.Abandoned
-		sm.Left += pt.Left
-		sm.Ended += pt.Ended
-		sm.NoShow += pt.NoShow
+		sm.add(pt.HistoryCounts)
 		sm.PeakWaiting = max(sm.PeakWaiting, pt.Waiting, pt.peak)
 		h.Points = append(h.Points, pt)
 	}
@@ -226,7 +237,7 @@ func waitQuantile(buckets []int64, q float64) *float64 {
 // HistoryTotals are a room's history counters since its first event (while
 // kept), for Prometheus.
 type HistoryTotals struct {
-	Arrived, Admitted, Abandoned, Left, Ended, NoShow int64
+	HistoryCounts
 	// WaitBuckets[k] counts the admissions whose wait fell in bucket k
 	// (upper bound WaitBucketUpper(k)).
 	WaitBuckets []int64
@@ -245,8 +256,7 @@ func (s *Store) HistoryTotals(ctx context.Context, room string) (HistoryTotals, 
 		return HistoryTotals{}, storeErr("history totals", err)
 	}
 	get := func(k string) int64 { v, _ := strconv.ParseInt(f[k], 10, 64); return v }
-	t := HistoryTotals{Arrived: get("ar"), Admitted: get("ad"), Abandoned: get("ab"), Left: get("lf"),
-		Ended: get("en"), NoShow: get("ns"), WaitBuckets: make([]int64, historyBuckets),
+	t := HistoryTotals{HistoryCounts: historyCounts(f), WaitBuckets: make([]int64, historyBuckets),
 		WaitSum: time.Duration(get("ws")) * time.Millisecond}
 	for k := range t.WaitBuckets {
 		t.WaitBuckets[k] = get("b" + strconv.Itoa(k))

@@ -86,18 +86,14 @@ func TestHistoryAfterAScriptedSaleEqualsWhatHappened(t *testing.T) {
 		for _, step := range []time.Duration{10 * time.Second, time.Minute, 5 * time.Minute} {
 			hist := b.history(t, step)
 			require.Equal(t, step, hist.Step)
-			want := HistorySummary{Arrived: 8, Admitted: 5, Abandoned: 2, Left: 1, Ended: 3, NoShow: 1, PeakWaiting: hist.Summary.PeakWaiting}
+			counts := HistoryCounts{Arrived: 8, Admitted: 5, Abandoned: 2, Left: 1, Ended: 3, NoShow: 1}
+			want := HistorySummary{HistoryCounts: counts, PeakWaiting: hist.Summary.PeakWaiting}
 			got := hist.Summary
 			got.WaitP50, got.WaitP95 = nil, nil
 			require.Equal(t, want, got, "step %s", step)
 			var sum HistorySummary
 			for _, p := range hist.Points {
-				sum.Arrived += p.Arrived
-				sum.Admitted += p.Admitted
-				sum.Abandoned += p.Abandoned
-				sum.Left += p.Left
-				sum.Ended += p.Ended
-				sum.NoShow += p.NoShow
+				sum.add(p.HistoryCounts)
 				require.Zero(t, p.T.UnixMilli()%step.Milliseconds())
 			}
 			sum.PeakWaiting = want.PeakWaiting
@@ -114,7 +110,7 @@ func TestHistoryAfterAScriptedSaleEqualsWhatHappened(t *testing.T) {
 
 		tot, err := b.store.HistoryTotals(b.ctx, b.room)
 		require.NoError(t, err)
-		require.Equal(t, HistoryTotals{Arrived: 8, Admitted: 5, Abandoned: 2, Left: 1, Ended: 3, NoShow: 1, WaitBuckets: tot.WaitBuckets,
+		require.Equal(t, HistoryTotals{HistoryCounts: HistoryCounts{Arrived: 8, Admitted: 5, Abandoned: 2, Left: 1, Ended: 3, NoShow: 1}, WaitBuckets: tot.WaitBuckets,
 			WaitSum: tot.WaitSum}, tot)
 		require.InDelta(t, 100, tot.WaitSum.Seconds(), 2)
 		require.EqualValues(t, 4, tot.WaitBuckets[0])
