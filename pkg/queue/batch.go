@@ -227,15 +227,55 @@ func (s *Store) joinBatch(ctx context.Context, room, id string, calls []*joinCal
 // statusBatch runs one status_batch.lua call for the tickets of calls, in
 // their order, and returns each one's status or refusal.
 func (s *Store) statusBatch(ctx context.Context, room string, calls []*call[string]) ([]joinResult, error) {
-	args := make([]any, len(calls))
-	for i, c := range calls {
-		args[i] = c.args
+	durable := s.opt.WaitReplicas > 0
+	args := make([]any, 1, 1+len(calls))
+	args[0] = "0"
+	if durable {
+		args[0] = "1"
 	}
-	r, err := luascript.Do[batchReply](ctx, s.rdb, s.sc.statusBatch, roomKeys(room).all(), args...)
+	for _, c := range calls {
+		args = append(args, c.args)
+	}
+	keys := roomKeys(room).all()
+	if !durable {
+		r, err := luascript.Do[batchReply](ctx, s.rdb, s.sc.statusBatch, keys, args...)
+		if err != nil {
+			return nil, storeErr("status", err)
+		}
+		return r.results("status", room, len(calls))
+	}
+	// An admitted answer waits until a replica has the admission, as a
+	// tick's event does (tick.go): a visitor is never shown an admission a
+	// failover can take back. The other answers need no wait.
+	var out []joinResult
+	var waitErr error
+	err := s.onPrimary(ctx, keys[0], func(c *redis.Conn) error {
+		r, err := luascript.Do[batchReply](ctx, c, s.sc.statusBatch, keys, args...)
+		if err != nil {
+			return err
+		}
+		if out, err = r.results("status", room, len(calls)); err != nil {
+			return err
+		}
+		for _, res := range out {
+			if res.err == nil && res.st.State == StateAdmitted {
+				waitErr = s.waitReplicas(ctx, c)
+				break
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, storeErr("status", err)
 	}
-	return r.results("status", room, len(calls))
+	if waitErr != nil {
+		for i := range out {
+			if out[i].err == nil && out[i].st.State == StateAdmitted {
+				out[i] = joinResult{err: waitErr}
+			}
+		}
+	}
+	return out, nil
 }
 
 // results is each of the n calls' result of a batch reply, in order.

@@ -18,17 +18,23 @@ var ErrNotReplicated = fmt.Errorf("%w: not confirmed by the replicas", ErrUnavai
 // waitReplicas on the same connection: WAIT counts the writes of its own
 // connection only, so it must follow the write there.
 func (s *Store) durably(ctx context.Context, key string, write func(redis.Scripter) error) error {
+	return s.onPrimary(ctx, key, func(conn *redis.Conn) error {
+		if err := write(conn); err != nil {
+			return err
+		}
+		return s.waitReplicas(ctx, conn)
+	})
+}
+
+// onPrimary runs run on one connection of the primary that holds key.
+func (s *Store) onPrimary(ctx context.Context, key string, run func(*redis.Conn) error) error {
 	node, err := s.primaryFor(ctx, key)
 	if err != nil {
 		return err
 	}
 	conn := node.Conn()
 	defer conn.Close()
-	err = write(conn)
-	if err == nil {
-		err = s.waitReplicas(ctx, conn)
-	}
-	if err != nil {
+	if err := run(conn); err != nil {
 		// The node's own client does not follow the Cluster's failovers as
 		// the Cluster client does: have it read the slots again.
 		if cc, ok := s.rdb.(*redis.ClusterClient); ok && Unreachable(err) {

@@ -149,9 +149,11 @@ func TestATickNoReplicaConfirmsIsNotAnnounced(t *testing.T) {
 		t.Fatalf("an unconfirmed tick was announced: %s", m.Payload)
 	case <-time.After(200 * time.Millisecond):
 	}
-	got, err := s.Status(ctx, "unconfirmed", st.Ticket)
+	got, err := New(rdb, Options{}).Status(ctx, "unconfirmed", st.Ticket)
 	require.NoError(t, err)
 	require.Equal(t, StateAdmitted, got.State, "the admission stands on the primary")
+	_, err = s.Status(ctx, "unconfirmed", st.Ticket)
+	require.ErrorIs(t, err, ErrNotReplicated, "but is not shown while no replica has it")
 }
 
 // slowLink relays TCP to a server, delaying every byte from the server by
@@ -307,4 +309,57 @@ func BenchmarkJoinWaitReplicas(b *testing.B) {
 			})
 		}
 	}
+}
+
+// With WaitReplicas a status shows an admission only once a replica has it:
+// asked between a tick and its replication (the moment a tick waits for its
+// WAIT), the answer comes after the replica caught up, not before.
+func TestAStatusWithWaitReplicasShowsAnAdmissionOnlyOnceAReplicaHasIt(t *testing.T) {
+	t.Parallel()
+	const lag = 200 * time.Millisecond
+	ctx := context.Background()
+	p := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
+	host, port, _ := strings.Cut(slowLink(t, p.Addr(), lag), ":")
+	r := redistest.Start(t, redistest.Options{Args: []string{"--replicaof", host, port}})
+	primary, replica := p.Client(), r.Client()
+	require.Eventually(t, func() bool {
+		info := replica.Info(ctx, "replication").Val()
+		return strings.Contains(info, "master_link_status:up") && strings.Contains(info, "master_sync_in_progress:0")
+	}, 10*time.Second, 20*time.Millisecond, "the replica syncs")
+
+	fast := New(primary, Options{})
+	durable := New(primary, Options{WaitReplicas: 1, WaitTimeout: 2 * time.Second, StatusBatch: -1})
+	_, _, err := fast.PutRoom(ctx, "seen", ConfigPatch{Mode: new(ModeQueueAll), BatchSize: new(1)})
+	require.NoError(t, err)
+	st, _, err := fast.Join(ctx, "seen", JoinRequest{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return replica.Exists(ctx, roomKeys("seen").cfg).Val() == 1 },
+		5*time.Second, 10*time.Millisecond)
+	_, err = fast.Tick(ctx, "seen") // on the primary; the replica is lag behind
+	require.NoError(t, err)
+	start := time.Now()
+	got, err := durable.Status(ctx, "seen", st.Ticket)
+	require.NoError(t, err)
+	require.Equal(t, StateAdmitted, got.State)
+	n, err := replica.ZCard(ctx, roomKeys("seen").adm).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n, "the replica has the admission the status showed")
+	require.GreaterOrEqual(t, time.Since(start), lag/2, "the answer waited for the replica")
+
+	// A waiting visitor's answer writes presence but needs no admission
+	// covered; an unconfirmed admission is not shown (503, not admitted).
+	s2, _, err := fast.Join(ctx, "seen", JoinRequest{})
+	require.NoError(t, err)
+	got, err = durable.Status(ctx, "seen", s2.Ticket)
+	require.NoError(t, err)
+	require.Equal(t, StateWaiting, got.State)
+	alone := redistest.Start(t)
+	unconfirmed := New(alone.Client(), Options{WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
+	_, _, err = unconfirmed.PutRoom(ctx, "alone", ConfigPatch{Mode: new(ModeAuto), Capacity: new(1)})
+	require.NoError(t, err)
+	a, _, err := New(alone.Client(), Options{}).Join(ctx, "alone", JoinRequest{})
+	require.NoError(t, err)
+	require.Equal(t, StateAdmitted, a.State)
+	_, err = unconfirmed.Status(ctx, "alone", a.Ticket)
+	require.ErrorIs(t, err, ErrNotReplicated)
 }

@@ -51,14 +51,16 @@ type Options struct {
 	JoinLinger time.Duration
 	// StatusBatch is the most status requests of one room sent to Redis as
 	// one script call (see batch.go); negative sends each on its own
-	// (status.lua). Default 256. Status batches never linger.
+	// (status.lua). Default 256. Status batches never linger. With
+	// WaitReplicas, statuses are always batched (see below).
 	StatusBatch int
 	// WaitReplicas > 0 makes a join wait, before it is acknowledged, until
 	// that many replicas have it (Redis WAIT; see durable.go); a join they
 	// do not confirm within WaitTimeout fails with ErrNotReplicated. Joins
 	// then bypass the auto-pipeliner. A tick's event is published only once
-	// as many replicas have the tick (see tick.go). Default 0: acknowledged
-	// once the primary has it.
+	// as many replicas have the tick (see tick.go), and a status answers
+	// an admission only once as many replicas have it (statusBatch).
+	// Default 0: acknowledged once the primary has it.
 	WaitReplicas int
 	// WaitTimeout bounds that wait. Default 500ms.
 	WaitTimeout time.Duration
@@ -103,7 +105,7 @@ func New(rdb redis.UniversalClient, opt Options) *Store {
 	if opt.JoinBatch == 0 {
 		opt.JoinBatch = 256
 	}
-	if opt.StatusBatch == 0 {
+	if opt.StatusBatch == 0 || (opt.StatusBatch < 0 && opt.WaitReplicas > 0) {
 		opt.StatusBatch = 256
 	}
 	if opt.WaitTimeout <= 0 {

@@ -3,7 +3,12 @@
 -- status.lua gives that ticket, presence recorded the same way.
 -- Touches: KEYS as in lib.lua (cfg, pre, adm, gens, the line generations,
 -- users, aid, stats, ver, preseen; rate and clock when the pre-queue opens).
--- ARGV[1..] the tickets, in arrival order
+-- ARGV[1] '1' when the answers wait for replicas (Options.WaitReplicas):
+--   a batch that answers an admitted ticket then writes a counter, so that
+--   a WAIT after it on the same connection covers the tick that admitted
+--   the ticket (the replication stream is in order; a read alone gives
+--   WAIT nothing to wait for)
+-- ARGV[2..] the tickets, in arrival order
 -- Returns {v=event version, m=admissions last minute, f=first admission ms,
 --   n=now ms, o=opens_at ms, i=interval ms, r=[one result per ticket]}, or
 --   refuses ROOM_NOT_FOUND; a result is {err=TICKET_NOT_FOUND}, else
@@ -62,8 +67,12 @@ local function one(ticket)
   return r
 end
 
-local res = {}
-for i = 1, #ARGV do res[i] = one(ARGV[i]) end
+local res, admitted = {}, false
+for i = 2, #ARGV do
+  res[i - 1] = one(ARGV[i])
+  admitted = admitted or res[i - 1].s == 'admitted'
+end
+if admitted and ARGV[1] == '1' then redis.call('HINCRBY', K.stats, 'durable_reads', 1) end
 local st = redis.call('HMGET', K.stats, 'first_admit_ms', 'lastmin', 'lastmin_at')
 local lastmin = 0
 if st[3] and now - tonumber(st[3]) <= 60000 then lastmin = tonumber(st[2]) end
