@@ -19,11 +19,21 @@ import (
 // replicated starts a primary with one replica, in sync, and returns their
 // clients.
 func replicated(tb testing.TB) (primary, replica *redis.Client) {
+	return replicatedBehind(tb, 0)
+}
+
+// replicatedBehind is replicated with the replica reaching its primary
+// through a link lag slow (slowLink); 0: directly.
+func replicatedBehind(tb testing.TB, lag time.Duration) (primary, replica *redis.Client) {
 	tb.Helper()
 	// No diskless-sync delay: the replica's first sync would wait 5 s.
 	p := redistest.Start(tb, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
-	_, port, _ := strings.Cut(p.Addr(), ":")
-	r := redistest.Start(tb, redistest.Options{Args: []string{"--replicaof", "127.0.0.1", port}})
+	addr := p.Addr()
+	if lag > 0 {
+		addr = slowLink(tb, addr, lag)
+	}
+	host, port, _ := strings.Cut(addr, ":")
+	r := redistest.Start(tb, redistest.Options{Args: []string{"--replicaof", host, port}})
 	primary, replica = p.Client(), r.Client()
 	require.Eventually(tb, func() bool {
 		info := replica.Info(context.Background(), "replication").Val()
@@ -159,7 +169,7 @@ func TestATickNoReplicaConfirmsIsNotAnnounced(t *testing.T) {
 // slowLink relays TCP to a server, delaying every byte from the server by
 // lag: a replica behind a slow network, which the replication stream
 // reaches lag late.
-func slowLink(t *testing.T, to string, lag time.Duration) string {
+func slowLink(t testing.TB, to string, lag time.Duration) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -216,15 +226,7 @@ func TestReplicationLagIsWhatWaitReplicasCovers(t *testing.T) {
 	t.Parallel()
 	const lag = 200 * time.Millisecond
 	ctx := context.Background()
-	p := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
-	link := slowLink(t, p.Addr(), lag)
-	host, port, _ := strings.Cut(link, ":")
-	r := redistest.Start(t, redistest.Options{Args: []string{"--replicaof", host, port}})
-	primary, replica := p.Client(), r.Client()
-	require.Eventually(t, func() bool {
-		info := replica.Info(ctx, "replication").Val()
-		return strings.Contains(info, "master_link_status:up") && strings.Contains(info, "master_sync_in_progress:0")
-	}, 10*time.Second, 20*time.Millisecond, "the replica syncs")
+	primary, replica := replicatedBehind(t, lag)
 	ps := primary.Subscribe(ctx, Channel("lag0"), Channel("lag1"))
 	defer ps.Close()
 	for range 2 {
@@ -318,14 +320,7 @@ func TestAStatusWithWaitReplicasShowsAnAdmissionOnlyOnceAReplicaHasIt(t *testing
 	t.Parallel()
 	const lag = 200 * time.Millisecond
 	ctx := context.Background()
-	p := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
-	host, port, _ := strings.Cut(slowLink(t, p.Addr(), lag), ":")
-	r := redistest.Start(t, redistest.Options{Args: []string{"--replicaof", host, port}})
-	primary, replica := p.Client(), r.Client()
-	require.Eventually(t, func() bool {
-		info := replica.Info(ctx, "replication").Val()
-		return strings.Contains(info, "master_link_status:up") && strings.Contains(info, "master_sync_in_progress:0")
-	}, 10*time.Second, 20*time.Millisecond, "the replica syncs")
+	primary, replica := replicatedBehind(t, lag)
 
 	fast := New(primary, Options{})
 	durable := New(primary, Options{WaitReplicas: 1, WaitTimeout: 2 * time.Second, StatusBatch: -1})
