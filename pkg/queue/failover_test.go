@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waitroom/waitroom/internal/redisconn"
 	"github.com/waitroom/waitroom/internal/redistest"
 )
 
@@ -212,6 +213,7 @@ func drain(t *testing.T, msgs <-chan *redis.Message, d time.Duration) []Event {
 	}
 }
 
+// subscribe is a hub on c: the room's events as c's node publishes them.
 func subscribe(t *testing.T, c *redis.Client, room string) <-chan *redis.Message {
 	t.Helper()
 	ps := c.Subscribe(context.Background(), Channel(room))
@@ -221,7 +223,16 @@ func subscribe(t *testing.T, c *redis.Client, room string) <-chan *redis.Message
 	return ps.Channel()
 }
 
-func TestATickCaughtInAFailover(t *testing.T) {
+// A tick whose primary is SIGKILLed before the tick is confirmed (in its
+// WAIT, or before its script's reply arrives) fails for the admitter with
+// ErrUnavailable and no admission, no hub hears of it, and a status asked
+// meanwhile shows the admission only if the replica has it. A tick no
+// replica had is gone from the promoted node with its version and
+// admission ids: its visitors are still in line at their places, and the
+// next tick admits them, once each and in order, under new ids. A tick the
+// replica had stands, unannounced, and the next event skips its version so
+// hubs read the room again. Either way every visitor is admitted once.
+func TestATickCaughtInAFailoverIsAnnouncedOnlyIfItSurvives(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		// onReplica: the replica has the tick when the primary dies;
@@ -447,4 +458,134 @@ func testATickCaughtInAFailover(t *testing.T, onReplica, cutReply bool) {
 	}
 	t.Logf("tick returned %s after the kill: %v; %d bytes of replication held back, %d of replies; next versions %v (lost/unannounced %d, last announced %d)",
 		tr.at.Sub(killed).Round(time.Microsecond), tr.err, f.repl.dropped.Load(), f.replies.dropped.Load(), versions, lostVersion, announced)
+}
+
+// The same with the Sentinels deciding, and the client internal/redisconn
+// opens for REDIS_SENTINEL_ADDRS: replica B falls behind first, so a tick's
+// WAIT 1 is confirmed by replica A alone and the tick is announced; then A
+// falls behind too, and the primary is SIGKILLed while a second tick waits
+// in its WAIT. The Sentinels promote A, the replica with the higher
+// replication offset: the announced tick survives (a WAIT 1 that one
+// replica confirmed is not undone by promoting the other), and only the
+// unannounced one is lost.
+func TestSentinelPromotesTheReplicaThatConfirmedATickAndLosesOnlyTheUnannouncedOne(t *testing.T) {
+	t.Parallel()
+	const room, batch, visitors = "sentinel", 5, 15
+	ctx := context.Background()
+	set := redistest.StartSentinel(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
+	primary, a, b := set.Data[0], set.Data[1], set.Data[2]
+	pc, ac, bc := primary.Client(), a.Client(), b.Client()
+	// Each replica reaches the primary through a relay of its own, to be
+	// held back.
+	relays := map[*redistest.Server]*stallRelay{}
+	for _, r := range []*redistest.Server{a, b} {
+		relays[r] = startStallRelay(t, primary.Addr())
+		host, port, _ := strings.Cut(relays[r].addr(), ":")
+		require.NoError(t, r.Client().Do(ctx, "REPLICAOF", host, port).Err())
+		rc := r.Client()
+		require.Eventually(t, func() bool {
+			info := rc.Info(ctx, "replication").Val()
+			return strings.Contains(info, "master_port:"+port+"\r") && strings.Contains(info, "master_link_status:up") &&
+				strings.Contains(info, "master_sync_in_progress:0")
+		}, 10*time.Second, 10*time.Millisecond, "the replica goes through its relay")
+	}
+	conn := redisconn.Config{SentinelAddrs: strings.Join(set.SentinelAddrs(), ","), SentinelMaster: redistest.MasterName}
+	rdb, err := conn.Open()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rdb.Close() })
+	admitter := New(rdb, Options{WaitReplicas: 1, WaitTimeout: 10 * time.Second})
+	waitroom := New(rdb, Options{WaitReplicas: 1, WaitTimeout: 10 * time.Second})
+	_, _, err = admitter.PutRoom(ctx, room, ConfigPatch{Mode: new(ModeQueueAll), BatchSize: new(batch)})
+	require.NoError(t, err)
+	var tickets []string
+	for range visitors {
+		st, _, err := waitroom.Join(ctx, room, JoinRequest{})
+		require.NoError(t, err)
+		tickets = append(tickets, st.Ticket)
+	}
+	k := roomKeys(room)
+	heard := subscribe(t, pc, room)
+	inSync := func(r *redis.Client) {
+		want := replOffset(t, pc, "master_repl_offset")
+		require.Eventually(t, func() bool { return replOffset(t, r, "slave_repl_offset") >= want },
+			5*time.Second, 5*time.Millisecond)
+	}
+	inSync(ac)
+	inSync(bc)
+
+	relays[b].all.Store(true)
+	first, err := admitter.Tick(ctx, room)
+	require.NoError(t, err, "A confirms the tick")
+	require.Equal(t, tickets[:batch], admittedTickets(first))
+	got := drain(t, heard, 100*time.Millisecond)
+	require.Len(t, got, 1)
+	require.Equal(t, first.Version, got[0].Version, "and it is announced")
+	require.EqualValues(t, batch, ac.ZCard(ctx, k.adm).Val(), "A has it")
+	require.Zero(t, bc.ZCard(ctx, k.adm).Val(), "B has not")
+
+	relays[a].all.Store(true)
+	ticked := make(chan error, 1)
+	go func() {
+		_, err := admitter.Tick(ctx, room)
+		ticked <- err
+	}()
+	blocked := func() bool { return strings.Contains(pc.Info(ctx, "clients").Val(), "blocked_clients:1\r") }
+	require.Eventually(t, func() bool { return pc.ZCard(ctx, k.adm).Val() == 2*batch && blocked() }, 5*time.Second,
+		time.Millisecond, "the second tick ran on the primary and waits for a replica")
+	lostVersion, err := pc.Get(ctx, k.ver).Int64()
+	require.NoError(t, err)
+
+	require.NoError(t, primary.Kill())
+	killed := time.Now()
+	err = <-ticked
+	require.ErrorIs(t, err, ErrUnavailable, "the second tick failed")
+	require.NotErrorIs(t, err, ErrNotReplicated)
+	require.Empty(t, drain(t, heard, 100*time.Millisecond), "and was not announced")
+	promoted, err := set.WaitFailover(ctx, primary)
+	require.NoError(t, err)
+	failedOver := time.Since(killed)
+	require.Same(t, a, promoted, "the Sentinels promote A, which has every tick announced")
+
+	// B follows A again: the promoted node can confirm a WAIT 1.
+	require.NoError(t, set.WaitReplicaOf(ctx, b, a))
+	resynced := time.Since(killed)
+	hub := subscribe(t, ac, room)
+	order := append([]string(nil), tickets[:batch]...)
+	var versions []int64
+	failed := 0
+	for len(order) < visitors {
+		var ev Event
+		require.Eventually(t, func() bool {
+			// The failover client may still hold a connection to the dead
+			// primary: a tick then fails, as the admitter's would.
+			if ev, err = admitter.Tick(ctx, room); err != nil {
+				failed++
+				return false
+			}
+			return true
+		}, 10*time.Second, 50*time.Millisecond, "the admitter ticks on the promoted node")
+		require.NotEmpty(t, ev.Admitted)
+		select {
+		case m := <-hub:
+			e, err := ParseEvent([]byte(m.Payload))
+			require.NoError(t, err)
+			require.Equal(t, ev.Version, e.Version, "each tick is announced")
+		case <-time.After(2 * time.Second):
+			t.Fatal("the tick was not announced")
+		}
+		versions = append(versions, ev.Version)
+		order = append(order, admittedTickets(ev)...)
+	}
+	require.Equal(t, tickets, order, "each visitor admitted once, in join order")
+	require.Equal(t, lostVersion, versions[0], "the next event follows the last announced one")
+	stats, err := waitroom.Stats(ctx, room)
+	require.NoError(t, err)
+	require.EqualValues(t, visitors, stats.AdmittedTotal)
+	for _, tk := range tickets {
+		st, err := waitroom.Status(ctx, room, tk)
+		require.NoError(t, err)
+		require.Equal(t, StateAdmitted, st.State)
+	}
+	t.Logf("failover %s, B a replica of A %s after the kill; replication held back: A %d bytes, B %d; ticks failed after: %d; versions after %v (lost %d)",
+		failedOver.Round(time.Millisecond), resynced.Round(time.Millisecond), relays[a].dropped.Load(), relays[b].dropped.Load(), failed, versions, lostVersion)
 }
