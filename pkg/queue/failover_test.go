@@ -541,13 +541,15 @@ func TestSentinelPromotesTheReplicaThatConfirmedATickAndLosesOnlyTheUnannouncedO
 	require.ErrorIs(t, err, ErrUnavailable, "the second tick failed")
 	require.NotErrorIs(t, err, ErrNotReplicated)
 	require.Empty(t, drain(t, heard, 100*time.Millisecond), "and was not announced")
-	promoted, err := set.WaitFailover(ctx, primary)
+	bounded, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	promoted, err := set.WaitFailover(bounded, primary)
 	require.NoError(t, err)
 	failedOver := time.Since(killed)
 	require.Same(t, a, promoted, "the Sentinels promote A, which has every tick announced")
 
 	// B follows A again: the promoted node can confirm a WAIT 1.
-	require.NoError(t, set.WaitReplicaOf(ctx, b, a))
+	require.NoError(t, set.WaitReplicaOf(bounded, b, a))
 	resynced := time.Since(killed)
 	hub := subscribe(t, ac, room)
 	order := append([]string(nil), tickets[:batch]...)
