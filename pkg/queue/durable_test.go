@@ -26,17 +26,32 @@ func replicated(tb testing.TB) (primary, replica *redis.Client) {
 // through a link lag slow (slowLink); 0: directly.
 func replicatedBehind(tb testing.TB, lag time.Duration) (primary, replica *redis.Client) {
 	tb.Helper()
-	// No diskless-sync delay: the replica's first sync would wait 5 s.
-	p := redistest.Start(tb, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
-	addr := p.Addr()
+	var link func(testing.TB, string) string
 	if lag > 0 {
-		addr = slowLink(tb, addr, lag)
+		link = func(tb testing.TB, to string) string { return slowLink(tb, to, lag) }
+	}
+	p, r := replicatedVia(tb, link)
+	return p.Client(), r.Client()
+}
+
+// replicatedVia starts a primary with one replica, in sync, and returns
+// the servers. The replica reaches its primary at link(the primary's
+// address), a relay of the test's, or directly when link is nil.
+func replicatedVia(tb testing.TB, link func(tb testing.TB, to string) string) (primary, replica *redistest.Server) {
+	tb.Helper()
+	// No diskless-sync delay, on the replica too (a failover test promotes
+	// it): a replica's first sync would wait 5 s.
+	noDelay := []string{"--repl-diskless-sync-delay", "0"}
+	primary = redistest.Start(tb, redistest.Options{Args: noDelay})
+	addr := primary.Addr()
+	if link != nil {
+		addr = link(tb, addr)
 	}
 	host, port, _ := strings.Cut(addr, ":")
-	r := redistest.Start(tb, redistest.Options{Args: []string{"--replicaof", host, port}})
-	primary, replica = p.Client(), r.Client()
+	replica = redistest.Start(tb, redistest.Options{Args: append(noDelay, "--replicaof", host, port)})
+	rc := replica.Client()
 	require.Eventually(tb, func() bool {
-		info := replica.Info(context.Background(), "replication").Val()
+		info := rc.Info(context.Background(), "replication").Val()
 		return strings.Contains(info, "master_link_status:up") && strings.Contains(info, "master_sync_in_progress:0")
 	}, 10*time.Second, 20*time.Millisecond, "the replica syncs")
 	return primary, replica
