@@ -135,9 +135,11 @@ func (m *Main) front(ctx context.Context, wg *sync.WaitGroup, e *echo.Echo, stor
 	if err := g.Refresh(ctx); err != nil {
 		return nil, err
 	}
+	stopFloor := heapFloor(gatewayHeapFloor)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer stopFloor()
 		g.Run(ctx)
 	}()
 	m.log.Info("gateway mode", "upstream", m.cfg.Upstream.Redacted(), "prefix", m.cfg.GatewayPrefix)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"sync"
 	"time"
@@ -33,7 +34,8 @@ const (
 // protected request, admitted ones too.
 var errNoEntry = fmt.Errorf("%w: no entry token", ErrAdmissionRequired)
 
-// Entry is a live admission that a request presented.
+// Entry is a live admission that a request presented. An Entry the Checker
+// returns is shared by the requests of its token: read it, never change it.
 type Entry struct {
 	Room    string
 	Subject string // the entry token's sub
@@ -41,13 +43,31 @@ type Entry struct {
 	Ticket  string
 	Expires time.Time
 	Token   string
+
+	claims *entrytoken.VerifiedClaims // what the token cache answered for Token
+	values []string                   // the X-Waitroom-* values, made once
 }
 
-// SetHeaders sets the X-Waitroom-* headers of the entry on h.
+func newEntry(room, token string, claims *entrytoken.VerifiedClaims, adm queue.ActiveAdmission) *Entry {
+	return &Entry{Room: room, Subject: claims.Subject, ID: claims.ID, Ticket: adm.Ticket, Expires: claims.ExpiresAt, Token: token,
+		claims: claims, values: headerValues(room, claims.Subject, claims.ExpiresAt)}
+}
+
+func headerValues(room, sub string, expires time.Time) []string {
+	return []string{room, sub, expires.UTC().Format(time.RFC3339)}
+}
+
+// SetHeaders sets the X-Waitroom-* headers of the entry on h. The values
+// of an Entry from the Checker are shared, each capped so that an Add to
+// one copies it.
 func (e *Entry) SetHeaders(h http.Header) {
-	h[HeaderRoom] = []string{e.Room}
-	h[HeaderSub] = []string{e.Subject}
-	h[HeaderExpires] = []string{e.Expires.UTC().Format(time.RFC3339)}
+	v := e.values
+	if v == nil { // an Entry made by hand
+		v = headerValues(e.Room, e.Subject, e.Expires)
+	}
+	h[HeaderRoom] = v[0:1:1]
+	h[HeaderSub] = v[1:2:2]
+	h[HeaderExpires] = v[2:3:3]
 }
 
 // Admissions is the part of the queue store the checker needs.
@@ -75,13 +95,16 @@ type Checker struct {
 	onPass func(ctx context.Context, e *Entry)
 
 	mu   sync.RWMutex
-	live map[string]cachedLive // by room and admission id
+	live map[liveKey]cachedLive
 }
+
+type liveKey struct{ room, id string } // the admission id
 
 type cachedLive struct {
 	adm   queue.ActiveAdmission
 	ended bool
 	until time.Time
+	entry *Entry // of the token that last asked Redis, for its next requests
 }
 
 // CheckerOptions configures a Checker.
@@ -106,7 +129,7 @@ func NewChecker(opt CheckerOptions) (*Checker, error) {
 		opt.Now = time.Now
 	}
 	return &Checker{tokens: entrytoken.NewCache(opt.Verifier, entrytoken.CacheOptions{Size: maxCached, Now: opt.Now}),
-		store: opt.Store, now: opt.Now, onPass: opt.OnPass, live: map[string]cachedLive{}}, nil
+		store: opt.Store, now: opt.Now, onPass: opt.OnPass, live: map[liveKey]cachedLive{}}, nil
 }
 
 // FromRequest finds a live entry to room in r: the entry cookie, else an
@@ -115,8 +138,8 @@ func NewChecker(opt CheckerOptions) (*Checker, error) {
 // ErrKeysUnavailable when that could not be told.
 func (c *Checker) FromRequest(ctx context.Context, r *http.Request, room string) (*Entry, error) {
 	err := errNoEntry
-	if ck, cerr := r.Cookie(EntryCookie(room)); cerr == nil && ck.Value != "" {
-		e, cerr := c.Check(ctx, room, ck.Value)
+	if v := entryCookie(r.Header, room); v != "" {
+		e, cerr := c.Check(ctx, room, v)
 		if cerr == nil {
 			return e, nil
 		}
@@ -143,14 +166,17 @@ func (c *Checker) Check(ctx context.Context, room, token string) (*Entry, error)
 		}
 		return nil, fmt.Errorf("%w: %w", ErrAdmissionRequired, err)
 	}
-	adm, err := c.admission(ctx, room, claims)
+	l, err := c.admission(ctx, room, token, claims)
 	if err != nil {
 		return nil, err
 	}
-	if adm.Subject() != claims.Subject {
+	if l.adm.Subject() != claims.Subject {
 		return nil, fmt.Errorf("%w: sub does not match the admission of its jti", ErrAdmissionRequired)
 	}
-	return &Entry{Room: room, Subject: claims.Subject, ID: claims.ID, Ticket: adm.Ticket, Expires: claims.ExpiresAt, Token: token}, nil
+	if e := l.entry; e != nil && e.claims == claims && e.Ticket == l.adm.Ticket {
+		return e, nil
+	}
+	return newEntry(room, token, claims, l.adm), nil
 }
 
 // Pass records that a request of e is let through.
@@ -164,7 +190,7 @@ func (c *Checker) Pass(ctx context.Context, e *Entry) {
 // and this instance refuses the entry at once, every other within LiveStale.
 func (c *Checker) End(ctx context.Context, e *Entry) error {
 	c.mu.Lock()
-	c.live[e.Room+"\x00"+e.ID] = cachedLive{ended: true, until: e.Expires}
+	c.live[liveKey{e.Room, e.ID}] = cachedLive{ended: true, until: e.Expires}
 	c.mu.Unlock()
 	err := c.store.EndAdmission(ctx, e.Room, e.Ticket)
 	if errors.Is(err, queue.ErrTicketNotFound) || errors.Is(err, queue.ErrRoomNotFound) {
@@ -174,28 +200,28 @@ func (c *Checker) End(ctx context.Context, e *Entry) error {
 }
 
 // admission is the live admission of claims, from Redis at most LiveStale
-// ago. An ended one is remembered until the token expires: an admission id
-// never lives again.
-func (c *Checker) admission(ctx context.Context, room string, claims *entrytoken.VerifiedClaims) (queue.ActiveAdmission, error) {
-	key := room + "\x00" + claims.ID
+// ago, with the Entry of the token that asked Redis. An ended one is
+// remembered until the token expires: an admission id never lives again.
+func (c *Checker) admission(ctx context.Context, room, token string, claims *entrytoken.VerifiedClaims) (cachedLive, error) {
+	key := liveKey{room, claims.ID}
 	now := c.now()
 	c.mu.RLock()
 	l, ok := c.live[key]
 	c.mu.RUnlock()
 	if ok && now.Before(l.until) {
 		if l.ended {
-			return queue.ActiveAdmission{}, fmt.Errorf("%w: %w", ErrAdmissionRequired, queue.ErrAdmissionEnded)
+			return cachedLive{}, fmt.Errorf("%w: %w", ErrAdmissionRequired, queue.ErrAdmissionEnded)
 		}
-		return l.adm, nil
+		return l, nil
 	}
 	adm, err := c.store.LiveAdmission(ctx, room, claims.ID)
 	switch {
 	case errors.Is(err, queue.ErrAdmissionEnded):
 		l = cachedLive{ended: true, until: claims.ExpiresAt.Add(entrytoken.MaxLeeway)}
 	case err != nil:
-		return queue.ActiveAdmission{}, err
+		return cachedLive{}, err
 	default:
-		l = cachedLive{adm: adm, until: earlier(now.Add(LiveStale), adm.Ends)}
+		l = cachedLive{adm: adm, until: earlier(now.Add(LiveStale), adm.Ends), entry: newEntry(room, token, claims, adm)}
 	}
 	c.mu.Lock()
 	if len(c.live) >= maxCached {
@@ -204,9 +230,9 @@ func (c *Checker) admission(ctx context.Context, room string, claims *entrytoken
 	c.live[key] = l
 	c.mu.Unlock()
 	if l.ended {
-		return queue.ActiveAdmission{}, fmt.Errorf("%w: %w", ErrAdmissionRequired, err)
+		return cachedLive{}, fmt.Errorf("%w: %w", ErrAdmissionRequired, err)
 	}
-	return adm, nil
+	return l, nil
 }
 
 // evict drops the ended entries of m, and if that is not enough a quarter of
@@ -234,3 +260,46 @@ func earlier(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+// entryCookie is the value of room's entry cookie in h: the first
+// wr_entry_<room> with a valid value, as http.Request.Cookie reads it
+// (but for its limit of 3000 cookies), without its allocations: it runs on
+// every protected request. "" for none.
+func entryCookie(h http.Header, room string) string {
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			name, val, _ := strings.Cut(textproto.TrimString(part), "=")
+			name = textproto.TrimString(name)
+			if len(name) != len("wr_entry_")+len(room) || !strings.HasPrefix(name, "wr_entry_") || name[len("wr_entry_"):] != room {
+				continue
+			}
+			if len(val) > 1 && val[0] == '"' && val[len(val)-1] == '"' {
+				val = val[1 : len(val)-1]
+			}
+			if validCookieValue(val) {
+				return val
+			}
+		}
+	}
+	return ""
+}
+
+// validCookieValue is net/http's test of a cookie value's bytes, by table:
+// an entry token is some 400 of them.
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if !cookieValueBytes[v[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+var cookieValueBytes = func() (t [256]bool) {
+	for b := 0x20; b < 0x7f; b++ {
+		t[b] = b != '"' && b != ';' && b != '\\'
+	}
+	return t
+}()

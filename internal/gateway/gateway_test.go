@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -48,6 +49,9 @@ func TestTheClientsWaitroomHeadersAndCookiesNeverReachTheSite(t *testing.T) {
 	h = http.Header{"Cookie": {"wr_shop=ticket"}}
 	stripWaitroomCookies(h)
 	require.NotContains(t, h, "Cookie")
+	h = http.Header{"Cookie": {" ; wr_shop =ticket;;a=1 ;wr_entry_shop=tok", "b=2"}} // net/http reads the name "wr_shop"
+	stripWaitroomCookies(h)
+	require.Equal(t, []string{"a=1; b=2"}, h["Cookie"])
 }
 
 func TestAPageLoadIsAGETThatAcceptsHTML(t *testing.T) {
@@ -57,4 +61,36 @@ func TestAPageLoadIsAGETThatAcceptsHTML(t *testing.T) {
 	require.False(t, Navigation(http.MethodHead, html))
 	require.False(t, Navigation(http.MethodGet, http.Header{"Accept": {"application/json"}}))
 	require.False(t, Navigation(http.MethodGet, http.Header{}))
+}
+
+func TestTheEntryCookieIsReadAsNetHTTPReadsIt(t *testing.T) {
+	for _, lines := range [][]string{
+		nil, {""}, {"wr_entry_shop=tok"}, {"a=1; wr_entry_shop=tok; b=2"}, {" wr_entry_shop = tok ;"}, {`wr_entry_shop="tok"`},
+		{`wr_entry_shop="tok`}, {"wr_entry_shop=t\\ok; wr_entry_shop=second"}, {"wr_entry_shop=; wr_entry_shop=second"},
+		{"wr_entry_shopx=no; wr_entry_sho=no"}, {"wr_shop=ticket"}, {"x=1", "wr_entry_shop=in-the-second-line"}, {";;wr_entry_shop=a=b"},
+		{"wr_entry_shop=t\tok"}, {"WR_ENTRY_SHOP=case"},
+	} {
+		r := &http.Request{Header: http.Header{"Cookie": lines}}
+		want := ""
+		if ck, err := r.Cookie(EntryCookie("shop")); err == nil {
+			want = ck.Value
+		}
+		require.Equal(t, want, entryCookie(r.Header, "shop"), "%q", lines)
+	}
+}
+
+func FuzzEntryCookie(f *testing.F) {
+	f.Add("a=1; wr_entry_shop=tok; b=2")
+	f.Add(`wr_entry_shop="tok"; wr_entry_shop=second`)
+	f.Fuzz(func(t *testing.T, line string) {
+		r := &http.Request{Header: http.Header{"Cookie": {line}}}
+		want := ""
+		if ck, err := r.Cookie(EntryCookie("shop")); err == nil {
+			want = ck.Value
+		}
+		if strings.Count(line, ";") >= 3000 {
+			return // net/http reads no cookie of a line of more than 3000
+		}
+		require.Equal(t, want, entryCookie(r.Header, "shop"), "%q", line)
+	})
 }

@@ -5,7 +5,9 @@
 # request (from /proc/<pid>/stat). With MAIN_BIN (another build, e.g.
 # main's) both builds run side by side on the same Redis and upstream and
 # are measured in turn, ROUNDS times, in the same run. With PROFILE=dir a
-# 10 s CPU profile of each build under the admitted load is written there.
+# 10 s CPU profile of each build under the admitted load is written there,
+# and its allocation profile before and after that load (the difference,
+# divided by the requests, is what a request allocates).
 #   MAIN_BIN=/tmp/x-main-bin/waitroom ROUNDS=2 DURATION=10s CONNS=8 scripts/load/gateway.sh
 set -eu
 trap 'echo "gateway.sh: failed at line $LINENO" >&2' ERR
@@ -85,11 +87,13 @@ done
 if [ -n "${PROFILE:-}" ]; then
 	mkdir -p "$PROFILE"
 	for l in $labels; do
+		curl -s -o "$PROFILE/$l.allocs0.pprof" "http://127.0.0.1:$(pport $l)/debug/pprof/allocs"
 		curl -s -o "$PROFILE/$l.pprof" "http://127.0.0.1:$(pport $l)/debug/pprof/profile?seconds=10" &
 		prof=$!
-		wrk -t1 -c"$conns" -d11s -H "Cookie: $cookie" "http://127.0.0.1:$(gport $l)/shop/x" > /dev/null
+		reqs=$(wrk -t1 -c"$conns" -d11s -H "Cookie: $cookie" "http://127.0.0.1:$(gport $l)/shop/x" | awk '/requests in/ {print $1}')
 		wait $prof
-		echo "profile of $l: $PROFILE/$l.pprof"
+		curl -s -o "$PROFILE/$l.allocs1.pprof" "http://127.0.0.1:$(pport $l)/debug/pprof/allocs"
+		echo "profile of $l: $PROFILE/$l.pprof; allocations over $reqs requests: go tool pprof -base $PROFILE/$l.allocs0.pprof $PROFILE/$l.allocs1.pprof"
 	done
 fi
 uptime
