@@ -1,0 +1,192 @@
+package hub_test
+
+// The hub through a failover of its Redis that loses an event it had
+// applied: with ADMITTER_TICK_WAIT_REPLICAS=0 (the default) a tick is
+// announced before any replica has it, and a replica promoted without it
+// gives the next event the same version.
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/internal/testproc"
+	"github.com/waitroom/waitroom/pkg/queue"
+)
+
+// A tick announced by a primary that dies before its replica has it is lost
+// with its version; the promoted replica's next tick admits the same
+// visitors under new admission ids and takes the same version. The hub,
+// which applied the lost tick, must not skip the new one as seen: every
+// socket ends with the store's truth, the re-admitted told of their new
+// admission (an entry token for the live admission id), every position
+// exact. The hub finds the promoted node before the next events or after
+// them, and the next event is the tick or a visitor leaving.
+func TestAfterAFailoverLosesAnAnnouncedTickEverySocketEndsWithTheStoresTruth(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// hubFirst: the hub is subscribed to the promoted node before the
+		// next events; otherwise it finds the node after them.
+		hubFirst bool
+		// leave: a visitor still in line leaves before the next tick.
+		leave bool
+	}{
+		{name: "the hub is back before the next tick", hubFirst: true},
+		{name: "the next tick comes before the hub is back"},
+		{name: "the hub is back before a leave and the next tick", hubFirst: true, leave: true},
+		{name: "a leave and the next tick come before the hub is back", leave: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testAFailoverLosingAnAnnouncedTick(t, tc.hubFirst, tc.leave)
+		})
+	}
+}
+
+func testAFailoverLosingAnAnnouncedTick(t *testing.T, hubFirst, leave bool) {
+	const room, batch, visitors, leaver = "failover", 5, 12, 6 // leaver: an index
+	ctx := context.Background()
+	f := redistest.StartFailover(t)
+	// The hub's client finds the promoted node when the test says so; the
+	// admitter's at once.
+	var hubFollows atomic.Bool
+	hubRDB := redistest.DialClient(t, func() string {
+		if hubFollows.Load() {
+			return f.Replica.Addr()
+		}
+		return f.Replies.Addr()
+	})
+	b := setup(t, onClient(hubRDB))
+	admitter := queue.New(f.Client(t), queue.Options{}) // WaitReplicas 0, the default
+	truth := queue.New(f.R, queue.Options{})            // reads the replica, the primary to be
+	_, _, err := admitter.PutRoom(ctx, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll), BatchSize: new(batch)})
+	require.NoError(t, err)
+	tickets := b.join(t, room, visitors, nil)
+	clients := b.dialAll(t, room, tickets)
+	waitCounts(t, clients, func(int) int { return 1 })
+	f.InSync(t)
+
+	// The tick, announced by the primary while its replica is held back.
+	f.Repl.All.Store(true)
+	lost, err := admitter.Tick(ctx, room)
+	require.NoError(t, err)
+	require.Equal(t, tickets[:batch], admittedTickets(lost))
+	waitCounts(t, clients, func(int) int { return 2 })
+	for i, c := range clients[:batch] {
+		require.Equal(t, lost.Admitted[i].ID, tokenID(t, b, room, last(c)), "client %d has the lost tick's entry token", i)
+	}
+	require.Zero(t, f.R.Exists(ctx, queue.KeyPrefix(room)+"adm").Val(), "the replica has no admission")
+
+	// The failover.
+	f.Kill(t)
+	f.Promote(t)
+	if hubFirst {
+		hubFollows.Store(true)
+		require.Eventually(t, func() bool {
+			return f.R.PubSubNumSub(ctx, queue.Channel(room)).Val()[queue.Channel(room)] == 1
+		}, settle, 5*time.Millisecond, "the hub subscribes to the promoted node")
+	}
+	next := queue.Event{}
+	if leave {
+		require.Eventually(t, func() bool { return admitter.Leave(ctx, room, tickets[leaver]) == nil }, settle,
+			20*time.Millisecond, "the admitter's client finds the promoted node")
+	}
+	require.Eventually(t, func() bool {
+		next, err = admitter.Tick(ctx, room)
+		return err == nil
+	}, settle, 20*time.Millisecond, "the admitter ticks on the promoted node")
+	require.Equal(t, tickets[:batch], admittedTickets(next), "the next tick admits the same visitors")
+	for i, a := range next.Admitted {
+		require.NotEqual(t, lost.Admitted[i].ID, a.ID, "under new admission ids")
+	}
+	if leave {
+		require.Equal(t, lost.Version+1, next.Version, "the leave took the lost tick's version")
+	} else {
+		require.Equal(t, lost.Version, next.Version, "the next tick takes the lost tick's version")
+	}
+	hubFollows.Store(true)
+
+	// Every socket ends with the store's truth, and events flow on.
+	present, presentTickets := clients, tickets
+	if leave {
+		closed(t, clients[leaver])
+		require.Equal(t, queue.ReasonLeft, last(clients[leaver]).Reason, "the leaver's socket hears it")
+		present = append(append([]*testproc.Socket(nil), clients[:leaver]...), clients[leaver+1:]...)
+		presentTickets = append(append([]string(nil), tickets[:leaver]...), tickets[leaver+1:]...)
+	}
+	requireTruth(t, b, truth, room, presentTickets, present)
+	after, err := admitter.Tick(ctx, room)
+	require.NoError(t, err)
+	require.Len(t, after.Admitted, batch)
+	requireTruth(t, b, truth, room, presentTickets, present)
+	t.Logf("lost tick v%d, next event v%d; %d bytes of replication held back", lost.Version, next.Version, f.Repl.Dropped.Load())
+}
+
+// requireTruth waits until the last message of every client tells where its
+// ticket stands in the store: an exact position, or an entry token for the
+// live admission.
+func requireTruth(t *testing.T, b *bundle, store *queue.Store, room string, tickets []string, clients []*testproc.Socket) {
+	t.Helper()
+	var wrong string
+	deadline := time.Now().Add(settle)
+	for {
+		if wrong = untrue(t, b, store, room, tickets, clients); wrong == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a socket does not tell the store's truth: %s", wrong)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// untrue describes the first client whose last message is not its ticket's
+// standing in the store, or is "".
+func untrue(t *testing.T, b *bundle, store *queue.Store, room string, tickets []string, clients []*testproc.Socket) string {
+	t.Helper()
+	pos, err := store.Positions(b.ctx, room, tickets)
+	require.NoError(t, err)
+	for i, tp := range pos.Tickets {
+		m := last(clients[i])
+		switch tp.State {
+		case queue.StateWaiting:
+			if m.Type != "position" || m.Position != tp.Position {
+				return fmt.Sprintf("client %d at position %d was told %s", i, tp.Position, m.Raw)
+			}
+		case queue.StateAdmitted:
+			if m.Type != "admitted" {
+				return fmt.Sprintf("client %d, admitted, was told %s", i, m.Raw)
+			}
+			if id := tokenID(t, b, room, m); id != tp.AdmissionID {
+				return fmt.Sprintf("client %d, admitted as %s, has an entry token for %s", i, tp.AdmissionID, id)
+			}
+			if _, err := store.LiveAdmission(b.ctx, room, tp.AdmissionID); err != nil {
+				return fmt.Sprintf("client %d: admission %s: %v", i, tp.AdmissionID, err)
+			}
+		default:
+			return fmt.Sprintf("client %d: ticket in state %q", i, tp.State)
+		}
+	}
+	return ""
+}
+
+// tokenID is the admission id (jti) of an admitted message's entry token.
+func tokenID(t *testing.T, b *bundle, room string, m testproc.Message) string {
+	t.Helper()
+	claims, err := b.verifier.Verify(b.ctx, m.EntryToken, room)
+	require.NoError(t, err)
+	return claims.ID
+}
+
+func admittedTickets(ev queue.Event) []string {
+	var out []string
+	for _, a := range ev.Admitted {
+		out = append(out, a.Ticket)
+	}
+	return out
+}
