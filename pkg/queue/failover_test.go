@@ -415,3 +415,58 @@ func TestSentinelPromotesTheReplicaThatConfirmedATickAndLosesOnlyTheUnannouncedO
 	t.Logf("failover %s, B a replica of A %s after the kill; replication held back: A %d bytes, B %d; ticks failed after: %d; versions after %v (lost %d)",
 		failedOver.Round(time.Millisecond), resynced.Round(time.Millisecond), relays[a].Dropped.Load(), relays[b].Dropped.Load(), failed, versions, lostVersion)
 }
+
+// Without WaitReplicas a tick is announced at once. If its primary dies
+// before the replica has it, the promoted replica gives the next event the
+// same version: its id differs, and Positions gives the id of the store's
+// version, so a subscriber that applied the lost event can tell.
+func TestATickLostAfterItsAnnouncementLeavesItsVersionToAnEventWithAnotherID(t *testing.T) {
+	t.Parallel()
+	const room, batch = "announced", 2
+	ctx := context.Background()
+	f := redistest.StartFailover(t)
+	s := New(f.Client(t), Options{})
+	_, _, err := s.PutRoom(ctx, room, ConfigPatch{Mode: new(ModeQueueAll), BatchSize: new(batch)})
+	require.NoError(t, err)
+	var tickets []string
+	for range 2 * batch {
+		st, _, err := s.Join(ctx, room, JoinRequest{})
+		require.NoError(t, err)
+		tickets = append(tickets, st.Ticket)
+	}
+	before, err := s.Positions(ctx, room, nil)
+	require.NoError(t, err)
+	require.NotEmpty(t, before.EventID, "the config event has an id")
+	heard := subscribe(t, f.P, room)
+	f.InSync(t)
+
+	f.Repl.All.Store(true)
+	lost, err := s.Tick(ctx, room)
+	require.NoError(t, err)
+	got := drain(t, heard, 100*time.Millisecond)
+	require.Len(t, got, 1)
+	require.Equal(t, lost.Version, got[0].Version, "the tick is announced")
+	require.Equal(t, lost.ID, got[0].ID)
+	require.NotEmpty(t, lost.ID)
+	at, err := s.Positions(ctx, room, nil)
+	require.NoError(t, err)
+	require.Equal(t, Positions{Version: lost.Version, EventID: lost.ID}, Positions{Version: at.Version, EventID: at.EventID})
+
+	f.Kill(t)
+	f.Promote(t)
+	var back Positions
+	require.Eventually(t, func() bool {
+		back, err = s.Positions(ctx, room, nil)
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond, "the client finds the promoted node")
+	require.Equal(t, Positions{Version: before.Version, EventID: before.EventID}, Positions{Version: back.Version, EventID: back.EventID},
+		"the promoted node is back at the event before the tick")
+	next, err := s.Tick(ctx, room)
+	require.NoError(t, err)
+	require.Equal(t, tickets[:batch], admittedTickets(next), "the next tick admits the same visitors")
+	require.Equal(t, lost.Version, next.Version, "under the lost tick's version")
+	require.NotEqual(t, lost.ID, next.ID, "and another id")
+	at, err = s.Positions(ctx, room, nil)
+	require.NoError(t, err)
+	require.Equal(t, Positions{Version: next.Version, EventID: next.ID}, Positions{Version: at.Version, EventID: at.EventID})
+}
