@@ -49,31 +49,58 @@ func TestAfterAFailoverLosesAnAnnouncedTickEverySocketEndsWithTheStoresTruth(t *
 	}
 }
 
-func testAFailoverLosingAnAnnouncedTick(t *testing.T, hubFirst, leave bool) {
-	const room, batch, visitors, leaver = "failover", 5, 12, 6 // leaver: an index
-	ctx := context.Background()
+const failoverRoom, failoverBatch = "failover", 5
+
+// failoverBundle is a hub on a primary whose replica is held back, with
+// sockets of waiting visitors.
+type failoverBundle struct {
+	*bundle
+	f *redistest.Failover
+	// hubFollows: the hub's client finds the promoted node (the
+	// admitter's does at once).
+	hubFollows *atomic.Bool
+	admitter   *queue.Store // WaitReplicas 0, the default
+	truth      *queue.Store // reads the replica, the primary to be
+	tickets    []string
+	clients    []*testproc.Socket
+}
+
+func setupFailover(t *testing.T) *failoverBundle {
+	t.Helper()
+	const visitors = 12
 	f := redistest.StartFailover(t)
-	// The hub's client finds the promoted node when the test says so; the
-	// admitter's at once.
-	var hubFollows atomic.Bool
+	fb := &failoverBundle{f: f, hubFollows: new(atomic.Bool)}
+	// The hub's client goes straight to the primary: f.Replies stalls the
+	// admitter's replies.
 	hubRDB := redistest.DialClient(t, func() string {
-		if hubFollows.Load() {
+		if fb.hubFollows.Load() {
 			return f.Replica.Addr()
 		}
-		return f.Replies.Addr()
+		return f.Primary.Addr()
 	})
-	b := setup(t, onClient(hubRDB))
-	admitter := queue.New(f.Client(t), queue.Options{}) // WaitReplicas 0, the default
-	truth := queue.New(f.R, queue.Options{})            // reads the replica, the primary to be
-	_, _, err := admitter.PutRoom(ctx, room, queue.ConfigPatch{Mode: new(queue.ModeQueueAll), BatchSize: new(batch)})
+	fb.bundle = setup(t, onClient(hubRDB))
+	fb.admitter = queue.New(f.Client(t), queue.Options{})
+	fb.truth = queue.New(f.R, queue.Options{})
+	_, _, err := fb.admitter.PutRoom(fb.ctx, failoverRoom, queue.ConfigPatch{Mode: new(queue.ModeQueueAll), BatchSize: new(failoverBatch)})
 	require.NoError(t, err)
-	tickets := b.join(t, room, visitors, nil)
-	clients := b.dialAll(t, room, tickets)
-	waitCounts(t, clients, func(int) int { return 1 })
+	_, err = fb.admitter.Tick(fb.ctx, failoverRoom) // an empty line: loads the script
+	require.NoError(t, err)
+	fb.tickets = fb.join(t, failoverRoom, visitors, nil)
+	fb.clients = fb.dialAll(t, failoverRoom, fb.tickets)
+	waitCounts(t, fb.clients, func(int) int { return 1 })
 	f.InSync(t)
+	// From now on the replica gets nothing more.
+	f.Repl.All.Store(true)
+	return fb
+}
+
+func testAFailoverLosingAnAnnouncedTick(t *testing.T, hubFirst, leave bool) {
+	const room, batch, leaver = failoverRoom, failoverBatch, 6 // leaver: an index
+	ctx := context.Background()
+	fb := setupFailover(t)
+	b, f, hubFollows, admitter, truth, tickets, clients := fb.bundle, fb.f, fb.hubFollows, fb.admitter, fb.truth, fb.tickets, fb.clients
 
 	// The tick, announced by the primary while its replica is held back.
-	f.Repl.All.Store(true)
 	lost, err := admitter.Tick(ctx, room)
 	require.NoError(t, err)
 	require.Equal(t, tickets[:batch], admittedTickets(lost))
@@ -126,6 +153,70 @@ func testAFailoverLosingAnAnnouncedTick(t *testing.T, hubFirst, leave bool) {
 	require.Len(t, after.Admitted, batch)
 	requireTruth(t, b, truth, room, presentTickets, present)
 	t.Logf("lost tick v%d, next event v%d; %d bytes of replication held back", lost.Version, next.Version, f.Repl.Dropped.Load())
+}
+
+// A tick whose primary dies after announcing it, before its reply reaches
+// the admitter: go-redis's retry runs it again, with the same arguments, on
+// the promoted node, which does not know its id. The retry admits the same
+// visitors under the same admission ids, but its event, of the same
+// version, has another id: the hub reads the room again, and the entry
+// tokens it sent stay good.
+func TestATickWhoseReplyIsCutInAFailoverIsRetriedOnThePromotedNodeAndTheSocketsKeepTheTruth(t *testing.T) {
+	t.Parallel()
+	const room, batch = failoverRoom, failoverBatch
+	fb := setupFailover(t)
+	f, ctx := fb.f, fb.ctx
+	ps := f.P.Subscribe(ctx, queue.Channel(room))
+	t.Cleanup(func() { _ = ps.Close() })
+	_, err := ps.Receive(ctx)
+	require.NoError(t, err)
+
+	f.Replies.Next.Store(true)
+	type result struct {
+		ev  queue.Event
+		err error
+	}
+	ticked := make(chan result, 1)
+	go func() {
+		ev, err := fb.admitter.Tick(ctx, room)
+		ticked <- result{ev, err}
+	}()
+	var announced queue.Event
+	select {
+	case m := <-ps.Channel():
+		announced, err = queue.ParseEvent([]byte(m.Payload))
+		require.NoError(t, err)
+	case <-time.After(settle):
+		t.Fatal("the tick was not announced")
+	}
+	require.Equal(t, fb.tickets[:batch], admittedTickets(announced))
+	waitCounts(t, fb.clients, func(int) int { return 2 })
+	require.Eventually(t, func() bool { return f.Replies.Stalled.Load() == 1 }, settle, time.Millisecond,
+		"the tick's reply is held back")
+	require.Empty(t, ticked, "the admitter has no reply")
+
+	// The replica is promoted first, so that the admitter's retry reaches
+	// it; then the primary dies.
+	f.Promote(t)
+	f.Kill(t)
+	r := <-ticked
+	require.NoError(t, r.err, "the retry ran on the promoted node")
+	require.Equal(t, announced.Version, r.ev.Version, "under the announced tick's version")
+	ids := func(ev queue.Event) (out []string) {
+		for _, a := range ev.Admitted {
+			out = append(out, a.Ticket+" "+a.ID)
+		}
+		return out
+	}
+	require.Equal(t, ids(announced), ids(r.ev), "admitting the same visitors under the same ids")
+	t.Logf("the retry's admissions end %v later", time.Duration(r.ev.AdmissionEndsMS-announced.AdmissionEndsMS)*time.Millisecond)
+	require.NotEqual(t, announced.ID, r.ev.ID, "with another event id")
+	fb.hubFollows.Store(true)
+	requireTruth(t, fb.bundle, fb.truth, room, fb.tickets, fb.clients)
+	after, err := fb.admitter.Tick(ctx, room)
+	require.NoError(t, err)
+	require.Len(t, after.Admitted, batch)
+	requireTruth(t, fb.bundle, fb.truth, room, fb.tickets, fb.clients)
 }
 
 // The same when the hub's subscription outlives the failover (a proxy in

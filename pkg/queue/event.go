@@ -36,8 +36,8 @@ const (
 // (Positions gives the id of the store's version).
 type Event struct {
 	Version int64 `json:"v"`
-	// ID is a tick's random id, or Redis's clock in µs; "" from a store
-	// older than ids.
+	// ID is Redis's clock in µs, after a tick's random id; "" from a
+	// store older than ids.
 	ID       string      `json:"id,omitempty"`
 	Kind     string      `json:"k"`
 	Admitted []Admission `json:"a,omitempty"`

@@ -12,8 +12,8 @@
 --         per tick: each call's work stays bounded however large the room.
 -- ARGV[3] a fresh random prefix of this tick's admission ids: the i-th
 --         admission's id (its entry tokens' jti) is the prefix and i in hex.
--- ARGV[4] the tick's id (random, no spaces): a retried tick is a no-op; it
---         is also its event's id.
+-- ARGV[4] the tick's id (random, no spaces): a retried tick is a no-op; its
+--         event's id starts with it.
 -- ARGV[5] most pre-queued visitors placed in the line by this call.
 -- ARGV[6] 1: do not publish the event, only give it its version and id: the
 --         caller publishes it once replicas have the tick
