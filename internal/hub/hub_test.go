@@ -4,7 +4,8 @@ package hub_test
 // versions, resynchronisation) run on memStore, a line in memory; those of
 // how it meets Redis (the real events and scores, presence and abandonment,
 // a dropped subscription, the pre-queue's opening) are in redis_test.go, on
-// a real redis-server.
+// a real redis-server, and those of a failover that loses events in
+// failover_test.go.
 
 import (
 	"context"
