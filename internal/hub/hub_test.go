@@ -4,7 +4,8 @@ package hub_test
 // versions, resynchronisation) run on memStore, a line in memory; those of
 // how it meets Redis (the real events and scores, presence and abandonment,
 // a dropped subscription, the pre-queue's opening) are in redis_test.go, on
-// a real redis-server.
+// a real redis-server, and those of a failover that loses events in
+// failover_test.go.
 
 import (
 	"context"
@@ -65,10 +66,15 @@ type config struct {
 	serveCtx func(ticket string) context.Context
 	// redis runs the hub on a real redis-server instead of memStore.
 	redis bool
+	// rdb, if set, runs the hub on Redis through this client.
+	rdb *redis.Client
 }
 
 // onRedis is the tune of the tests of how the hub meets Redis.
 func onRedis(c *config) { c.redis = true }
+
+// onClient runs the hub on Redis through rdb.
+func onClient(rdb *redis.Client) func(*config) { return func(c *config) { c.rdb = rdb } }
 
 // setup starts a hub on memStore (or Redis) and an HTTP server whose
 // handler upgrades with the small buffers the hub's doc asks for and hands
@@ -87,10 +93,14 @@ func setup(t *testing.T, tune ...func(*config)) *bundle {
 		f(&cfg)
 	}
 	b := &bundle{ctx: t.Context(), verifier: verifier}
-	if cfg.redis {
+	switch {
+	case cfg.rdb != nil:
+		b.redis = cfg.rdb
+		b.line = queue.New(b.redis, queue.Options{})
+	case cfg.redis:
 		b.redis = redistest.Start(t).Client()
 		b.line = queue.New(b.redis, queue.Options{})
-	} else {
+	default:
 		b.mem = newMemStore()
 		b.line = b.mem
 	}

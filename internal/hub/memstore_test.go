@@ -3,7 +3,9 @@ package hub_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"sync"
 	"time"
 
@@ -22,6 +24,7 @@ type memStore struct {
 	rooms   map[string]*memRoom
 	subs    map[string]map[*memSub]bool
 	touched map[string]int // ticket -> how often Touch named it
+	events  int            // events published, for their ids
 }
 
 var _ hub.Store = (*memStore)(nil)
@@ -29,6 +32,7 @@ var _ hub.Store = (*memStore)(nil)
 type memRoom struct {
 	cfg      queue.Config
 	version  int64
+	eventID  string     // the id of version's event
 	score    int64      // the last line score handed out
 	line     []memEntry // by score: the head first
 	admitted map[string]memAdmission
@@ -75,7 +79,9 @@ func inRoom[T any](m *memStore, room string, f func(*memRoom) (T, error)) (T, er
 // publishLocked gives ev the room's next version and delivers it.
 func (m *memStore) publishLocked(id string, r *memRoom, ev queue.Event) queue.Event {
 	r.version++
-	ev.Version, ev.Waiting = r.version, int64(len(r.line))
+	m.events++
+	r.eventID = fmt.Sprintf("e%d", m.events)
+	ev.Version, ev.ID, ev.Waiting = r.version, r.eventID, int64(len(r.line))
 	m.deliverLocked(id, queue.Delivery{Event: ev})
 	return ev
 }
@@ -167,7 +173,7 @@ func (r *memRoom) position(ticket string) (tp queue.TicketPosition, ok bool) {
 
 func (m *memStore) Positions(_ context.Context, room string, tickets []string) (queue.Positions, error) {
 	return inRoom(m, room, func(r *memRoom) (queue.Positions, error) {
-		out := queue.Positions{Version: r.version, Waiting: int64(len(r.line)), Now: time.Now()}
+		out := queue.Positions{Version: r.version, EventID: r.eventID, Waiting: int64(len(r.line)), Now: time.Now()}
 		for _, t := range tickets {
 			tp, _ := r.position(t)
 			out.Tickets = append(out.Tickets, tp)
@@ -308,6 +314,26 @@ func (m *memStore) lose(room, ticket string) int64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.rooms[room].version
+}
+
+// snapshot copies the room as it stands, for failover.
+func (m *memStore) snapshot(room string) memRoom {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := *m.rooms[room]
+	r.line = append([]memEntry(nil), r.line...)
+	r.admitted = maps.Clone(r.admitted)
+	return r
+}
+
+// failover puts the room back as it stood at snap, as a failover to a
+// replica that had not received what came after does, telling no
+// subscriber: their subscriptions outlive it (a proxy in front of the
+// store). The next event takes the version after snap's again.
+func (m *memStore) failover(room string, snap memRoom) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	*m.rooms[room] = snap
 }
 
 // deliver hands d to the room's subscribers as it is: an event that changes

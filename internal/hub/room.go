@@ -44,8 +44,16 @@ type room struct {
 	mu      sync.Mutex
 	sockets map[string]*socket // by ticket: one socket per ticket
 	applied int64              // the newest event version the loop has applied
-	cfg     queue.Config
-	deleted bool
+	// appliedID is the id of applied's event ("" when not known): the
+	// store's event of that version under another id means the store went
+	// back (see wentBackLocked).
+	appliedID string
+	// admissions are the admission ids of the entry tokens sent to the
+	// admitted sockets, by ticket: after a failover the store may have
+	// admitted a socket again under another id.
+	admissions map[string]string
+	cfg        queue.Config
+	deleted    bool
 
 	// Owned by the run goroutine.
 	rate  queue.Event // the rate figures of the last tick, for ETAs after other events
@@ -55,7 +63,7 @@ type room struct {
 func newRoom(h *Hub, name string) *room {
 	ctx, cancel := context.WithCancel(h.ctx)
 	return &room{hub: h, name: name, ctx: ctx, cancel: cancel, ready: make(chan struct{}),
-		events: make(chan queue.Delivery), sockets: map[string]*socket{}}
+		events: make(chan queue.Delivery), sockets: map[string]*socket{}, admissions: map[string]string{}}
 }
 
 // run subscribes, then applies the room's events until the room is released.
@@ -115,7 +123,7 @@ func (r *room) subscribe() (io.Closer, error) {
 	}
 	r.mu.Lock()
 	r.cfg = cfg
-	r.applied = base.Version
+	r.applied, r.appliedID = base.Version, base.EventID
 	r.mu.Unlock()
 	return sub, nil
 }
@@ -153,6 +161,10 @@ func (r *room) register(ctx context.Context, s *socket) (stale bool, err error) 
 		}
 		r.sockets[s.ticket] = s
 		s.state, s.position, s.score, s.version = st.State, st.Position, st.Score, st.Version
+		delete(r.admissions, s.ticket)
+		if st.State == queue.StateAdmitted {
+			r.admissions[s.ticket] = st.AdmissionID
+		}
 		switch {
 		case r.hub.closed.Load():
 			// Shutdown began while s was attaching.
@@ -175,6 +187,7 @@ func (r *room) remove(s *socket) {
 	r.mu.Lock()
 	if r.sockets[s.ticket] == s {
 		delete(r.sockets, s.ticket)
+		delete(r.admissions, s.ticket)
 	}
 	r.mu.Unlock()
 }
@@ -250,11 +263,30 @@ func (r *room) handle(ev queue.Event) {
 		r.mu.Unlock()
 		return
 	}
+	// back: the version applied last, under another id. A failover lost
+	// events applied here, and this is the new history's event of that
+	// version. An older version is left to the sockets' versions, which skip
+	// it: it was published before a read that every socket has had (a
+	// resynchronisation's, or the subscription's first), so it is news to
+	// none. Had the store gone back by more than one event, an older event
+	// may be of the new history, which cannot be told here: that history's
+	// event of the applied version, or a resynchronisation, tells it.
+	back := ev.Version == r.applied && ev.ID != "" && r.appliedID != "" && ev.ID != r.appliedID
 	gap := r.stale || ev.Version > r.applied+1
-	r.applied = max(r.applied, ev.Version)
-	if gap {
+	if ev.Version > r.applied || back {
+		r.applied, r.appliedID = ev.Version, ev.ID
+	}
+	if back {
+		r.forgetLocked()
+	}
+	if gap || back {
 		r.mu.Unlock()
-		r.hub.log.Info("hub: room events skipped a version; resynchronising", "room", r.name, "version", ev.Version)
+		if back {
+			r.hub.log.Warn("hub: the store went back to an earlier version (a failover lost events); resynchronising",
+				"room", r.name, "version", ev.Version)
+		} else {
+			r.hub.log.Info("hub: room events skipped a version; resynchronising", "room", r.name, "version", ev.Version)
+		}
 		r.resync(nil, fates)
 		return
 	}
@@ -286,6 +318,7 @@ func (r *room) applyLocked(ev queue.Event, fates map[string]fate) []admission {
 		if f, ok := fates[t]; ok {
 			if f.adm != nil {
 				s.state, s.position = queue.StateAdmitted, 0
+				r.admissions[t] = f.adm.ID
 				adm = append(adm, admission{s, queue.Subject(f.adm.User, f.adm.ID), f.adm.ID, f.adm.Ends()})
 			} else {
 				r.expireLocked(s, f.reason)
@@ -323,7 +356,7 @@ func (r *room) resync(match func(*socket) bool, fates map[string]fate) {
 		r.stale = false
 	}
 
-	for len(tickets) > 0 {
+	for first := true; len(tickets) > 0; first = false {
 		n := min(len(tickets), positionsBatch)
 		ctx, cancel := context.WithTimeout(r.ctx, storeTimeout)
 		pos, err := r.hub.store.Positions(ctx, r.name, tickets[:n])
@@ -341,6 +374,21 @@ func (r *room) resync(match func(*socket) bool, fates map[string]fate) {
 			return
 		}
 		r.mu.Lock()
+		if r.wentBackLocked(pos) {
+			r.applied, r.appliedID = pos.Version, pos.EventID
+			r.forgetLocked()
+			if match != nil || !first {
+				// Sockets that this read does not cover may have been
+				// told of the lost events too: read them all.
+				r.mu.Unlock()
+				r.hub.log.Warn("hub: the store went back to an earlier version (a failover lost events); resynchronising",
+					"room", r.name, "version", pos.Version)
+				r.resync(nil, fates)
+				return
+			}
+			r.hub.log.Warn("hub: the store went back to an earlier version (a failover lost events)",
+				"room", r.name, "version", pos.Version)
+		}
 		var adm []admission
 		for _, tp := range pos.Tickets {
 			s := r.sockets[tp.Ticket]
@@ -356,6 +404,26 @@ func (r *room) resync(match func(*socket) bool, fates map[string]fate) {
 	}
 }
 
+// wentBackLocked reports whether the store, read at pos, is behind the
+// version the loop applied or has another event under it: a failover lost
+// events the loop applied (a read never sees an older version than an event
+// the store published before it).
+func (r *room) wentBackLocked(pos queue.Positions) bool {
+	if pos.Version < r.applied {
+		return true
+	}
+	return pos.Version == r.applied && pos.EventID != "" && r.appliedID != "" && pos.EventID != r.appliedID
+}
+
+// forgetLocked forgets which events the sockets have seen: after the store
+// went back, those versions may be of events it no longer has, so every
+// socket takes the standing of the next read, whatever its version.
+func (r *room) forgetLocked() {
+	for _, s := range r.sockets {
+		s.version = 0
+	}
+}
+
 // settleLocked sets s to the standing tp read from Redis, pushing what
 // changed.
 func (r *room) settleLocked(s *socket, tp queue.TicketPosition, waiting int64, fates map[string]fate, adm []admission) []admission {
@@ -363,16 +431,21 @@ func (r *room) settleLocked(s *socket, tp queue.TicketPosition, waiting int64, f
 	case queue.StateWaiting:
 		changed := s.state != queue.StateWaiting || s.position != tp.Position
 		s.state, s.position, s.score = queue.StateWaiting, tp.Position, tp.Score
+		delete(r.admissions, s.ticket)
 		if changed {
 			s.push(kindPosition, positionMsg(tp.Position, waiting, r.rate.ETA(tp.Position)))
 		}
 	case queue.StateAdmitted:
-		if s.state != queue.StateAdmitted {
+		// Admitted again under another id: the store lost the admission
+		// the socket was told of in a failover.
+		if s.state != queue.StateAdmitted || r.admissions[s.ticket] != tp.AdmissionID {
 			s.state, s.position = queue.StateAdmitted, 0
+			r.admissions[s.ticket] = tp.AdmissionID
 			adm = append(adm, admission{s, queue.Subject(tp.User, tp.AdmissionID), tp.AdmissionID, tp.AdmissionEnds})
 		}
 	case queue.StatePrequeue:
 		s.state = queue.StatePrequeue
+		delete(r.admissions, s.ticket)
 	default:
 		// Gone. The lost event knew why; without it, a place in line most
 		// likely ended by leaving and an admission by running out.
@@ -392,6 +465,7 @@ func (r *room) settleLocked(s *socket, tp queue.TicketPosition, waiting int64, f
 func (r *room) expireLocked(s *socket, reason string) {
 	if r.sockets[s.ticket] == s {
 		delete(r.sockets, s.ticket)
+		delete(r.admissions, s.ticket)
 	}
 	s.expire(reason)
 }
@@ -426,6 +500,7 @@ func (r *room) deleteAll() {
 		return
 	}
 	r.deleted = true
+	clear(r.admissions)
 	for t, s := range r.sockets {
 		delete(r.sockets, t)
 		s.expire(queue.ReasonRoomDeleted)

@@ -30,9 +30,15 @@ const (
 
 // Event is what changed in a room, as the scripts publish it on
 // Channel(room). Version grows by one per published event, so a subscriber
-// that sees a gap knows it missed one and must resynchronise.
+// that sees a gap knows it missed one and must resynchronise. ID tells
+// apart two events of one version: after a failover to a replica that had
+// not received the last events, other events take their versions again
+// (Positions gives the id of the store's version).
 type Event struct {
-	Version  int64       `json:"v"`
+	Version int64 `json:"v"`
+	// ID is Redis's clock in µs, after a tick's random id; "" from a
+	// store older than ids.
+	ID       string      `json:"id,omitempty"`
 	Kind     string      `json:"k"`
 	Admitted []Admission `json:"a,omitempty"`
 	Removed  []Removal   `json:"r,omitempty"`

@@ -2,17 +2,11 @@ package queue
 
 import (
 	"context"
-	"io"
-	"net"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/redisconn"
@@ -24,177 +18,6 @@ import (
 // The primary is SIGKILLed while the tick waits for its replica, or before
 // the tick's reply reaches the admitter, and its replica is promoted.
 // These tests pin down what the admitter, the sockets and the visitors see.
-
-// stallRelay relays TCP to a server. Once a connection is stalled, the
-// server's bytes on it are read and dropped: the client hears nothing more
-// there, and sees the connection close when the server goes. What the
-// client sends still goes through.
-type stallRelay struct {
-	ln   net.Listener
-	to   string
-	all  atomic.Bool // stall every connection from now on
-	next atomic.Bool // stall the next connection that gets a byte
-	// stalled counts the connections stalled by next; dropped the bytes
-	// held back from clients.
-	stalled, dropped atomic.Int64
-
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func startStallRelay(tb testing.TB, to string) *stallRelay {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(tb, err)
-	r := &stallRelay{ln: ln, to: to}
-	var wg sync.WaitGroup
-	wg.Go(r.serve)
-	tb.Cleanup(func() {
-		_ = ln.Close()
-		r.mu.Lock()
-		for _, c := range r.conns {
-			_ = c.Close()
-		}
-		r.mu.Unlock()
-		wg.Wait()
-	})
-	return r
-}
-
-func (r *stallRelay) addr() string { return r.ln.Addr().String() }
-
-func (r *stallRelay) serve() {
-	for {
-		c, err := r.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", r.to)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		r.mu.Lock()
-		r.conns = append(r.conns, c, up)
-		r.mu.Unlock()
-		go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
-		go func() {
-			defer c.Close()
-			defer up.Close()
-			stalled := false
-			buf := make([]byte, 64<<10)
-			for {
-				n, err := up.Read(buf)
-				if n > 0 {
-					if !stalled && r.all.Load() {
-						stalled = true
-					}
-					if !stalled && r.next.CompareAndSwap(true, false) {
-						stalled = true
-						r.stalled.Add(1)
-					}
-					if stalled {
-						r.dropped.Add(int64(n))
-					} else if _, werr := c.Write(buf[:n]); werr != nil {
-						return
-					}
-				}
-				if err != nil {
-					return
-				}
-			}
-		}()
-	}
-}
-
-// failover is a primary whose replica reaches it through a relay that can
-// hold the replication stream back, and a client that, like go-redis's
-// Sentinel client, dials whichever node is the primary now: first the
-// primary, through a relay that can stall a reply, then the promoted
-// replica.
-type failover struct {
-	ctx              context.Context
-	primary, replica *redistest.Server
-	repl, replies    *stallRelay
-	at               atomic.Value // the address the client dials
-	rdb              *redis.Client
-	p, r             *redis.Client // straight to each node
-}
-
-func setupFailover(t *testing.T) *failover {
-	t.Helper()
-	f := &failover{ctx: context.Background()}
-	f.primary, f.replica = replicatedVia(t, func(tb testing.TB, to string) string {
-		f.repl = startStallRelay(tb, to)
-		return f.repl.addr()
-	})
-	f.replies = startStallRelay(t, f.primary.Addr())
-	f.at.Store(f.replies.addr())
-	// internal/redisconn's settings.
-	f.rdb = redis.NewClient(&redis.Options{
-		Addr: "the-primary",
-		Dialer: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, f.at.Load().(string))
-		},
-		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
-		MaxRetries: 1, DialerRetries: 2, ContextTimeoutEnabled: true, DisableIdentity: true,
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-	})
-	t.Cleanup(func() { _ = f.rdb.Close() })
-	f.p, f.r = f.primary.Client(), f.replica.Client()
-	return f
-}
-
-// inSync waits until the replica has every byte the primary has written.
-func (f *failover) inSync(t *testing.T) {
-	t.Helper()
-	want := replOffset(t, f.p, "master_repl_offset")
-	require.Eventually(t, func() bool { return replOffset(t, f.r, "slave_repl_offset") >= want },
-		5*time.Second, 5*time.Millisecond, "the replica catches up")
-}
-
-// blocked is how many clients of the primary wait in a blocking command
-// (here: WAIT).
-func (f *failover) blocked(t *testing.T) int {
-	t.Helper()
-	for line := range strings.Lines(f.p.Info(f.ctx, "clients").Val()) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "blocked_clients:"); ok {
-			n, err := strconv.Atoi(v)
-			require.NoError(t, err)
-			return n
-		}
-	}
-	t.Fatal("no blocked_clients in INFO clients")
-	return 0
-}
-
-// kill SIGKILLs the primary: what the replica had not received is gone.
-func (f *failover) kill(t *testing.T) {
-	t.Helper()
-	require.NoError(t, f.primary.Kill())
-}
-
-// promote is the rest of the failover: the replica made the primary
-// (Sentinel's REPLICAOF NO ONE), and the client dialling it.
-func (f *failover) promote(t *testing.T) {
-	t.Helper()
-	require.NoError(t, f.r.Do(f.ctx, "REPLICAOF", "NO", "ONE").Err())
-	f.at.Store(f.replica.Addr())
-}
-
-// rejoin starts the old primary again as a replica of the promoted node, as
-// an operator's restart script does, and waits until it is in sync: the
-// promoted node can confirm WAIT 1 again.
-func (f *failover) rejoin(t *testing.T) {
-	t.Helper()
-	require.NoError(t, f.primary.StartReplicaOf(f.replica))
-	old := f.primary.Client()
-	require.Eventually(t, func() bool {
-		info := old.Info(f.ctx, "replication").Val()
-		return strings.Contains(info, "master_link_status:up") && strings.Contains(info, "master_sync_in_progress:0")
-	}, 10*time.Second, 20*time.Millisecond, "the old primary syncs with the promoted one")
-}
 
 // drain returns the events that came on msgs within d.
 func drain(t *testing.T, msgs <-chan *redis.Message, d time.Duration) []Event {
@@ -255,12 +78,13 @@ func TestATickCaughtInAFailoverIsAnnouncedOnlyIfItSurvives(t *testing.T) {
 
 func testATickCaughtInAFailover(t *testing.T, onReplica, cutReply bool) {
 	const room, batch, visitors = "failover", 5, 12
-	f := setupFailover(t)
-	ctx := f.ctx
+	f := redistest.StartFailover(t)
+	ctx := context.Background()
+	rdb := f.Client(t)
 	// The admitter's store, and a waitroom instance's; WAIT far longer than
 	// the test, so a tick or status that returns did not time out.
-	admitter := New(f.rdb, Options{WaitReplicas: 1, WaitTimeout: 10 * time.Second})
-	waitroom := New(f.rdb, Options{WaitReplicas: 1, WaitTimeout: 10 * time.Second})
+	admitter := New(rdb, Options{WaitReplicas: 1, WaitTimeout: 10 * time.Second})
+	waitroom := New(rdb, Options{WaitReplicas: 1, WaitTimeout: 10 * time.Second})
 	_, _, err := admitter.PutRoom(ctx, room, ConfigPatch{Mode: new(ModeQueueAll), BatchSize: new(batch)})
 	require.NoError(t, err)
 	_, err = admitter.Tick(ctx, room) // an empty line: loads the script
@@ -274,17 +98,17 @@ func testATickCaughtInAFailover(t *testing.T, onReplica, cutReply bool) {
 		tickets = append(tickets, st.Ticket)
 	}
 	k := roomKeys(room)
-	announced, err := f.p.Get(ctx, k.ver).Int64()
+	announced, err := f.P.Get(ctx, k.ver).Int64()
 	require.NoError(t, err)
-	heard := subscribe(t, f.p, room) // a hub on the primary
-	f.inSync(t)
+	heard := subscribe(t, f.P, room) // a hub on the primary
+	f.InSync(t)
 
 	// The tick.
 	if !onReplica {
-		f.repl.all.Store(true)
+		f.Repl.All.Store(true)
 	}
 	if cutReply {
-		f.replies.next.Store(true)
+		f.Replies.Next.Store(true)
 	}
 	type tickResult struct {
 		ev  Event
@@ -296,26 +120,26 @@ func testATickCaughtInAFailover(t *testing.T, onReplica, cutReply bool) {
 		ev, err := admitter.Tick(ctx, room)
 		ticked <- tickResult{ev, err, time.Now()}
 	}()
-	require.Eventually(t, func() bool { return f.p.ZCard(ctx, k.adm).Val() == batch }, 5*time.Second, time.Millisecond,
+	require.Eventually(t, func() bool { return f.P.ZCard(ctx, k.adm).Val() == batch }, 5*time.Second, time.Millisecond,
 		"the tick ran on the primary")
 	waiting := 0 // clients of the primary blocked in WAIT
 	if cutReply {
-		require.Eventually(t, func() bool { return f.replies.stalled.Load() == 1 }, 5*time.Second, time.Millisecond,
+		require.Eventually(t, func() bool { return f.Replies.Stalled.Load() == 1 }, 5*time.Second, time.Millisecond,
 			"the tick's reply is held back")
 	} else {
 		waiting++
-		require.Eventually(t, func() bool { return f.blocked(t) == waiting }, 5*time.Second, time.Millisecond,
+		require.Eventually(t, func() bool { return f.Blocked(t) == waiting }, 5*time.Second, time.Millisecond,
 			"the tick waits for its replica")
 	}
 	if onReplica {
-		f.inSync(t)
+		f.InSync(t)
 	} else {
-		require.Zero(t, f.r.ZCard(ctx, k.adm).Val(), "the replica has no admission")
+		require.Zero(t, f.R.ZCard(ctx, k.adm).Val(), "the replica has no admission")
 	}
-	lostVersion, err := f.p.Get(ctx, k.ver).Int64()
+	lostVersion, err := f.P.Get(ctx, k.ver).Int64()
 	require.NoError(t, err)
 	require.Equal(t, announced+1, lostVersion, "the tick took the next version")
-	lostIDs, err := f.p.HMGet(ctx, k.aid, tickets[:batch]...).Result()
+	lostIDs, err := f.P.HMGet(ctx, k.aid, tickets[:batch]...).Result()
 	require.NoError(t, err)
 
 	// A visitor at the head asks for their status in that window.
@@ -344,7 +168,7 @@ func testATickCaughtInAFailover(t *testing.T, onReplica, cutReply bool) {
 				early = &r
 				return true
 			default:
-				return f.blocked(t) == waiting
+				return f.Blocked(t) == waiting
 			}
 		}, 5*time.Second, time.Millisecond, "the status waits for the replica")
 		if early != nil {
@@ -354,7 +178,7 @@ func testATickCaughtInAFailover(t *testing.T, onReplica, cutReply bool) {
 
 	// The failover.
 	require.Empty(t, ticked, "the tick has not returned before the kill")
-	f.kill(t)
+	f.Kill(t)
 	killed := time.Now()
 	tr := <-ticked
 	require.ErrorIs(t, tr.err, ErrUnavailable, "the admitter is told the tick failed")
@@ -367,7 +191,7 @@ func testATickCaughtInAFailover(t *testing.T, onReplica, cutReply bool) {
 		require.Empty(t, r.st.AdmissionID, "no entry token")
 	}
 	require.Empty(t, drain(t, heard, 100*time.Millisecond), "no hub was told of the tick")
-	f.promote(t)
+	f.Promote(t)
 
 	// On the promoted node.
 	stats, err := waitroom.Stats(ctx, room)
@@ -394,8 +218,8 @@ func testATickCaughtInAFailover(t *testing.T, onReplica, cutReply bool) {
 	}
 
 	// The next ticks, once the promoted node has a replica again.
-	f.rejoin(t)
-	hub := subscribe(t, f.r, room)
+	f.Rejoin(t)
+	hub := subscribe(t, f.R, room)
 	admittedBy := map[string]string{} // ticket -> admission id
 	var order []string
 	if onReplica {
@@ -457,7 +281,7 @@ func testATickCaughtInAFailover(t *testing.T, onReplica, cutReply bool) {
 		require.Equal(t, told.st.AdmissionID, admittedBy[tickets[0]], "the admission shown in the window survived")
 	}
 	t.Logf("tick returned %s after the kill: %v; %d bytes of replication held back, %d of replies; next versions %v (lost/unannounced %d, last announced %d)",
-		tr.at.Sub(killed).Round(time.Microsecond), tr.err, f.repl.dropped.Load(), f.replies.dropped.Load(), versions, lostVersion, announced)
+		tr.at.Sub(killed).Round(time.Microsecond), tr.err, f.Repl.Dropped.Load(), f.Replies.Dropped.Load(), versions, lostVersion, announced)
 }
 
 // The same with the Sentinels deciding, and the client internal/redisconn
@@ -477,10 +301,10 @@ func TestSentinelPromotesTheReplicaThatConfirmedATickAndLosesOnlyTheUnannouncedO
 	pc, ac, bc := primary.Client(), a.Client(), b.Client()
 	// Each replica reaches the primary through a relay of its own, to be
 	// held back.
-	relays := map[*redistest.Server]*stallRelay{}
+	relays := map[*redistest.Server]*redistest.StallRelay{}
 	for _, r := range []*redistest.Server{a, b} {
-		relays[r] = startStallRelay(t, primary.Addr())
-		host, port, _ := strings.Cut(relays[r].addr(), ":")
+		relays[r] = redistest.StartStallRelay(t, primary.Addr())
+		host, port, _ := strings.Cut(relays[r].Addr(), ":")
 		require.NoError(t, r.Client().Do(ctx, "REPLICAOF", host, port).Err())
 		rc := r.Client()
 		require.Eventually(t, func() bool {
@@ -513,7 +337,7 @@ func TestSentinelPromotesTheReplicaThatConfirmedATickAndLosesOnlyTheUnannouncedO
 	inSync(ac)
 	inSync(bc)
 
-	relays[b].all.Store(true)
+	relays[b].All.Store(true)
 	first, err := admitter.Tick(ctx, room)
 	require.NoError(t, err, "A confirms the tick")
 	require.Equal(t, tickets[:batch], admittedTickets(first))
@@ -523,7 +347,7 @@ func TestSentinelPromotesTheReplicaThatConfirmedATickAndLosesOnlyTheUnannouncedO
 	require.EqualValues(t, batch, ac.ZCard(ctx, k.adm).Val(), "A has it")
 	require.Zero(t, bc.ZCard(ctx, k.adm).Val(), "B has not")
 
-	relays[a].all.Store(true)
+	relays[a].All.Store(true)
 	ticked := make(chan error, 1)
 	go func() {
 		_, err := admitter.Tick(ctx, room)
@@ -589,5 +413,60 @@ func TestSentinelPromotesTheReplicaThatConfirmedATickAndLosesOnlyTheUnannouncedO
 		require.Equal(t, StateAdmitted, st.State)
 	}
 	t.Logf("failover %s, B a replica of A %s after the kill; replication held back: A %d bytes, B %d; ticks failed after: %d; versions after %v (lost %d)",
-		failedOver.Round(time.Millisecond), resynced.Round(time.Millisecond), relays[a].dropped.Load(), relays[b].dropped.Load(), failed, versions, lostVersion)
+		failedOver.Round(time.Millisecond), resynced.Round(time.Millisecond), relays[a].Dropped.Load(), relays[b].Dropped.Load(), failed, versions, lostVersion)
+}
+
+// Without WaitReplicas a tick is announced at once. If its primary dies
+// before the replica has it, the promoted replica gives the next event the
+// same version: its id differs, and Positions gives the id of the store's
+// version, so a subscriber that applied the lost event can tell.
+func TestATickLostAfterItsAnnouncementLeavesItsVersionToAnEventWithAnotherID(t *testing.T) {
+	t.Parallel()
+	const room, batch = "announced", 2
+	ctx := context.Background()
+	f := redistest.StartFailover(t)
+	s := New(f.Client(t), Options{})
+	_, _, err := s.PutRoom(ctx, room, ConfigPatch{Mode: new(ModeQueueAll), BatchSize: new(batch)})
+	require.NoError(t, err)
+	var tickets []string
+	for range 2 * batch {
+		st, _, err := s.Join(ctx, room, JoinRequest{})
+		require.NoError(t, err)
+		tickets = append(tickets, st.Ticket)
+	}
+	before, err := s.Positions(ctx, room, nil)
+	require.NoError(t, err)
+	require.NotEmpty(t, before.EventID, "the config event has an id")
+	heard := subscribe(t, f.P, room)
+	f.InSync(t)
+
+	f.Repl.All.Store(true)
+	lost, err := s.Tick(ctx, room)
+	require.NoError(t, err)
+	got := drain(t, heard, 100*time.Millisecond)
+	require.Len(t, got, 1)
+	require.Equal(t, lost.Version, got[0].Version, "the tick is announced")
+	require.Equal(t, lost.ID, got[0].ID)
+	require.NotEmpty(t, lost.ID)
+	at, err := s.Positions(ctx, room, nil)
+	require.NoError(t, err)
+	require.Equal(t, Positions{Version: lost.Version, EventID: lost.ID}, Positions{Version: at.Version, EventID: at.EventID})
+
+	f.Kill(t)
+	f.Promote(t)
+	var back Positions
+	require.Eventually(t, func() bool {
+		back, err = s.Positions(ctx, room, nil)
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond, "the client finds the promoted node")
+	require.Equal(t, Positions{Version: before.Version, EventID: before.EventID}, Positions{Version: back.Version, EventID: back.EventID},
+		"the promoted node is back at the event before the tick")
+	next, err := s.Tick(ctx, room)
+	require.NoError(t, err)
+	require.Equal(t, tickets[:batch], admittedTickets(next), "the next tick admits the same visitors")
+	require.Equal(t, lost.Version, next.Version, "under the lost tick's version")
+	require.NotEqual(t, lost.ID, next.ID, "and another id")
+	at, err = s.Positions(ctx, room, nil)
+	require.NoError(t, err)
+	require.Equal(t, Positions{Version: next.Version, EventID: next.ID}, Positions{Version: at.Version, EventID: at.EventID})
 }

@@ -81,9 +81,10 @@ type touchReply struct {
 }
 
 type positionsReply struct {
-	Version int64 `json:"version"`
-	Waiting int64 `json:"waiting"`
-	Now     int64 `json:"now"`
+	Version int64  `json:"version"`
+	EventID string `json:"event_id"`
+	Waiting int64  `json:"waiting"`
+	Now     int64  `json:"now"`
 	Tickets []struct {
 		State         State  `json:"state"`
 		Position      int64  `json:"position"`

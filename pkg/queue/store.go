@@ -516,6 +516,10 @@ type TicketPosition struct {
 // Positions is where many tickets stand at one event version.
 type Positions struct {
 	Version int64
+	// EventID is the id of the event of Version ("" before any): another
+	// id than the one a subscriber had for Version means the store went
+	// back in a failover (see Event).
+	EventID string
 	Waiting int64
 	Now     time.Time
 	Tickets []TicketPosition
@@ -543,7 +547,7 @@ func (s *Store) Positions(ctx context.Context, room string, tickets []string) (P
 	if len(res.Tickets) != len(valid) {
 		return Positions{}, fmt.Errorf("positions: %w: %d tickets for %d asked", luascript.ErrBadReply, len(res.Tickets), len(valid))
 	}
-	out := Positions{Version: res.Version, Waiting: res.Waiting, Now: time.UnixMilli(res.Now).UTC()}
+	out := Positions{Version: res.Version, EventID: res.EventID, Waiting: res.Waiting, Now: time.UnixMilli(res.Now).UTC()}
 	for i, t := range valid {
 		row := res.Tickets[i]
 		tp := TicketPosition{Ticket: t, State: row.State, Position: row.Position, Score: row.Score}

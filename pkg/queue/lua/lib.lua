@@ -227,9 +227,20 @@ local function end_admission(ticket)
   forget_user(ticket)
 end
 
-local function publish(ev)
+-- publish gives ev the room's next version and an id, records the id beside
+-- the version (wr:{room}:evid) and publishes ev; hold: only the first two,
+-- the caller publishes. After a failover to a replica that had not received
+-- the last events, versions repeat but ids do not: a hub that applied a lost
+-- event knows the store went back. The id is Redis's clock in microseconds,
+-- which an event later on another node does not repeat, after ev.id if the
+-- caller set one (a tick's random id). Not the caller's id alone: go-redis
+-- retries a script with the same arguments, maybe on the promoted node.
+local function publish(ev, hold)
   ev.v = redis.call('INCR', K.ver)
-  redis.call('PUBLISH', PREFIX .. 'events', cjson.encode(ev))
+  local t = redis.call('TIME')
+  ev.id = (ev.id and ev.id .. '.' or '') .. t[1] .. '.' .. t[2]
+  redis.call('SET', PREFIX .. 'evid', ev.id)
+  if not hold then redis.call('PUBLISH', PREFIX .. 'events', cjson.encode(ev)) end
   return ev.v
 end
 

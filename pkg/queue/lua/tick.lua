@@ -12,12 +12,14 @@
 --         per tick: each call's work stays bounded however large the room.
 -- ARGV[3] a fresh random prefix of this tick's admission ids: the i-th
 --         admission's id (its entry tokens' jti) is the prefix and i in hex.
--- ARGV[4] the tick's id (random, no spaces): a retried tick is a no-op.
+-- ARGV[4] the tick's id (random, no spaces): a retried tick is a no-op; its
+--         event's id starts with it.
 -- ARGV[5] most pre-queued visitors placed in the line by this call.
--- ARGV[6] 1: do not publish the event, only give it its version: the caller
---         publishes it once replicas have the tick (Options.WaitReplicas).
+-- ARGV[6] 1: do not publish the event, only give it its version and id: the
+--         caller publishes it once replicas have the tick
+--         (Options.WaitReplicas).
 -- Returns {1, event-json, pre-queued visitors still to place} where the event (published only if something
--- changed, with its version v) lists
+-- changed, with its version v and id, lib.lua publish) lists
 --   a: admitted {t ticket, u user, j admission id}, always the head of the line
 --   x: when those admissions end (ms)
 --   r: removed from the line {t, s, r='abandoned'}
@@ -180,7 +182,8 @@ ev.n = now
 ev.i = cfg.interval
 history_tick(now, ev)
 if changed or ev.a or ev.r or ev.e then
-  if ARGV[6] == '1' then ev.v = redis.call('INCR', K.ver) else publish(ev) end
+  ev.id = ARGV[4]
+  publish(ev, ARGV[6] == '1')
 else
   ev.v = 0
 end

@@ -1,0 +1,255 @@
+package redistest
+
+import (
+	"context"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// StallRelay relays TCP to a server. Once a connection is stalled, the
+// server's bytes on it are read and dropped: the client hears nothing more
+// there, and sees the connection close when the server goes. What the
+// client sends still goes through.
+type StallRelay struct {
+	ln net.Listener
+	to string
+	// All stalls every connection from now on; Next the next connection
+	// that gets a byte.
+	All, Next atomic.Bool
+	// Stalled counts the connections stalled by Next; Dropped the bytes
+	// held back from clients.
+	Stalled, Dropped atomic.Int64
+
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+// StartStallRelay starts a relay to the address to; it stops when the test
+// ends.
+func StartStallRelay(tb testing.TB, to string) *StallRelay {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("redistest: relay: %v", err)
+	}
+	r := &StallRelay{ln: ln, to: to}
+	var wg sync.WaitGroup
+	wg.Go(r.serve)
+	tb.Cleanup(func() {
+		_ = ln.Close()
+		r.mu.Lock()
+		for _, c := range r.conns {
+			_ = c.Close()
+		}
+		r.mu.Unlock()
+		wg.Wait()
+	})
+	return r
+}
+
+// Addr is where clients reach the relay.
+func (r *StallRelay) Addr() string { return r.ln.Addr().String() }
+
+func (r *StallRelay) serve() {
+	for {
+		c, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", r.to)
+		if err != nil {
+			_ = c.Close()
+			continue
+		}
+		r.mu.Lock()
+		r.conns = append(r.conns, c, up)
+		r.mu.Unlock()
+		go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
+		go func() {
+			defer c.Close()
+			defer up.Close()
+			stalled := false
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := up.Read(buf)
+				if n > 0 {
+					if !stalled && r.All.Load() {
+						stalled = true
+					}
+					if !stalled && r.Next.CompareAndSwap(true, false) {
+						stalled = true
+						r.Stalled.Add(1)
+					}
+					if stalled {
+						r.Dropped.Add(int64(n))
+					} else if _, werr := c.Write(buf[:n]); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+}
+
+// Failover is a primary whose replica reaches it through a relay that can
+// hold the replication stream back (Repl), and clients that, like go-redis's
+// Sentinel client, dial whichever node is the primary now: first the
+// primary, through a relay that can stall a reply (Replies), then, once
+// Promote has run, the promoted replica.
+type Failover struct {
+	Primary, Replica *Server
+	Repl, Replies    *StallRelay
+	// P and R go straight to each node.
+	P, R *redis.Client
+
+	at atomic.Value // the address the clients dial
+}
+
+// StartFailover starts the primary and its replica, in sync; they stop when
+// the test ends.
+func StartFailover(tb testing.TB) *Failover {
+	tb.Helper()
+	f := &Failover{}
+	// No diskless-sync delay, on the replica too (it is promoted): a
+	// replica's first sync would wait 5 s.
+	noDelay := []string{"--repl-diskless-sync-delay", "0"}
+	f.Primary = Start(tb, Options{Args: noDelay})
+	f.Repl = StartStallRelay(tb, f.Primary.Addr())
+	host, port, _ := strings.Cut(f.Repl.Addr(), ":")
+	f.Replica = Start(tb, Options{Args: append(noDelay, "--replicaof", host, port)})
+	f.P, f.R = f.Primary.Client(), f.Replica.Client()
+	waitSynced(tb, f.R, "the replica syncs")
+	f.Replies = StartStallRelay(tb, f.Primary.Addr())
+	f.at.Store(f.Replies.Addr())
+	return f
+}
+
+// Client returns a client of the primary of the moment, with
+// internal/redisconn's settings; it is closed when the test ends.
+func (f *Failover) Client(tb testing.TB) *redis.Client {
+	tb.Helper()
+	return DialClient(tb, func() string { return f.at.Load().(string) })
+}
+
+// DialClient returns a client with internal/redisconn's settings that dials
+// the address addr returns at each dial; it is closed when the test ends.
+func DialClient(tb testing.TB, addr func() string) *redis.Client {
+	tb.Helper()
+	c := redis.NewClient(&redis.Options{
+		Addr: "the-primary",
+		Dialer: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr())
+		},
+		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+		MaxRetries: 1, DialerRetries: 2, ContextTimeoutEnabled: true, DisableIdentity: true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// InSync waits until the replica has every byte the primary has written.
+func (f *Failover) InSync(tb testing.TB) {
+	tb.Helper()
+	want := ReplOffset(tb, f.P, "master_repl_offset")
+	waitFor(tb, 5*time.Second, 5*time.Millisecond, "the replica catches up", func() bool {
+		return ReplOffset(tb, f.R, "slave_repl_offset") >= want
+	})
+}
+
+// Blocked is how many clients of the primary wait in a blocking command
+// (here: WAIT).
+func (f *Failover) Blocked(tb testing.TB) int {
+	tb.Helper()
+	for line := range strings.Lines(f.P.Info(context.Background(), "clients").Val()) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "blocked_clients:"); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				tb.Fatalf("redistest: blocked_clients: %v", err)
+			}
+			return n
+		}
+	}
+	tb.Fatal("redistest: no blocked_clients in INFO clients")
+	return 0
+}
+
+// Kill SIGKILLs the primary: what the replica had not received is gone.
+func (f *Failover) Kill(tb testing.TB) {
+	tb.Helper()
+	if err := f.Primary.Kill(); err != nil {
+		tb.Fatalf("redistest: kill the primary: %v", err)
+	}
+}
+
+// Promote is the rest of the failover: the replica made the primary
+// (Sentinel's REPLICAOF NO ONE), and the clients dialling it.
+func (f *Failover) Promote(tb testing.TB) {
+	tb.Helper()
+	if err := f.R.Do(context.Background(), "REPLICAOF", "NO", "ONE").Err(); err != nil {
+		tb.Fatalf("redistest: promote the replica: %v", err)
+	}
+	f.at.Store(f.Replica.Addr())
+}
+
+// Rejoin starts the old primary again as a replica of the promoted node, as
+// an operator's restart script does, and waits until it is in sync: the
+// promoted node can confirm WAIT 1 again.
+func (f *Failover) Rejoin(tb testing.TB) {
+	tb.Helper()
+	if err := f.Primary.StartReplicaOf(f.Replica); err != nil {
+		tb.Fatalf("redistest: restart the old primary: %v", err)
+	}
+	waitSynced(tb, f.Primary.Client(), "the old primary syncs with the promoted one")
+}
+
+// waitSynced waits until the replica c has finished its sync with its
+// primary.
+func waitSynced(tb testing.TB, c *redis.Client, what string) {
+	tb.Helper()
+	waitFor(tb, 10*time.Second, 20*time.Millisecond, what, func() bool {
+		info := c.Info(context.Background(), "replication").Val()
+		return strings.Contains(info, "master_link_status:up") && strings.Contains(info, "master_sync_in_progress:0")
+	})
+}
+
+// ReplOffset is a replication offset of INFO replication (field
+// master_repl_offset or slave_repl_offset).
+func ReplOffset(tb testing.TB, c *redis.Client, field string) int64 {
+	tb.Helper()
+	for line := range strings.Lines(c.Info(context.Background(), "replication").Val()) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				tb.Fatalf("redistest: %s: %v", field, err)
+			}
+			return n
+		}
+	}
+	tb.Fatalf("redistest: no %s in INFO replication", field)
+	return 0
+}
+
+func waitFor(tb testing.TB, within, every time.Duration, what string, ok func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("redistest: %s: not within %v", what, within)
+		}
+		time.Sleep(every)
+	}
+}
