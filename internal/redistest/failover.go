@@ -122,18 +122,33 @@ type Failover struct {
 func StartFailover(tb testing.TB) *Failover {
 	tb.Helper()
 	f := &Failover{}
-	// No diskless-sync delay, on the replica too (it is promoted): a
-	// replica's first sync would wait 5 s.
-	noDelay := []string{"--repl-diskless-sync-delay", "0"}
-	f.Primary = Start(tb, Options{Args: noDelay})
-	f.Repl = StartStallRelay(tb, f.Primary.Addr())
-	host, port, _ := strings.Cut(f.Repl.Addr(), ":")
-	f.Replica = Start(tb, Options{Args: append(noDelay, "--replicaof", host, port)})
+	f.Primary, f.Replica = StartReplicated(tb, func(tb testing.TB, to string) string {
+		f.Repl = StartStallRelay(tb, to)
+		return f.Repl.Addr()
+	})
 	f.P, f.R = f.Primary.Client(), f.Replica.Client()
-	waitSynced(tb, f.R, "the replica syncs")
 	f.Replies = StartStallRelay(tb, f.Primary.Addr())
 	f.at.Store(f.Replies.Addr())
 	return f
+}
+
+// StartReplicated starts a primary with one replica, in sync; they stop
+// when the test ends. The replica reaches its primary at link(the
+// primary's address), a relay of the test's, or directly when link is nil.
+func StartReplicated(tb testing.TB, link func(tb testing.TB, to string) string) (primary, replica *Server) {
+	tb.Helper()
+	// No diskless-sync delay, on the replica too (a failover test promotes
+	// it): a replica's first sync would wait 5 s.
+	noDelay := []string{"--repl-diskless-sync-delay", "0"}
+	primary = Start(tb, Options{Args: noDelay})
+	addr := primary.Addr()
+	if link != nil {
+		addr = link(tb, addr)
+	}
+	host, port, _ := strings.Cut(addr, ":")
+	replica = Start(tb, Options{Args: append(noDelay, "--replicaof", host, port)})
+	waitSynced(tb, replica.Client(), "the replica syncs")
+	return primary, replica
 }
 
 // Client returns a client of the primary of the moment, with

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -30,44 +29,8 @@ func replicatedBehind(tb testing.TB, lag time.Duration) (primary, replica *redis
 	if lag > 0 {
 		link = func(tb testing.TB, to string) string { return slowLink(tb, to, lag) }
 	}
-	p, r := replicatedVia(tb, link)
+	p, r := redistest.StartReplicated(tb, link)
 	return p.Client(), r.Client()
-}
-
-// replicatedVia starts a primary with one replica, in sync, and returns
-// the servers. The replica reaches its primary at link(the primary's
-// address), a relay of the test's, or directly when link is nil.
-func replicatedVia(tb testing.TB, link func(tb testing.TB, to string) string) (primary, replica *redistest.Server) {
-	tb.Helper()
-	// No diskless-sync delay, on the replica too (a failover test promotes
-	// it): a replica's first sync would wait 5 s.
-	noDelay := []string{"--repl-diskless-sync-delay", "0"}
-	primary = redistest.Start(tb, redistest.Options{Args: noDelay})
-	addr := primary.Addr()
-	if link != nil {
-		addr = link(tb, addr)
-	}
-	host, port, _ := strings.Cut(addr, ":")
-	replica = redistest.Start(tb, redistest.Options{Args: append(noDelay, "--replicaof", host, port)})
-	rc := replica.Client()
-	require.Eventually(tb, func() bool {
-		info := rc.Info(context.Background(), "replication").Val()
-		return strings.Contains(info, "master_link_status:up") && strings.Contains(info, "master_sync_in_progress:0")
-	}, 10*time.Second, 20*time.Millisecond, "the replica syncs")
-	return primary, replica
-}
-
-func replOffset(t *testing.T, c *redis.Client, field string) int64 {
-	t.Helper()
-	for line := range strings.Lines(c.Info(context.Background(), "replication").Val()) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			require.NoError(t, err)
-			return n
-		}
-	}
-	t.Fatalf("no %s in INFO replication", field)
-	return 0
 }
 
 // With WaitReplicas a join is answered only once a replica has it: right
@@ -83,7 +46,7 @@ func TestAJoinWithWaitReplicasIsOnTheReplicaWhenAnswered(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, created)
 		require.EqualValues(t, i+1, st.Position)
-		require.GreaterOrEqual(t, replOffset(t, replica, "slave_repl_offset"), replOffset(t, primary, "master_repl_offset"),
+		require.GreaterOrEqual(t, redistest.ReplOffset(t, replica, "slave_repl_offset"), redistest.ReplOffset(t, primary, "master_repl_offset"),
 			"join %d: the replica has all the primary wrote", i+1)
 	}
 }
@@ -251,8 +214,8 @@ func TestReplicationLagIsWhatWaitReplicasCovers(t *testing.T) {
 	events := ps.Channel()
 	// onReplica: the replica has everything the primary had written so far.
 	onReplica := func() (bool, int64) {
-		want := replOffset(t, primary, "master_repl_offset")
-		return replOffset(t, replica, "slave_repl_offset") >= want, want
+		want := redistest.ReplOffset(t, primary, "master_repl_offset")
+		return redistest.ReplOffset(t, replica, "slave_repl_offset") >= want, want
 	}
 	for _, wait := range []int{0, 1} {
 		room := "lag" + strconv.Itoa(wait)
@@ -276,7 +239,7 @@ func TestReplicationLagIsWhatWaitReplicasCovers(t *testing.T) {
 		n, err := replica.ZCard(ctx, roomKeys(room).adm).Result()
 		require.NoError(t, err)
 		tickOnReplica := n == 1
-		offset := replOffset(t, primary, "master_repl_offset")
+		offset := redistest.ReplOffset(t, primary, "master_repl_offset")
 		t.Logf("WAIT %d, replica %s behind: join answered in %s, on the replica then: %v; tick announced, on the replica then: %v",
 			wait, lag, joined.Round(time.Millisecond), joinOnReplica, tickOnReplica)
 		if wait == 0 {
@@ -287,7 +250,7 @@ func TestReplicationLagIsWhatWaitReplicasCovers(t *testing.T) {
 			require.True(t, tickOnReplica, "with WAIT an announced tick is on the replica")
 			require.GreaterOrEqual(t, joined, lag, "and the join waited for it")
 		}
-		require.Eventually(t, func() bool { return replOffset(t, replica, "slave_repl_offset") >= offset },
+		require.Eventually(t, func() bool { return redistest.ReplOffset(t, replica, "slave_repl_offset") >= offset },
 			5*time.Second, 20*time.Millisecond, "the replica catches up")
 	}
 }

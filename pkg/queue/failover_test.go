@@ -330,8 +330,8 @@ func TestSentinelPromotesTheReplicaThatConfirmedATickAndLosesOnlyTheUnannouncedO
 	k := roomKeys(room)
 	heard := subscribe(t, pc, room)
 	inSync := func(r *redis.Client) {
-		want := replOffset(t, pc, "master_repl_offset")
-		require.Eventually(t, func() bool { return replOffset(t, r, "slave_repl_offset") >= want },
+		want := redistest.ReplOffset(t, pc, "master_repl_offset")
+		require.Eventually(t, func() bool { return redistest.ReplOffset(t, r, "slave_repl_offset") >= want },
 			5*time.Second, 5*time.Millisecond)
 	}
 	inSync(ac)
