@@ -167,13 +167,18 @@ func (b *batcher[A]) lingerFor(rj *roomCalls[A]) {
 
 // batchReply is join_batch.lua's reply.
 type batchReply struct {
-	Version    int64          `json:"v"`
-	LastMinute int64          `json:"m"`
-	FirstAdmit int64          `json:"f"`
-	Now        int64          `json:"n"`
-	OpensAt    int64          `json:"o"`
-	Interval   int64          `json:"i"`
-	Results    []batchJoinRes `json:"r"`
+	Version    int64 `json:"v"`
+	LastMinute int64 `json:"m"`
+	FirstAdmit int64 `json:"f"`
+	Now        int64 `json:"n"`
+	OpensAt    int64 `json:"o"`
+	Interval   int64 `json:"i"`
+	// Kinds (joins only) has a letter per joiner: 'n' a new ticket in
+	// line, '.' the next of Results; First is "<position> <score>" of the
+	// first new ticket in line, the others' following one by one.
+	Kinds   string         `json:"k,omitempty"`
+	First   string         `json:"q,omitempty"`
+	Results []batchJoinRes `json:"r,omitempty"`
 }
 
 // batchJoinRes is one joiner's result: a refusal code, or a standing (whose
@@ -189,8 +194,6 @@ type batchJoinRes struct {
 	Ends     int64  `json:"e,omitempty"`
 	User     string `json:"u,omitempty"`
 	AID      string `json:"j,omitempty"`
-	// New is "<position> <score>" of a new ticket in line without a user.
-	New string `json:"n,omitempty"`
 }
 
 // joinBatch runs one join_batch.lua call for calls, in their order, and
@@ -216,12 +219,7 @@ func (s *Store) joinBatch(ctx context.Context, room, id string, calls []*joinCal
 	if err != nil {
 		return nil, storeErr("join", err)
 	}
-	for i, j := range r.Results {
-		if j.New != "" && i < len(calls) {
-			r.Results[i] = newInLine(j.New, calls[i].args[0].(string))
-		}
-	}
-	return r.results("join", room, len(calls))
+	return r.joinResults(room, calls)
 }
 
 // statusBatch runs one status_batch.lua call for the tickets of calls, in
@@ -290,16 +288,53 @@ func (r *batchReply) results(op, room string, n int) ([]joinResult, error) {
 	return out, nil
 }
 
-// newInLine expands the short result n of a new ticket waiting in line
-// (see join_batch.lua); a malformed one leaves the state out, which result
-// refuses.
-func newInLine(n, ticket string) batchJoinRes {
-	pos, score, ok := strings.Cut(n, " ")
-	p, err := strconv.ParseInt(pos, 10, 64)
-	if !ok || score == "" || err != nil || p <= 0 {
-		return batchJoinRes{}
+// joinResults is each joiner's result of a join_batch.lua reply, in order:
+// the new tickets in line (kind 'n') numbered on from First, the others
+// from Results.
+func (r *batchReply) joinResults(room string, calls []*joinCall) ([]joinResult, error) {
+	if len(r.Kinds) != len(calls) {
+		return nil, fmt.Errorf("join: %w: %d kinds for %d calls", luascript.ErrBadReply, len(r.Kinds), len(calls))
 	}
-	return batchJoinRes{Code: 1, Ticket: ticket, State: StateWaiting, Position: p, Waiting: p, Score: score}
+	var pos, score int64
+	if r.First != "" {
+		p, sc, ok := strings.Cut(r.First, " ")
+		var err1, err2 error
+		pos, err1 = strconv.ParseInt(p, 10, 64)
+		score, err2 = strconv.ParseInt(sc, 10, 64)
+		if !ok || err1 != nil || err2 != nil || pos <= 0 || score < 0 {
+			return nil, fmt.Errorf("join: %w: first %q", luascript.ErrBadReply, r.First)
+		}
+	}
+	out := make([]joinResult, len(calls))
+	next := 0
+	for i := range len(r.Kinds) {
+		switch r.Kinds[i] {
+		case 'n':
+			if r.First == "" {
+				return nil, fmt.Errorf("join: %w: a new ticket in line without first", luascript.ErrBadReply)
+			}
+			ticket, _ := calls[i].args[0].(string)
+			user, _ := calls[i].args[2].(string)
+			st := statusReply{Ticket: ticket, State: StateWaiting, Position: pos, Waiting: pos, Score: score,
+				Version: r.Version, User: user, AdmittedLastMinute: r.LastMinute, FirstAdmitMS: r.FirstAdmit,
+				Now: r.Now, OpensAt: r.OpensAt, IntervalMS: r.Interval}.status(room)
+			out[i] = joinResult{st: st, created: true}
+			pos++
+			score++
+		case '.':
+			if next == len(r.Results) {
+				return nil, fmt.Errorf("join: %w: %d results for more kinds", luascript.ErrBadReply, len(r.Results))
+			}
+			out[i] = r.result("join", room, r.Results[next])
+			next++
+		default:
+			return nil, fmt.Errorf("join: %w: kind %q", luascript.ErrBadReply, r.Kinds[i])
+		}
+	}
+	if next != len(r.Results) {
+		return nil, fmt.Errorf("join: %w: %d results for %d kinds", luascript.ErrBadReply, len(r.Results), next)
+	}
+	return out, nil
 }
 
 // result turns one caller's part of a batch reply (op: join or status)
