@@ -45,11 +45,28 @@ type call[A any] struct {
 	done chan joinResult // buffered: the flusher never blocks on a caller
 }
 
-// joinCall is one join: ARGV[1..7] of join.lua.
-type joinCall = call[[7]any]
+// joinArgs is one join: ARGV[1..7] of join.lua.
+type joinArgs struct {
+	ticket, given, user string // the new ticket, the presented one, the verified user
+	shuffle             uint64 // the pre-queue's sort key (shuffleKey)
+	aid, pow            string // the admission id, the proof of work's id
+	powExpires          int64  // unix ms
+}
+
+// argv is ARGV[1..7] of join.lua.
+func (a joinArgs) argv() []any {
+	return []any{a.ticket, a.given, a.user, a.shuffle, a.aid, a.pow, a.powExpires}
+}
+
+// plain says the join presents nothing (no ticket, user or proof of work):
+// join_batch.lua takes only its new ticket.
+func (a joinArgs) plain() bool { return a.given == "" && a.user == "" && a.pow == "" }
+
+// joinCall is one join of a batch.
+type joinCall = call[joinArgs]
 
 // joinBatcher sends joins through join_batch.lua.
-type joinBatcher = batcher[[7]any]
+type joinBatcher = batcher[joinArgs]
 
 // joinResult is one call's result; created is false for a status request.
 type joinResult struct {
@@ -202,17 +219,16 @@ type batchJoinRes struct {
 // of its ticket (replication, say) goes here, once per batch.
 // The batch id is 128 random bits, like a ticket.
 func (s *Store) joinBatch(ctx context.Context, room, id string, calls []*joinCall) ([]joinResult, error) {
-	args := make([]any, 0, 1+7*len(calls))
-	args = append(args, id)
-	for _, c := range calls {
-		args = append(args, c.args[:]...)
+	args, err := joinBatchArgs(id, calls)
+	if err != nil {
+		return nil, err
 	}
 	keys := roomKeys(room).all()
 	var r batchReply
 	// The plain client, not the auto-pipeliner: a batch is already one
 	// command, and the pipeliner's goroutine hand-offs cost more than they
 	// share (one batch per room is in flight anyway).
-	err := s.durable(ctx, keys[0], s.rdb, func(c redis.Scripter) (err error) {
+	err = s.durable(ctx, keys[0], s.rdb, func(c redis.Scripter) (err error) {
 		r, err = luascript.Do[batchReply](ctx, c, s.sc.joinBatch, keys, args...)
 		return err
 	})
@@ -220,6 +236,42 @@ func (s *Store) joinBatch(ctx context.Context, room, id string, calls []*joinCal
 		return nil, storeErr("join", err)
 	}
 	return r.joinResults(room, calls)
+}
+
+// aidLen is the length of every admission id newJoinIDs draws.
+const aidLen = 22
+
+// joinBatchArgs is ARGV of join_batch.lua for the batch id and calls: the
+// shapes, the shuffle keys and the admission ids of all joiners as one
+// string each, then each joiner's fields (its new ticket alone when it
+// presents nothing). Each ARGV string costs the script an allocation and
+// a hash, which was most of what a joiner cost it.
+func joinBatchArgs(id string, calls []*joinCall) ([]any, error) {
+	n := len(calls)
+	shapes := make([]byte, 0, n)
+	shuffles := make([]byte, 0, 14*n)
+	aids := make([]byte, 0, aidLen*n)
+	args := make([]any, 4, 4+n)
+	for _, c := range calls {
+		a := &c.args
+		if len(a.aid) != aidLen || a.shuffle >= 1<<53 {
+			return nil, fmt.Errorf("join: admission id %q or shuffle key %d out of shape", a.aid, a.shuffle)
+		}
+		const hex = "0123456789abcdef"
+		for sh := 52; sh >= 0; sh -= 4 {
+			shuffles = append(shuffles, hex[a.shuffle>>sh&15])
+		}
+		aids = append(aids, a.aid...)
+		if a.plain() {
+			shapes = append(shapes, 'p')
+			args = append(args, a.ticket)
+			continue
+		}
+		shapes = append(shapes, 'f')
+		args = append(args, a.ticket, a.given, a.user, a.pow, strconv.FormatInt(a.powExpires, 10))
+	}
+	args[0], args[1], args[2], args[3] = id, string(shapes), string(shuffles), string(aids)
+	return args, nil
 }
 
 // statusBatch runs one status_batch.lua call for the tickets of calls, in
@@ -313,8 +365,7 @@ func (r *batchReply) joinResults(room string, calls []*joinCall) ([]joinResult, 
 			if r.First == "" {
 				return nil, fmt.Errorf("join: %w: a new ticket in line without first", luascript.ErrBadReply)
 			}
-			ticket, _ := calls[i].args[0].(string)
-			user, _ := calls[i].args[2].(string)
+			ticket, user := calls[i].args.ticket, calls[i].args.user
 			st := statusReply{Ticket: ticket, State: StateWaiting, Position: pos, Waiting: pos, Score: score,
 				Version: r.Version, User: user, AdmittedLastMinute: r.LastMinute, FirstAdmitMS: r.FirstAdmit,
 				Now: r.Now, OpensAt: r.OpensAt, IntervalMS: r.Interval}.status(room)

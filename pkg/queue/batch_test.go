@@ -11,7 +11,7 @@ import (
 )
 
 func newJoinCall(b *bundle, user string) *joinCall {
-	return &joinCall{ctx: b.ctx, args: [7]any{NewTicket(), "", user, shuffleKey(), NewAdmissionID(), "", 0}}
+	return &joinCall{ctx: b.ctx, args: joinArgs{ticket: NewTicket(), user: user, shuffle: shuffleKey(), aid: NewAdmissionID()}}
 }
 
 func TestJoinsOfOneBatchAreDecidedOneAfterAnotherInArrivalOrder(t *testing.T) {
@@ -91,7 +91,7 @@ func TestConcurrentJoinsShareScriptCalls(t *testing.T) {
 }
 
 func TestAMalformedCompactBatchReplyIsABadReply(t *testing.T) {
-	calls := []*joinCall{{args: [7]any{"t1", "", "", uint64(1), "a1", "", 0}}, {args: [7]any{"t2", "", "u2", uint64(2), "a2", "", 0}}}
+	calls := []*joinCall{{args: joinArgs{ticket: "t1"}}, {args: joinArgs{ticket: "t2", user: "u2"}}}
 	for _, r := range []batchReply{
 		{Kinds: "nn", First: "x 12"}, {Kinds: "nn", First: "0 12"}, {Kinds: "nn", First: "3 x"}, {Kinds: "nn", First: "3"},
 		{Kinds: "nn"}, {Kinds: "n", First: "3 12"}, {Kinds: "n.", First: "3 12"}, {Kinds: "nx", First: "3 12"},

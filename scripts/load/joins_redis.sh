@@ -4,8 +4,7 @@
 # script, the lib.lua + history.lua prelude alone, then batches of 1, 16, 32
 # and 64 new visitors with random tickets), CPU from INFO cpu before and
 # after. LUA_DIR=dir takes the scripts from dir (another tree's
-# pkg/queue/lua, for an A/B in the same run; the ARGV of join_batch.lua is
-# the same).
+# pkg/queue/lua, for an A/B in the same run).
 # PERF=1 also records `perf` of redis-server during batches of 16
 # ($work/perf.data; `perf report -i ... --no-children --sort sym -g none`).
 #   scripts/load/joins_redis.sh
@@ -34,7 +33,19 @@ for s in empty prelude; do
 	echo "$s: $(per "$c0" "$(cpu)" 20000) us/call"
 done
 sha=$(redis-cli -p $port script load "$(cat jb.lua)")
-joiners() { local a="" i; for i in $(seq "$1"); do a="$a t__rand_int__$i '' '' 5 a$i '' 0"; done; echo "$a"; }
+# The joiners' ARGV: packed (shapes, shuffle keys, admission ids, then a
+# ticket each) where join_batch.lua takes them so, else seven fields each.
+if grep -q "ARGV\[2\] shapes" "$L/join_batch.lua"; then
+	joiners() {
+		local p="" s="" a="" t="" i
+		for i in $(seq "$1"); do
+			p="${p}p" s="${s}00000000000005" a="${a}$(printf 'a%021d' "$i")" t="$t t__rand_int__$i"
+		done
+		echo "$p $s $a$t"
+	}
+else
+	joiners() { local a="" i; for i in $(seq "$1"); do a="$a t__rand_int__$i '' '' 5 a$i '' 0"; done; echo "$a"; }
+fi
 for n in 1 16 32 64; do
 	c0=$(cpu)
 	eval redis-benchmark -p $port -n 5000 -c 1 -r 100000000000 -q evalsha "$sha" 13 $K b__rand_int__ "$(joiners $n)" >/dev/null

@@ -5,10 +5,15 @@
 -- Touches: KEYS as in lib.lua, the line generations, wr:{room}:pow:<challenge>
 -- wr:{room}:batches (zset: batch id -> when it ran, the last minute's) and
 -- the history keys of history.lua.
--- ARGV[1] batch id (128 random bits, hex): a retried batch is recognised
--- ARGV[2..] seven fields per joiner, as ARGV[1..7] of join.lua:
---   new ticket, presented ticket, verified user, shuffle key, admission id,
---   proof-of-work id, proof-of-work expiry (unix ms)
+-- ARGV[1] batch id (128 random bits): a retried batch is recognised
+-- ARGV[2] shapes, a letter per joiner: 'p' presents nothing, 'f' presents
+--   a ticket, a user or a proof of work
+-- ARGV[3] the joiners' shuffle keys (pre-queue order), 14 hex digits each
+-- ARGV[4] the joiners' admission ids, 22 characters each
+-- ARGV[5..] per joiner, in order: its new ticket, and for an 'f' four
+--   more: presented ticket, verified user, proof-of-work id, proof-of-work
+--   expiry (unix ms). (join.lua's ARGV, packed: every ARGV string costs
+--   the script an allocation and a hash.)
 -- Returns {v=event version, m=admissions last minute, f=first admission ms,
 --   n=now ms, o=opens_at ms, i=interval ms, k=kinds, q=first, r=[results]},
 --   or refuses ROOM_NOT_FOUND. k has one letter per joiner: 'n' a new ticket
@@ -140,7 +145,15 @@ local function standing(ticket, code)
   return r
 end
 
-local function join_one(new, given, user, shuffle, aid, pow, pow_exp)
+local shuffles, aids = ARGV[3], ARGV[4]
+-- The k-th joiner's shuffle key (a string, as a zset score) and admission
+-- id, cut out of their ARGV only when needed.
+local function shuffle_of(k)
+  return string.format('%d', tonumber(string.sub(shuffles, 14 * k - 13, 14 * k), 16))
+end
+local function aid_of(k) return string.sub(aids, 22 * k - 21, 22 * k) end
+
+local function join_one(k, new, given, user, pow, pow_exp)
   if not fresh then
     local r = standing(new, 1)
     if r then return r end
@@ -170,7 +183,7 @@ local function join_one(new, given, user, shuffle, aid, pow, pow_exp)
   end
   if before_open(cfg, now) then
     pre_len = (pre_len or redis.call('ZCARD', K.pre)) + 1
-    new_pre[#new_pre + 1] = shuffle
+    new_pre[#new_pre + 1] = shuffle_of(k)
     new_pre[#new_pre + 1] = new
     new_seen[#new_seen + 1] = now
     new_seen[#new_seen + 1] = new
@@ -180,6 +193,7 @@ local function join_one(new, given, user, shuffle, aid, pow, pow_exp)
   if not cfg.paused and (cfg.mode == 'passthrough' or (cfg.mode == 'auto' and w == 0
       and (cfg.capacity == 0 or (live or live_admitted(now)) + admitted < cfg.capacity))) then
     live = live or live_admitted(now)
+    local aid = aid_of(k)
     local ends = admit(cfg, now, new, aid)
     admitted = admitted + 1
     history_admit_one(now, aid)
@@ -202,8 +216,16 @@ local function join_one(new, given, user, shuffle, aid, pow, pow_exp)
 end
 
 local kinds, res = {}, {}
-for i = 2, #ARGV, 7 do
-  local r = join_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
+local shapes, a = ARGV[2], 5
+for k = 1, #shapes do
+  local r
+  if string.byte(shapes, k) == 112 then -- 'p'
+    r = join_one(k, ARGV[a], '', '', '', '0')
+    a = a + 1
+  else
+    r = join_one(k, ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
+    a = a + 5
+  end
   if r == NEW then
     kinds[#kinds + 1] = 'n'
   else
