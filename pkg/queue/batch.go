@@ -31,6 +31,9 @@ type batcher[A any] struct {
 
 	mu    sync.Mutex
 	rooms map[string]*roomCalls[A]
+	// calls holds the calls (and their channels) of answered callers: the
+	// flusher is done with a call once it has sent its result.
+	calls sync.Pool
 }
 
 type roomCalls[A any] struct {
@@ -88,7 +91,11 @@ func newBatcher[A any](op string, send func(context.Context, string, []*call[A])
 
 // do queues one call of room and waits for its result.
 func (b *batcher[A]) do(ctx context.Context, room string, args A) joinResult {
-	c := &call[A]{ctx: ctx, args: args, done: make(chan joinResult, 1)}
+	c, _ := b.calls.Get().(*call[A])
+	if c == nil {
+		c = &call[A]{done: make(chan joinResult, 1)}
+	}
+	c.ctx, c.args = ctx, args
 	b.mu.Lock()
 	rj, busy := b.rooms[room]
 	if !busy {
@@ -106,8 +113,12 @@ func (b *batcher[A]) do(ctx context.Context, room string, args A) joinResult {
 	}
 	select {
 	case r := <-c.done:
+		var zero A
+		c.ctx, c.args = nil, zero
+		b.calls.Put(c)
 		return r
 	case <-ctx.Done():
+		// The flusher may still send to c.done: c is not reused.
 		return joinResult{err: storeErr(b.op, ctx.Err())}
 	}
 }
