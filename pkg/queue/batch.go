@@ -249,39 +249,44 @@ func (s *Store) joinBatch(ctx context.Context, room, id string, calls []*joinCal
 	return r.joinResults(room, calls)
 }
 
-// aidLen is the length of every admission id newJoinIDs draws.
-const aidLen = 22
+// idLen is the length of every new ticket and admission id newJoinIDs
+// draws.
+const idLen = 22
 
 // joinBatchArgs is ARGV of join_batch.lua for the batch id and calls: the
-// shapes, the shuffle keys and the admission ids of all joiners as one
-// string each, then each joiner's fields (its new ticket alone when it
-// presents nothing). Each ARGV string costs the script an allocation and
-// a hash, which was most of what a joiner cost it.
+// shapes, the shuffle keys, the admission ids and the new tickets of all
+// joiners as one string each, then the fields of those that present a
+// ticket, a user or a proof of work. Each ARGV string costs Redis an
+// object and the script an allocation and a hash, which was most of what
+// a joiner cost it.
 func joinBatchArgs(id string, calls []*joinCall) ([]any, error) {
 	n := len(calls)
 	shapes := make([]byte, 0, n)
 	shuffles := make([]byte, 0, 14*n)
-	aids := make([]byte, 0, aidLen*n)
-	args := make([]any, 4, 4+n)
+	ids := make([]byte, 0, 2*idLen*n) // admission ids, then tickets
+	args := make([]any, 5, 5+4)
 	for _, c := range calls {
 		a := &c.args
-		if len(a.aid) != aidLen || a.shuffle >= 1<<53 {
-			return nil, fmt.Errorf("join: admission id %q or shuffle key %d out of shape", a.aid, a.shuffle)
+		if len(a.aid) != idLen || len(a.ticket) != idLen || a.shuffle >= 1<<53 {
+			return nil, fmt.Errorf("join: ticket %q, admission id %q or shuffle key %d out of shape", a.ticket, a.aid, a.shuffle)
 		}
 		const hex = "0123456789abcdef"
 		for sh := 52; sh >= 0; sh -= 4 {
 			shuffles = append(shuffles, hex[a.shuffle>>sh&15])
 		}
-		aids = append(aids, a.aid...)
+		ids = append(ids, a.aid...)
 		if a.plain() {
 			shapes = append(shapes, 'p')
-			args = append(args, a.ticket)
 			continue
 		}
 		shapes = append(shapes, 'f')
-		args = append(args, a.ticket, a.given, a.user, a.pow, strconv.FormatInt(a.powExpires, 10))
+		args = append(args, a.given, a.user, a.pow, strconv.FormatInt(a.powExpires, 10))
 	}
-	args[0], args[1], args[2], args[3] = id, string(shapes), string(shuffles), string(aids)
+	for _, c := range calls {
+		ids = append(ids, c.args.ticket...)
+	}
+	all := string(ids)
+	args[0], args[1], args[2], args[3], args[4] = id, string(shapes), string(shuffles), all[:idLen*n], all[idLen*n:]
 	return args, nil
 }
 

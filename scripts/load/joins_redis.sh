@@ -33,15 +33,16 @@ for s in empty prelude; do
 	echo "$s: $(per "$c0" "$(cpu)" 20000) us/call"
 done
 sha=$(redis-cli -p $port script load "$(cat jb.lua)")
-# The joiners' ARGV: packed (shapes, shuffle keys, admission ids, then a
-# ticket each) where join_batch.lua takes them so, else seven fields each.
-if grep -q "ARGV\[2\] shapes" "$L/join_batch.lua"; then
+# The joiners' ARGV: packed (shapes, shuffle keys, admission ids, tickets)
+# where join_batch.lua takes them so, else seven fields each. A ticket is
+# 22 characters: 10 and redis-benchmark's 12 random digits.
+if grep -q "ARGV\[5\] the joiners' new tickets" "$L/join_batch.lua"; then
 	joiners() {
 		local p="" s="" a="" t="" i
 		for i in $(seq "$1"); do
-			p="${p}p" s="${s}00000000000005" a="${a}$(printf 'a%021d' "$i")" t="$t t__rand_int__$i"
+			p="${p}p" s="${s}00000000000005" a="${a}$(printf 'a%021d' "$i")" t="${t}$(printf 't%09d' "$i")__rand_int__"
 		done
-		echo "$p $s $a$t"
+		echo "$p $s $a $t"
 	}
 else
 	joiners() { local a="" i; for i in $(seq "$1"); do a="$a t__rand_int__$i '' '' 5 a$i '' 0"; done; echo "$a"; }

@@ -10,10 +10,11 @@
 --   a ticket, a user or a proof of work
 -- ARGV[3] the joiners' shuffle keys (pre-queue order), 14 hex digits each
 -- ARGV[4] the joiners' admission ids, 22 characters each
--- ARGV[5..] per joiner, in order: its new ticket, and for an 'f' four
---   more: presented ticket, verified user, proof-of-work id, proof-of-work
---   expiry (unix ms). (join.lua's ARGV, packed: every ARGV string costs
---   the script an allocation and a hash.)
+-- ARGV[5] the joiners' new tickets, 22 characters each
+-- ARGV[6..] four per 'f' joiner, in order: presented ticket, verified
+--   user, proof-of-work id, proof-of-work expiry (unix ms). (join.lua's
+--   ARGV, packed: every ARGV string costs Redis an object and the script
+--   an allocation and a hash.)
 -- Returns {v=event version, m=admissions last minute, f=first admission ms,
 --   n=now ms, o=opens_at ms, i=interval ms, k=kinds, q=first, r=[results]},
 --   or refuses ROOM_NOT_FOUND. k has one letter per joiner: 'n' a new ticket
@@ -216,15 +217,15 @@ local function join_one(k, new, given, user, pow, pow_exp)
 end
 
 local kinds, res = {}, {}
-local shapes, a = ARGV[2], 5
+local shapes, tickets, a = ARGV[2], ARGV[5], 6
 for k = 1, #shapes do
   local r
+  local new = string.sub(tickets, 22 * k - 21, 22 * k)
   if string.byte(shapes, k) == 112 then -- 'p'
-    r = join_one(k, ARGV[a], '', '', '', '0')
-    a = a + 1
+    r = join_one(k, new, '', '', '', '0')
   else
-    r = join_one(k, ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
-    a = a + 5
+    r = join_one(k, new, ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
+    a = a + 4
   end
   if r == NEW then
     kinds[#kinds + 1] = 'n'
