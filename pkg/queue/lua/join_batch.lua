@@ -3,8 +3,9 @@
 -- one after another in the batch's order, which is the order they arrived at
 -- the instance: the line stays first-come-first-served.
 -- Touches: KEYS as in lib.lua, the line generations, wr:{room}:pow:<challenge>
--- wr:{room}:batches (zset: batch id -> when it ran, the last minute's) and
--- the history keys of history.lua.
+-- wr:{room}:batches (zset: batch id -> when it ran, the last minute's;
+-- stats field jb_trim: when it was last trimmed) and the history keys of
+-- history.lua.
 -- ARGV[1] batch id (128 random bits): a retried batch is recognised
 -- ARGV[2] shapes, a letter per joiner: 'p' presents nothing, 'f' presents
 --   a ticket, a user or a proof of work
