@@ -30,7 +30,11 @@ func (s CookieSecure) secure(r *http.Request) bool {
 	case CookieSecureNever:
 		return false
 	}
-	return r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
+	if r.TLS != nil {
+		return true
+	}
+	v := r.Header["X-Forwarded-Proto"] // canonical already: Get would canonicalise it per call
+	return len(v) > 0 && v[0] == "https"
 }
 
 // SetCookie sets ck on the answer with Secure as s says for this request.

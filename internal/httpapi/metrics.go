@@ -66,3 +66,21 @@ func (r *requestSeries) of(m *metrics.Metrics, route, method string, status int)
 	v, _ := r.m.LoadOrStore(k, s)
 	return v.(*seriesOf)
 }
+
+// joinCounters caches each room's joins counter, as requestSeries does the
+// request series: a join costs one map lookup, not a label hashing.
+var joinCounters sync.Map // joinCounterKey -> prometheus.Counter
+
+type joinCounterKey struct {
+	m    *metrics.Metrics
+	room string
+}
+
+func joinCounter(m *metrics.Metrics, room string) prometheus.Counter {
+	k := joinCounterKey{m, room}
+	if c, ok := joinCounters.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	c, _ := joinCounters.LoadOrStore(k, m.Joins.WithLabelValues(room))
+	return c.(prometheus.Counter)
+}

@@ -264,16 +264,22 @@ var (
 )
 
 // lastCSP is the policy of the Host seen last: nearly every request of a
-// site names the same Host, so the policy is built once, not per request.
-var lastCSP atomic.Pointer[[2]string]
+// site names the same Host, so the policy is built once, not per request,
+// and its header value shared like the constant ones.
+var lastCSP atomic.Pointer[hostCSP]
+
+type hostCSP struct {
+	host string
+	hdr  []string
+}
 
 func cspFor(host string) []string {
-	if p := lastCSP.Load(); p != nil && p[0] == host {
-		return []string{p[1]}
+	if p := lastCSP.Load(); p != nil && p.host == host {
+		return p.hdr
 	}
-	v := contentSecurityPolicy(host)
-	lastCSP.Store(&[2]string{host, v})
-	return []string{v}
+	p := &hostCSP{host: host, hdr: []string{contentSecurityPolicy(host)}}
+	lastCSP.Store(p)
+	return p.hdr
 }
 
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {

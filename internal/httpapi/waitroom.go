@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -184,13 +185,24 @@ type joinBody struct {
 	User      jsontext.Value `json:"user"`
 }
 
+// readJoinBody is readJSON of the join's body; a join without one (nearly
+// every join) decodes nothing, so no joinBody is allocated for it.
+func readJoinBody(c echo.Context) (joinBody, error) {
+	if c.Request().Body == http.NoBody {
+		return joinBody{}, checkContentType(c, nil)
+	}
+	body := new(joinBody)
+	err := readJSON(c, body)
+	return *body, err
+}
+
 func (w *Waitroom) join(c echo.Context) error {
 	room, err := limitedRoom(c, w.JoinLimit, w.checkOrigin)
 	if err != nil {
 		return err
 	}
-	var body joinBody
-	if err := readJSON(c, &body); err != nil {
+	body, err := readJoinBody(c)
+	if err != nil {
 		return err
 	}
 	if body.User != nil {
@@ -228,30 +240,56 @@ func (w *Waitroom) join(c echo.Context) error {
 		return err
 	}
 	w.setTicketCookie(c, room, st.Ticket, 24*time.Hour)
-	out, err := w.statusBody(ctx, st)
+	return w.writeStatus(c, createdStatus(created), st, func() {
+		if created && w.Metrics != nil {
+			joinCounter(w.Metrics, room).Inc()
+			if st.State == queue.StateAdmitted {
+				w.Metrics.Admissions.WithLabelValues(room).Inc()
+			}
+		}
+	})
+}
+
+// writeStatus answers st as c.JSON of statusBody would, calling ready (if
+// not nil) once the answer is made and about to be written; the waiting
+// shape, the one of the opening second, is written by hand, without
+// reflection.
+func (w *Waitroom) writeStatus(c echo.Context, code int, st queue.Status, ready func()) error {
+	// A query string may ask for ?pretty: echo's c.JSON honours it.
+	if st.State != queue.StateAdmitted && st.State != queue.StatePrequeue && c.Request().URL.RawQuery == "" {
+		buf := jsonBufs.Get().(*[]byte)
+		defer jsonBufs.Put(buf)
+		if raw, ok := waitingBodyOf(st).appendJSON((*buf)[:0]); ok {
+			*buf = raw
+			if ready != nil {
+				ready()
+			}
+			h := c.Response().Header()
+			if _, set := h["Content-Type"]; !set {
+				h["Content-Type"] = hdrJSON
+			}
+			c.Response().WriteHeader(code)
+			_, err := c.Response().Write(raw)
+			return err
+		}
+	}
+	out, err := w.statusBody(c.Request().Context(), st)
 	if err != nil {
 		return err
 	}
-	if created && w.Metrics != nil {
-		w.Metrics.Joins.WithLabelValues(room).Inc()
-		if st.State == queue.StateAdmitted {
-			w.Metrics.Admissions.WithLabelValues(room).Inc()
-		}
-	}
-	return writeStatus(c, createdStatus(created), out)
-}
-
-// writeStatus answers a ticket status as c.JSON would; the waiting shape,
-// the one of the opening second, is written by hand, without reflection.
-func writeStatus(c echo.Context, code int, out any) error {
-	// A query string may ask for ?pretty: echo's c.JSON honours it.
-	if b, ok := out.(waitingBody); ok && c.Request().URL.RawQuery == "" {
-		if raw, ok := b.appendJSON(make([]byte, 0, 160)); ok {
-			return c.JSONBlob(code, raw)
-		}
+	if ready != nil {
+		ready()
 	}
 	return c.JSON(code, out)
 }
+
+// hdrJSON is the Content-Type value of a JSON answer, shared as the
+// security headers are (see hdrDeny).
+var hdrJSON = []string{echo.MIMEApplicationJSON}
+
+// jsonBufs holds the buffers of the hand-written answers: the response
+// copies what it is given, so a buffer serves the next request.
+var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 // challenge answers GET /api/rooms/{room}/challenge with a proof-of-work
 // challenge whose size grows with the challenges this address fetched in the
@@ -326,11 +364,7 @@ func (w *Waitroom) status(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := w.statusBody(c.Request().Context(), st)
-	if err != nil {
-		return err
-	}
-	return writeStatus(c, http.StatusOK, out)
+	return w.writeStatus(c, http.StatusOK, st, nil)
 }
 
 func (w *Waitroom) leave(c echo.Context) error {
@@ -416,8 +450,13 @@ func (w *Waitroom) statusBody(ctx context.Context, st queue.Status) (any, error)
 		}
 		return prequeueBody{Ticket: st.Ticket, Room: st.Room, State: string(st.State), Waiting: st.Waiting, OpensAt: opens}, nil
 	}
+	return waitingBodyOf(st), nil
+}
+
+// waitingBodyOf is the answer for a waiting st.
+func waitingBodyOf(st queue.Status) waitingBody {
 	return waitingBody{Ticket: st.Ticket, Room: st.Room, State: string(st.State), Position: st.Position,
-		Ahead: st.Ahead(), Waiting: st.Waiting, ETASeconds: ETASeconds(st.ETA)}, nil
+		Ahead: st.Ahead(), Waiting: st.Waiting, ETASeconds: ETASeconds(st.ETA)}
 }
 
 func (w *Waitroom) roomInfo(c echo.Context) error {

@@ -31,6 +31,9 @@ type batcher[A any] struct {
 
 	mu    sync.Mutex
 	rooms map[string]*roomCalls[A]
+	// calls holds the calls (and their channels) of answered callers: the
+	// flusher is done with a call once it has sent its result.
+	calls sync.Pool
 }
 
 type roomCalls[A any] struct {
@@ -45,11 +48,28 @@ type call[A any] struct {
 	done chan joinResult // buffered: the flusher never blocks on a caller
 }
 
-// joinCall is one join: ARGV[1..7] of join.lua.
-type joinCall = call[[7]any]
+// joinArgs is one join: ARGV[1..7] of join.lua.
+type joinArgs struct {
+	ticket, given, user string // the new ticket, the presented one, the verified user
+	shuffle             uint64 // the pre-queue's sort key (shuffleKey)
+	aid, pow            string // the admission id, the proof of work's id
+	powExpires          int64  // unix ms
+}
+
+// argv is ARGV[1..7] of join.lua.
+func (a joinArgs) argv() []any {
+	return []any{a.ticket, a.given, a.user, a.shuffle, a.aid, a.pow, a.powExpires}
+}
+
+// plain says the join presents nothing (no ticket, user or proof of work):
+// join_batch.lua takes only its new ticket.
+func (a joinArgs) plain() bool { return a.given == "" && a.user == "" && a.pow == "" }
+
+// joinCall is one join of a batch.
+type joinCall = call[joinArgs]
 
 // joinBatcher sends joins through join_batch.lua.
-type joinBatcher = batcher[[7]any]
+type joinBatcher = batcher[joinArgs]
 
 // joinResult is one call's result; created is false for a status request.
 type joinResult struct {
@@ -71,7 +91,11 @@ func newBatcher[A any](op string, send func(context.Context, string, []*call[A])
 
 // do queues one call of room and waits for its result.
 func (b *batcher[A]) do(ctx context.Context, room string, args A) joinResult {
-	c := &call[A]{ctx: ctx, args: args, done: make(chan joinResult, 1)}
+	c, _ := b.calls.Get().(*call[A])
+	if c == nil {
+		c = &call[A]{done: make(chan joinResult, 1)}
+	}
+	c.ctx, c.args = ctx, args
 	b.mu.Lock()
 	rj, busy := b.rooms[room]
 	if !busy {
@@ -89,8 +113,12 @@ func (b *batcher[A]) do(ctx context.Context, room string, args A) joinResult {
 	}
 	select {
 	case r := <-c.done:
+		var zero A
+		c.ctx, c.args = nil, zero
+		b.calls.Put(c)
 		return r
 	case <-ctx.Done():
+		// The flusher may still send to c.done: c is not reused.
 		return joinResult{err: storeErr(b.op, ctx.Err())}
 	}
 }
@@ -167,13 +195,18 @@ func (b *batcher[A]) lingerFor(rj *roomCalls[A]) {
 
 // batchReply is join_batch.lua's reply.
 type batchReply struct {
-	Version    int64          `json:"v"`
-	LastMinute int64          `json:"m"`
-	FirstAdmit int64          `json:"f"`
-	Now        int64          `json:"n"`
-	OpensAt    int64          `json:"o"`
-	Interval   int64          `json:"i"`
-	Results    []batchJoinRes `json:"r"`
+	Version    int64 `json:"v"`
+	LastMinute int64 `json:"m"`
+	FirstAdmit int64 `json:"f"`
+	Now        int64 `json:"n"`
+	OpensAt    int64 `json:"o"`
+	Interval   int64 `json:"i"`
+	// Kinds (joins only) has a letter per joiner: 'n' a new ticket in
+	// line, '.' the next of Results; First is "<position> <score>" of the
+	// first new ticket in line, the others' following one by one.
+	Kinds   string         `json:"k,omitempty"`
+	First   string         `json:"q,omitempty"`
+	Results []batchJoinRes `json:"r,omitempty"`
 }
 
 // batchJoinRes is one joiner's result: a refusal code, or a standing (whose
@@ -189,8 +222,6 @@ type batchJoinRes struct {
 	Ends     int64  `json:"e,omitempty"`
 	User     string `json:"u,omitempty"`
 	AID      string `json:"j,omitempty"`
-	// New is "<position> <score>" of a new ticket in line without a user.
-	New string `json:"n,omitempty"`
 }
 
 // joinBatch runs one join_batch.lua call for calls, in their order, and
@@ -199,29 +230,64 @@ type batchJoinRes struct {
 // of its ticket (replication, say) goes here, once per batch.
 // The batch id is 128 random bits, like a ticket.
 func (s *Store) joinBatch(ctx context.Context, room, id string, calls []*joinCall) ([]joinResult, error) {
-	args := make([]any, 0, 1+7*len(calls))
-	args = append(args, id)
-	for _, c := range calls {
-		args = append(args, c.args[:]...)
+	args, err := joinBatchArgs(id, calls)
+	if err != nil {
+		return nil, err
 	}
 	keys := roomKeys(room).all()
 	var r batchReply
 	// The plain client, not the auto-pipeliner: a batch is already one
 	// command, and the pipeliner's goroutine hand-offs cost more than they
 	// share (one batch per room is in flight anyway).
-	err := s.durable(ctx, keys[0], s.rdb, func(c redis.Scripter) (err error) {
+	err = s.durable(ctx, keys[0], s.rdb, func(c redis.Scripter) (err error) {
 		r, err = luascript.Do[batchReply](ctx, c, s.sc.joinBatch, keys, args...)
 		return err
 	})
 	if err != nil {
 		return nil, storeErr("join", err)
 	}
-	for i, j := range r.Results {
-		if j.New != "" && i < len(calls) {
-			r.Results[i] = newInLine(j.New, calls[i].args[0].(string))
+	return r.joinResults(room, calls)
+}
+
+// idLen is the length of every new ticket and admission id newJoinIDs
+// draws.
+const idLen = 22
+
+// joinBatchArgs is ARGV of join_batch.lua for the batch id and calls: the
+// shapes, the shuffle keys, the admission ids and the new tickets of all
+// joiners as one string each, then the fields of those that present a
+// ticket, a user or a proof of work. Each ARGV string costs Redis an
+// object and the script an allocation and a hash, which was most of what
+// a joiner cost it.
+func joinBatchArgs(id string, calls []*joinCall) ([]any, error) {
+	n := len(calls)
+	shapes := make([]byte, 0, n)
+	shuffles := make([]byte, 0, 14*n)
+	ids := make([]byte, 0, 2*idLen*n) // admission ids, then tickets
+	args := make([]any, 5, 5+4)
+	for _, c := range calls {
+		a := &c.args
+		if len(a.aid) != idLen || len(a.ticket) != idLen || a.shuffle >= 1<<53 {
+			return nil, fmt.Errorf("join: ticket %q, admission id %q or shuffle key %d out of shape", a.ticket, a.aid, a.shuffle)
 		}
+		const hex = "0123456789abcdef"
+		for sh := 52; sh >= 0; sh -= 4 {
+			shuffles = append(shuffles, hex[a.shuffle>>sh&15])
+		}
+		ids = append(ids, a.aid...)
+		if a.plain() {
+			shapes = append(shapes, 'p')
+			continue
+		}
+		shapes = append(shapes, 'f')
+		args = append(args, a.given, a.user, a.pow, strconv.FormatInt(a.powExpires, 10))
 	}
-	return r.results("join", room, len(calls))
+	for _, c := range calls {
+		ids = append(ids, c.args.ticket...)
+	}
+	all := string(ids)
+	args[0], args[1], args[2], args[3], args[4] = id, string(shapes), string(shuffles), all[:idLen*n], all[idLen*n:]
+	return args, nil
 }
 
 // statusBatch runs one status_batch.lua call for the tickets of calls, in
@@ -290,16 +356,52 @@ func (r *batchReply) results(op, room string, n int) ([]joinResult, error) {
 	return out, nil
 }
 
-// newInLine expands the short result n of a new ticket waiting in line
-// (see join_batch.lua); a malformed one leaves the state out, which result
-// refuses.
-func newInLine(n, ticket string) batchJoinRes {
-	pos, score, ok := strings.Cut(n, " ")
-	p, err := strconv.ParseInt(pos, 10, 64)
-	if !ok || score == "" || err != nil || p <= 0 {
-		return batchJoinRes{}
+// joinResults is each joiner's result of a join_batch.lua reply, in order:
+// the new tickets in line (kind 'n') numbered on from First, the others
+// from Results.
+func (r *batchReply) joinResults(room string, calls []*joinCall) ([]joinResult, error) {
+	if len(r.Kinds) != len(calls) {
+		return nil, fmt.Errorf("join: %w: %d kinds for %d calls", luascript.ErrBadReply, len(r.Kinds), len(calls))
 	}
-	return batchJoinRes{Code: 1, Ticket: ticket, State: StateWaiting, Position: p, Waiting: p, Score: score}
+	var pos, score int64
+	if r.First != "" {
+		p, sc, ok := strings.Cut(r.First, " ")
+		var err1, err2 error
+		pos, err1 = strconv.ParseInt(p, 10, 64)
+		score, err2 = strconv.ParseInt(sc, 10, 64)
+		if !ok || err1 != nil || err2 != nil || pos <= 0 || score < 0 {
+			return nil, fmt.Errorf("join: %w: first %q", luascript.ErrBadReply, r.First)
+		}
+	}
+	out := make([]joinResult, len(calls))
+	next := 0
+	for i := range len(r.Kinds) {
+		switch r.Kinds[i] {
+		case 'n':
+			if r.First == "" {
+				return nil, fmt.Errorf("join: %w: a new ticket in line without first", luascript.ErrBadReply)
+			}
+			ticket, user := calls[i].args.ticket, calls[i].args.user
+			st := statusReply{Ticket: ticket, State: StateWaiting, Position: pos, Waiting: pos, Score: score,
+				Version: r.Version, User: user, AdmittedLastMinute: r.LastMinute, FirstAdmitMS: r.FirstAdmit,
+				Now: r.Now, OpensAt: r.OpensAt, IntervalMS: r.Interval}.status(room)
+			out[i] = joinResult{st: st, created: true}
+			pos++
+			score++
+		case '.':
+			if next == len(r.Results) {
+				return nil, fmt.Errorf("join: %w: %d results for more kinds", luascript.ErrBadReply, len(r.Results))
+			}
+			out[i] = r.result("join", room, r.Results[next])
+			next++
+		default:
+			return nil, fmt.Errorf("join: %w: kind %q", luascript.ErrBadReply, r.Kinds[i])
+		}
+	}
+	if next != len(r.Results) {
+		return nil, fmt.Errorf("join: %w: %d results for %d kinds", luascript.ErrBadReply, len(r.Results), next)
+	}
+	return out, nil
 }
 
 // result turns one caller's part of a batch reply (op: join or status)

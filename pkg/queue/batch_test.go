@@ -11,7 +11,7 @@ import (
 )
 
 func newJoinCall(b *bundle, user string) *joinCall {
-	return &joinCall{ctx: b.ctx, args: [7]any{NewTicket(), "", user, shuffleKey(), NewAdmissionID(), "", 0}}
+	return &joinCall{ctx: b.ctx, args: joinArgs{ticket: NewTicket(), user: user, shuffle: shuffleKey(), aid: NewAdmissionID()}}
 }
 
 func TestJoinsOfOneBatchAreDecidedOneAfterAnotherInArrivalOrder(t *testing.T) {
@@ -90,15 +90,22 @@ func TestConcurrentJoinsShareScriptCalls(t *testing.T) {
 	})
 }
 
-func TestAMalformedShortBatchResultIsABadReply(t *testing.T) {
-	var r batchReply
-	for _, n := range []string{"x 12", "0 12", "3 x", "3"} {
-		res := r.result("join", "room", newInLine(n, "ticket"))
-		require.ErrorIs(t, res.err, luascript.ErrBadReply, n)
+func TestAMalformedCompactBatchReplyIsABadReply(t *testing.T) {
+	calls := []*joinCall{{args: joinArgs{ticket: "t1"}}, {args: joinArgs{ticket: "t2", user: "u2"}}}
+	for _, r := range []batchReply{
+		{Kinds: "nn", First: "x 12"}, {Kinds: "nn", First: "0 12"}, {Kinds: "nn", First: "3 x"}, {Kinds: "nn", First: "3"},
+		{Kinds: "nn"}, {Kinds: "n", First: "3 12"}, {Kinds: "n.", First: "3 12"}, {Kinds: "nx", First: "3 12"},
+		{Kinds: "n.", First: "3 12", Results: []batchJoinRes{{Code: 1, Ticket: "t2", State: StateWaiting}, {Code: 1}}},
+	} {
+		_, err := r.joinResults("room", calls)
+		require.ErrorIs(t, err, luascript.ErrBadReply, "%+v", r)
 	}
-	res := r.result("join", "room", newInLine("3 12", "ticket"))
-	require.NoError(t, res.err)
-	require.Equal(t, Status{Room: "room", Ticket: "ticket", State: StateWaiting, Position: 3, Waiting: 3, Score: 12,
-		Now: time.UnixMilli(0).UTC()}, res.st)
-	require.True(t, res.created)
+	r := batchReply{Kinds: "nn", First: "3 12"}
+	res, err := r.joinResults("room", calls)
+	require.NoError(t, err)
+	require.Equal(t, Status{Room: "room", Ticket: "t1", State: StateWaiting, Position: 3, Waiting: 3, Score: 12,
+		Now: time.UnixMilli(0).UTC()}, res[0].st)
+	require.Equal(t, Status{Room: "room", Ticket: "t2", User: "u2", State: StateWaiting, Position: 4, Waiting: 4, Score: 13,
+		Now: time.UnixMilli(0).UTC()}, res[1].st)
+	require.True(t, res[0].created && res[1].created)
 }

@@ -151,7 +151,7 @@ func BenchmarkJoinBatchRedisCPU(b *testing.B) {
 			}
 			fresh := func() {
 				for _, c := range calls {
-					c.args = [7]any{NewTicket(), "", "", shuffleKey(), NewAdmissionID(), "", int64(0)}
+					c.args = joinArgs{ticket: NewTicket(), shuffle: shuffleKey(), aid: NewAdmissionID()}
 				}
 			}
 			fresh()

@@ -369,7 +369,7 @@ func (s *Store) Join(ctx context.Context, room string, req JoinRequest) (st Stat
 		}
 	}
 	ticket, shuffle, aid := newJoinIDs()
-	args := [7]any{ticket, req.Ticket, req.User, shuffle, aid, req.PowID, powExp}
+	args := joinArgs{ticket: ticket, given: req.Ticket, user: req.User, shuffle: shuffle, aid: aid, pow: req.PowID, powExpires: powExp}
 	if s.joins != nil {
 		r := s.joins.do(ctx, room, args)
 		return r.st, r.created, r.err
@@ -377,7 +377,7 @@ func (s *Store) Join(ctx context.Context, room string, req JoinRequest) (st Stat
 	keys := roomKeys(room).all()
 	var res statusReply
 	err = s.durable(ctx, keys[0], s.hot, func(c redis.Scripter) (err error) {
-		res, err = luascript.Do[statusReply](ctx, c, s.sc.join, keys, args[:]...)
+		res, err = luascript.Do[statusReply](ctx, c, s.sc.join, keys, args.argv()...)
 		return err
 	})
 	if err != nil {

@@ -3,6 +3,7 @@
 -- line `local HIST_TTL_S = <retention in s>` that the store writes.
 -- The existing scripts call it with one line each:
 --   join.lua       history_count(now, 'ar', 1)             a new ticket
+--   join_batch.lua history_arrivals(now, n)                its new tickets
 --                  history_admit_one(now, ARGV[5])         admitted at join
 --   tick.lua       no_show_sweep(cfg, now, ev, max_end)    after step 2
 --                  history_admit(cfg, now, cand, a)        before the line loses them
@@ -70,6 +71,21 @@ local function history_add(now, fields)
 end
 
 local function history_count(now, field, n) history_add(now, {[field] = n}) end
+
+-- history_arrivals is history_count(now, 'ar', n) for a join batch, in one
+-- call fewer: the totals' first step is written only with their first
+-- arrivals, for any earlier history_add of the totals wrote it already.
+local function history_arrivals(now, n)
+  local hk, tk = hist_key(now), PREFIX .. 'htot'
+  local ns = string.format('%d', n) -- a number argument is printed with '%.17g'
+  redis.call('HINCRBY', hk, 'ar', ns)
+  if redis.call('HINCRBY', tk, 'ar', ns) == n then
+    redis.call('HSETNX', tk, 'f', string.format('%d', math.floor(now / HIST_STEP_MS)))
+  end
+  local ttl = string.format('%d', HIST_TTL_S)
+  redis.call('EXPIRE', hk, ttl)
+  redis.call('EXPIRE', tk, ttl)
+end
 
 -- Arrival ------------------------------------------------------------------
 
