@@ -18,6 +18,7 @@ import (
 
 	"github.com/waitroom/waitroom/internal/pacer/sqstest"
 	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/internal/relay"
 )
 
 // chaosFlag holds how long the chaos soak runs (a Go duration); unset, the
@@ -50,15 +51,15 @@ func TestChaos(t *testing.T) {
 	em := startEmulator(t)
 	const queueName = "chaos"
 	url := em.createQueue(t, ctx, queueName)
-	sqsProxy := startProxy(t, strings.TrimPrefix(em.endpoint, "http://"))
+	sqsProxy := relay.Start(t, strings.TrimPrefix(em.endpoint, "http://"))
 	sqsEnv := []string{"SQS_QUEUE_URL=" + url, "AWS_ENDPOINT_URL_SQS=http://" + sqsProxy.Addr(), "AWS_REGION=" + sqstest.Region,
 		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_EC2_METADATA_DISABLED=true"}
 
-	var front [2]*proxy
+	var front [2]*relay.Relay
 	s := startSale(t, ctx, be, saleOptions{pacer: "sqs", waitReplicas: true, sqsEnv: sqsEnv,
 		via: func(i int) string { return front[i].Addr() }})
 	for i, w := range s.waitrooms {
-		front[i] = startProxy(t, w.Addr)
+		front[i] = relay.Start(t, w.Addr)
 	}
 	s.run(6, 2)
 	time.Sleep(2 * time.Second)
@@ -145,9 +146,9 @@ func TestChaos(t *testing.T) {
 			log = append(log, fmt.Sprintf("%s SQS emulator down %s", at, time.Since(last).Round(time.Millisecond)))
 		case "cut-visitors":
 			i := rand.IntN(2)
-			log = append(log, fmt.Sprintf("%s %d visitor connections to waitroom-%d cut", at, front[i].cut(), i+1))
+			log = append(log, fmt.Sprintf("%s %d visitor connections to waitroom-%d cut", at, front[i].CutAll(), i+1))
 		case "cut-sqs":
-			log = append(log, fmt.Sprintf("%s %d admitter connections to SQS cut", at, sqsProxy.cut()))
+			log = append(log, fmt.Sprintf("%s %d admitter connections to SQS cut", at, sqsProxy.CutAll()))
 		case "client-kill":
 			p, err := be.primary(ctx)
 			if err == nil {

@@ -2,106 +2,18 @@ package redistest
 
 import (
 	"context"
-	"io"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/waitroom/waitroom/internal/relay"
 )
-
-// StallRelay relays TCP to a server. Once a connection is stalled, the
-// server's bytes on it are read and dropped: the client hears nothing more
-// there, and sees the connection close when the server goes. What the
-// client sends still goes through.
-type StallRelay struct {
-	ln net.Listener
-	to string
-	// All stalls every connection from now on; Next the next connection
-	// that gets a byte.
-	All, Next atomic.Bool
-	// Stalled counts the connections stalled by Next; Dropped the bytes
-	// held back from clients.
-	Stalled, Dropped atomic.Int64
-
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-// StartStallRelay starts a relay to the address to; it stops when the test
-// ends.
-func StartStallRelay(tb testing.TB, to string) *StallRelay {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("redistest: relay: %v", err)
-	}
-	r := &StallRelay{ln: ln, to: to}
-	var wg sync.WaitGroup
-	wg.Go(r.serve)
-	tb.Cleanup(func() {
-		_ = ln.Close()
-		r.mu.Lock()
-		for _, c := range r.conns {
-			_ = c.Close()
-		}
-		r.mu.Unlock()
-		wg.Wait()
-	})
-	return r
-}
-
-// Addr is where clients reach the relay.
-func (r *StallRelay) Addr() string { return r.ln.Addr().String() }
-
-func (r *StallRelay) serve() {
-	for {
-		c, err := r.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", r.to)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		r.mu.Lock()
-		r.conns = append(r.conns, c, up)
-		r.mu.Unlock()
-		go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
-		go func() {
-			defer c.Close()
-			defer up.Close()
-			stalled := false
-			buf := make([]byte, 64<<10)
-			for {
-				n, err := up.Read(buf)
-				if n > 0 {
-					if !stalled && r.All.Load() {
-						stalled = true
-					}
-					if !stalled && r.Next.CompareAndSwap(true, false) {
-						stalled = true
-						r.Stalled.Add(1)
-					}
-					if stalled {
-						r.Dropped.Add(int64(n))
-					} else if _, werr := c.Write(buf[:n]); werr != nil {
-						return
-					}
-				}
-				if err != nil {
-					return
-				}
-			}
-		}()
-	}
-}
 
 // Failover is a primary whose replica reaches it through a relay that can
 // hold the replication stream back (Repl), and clients that, like go-redis's
@@ -110,7 +22,7 @@ func (r *StallRelay) serve() {
 // Promote has run, the promoted replica.
 type Failover struct {
 	Primary, Replica *Server
-	Repl, Replies    *StallRelay
+	Repl, Replies    *relay.Relay
 	// P and R go straight to each node.
 	P, R *redis.Client
 
@@ -123,11 +35,11 @@ func StartFailover(tb testing.TB) *Failover {
 	tb.Helper()
 	f := &Failover{}
 	f.Primary, f.Replica = StartReplicated(tb, func(tb testing.TB, to string) string {
-		f.Repl = StartStallRelay(tb, to)
+		f.Repl = relay.Start(tb, to)
 		return f.Repl.Addr()
 	})
 	f.P, f.R = f.Primary.Client(), f.Replica.Client()
-	f.Replies = StartStallRelay(tb, f.Primary.Addr())
+	f.Replies = relay.Start(tb, f.Primary.Addr())
 	f.at.Store(f.Replies.Addr())
 	return f
 }

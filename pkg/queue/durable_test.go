@@ -1,10 +1,7 @@
 package queue
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -13,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/internal/relay"
 )
 
 // replicated starts a primary with one replica, in sync, and returns their
@@ -22,12 +20,12 @@ func replicated(tb testing.TB) (primary, replica *redis.Client) {
 }
 
 // replicatedBehind is replicated with the replica reaching its primary
-// through a link lag slow (slowLink); 0: directly.
+// through a link lag slow (relay.StartSlow); 0: directly.
 func replicatedBehind(tb testing.TB, lag time.Duration) (primary, replica *redis.Client) {
 	tb.Helper()
 	var link func(testing.TB, string) string
 	if lag > 0 {
-		link = func(tb testing.TB, to string) string { return slowLink(tb, to, lag) }
+		link = func(tb testing.TB, to string) string { return relay.StartSlow(tb, to, lag).Addr() }
 	}
 	p, r := redistest.StartReplicated(tb, link)
 	return p.Client(), r.Client()
@@ -142,58 +140,6 @@ func TestATickNoReplicaConfirmsIsNotAnnounced(t *testing.T) {
 	require.Equal(t, StateAdmitted, got.State, "the admission stands on the primary")
 	_, err = s.Status(ctx, "unconfirmed", st.Ticket)
 	require.ErrorIs(t, err, ErrNotReplicated, "but is not shown while no replica has it")
-}
-
-// slowLink relays TCP to a server, delaying every byte from the server by
-// lag: a replica behind a slow network, which the replication stream
-// reaches lag late.
-func slowLink(t testing.TB, to string, lag time.Duration) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", to)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			t.Cleanup(func() { _ = c.Close(); _ = up.Close() })
-			go func() { _, _ = io.Copy(up, c) }()
-			type chunk struct {
-				at time.Time
-				b  []byte
-			}
-			q := make(chan chunk, 1024)
-			go func() {
-				for ch := range q {
-					time.Sleep(time.Until(ch.at))
-					if _, err := c.Write(ch.b); err != nil {
-						return
-					}
-				}
-			}()
-			go func() {
-				defer close(q)
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := up.Read(buf)
-					if n > 0 {
-						q <- chunk{time.Now().Add(lag), bytes.Clone(buf[:n])}
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
 }
 
 // Replication lag, which loopback never has: the replica reaches its primary

@@ -11,6 +11,7 @@ import (
 
 	"github.com/waitroom/waitroom/internal/redisconn"
 	"github.com/waitroom/waitroom/internal/redistest"
+	"github.com/waitroom/waitroom/internal/relay"
 )
 
 // A tick caught by the death of its primary, with Options.WaitReplicas 1
@@ -301,9 +302,9 @@ func TestSentinelPromotesTheReplicaThatConfirmedATickAndLosesOnlyTheUnannouncedO
 	pc, ac, bc := primary.Client(), a.Client(), b.Client()
 	// Each replica reaches the primary through a relay of its own, to be
 	// held back.
-	relays := map[*redistest.Server]*redistest.StallRelay{}
+	relays := map[*redistest.Server]*relay.Relay{}
 	for _, r := range []*redistest.Server{a, b} {
-		relays[r] = redistest.StartStallRelay(t, primary.Addr())
+		relays[r] = relay.Start(t, primary.Addr())
 		host, port, _ := strings.Cut(relays[r].Addr(), ":")
 		require.NoError(t, r.Client().Do(ctx, "REPLICAOF", host, port).Err())
 		rc := r.Client()
