@@ -49,10 +49,14 @@ func New(rate float64, burst int, now func() time.Time) *Limiter {
 	return l
 }
 
+// Enabled reports whether l limits anything: a caller may skip working out
+// the key when it does not.
+func (l *Limiter) Enabled() bool { return l != nil && l.rate > 0 }
+
 // Allow takes one token for key. When none is left it reports false and how
 // long until one is (for Retry-After).
 func (l *Limiter) Allow(key string) (bool, time.Duration) {
-	if l == nil || l.rate <= 0 {
+	if !l.Enabled() {
 		return true, 0
 	}
 	s := &l.shard[maphash.String(l.seed, key)%shards]

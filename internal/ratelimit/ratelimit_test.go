@@ -33,6 +33,9 @@ func TestBurstThenRefusedWithRetryAfter(t *testing.T) {
 
 func TestZeroRateAllowsEverything(t *testing.T) {
 	l := New(0, 1, nil)
+	require.False(t, l.Enabled())
+	require.False(t, (*Limiter)(nil).Enabled())
+	require.True(t, New(1, 1, nil).Enabled())
 	for i := 0; i < 100; i++ {
 		ok, _ := l.Allow("a")
 		require.True(t, ok)
