@@ -42,6 +42,21 @@ func TestTheCacheSparesTheCheckForAMinuteAndStillChecksTheRoom(t *testing.T) {
 	require.ErrorIs(t, err, entrytoken.ErrInvalidToken, "off: every token is checked")
 }
 
+func TestACachedTokenIsAnsweredWithoutAllocating(t *testing.T) {
+	ctx := context.Background()
+	b := setup(t)
+	tok := b.sign(t, b.signer)
+	cache := entrytoken.NewCache(b.verifier, entrytoken.CacheOptions{Now: b.clock.Now})
+	_, err := cache.Verify(ctx, tok, "concert")
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := cache.Verify(ctx, tok, "concert"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.Zero(t, allocs)
+}
+
 func TestTheCacheNeverHoldsATokenPastItsExpiry(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
