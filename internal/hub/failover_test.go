@@ -247,6 +247,29 @@ func TestAnEventOfAVersionAppliedUnderAnotherIDResynchronisesTheRoom(t *testing.
 	requireTruth(t, b, b.line, room, presentTickets, present)
 }
 
+// A socket that attaches after the store went back, with the subscription
+// intact and no event since, reads a standing older than the version the
+// hub applied: the hub checks the store, finds it went back, and the socket
+// gets its standing then, not after the next event (or never, when none
+// comes: a closed sale).
+func TestASocketAttachingAfterTheStoreWentBackGetsItsStandingWithoutANewEvent(t *testing.T) {
+	b := setup(t)
+	const room = "proxied"
+	tickets, clients := b.waiting(t, room, 6, queue.ConfigPatch{BatchSize: new(2)})
+	before := b.mem.snapshot(room)
+	b.tick(t, room)
+	waitCounts(t, clients, func(int) int { return 2 })
+
+	b.mem.failover(room, before)
+	// The lost tick admitted tickets[0]; tickets[4] waited behind.
+	again := b.dialAll(t, room, []string{tickets[0], tickets[4]})
+	requireTruth(t, b, b.line, room, []string{tickets[0], tickets[4]}, again)
+	require.Equal(t, "position", last(again[0]).Type, "the lost admission is not told")
+	// The others (the two dialled again replaced their first sockets).
+	requireTruth(t, b, b.line, room, []string{tickets[1], tickets[2], tickets[3], tickets[5]},
+		[]*testproc.Socket{clients[1], clients[2], clients[3], clients[5]})
+}
+
 // requireTruth waits until the last message of every client tells where its
 // ticket stands in the store: an exact position, or an entry token for the
 // live admission (checked on Redis).

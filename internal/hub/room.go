@@ -40,6 +40,9 @@ type room struct {
 	ready  chan struct{} // closed once subscribed, or failed with err
 	err    error
 	events chan queue.Delivery // from the subscription, to run
+	// behind asks run to check whether the store went back: an attach
+	// keeps reading a standing older than the applied version.
+	behind chan struct{}
 
 	mu      sync.Mutex
 	sockets map[string]*socket // by ticket: one socket per ticket
@@ -63,7 +66,7 @@ type room struct {
 func newRoom(h *Hub, name string) *room {
 	ctx, cancel := context.WithCancel(h.ctx)
 	return &room{hub: h, name: name, ctx: ctx, cancel: cancel, ready: make(chan struct{}),
-		events: make(chan queue.Delivery), sockets: map[string]*socket{}, admissions: map[string]string{}}
+		events: make(chan queue.Delivery), behind: make(chan struct{}, 1), sockets: map[string]*socket{}, admissions: map[string]string{}}
 }
 
 // run subscribes, then applies the room's events until the room is released.
@@ -86,6 +89,8 @@ func (r *room) run() {
 		select {
 		case <-r.ctx.Done():
 			return
+		case <-r.behind:
+			r.checkBehind()
 		case d := <-r.events:
 			switch {
 			case d.Resubscribed:
@@ -132,7 +137,21 @@ func (r *room) subscribe() (io.Closer, error) {
 // older socket of the same ticket) and queues its first message. stale
 // reports that the room was deleted meanwhile: attach again.
 func (r *room) register(ctx context.Context, s *socket) (stale bool, err error) {
-	for range registerAttempts {
+	for attempt := range registerAttempts {
+		if attempt > 1 {
+			// Losing the race twice is rare; a store that went back in a
+			// failover (behind the version applied) does it every time
+			// until run notices, so ask it to look, and give it the time.
+			select {
+			case r.behind <- struct{}{}:
+			default:
+			}
+			select {
+			case <-time.After(time.Duration(attempt) * 10 * time.Millisecond):
+			case <-ctx.Done():
+				return false, ctx.Err()
+			}
+		}
 		st, err := r.hub.store.Status(ctx, r.name, s.ticket)
 		if err != nil {
 			return false, err
@@ -401,6 +420,30 @@ func (r *room) resync(match func(*socket) bool, fates map[string]fate) {
 		}
 		r.mu.Unlock()
 		r.admit(adm)
+	}
+}
+
+// checkBehind reads the room's version and resynchronises every socket if
+// the store went back: an attach asked, reading standings older than the
+// applied version while the subscription brought no event to tell.
+func (r *room) checkBehind() {
+	ctx, cancel := context.WithTimeout(r.ctx, storeTimeout)
+	pos, err := r.hub.store.Positions(ctx, r.name, nil)
+	cancel()
+	if err != nil {
+		return // the attach fails and the page dials again
+	}
+	r.mu.Lock()
+	back := r.wentBackLocked(pos)
+	if back {
+		r.applied, r.appliedID = pos.Version, pos.EventID
+		r.forgetLocked()
+	}
+	r.mu.Unlock()
+	if back {
+		r.hub.log.Warn("hub: the store went back to an earlier version (a failover lost events); resynchronising",
+			"room", r.name, "version", pos.Version)
+		r.resync(nil, nil)
 	}
 }
 
