@@ -4,11 +4,9 @@ package booking
 // replaced, on a real Redis, by one that answers wrong.
 
 import (
-	"context"
 	"maps"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -19,8 +17,7 @@ import (
 )
 
 func TestABadScriptReplyIsAnErrorNotAPanic(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx := t.Context()
 	rdb := redistest.Start(t).Client()
 	ops := map[string]func(*Store) error{
 		"put seat map": func(s *Store) error { _, err := s.PutSeatMap(ctx, "r", []string{"A1"}); return err },

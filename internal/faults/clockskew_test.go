@@ -51,8 +51,7 @@ type skewBundle struct {
 
 func setupSkew(t *testing.T) *skewBundle {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
+	ctx := t.Context()
 	srv := redistest.Start(t)
 	key, _ := testproc.SigningKey(t)
 	b := &skewBundle{ctx: ctx, store: queue.New(srv.Client(), queue.Options{Logger: slog.New(slog.DiscardHandler)}),

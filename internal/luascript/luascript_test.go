@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"testing"
 	"testing/fstest"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -26,8 +25,7 @@ type bundle struct {
 
 func setup(t *testing.T) bundle {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
+	ctx := t.Context()
 	fsys := fstest.MapFS{
 		"lua/lib.lua":    {Data: []byte("local function answer(r)\n  if type(r) == 'string' then return cjson.encode({err = r}) end\n  return cjson.encode(r)\nend")},
 		"lua/reply.lua":  {Data: []byte("return answer(cjson.decode(ARGV[1]))")},

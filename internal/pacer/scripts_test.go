@@ -31,8 +31,7 @@ type scriptBundle struct {
 
 func setupScripts(t *testing.T) scriptBundle {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
+	ctx := t.Context()
 	srv := redistest.Start(t)
 	return scriptBundle{ctx: ctx, srv: srv, rdb: srv.Client()}
 }

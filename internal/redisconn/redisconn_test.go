@@ -1,10 +1,8 @@
 package redisconn_test
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -48,8 +46,7 @@ func TestOpenRefusesAnIncompleteOrAmbiguousConfig(t *testing.T) {
 // Sentinels' and the servers' passwords, and Where names no password.
 func TestOpenSentinelFindsThePrimary(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx := t.Context()
 	s := redistest.StartSentinel(t)
 	c := redisconn.Config{SentinelAddrs: strings.Join(s.SentinelAddrs(), ","), SentinelMaster: redistest.MasterName}
 	rdb, err := c.Open()

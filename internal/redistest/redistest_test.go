@@ -22,8 +22,7 @@ import (
 func setup(t *testing.T) context.Context {
 	t.Helper()
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
+	ctx := t.Context()
 	return ctx
 }
 

@@ -1,7 +1,6 @@
 package pacertest_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -13,8 +12,7 @@ import (
 )
 
 func TestACountingRoomAdmitsOneVisitorPerTickAndCountIsTheirPace(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx := t.Context()
 	store := queue.New(redistest.Start(t).Client(), queue.Options{})
 	pacertest.CountingRoom(t, ctx, store, "count", 200, 50)
 	require.Zero(t, pacertest.Ticks(t, ctx, store, "count"))
