@@ -156,9 +156,24 @@ func newPrimary(p, old *Server) error {
 }
 
 // WaitReplicaOf waits until node, started again after a failover, has been
-// turned into a replica of primary by the Sentinels and is in sync.
+// turned into a replica of primary by the Sentinels and is in sync, or of
+// the node a later failover promoted: on a loaded machine the Sentinels
+// have run a second failover seconds after the first.
 func (s *Sentinel) WaitReplicaOf(ctx context.Context, node, primary *Server) error {
-	return waitInSync(ctx, node, primary)
+	err := poll(ctx, 50*time.Millisecond, func() error {
+		if inSync(node, primary) == nil {
+			return nil
+		}
+		now, err := s.Primary(ctx)
+		if err != nil {
+			return err
+		}
+		return inSync(node, now)
+	})
+	if err != nil {
+		return fmt.Errorf("redistest: %s not in sync with %s or a later primary: %w", node.Addr(), primary.Addr(), err)
+	}
+	return nil
 }
 
 // Close closes the clients made by Client and stops every process.
@@ -208,20 +223,23 @@ func (s *Sentinel) waitKnown(ctx context.Context) error {
 // waitInSync waits until replica reports primary as its primary with the
 // link up and no sync in progress.
 func waitInSync(ctx context.Context, replica, primary *Server) error {
-	_, port, _ := strings.Cut(primary.Addr(), ":")
-	err := poll(ctx, 50*time.Millisecond, func() error {
-		info, err := command(replica.Addr(), time.Second, "INFO", "replication")
-		if err != nil {
-			return err
-		}
-		if f := infoFields(info); f["role"] != "slave" || f["master_port"] != port ||
-			f["master_link_status"] != "up" || f["master_sync_in_progress"] != "0" {
-			return fmt.Errorf("replication: %v", f)
-		}
-		return nil
-	})
+	err := poll(ctx, 50*time.Millisecond, func() error { return inSync(replica, primary) })
 	if err != nil {
 		return fmt.Errorf("redistest: %s not in sync with %s: %w", replica.Addr(), primary.Addr(), err)
+	}
+	return nil
+}
+
+// inSync says why replica is not a replica of primary in sync, or nil.
+func inSync(replica, primary *Server) error {
+	_, port, _ := strings.Cut(primary.Addr(), ":")
+	info, err := command(replica.Addr(), time.Second, "INFO", "replication")
+	if err != nil {
+		return err
+	}
+	if f := infoFields(info); f["role"] != "slave" || f["master_port"] != port ||
+		f["master_link_status"] != "up" || f["master_sync_in_progress"] != "0" {
+		return fmt.Errorf("replication: %v", f)
 	}
 	return nil
 }
