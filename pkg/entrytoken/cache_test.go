@@ -19,6 +19,8 @@ func TestTheCacheSparesTheCheckForAMinuteAndStillChecksTheRoom(t *testing.T) {
 	claims, err := cache.Verify(ctx, tok, "concert")
 	require.NoError(t, err)
 	require.Equal(t, "user-42", claims.Subject)
+	hit := testing.AllocsPerRun(100, func() { _, _ = cache.Verify(ctx, tok, "concert") })
+	require.Zero(t, hit, "a hit (the gateway's every request) allocates nothing")
 	_, err = cache.Verify(ctx, tok, "theatre")
 	require.ErrorIs(t, err, entrytoken.ErrWrongRoom, "a hit still checks the room")
 
@@ -40,21 +42,6 @@ func TestTheCacheSparesTheCheckForAMinuteAndStillChecksTheRoom(t *testing.T) {
 	off := entrytoken.NewCache(b.verifier, entrytoken.CacheOptions{Size: -1, Now: b.clock.Now})
 	_, err = off.Verify(ctx, tok, "concert")
 	require.ErrorIs(t, err, entrytoken.ErrInvalidToken, "off: every token is checked")
-}
-
-func TestACachedTokenIsAnsweredWithoutAllocating(t *testing.T) {
-	ctx := context.Background()
-	b := setup(t)
-	tok := b.sign(t, b.signer)
-	cache := entrytoken.NewCache(b.verifier, entrytoken.CacheOptions{Now: b.clock.Now})
-	_, err := cache.Verify(ctx, tok, "concert")
-	require.NoError(t, err)
-	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := cache.Verify(ctx, tok, "concert"); err != nil {
-			t.Fatal(err)
-		}
-	})
-	require.Zero(t, allocs)
 }
 
 func TestTheCacheNeverHoldsATokenPastItsExpiry(t *testing.T) {
