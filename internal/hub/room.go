@@ -51,12 +51,8 @@ type room struct {
 	// store's event of that version under another id means the store went
 	// back (see wentBackLocked).
 	appliedID string
-	// admissions are the admission ids of the entry tokens sent to the
-	// admitted sockets, by ticket: after a failover the store may have
-	// admitted a socket again under another id.
-	admissions map[string]string
-	cfg        queue.Config
-	deleted    bool
+	cfg       queue.Config
+	deleted   bool
 
 	// Owned by the run goroutine.
 	rate  queue.Event // the rate figures of the last tick, for ETAs after other events
@@ -66,7 +62,7 @@ type room struct {
 func newRoom(h *Hub, name string) *room {
 	ctx, cancel := context.WithCancel(h.ctx)
 	return &room{hub: h, name: name, ctx: ctx, cancel: cancel, ready: make(chan struct{}),
-		events: make(chan queue.Delivery), behind: make(chan struct{}, 1), sockets: map[string]*socket{}, admissions: map[string]string{}}
+		events: make(chan queue.Delivery), behind: make(chan struct{}, 1), sockets: map[string]*socket{}}
 }
 
 // run subscribes, then applies the room's events until the room is released.
@@ -180,10 +176,7 @@ func (r *room) register(ctx context.Context, s *socket) (stale bool, err error) 
 		}
 		r.sockets[s.ticket] = s
 		s.state, s.position, s.score, s.version = st.State, st.Position, st.Score, st.Version
-		delete(r.admissions, s.ticket)
-		if st.State == queue.StateAdmitted {
-			r.admissions[s.ticket] = st.AdmissionID
-		}
+		s.admission = st.AdmissionID
 		switch {
 		case r.hub.closed.Load():
 			// Shutdown began while s was attaching.
@@ -206,7 +199,6 @@ func (r *room) remove(s *socket) {
 	r.mu.Lock()
 	if r.sockets[s.ticket] == s {
 		delete(r.sockets, s.ticket)
-		delete(r.admissions, s.ticket)
 	}
 	r.mu.Unlock()
 }
@@ -292,18 +284,14 @@ func (r *room) handle(ev queue.Event) {
 	// event of the applied version, or a resynchronisation, tells it.
 	back := ev.Version == r.applied && ev.ID != "" && r.appliedID != "" && ev.ID != r.appliedID
 	gap := r.stale || ev.Version > r.applied+1
-	if ev.Version > r.applied || back {
-		r.applied, r.appliedID = ev.Version, ev.ID
-	}
 	if back {
-		r.forgetLocked()
+		r.wentBackToLocked(ev.Version, ev.ID)
+	} else if ev.Version > r.applied {
+		r.applied, r.appliedID = ev.Version, ev.ID
 	}
 	if gap || back {
 		r.mu.Unlock()
-		if back {
-			r.hub.log.Warn("hub: the store went back to an earlier version (a failover lost events); resynchronising",
-				"room", r.name, "version", ev.Version)
-		} else {
+		if !back {
 			r.hub.log.Info("hub: room events skipped a version; resynchronising", "room", r.name, "version", ev.Version)
 		}
 		r.resync(nil, fates)
@@ -337,7 +325,7 @@ func (r *room) applyLocked(ev queue.Event, fates map[string]fate) []admission {
 		if f, ok := fates[t]; ok {
 			if f.adm != nil {
 				s.state, s.position = queue.StateAdmitted, 0
-				r.admissions[t] = f.adm.ID
+				s.admission = f.adm.ID
 				adm = append(adm, admission{s, queue.Subject(f.adm.User, f.adm.ID), f.adm.ID, f.adm.Ends()})
 			} else {
 				r.expireLocked(s, f.reason)
@@ -394,19 +382,14 @@ func (r *room) resync(match func(*socket) bool, fates map[string]fate) {
 		}
 		r.mu.Lock()
 		if r.wentBackLocked(pos) {
-			r.applied, r.appliedID = pos.Version, pos.EventID
-			r.forgetLocked()
+			r.wentBackToLocked(pos.Version, pos.EventID)
 			if match != nil || !first {
 				// Sockets that this read does not cover may have been
 				// told of the lost events too: read them all.
 				r.mu.Unlock()
-				r.hub.log.Warn("hub: the store went back to an earlier version (a failover lost events); resynchronising",
-					"room", r.name, "version", pos.Version)
 				r.resync(nil, fates)
 				return
 			}
-			r.hub.log.Warn("hub: the store went back to an earlier version (a failover lost events)",
-				"room", r.name, "version", pos.Version)
 		}
 		var adm []admission
 		for _, tp := range pos.Tickets {
@@ -436,13 +419,10 @@ func (r *room) checkBehind() {
 	r.mu.Lock()
 	back := r.wentBackLocked(pos)
 	if back {
-		r.applied, r.appliedID = pos.Version, pos.EventID
-		r.forgetLocked()
+		r.wentBackToLocked(pos.Version, pos.EventID)
 	}
 	r.mu.Unlock()
 	if back {
-		r.hub.log.Warn("hub: the store went back to an earlier version (a failover lost events); resynchronising",
-			"room", r.name, "version", pos.Version)
 		r.resync(nil, nil)
 	}
 }
@@ -458,13 +438,17 @@ func (r *room) wentBackLocked(pos queue.Positions) bool {
 	return pos.Version == r.applied && pos.EventID != "" && r.appliedID != "" && pos.EventID != r.appliedID
 }
 
-// forgetLocked forgets which events the sockets have seen: after the store
-// went back, those versions may be of events it no longer has, so every
-// socket takes the standing of the next read, whatever its version.
-func (r *room) forgetLocked() {
+// wentBackToLocked takes the store's version and id as applied after it
+// went back, and forgets which events the sockets have seen: those versions
+// may be of events it no longer has, so every socket takes the standing of
+// the next read, whatever its version. The caller resynchronises.
+func (r *room) wentBackToLocked(version int64, id string) {
+	r.applied, r.appliedID = version, id
 	for _, s := range r.sockets {
 		s.version = 0
 	}
+	r.hub.log.Warn("hub: the store went back to an earlier version (a failover lost events); resynchronising",
+		"room", r.name, "version", version)
 }
 
 // settleLocked sets s to the standing tp read from Redis, pushing what
@@ -473,22 +457,19 @@ func (r *room) settleLocked(s *socket, tp queue.TicketPosition, waiting int64, f
 	switch tp.State {
 	case queue.StateWaiting:
 		changed := s.state != queue.StateWaiting || s.position != tp.Position
-		s.state, s.position, s.score = queue.StateWaiting, tp.Position, tp.Score
-		delete(r.admissions, s.ticket)
+		s.state, s.position, s.score, s.admission = queue.StateWaiting, tp.Position, tp.Score, ""
 		if changed {
 			s.push(kindPosition, positionMsg(tp.Position, waiting, r.rate.ETA(tp.Position)))
 		}
 	case queue.StateAdmitted:
 		// Admitted again under another id: the store lost the admission
 		// the socket was told of in a failover.
-		if s.state != queue.StateAdmitted || r.admissions[s.ticket] != tp.AdmissionID {
-			s.state, s.position = queue.StateAdmitted, 0
-			r.admissions[s.ticket] = tp.AdmissionID
+		if s.state != queue.StateAdmitted || s.admission != tp.AdmissionID {
+			s.state, s.position, s.admission = queue.StateAdmitted, 0, tp.AdmissionID
 			adm = append(adm, admission{s, queue.Subject(tp.User, tp.AdmissionID), tp.AdmissionID, tp.AdmissionEnds})
 		}
 	case queue.StatePrequeue:
-		s.state = queue.StatePrequeue
-		delete(r.admissions, s.ticket)
+		s.state, s.admission = queue.StatePrequeue, ""
 	default:
 		// Gone. The lost event knew why; without it, a place in line most
 		// likely ended by leaving and an admission by running out.
@@ -508,7 +489,6 @@ func (r *room) settleLocked(s *socket, tp queue.TicketPosition, waiting int64, f
 func (r *room) expireLocked(s *socket, reason string) {
 	if r.sockets[s.ticket] == s {
 		delete(r.sockets, s.ticket)
-		delete(r.admissions, s.ticket)
 	}
 	s.expire(reason)
 }
@@ -543,7 +523,6 @@ func (r *room) deleteAll() {
 		return
 	}
 	r.deleted = true
-	clear(r.admissions)
 	for t, s := range r.sockets {
 		delete(r.sockets, t)
 		s.expire(queue.ReasonRoomDeleted)

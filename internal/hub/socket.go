@@ -84,6 +84,10 @@ type socket struct {
 	position int64
 	score    int64
 	version  int64
+	// admission is the admission id of the entry token sent, while
+	// admitted: after a failover the store may admit it again under
+	// another id.
+	admission string
 }
 
 func newSocket(h *Hub, room, ticket string, conn net.Conn, ended func()) *socket {
