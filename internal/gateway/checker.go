@@ -20,7 +20,10 @@ var ErrAdmissionRequired = errors.New("admission required")
 
 // EntryCookie is the cookie that holds a visitor's entry token for a room on
 // the protected host.
-func EntryCookie(room string) string { return "wr_entry_" + room }
+func EntryCookie(room string) string { return entryCookiePrefix + room }
+
+// entryCookiePrefix begins the name of every room's entry cookie.
+const entryCookiePrefix = "wr_entry_"
 
 // Headers the site gets on every request of an admitted visitor; any header
 // of the client that reads as one of these is removed first.
@@ -272,7 +275,7 @@ func entryCookie(h http.Header, room string) string {
 			part, line, _ = strings.Cut(line, ";")
 			name, val, _ := strings.Cut(textproto.TrimString(part), "=")
 			name = textproto.TrimString(name)
-			if len(name) != len("wr_entry_")+len(room) || !strings.HasPrefix(name, "wr_entry_") || name[len("wr_entry_"):] != room {
+			if r, ok := strings.CutPrefix(name, entryCookiePrefix); !ok || r != room {
 				continue
 			}
 			if len(val) > 1 && val[0] == '"' && val[len(val)-1] == '"' {

@@ -186,7 +186,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	room := g.Room(p)
 	if room == "" {
-		if ck := r.Header.Get("Cookie"); strings.Contains(ck, "wr_entry_") {
+		if ck := r.Header.Get("Cookie"); strings.Contains(ck, entryCookiePrefix) {
 			r = r.WithContext(&proxied{Context: r.Context(), in: r})
 		}
 		g.forward(w, r)
@@ -391,7 +391,7 @@ func (g *Gateway) entriesOf(ctx context.Context, r *http.Request) []*Entry {
 	}
 	var out []*Entry
 	for _, ck := range p.in.Cookies() {
-		room, ok := strings.CutPrefix(ck.Name, "wr_entry_")
+		room, ok := strings.CutPrefix(ck.Name, entryCookiePrefix)
 		if !ok || !validRoom(room) {
 			continue
 		}
