@@ -140,6 +140,67 @@ func dialSocket(ctx context.Context, addr, via, room, ticket string) (*socket, e
 	return &socket{Socket: s, via: via}, nil
 }
 
+// pages are a test's waiting pages. They reconnect until the test is over;
+// then every socket they opened is closed and the pages are waited for.
+type pages struct {
+	ctx      context.Context // bounds every dial
+	stopping atomic.Bool
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	opened   []*socket
+}
+
+// newPages returns the test's pages, closed when the test ends: call it after
+// starting the servers, so that the pages end before the servers do.
+func newPages(t *testing.T, ctx context.Context) *pages {
+	p := &pages{ctx: ctx}
+	t.Cleanup(p.close)
+	return p
+}
+
+// over tells a page that the test is over and it must not reconnect.
+func (p *pages) over() bool { return p.stopping.Load() }
+
+func (p *pages) add(s *socket) {
+	p.mu.Lock()
+	p.opened = append(p.opened, s)
+	p.mu.Unlock()
+}
+
+// keep runs one page: dial opens a socket through the instance it picks,
+// preferring pick, and open follows the socket until it ends, saying whether
+// the page reconnects. A retry prefers the next instance, as a load balancer
+// would, after a short pause.
+func (p *pages) keep(first int, dial func(ctx context.Context, pick int) (int, *socket, error), open func(*socket) bool) {
+	p.wg.Go(func() {
+		pick := first
+		for !p.over() {
+			ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+			i, so, err := dial(ctx, pick)
+			cancel()
+			if err == nil {
+				p.add(so)
+				if !open(so) {
+					return
+				}
+			}
+			pick = i + 1
+			time.Sleep(time.Duration(50+rand.IntN(200)) * time.Millisecond)
+		}
+	})
+}
+
+func (p *pages) close() {
+	p.stopping.Store(true)
+	p.mu.Lock()
+	opened := slices.Clone(p.opened)
+	p.mu.Unlock()
+	for _, s := range opened {
+		s.Close()
+	}
+	p.wg.Wait()
+}
+
 // ---- room events ------------------------------------------------------------
 
 // eventLog records every event published on a room's channel, through a
@@ -311,10 +372,9 @@ type sale struct {
 	verifier  *entrytoken.Verifier
 
 	down     [2]atomic.Bool // an instance is killed on purpose
-	stopping atomic.Bool
 	stopLoad chan struct{}
 	load     sync.WaitGroup
-	pages    sync.WaitGroup
+	pages    *pages
 
 	mu       sync.Mutex
 	joins    []join
@@ -372,15 +432,7 @@ func startSale(t *testing.T, ctx context.Context, be *replicated, opt saleOption
 		"mode": "queue_all", "capacity": 0, "batch_size": saleBatch, "interval_ms": int(saleInterval / time.Millisecond),
 		"session_ttl_s": 3600, "abandon_after_s": 0,
 	})
-	t.Cleanup(func() {
-		s.stopping.Store(true)
-		for _, v := range s.all() {
-			for _, so := range v.allSockets() {
-				so.Close()
-			}
-		}
-		s.pages.Wait()
-	})
+	s.pages = newPages(t, ctx)
 	return s
 }
 
@@ -510,35 +562,27 @@ func (s *sale) run(joiners, pollers int) {
 // through whichever instance is up; once admitted it stays open, so that a
 // second admission would show on it.
 func (s *sale) page(v *saleVisitor, first int) {
-	s.pages.Go(func() {
-		pick := first
-		for !s.stopping.Load() {
-			i := s.instance(pick)
-			_, addr := s.base(i)
-			ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
-			so, err := dialSocket(ctx, addr, s.waitrooms[i].Name, saleRoom, v.ticket)
-			cancel()
-			if err == nil {
-				v.mu.Lock()
-				v.sockets = append(v.sockets, so)
-				v.mu.Unlock()
-				if so.WaitFor("admitted") {
-					for _, m := range so.Messages() {
-						if m.Type == "admitted" {
-							v.sawToken(s, m.EntryToken)
-						}
-					}
-					<-so.Done()
-					if s.stopping.Load() {
-						return
-					}
-					// Dropped after the admission (a killed instance): the
-					// page reconnects to learn it still holds.
-				}
-			}
-			pick = i + 1
-			time.Sleep(time.Duration(50+rand.IntN(200)) * time.Millisecond)
+	s.pages.keep(first, func(ctx context.Context, pick int) (int, *socket, error) {
+		i := s.instance(pick)
+		_, addr := s.base(i)
+		so, err := dialSocket(ctx, addr, s.waitrooms[i].Name, saleRoom, v.ticket)
+		return i, so, err
+	}, func(so *socket) bool {
+		v.mu.Lock()
+		v.sockets = append(v.sockets, so)
+		v.mu.Unlock()
+		if !so.WaitFor("admitted") {
+			return true
 		}
+		for _, m := range so.Messages() {
+			if m.Type == "admitted" {
+				v.sawToken(s, m.EntryToken)
+			}
+		}
+		<-so.Done()
+		// Dropped after the admission (a killed instance): the page
+		// reconnects to learn it still holds.
+		return true
 	})
 }
 

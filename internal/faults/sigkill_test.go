@@ -42,8 +42,7 @@ type killBundle struct {
 	mu       sync.Mutex
 	down     [2]bool // a waitroom instance is killed and not yet back
 	visitors []*visitor
-	stopping atomic.Bool // the test is over: pages stop reconnecting
-	pages    sync.WaitGroup
+	pages    *pages
 }
 
 // visitor is one acknowledged ticket and every socket its page opened, the
@@ -98,15 +97,7 @@ func setupKill(t *testing.T, pacerName string) *killBundle {
 		b.admitters[i] = startAdmitter(t, fmt.Sprintf("admitter-%d", i+1), env)
 	}
 	b.verifier = jwksVerifier(t, b.http, b.waitrooms[:])
-	t.Cleanup(func() {
-		b.stopping.Store(true)
-		for _, v := range b.all() {
-			for _, s := range v.allSockets() {
-				s.Close()
-			}
-		}
-		b.pages.Wait()
-	})
+	b.pages = newPages(t, ctx)
 	return b
 }
 
@@ -137,30 +128,21 @@ func (b *killBundle) all() []*visitor {
 // through whichever instance the load balancer offers; once admitted, the
 // page goes on to the booking site and the socket is no longer needed.
 func (b *killBundle) page(v *visitor, first int) {
-	b.pages.Add(1)
-	go func() {
-		defer b.pages.Done()
-		pick := first
-		for !b.stopping.Load() {
-			i, w := b.instance(pick)
-			v.mu.Lock()
-			v.dials++
-			v.mu.Unlock()
-			ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-			s, err := dialSocket(ctx, w.Addr, w.Name, killRoom, v.ticket)
-			cancel()
-			if err == nil {
-				v.mu.Lock()
-				v.sockets = append(v.sockets, s)
-				v.mu.Unlock()
-				if s.WaitFor("admitted") {
-					return // the socket stays open: a second admission would show on it
-				}
-			}
-			pick = i + 1 // the balancer sends the retry elsewhere
-			time.Sleep(time.Duration(50+rand.IntN(200)) * time.Millisecond)
-		}
-	}()
+	b.pages.keep(first, func(ctx context.Context, pick int) (int, *socket, error) {
+		i, w := b.instance(pick)
+		v.mu.Lock()
+		v.dials++
+		v.mu.Unlock()
+		s, err := dialSocket(ctx, w.Addr, w.Name, killRoom, v.ticket)
+		return i, s, err
+	}, func(s *socket) bool {
+		v.mu.Lock()
+		v.sockets = append(v.sockets, s)
+		v.mu.Unlock()
+		// Once admitted, the socket stays open: a second admission would
+		// show on it.
+		return !s.WaitFor("admitted")
+	})
 }
 
 // joinLine has n visitors join the paused room through both instances at
@@ -320,7 +302,7 @@ func testSIGKILL(t *testing.T, pacerName string) {
 	drained := time.Since(opened)
 	vs := b.all()
 	done := make(chan struct{})
-	go func() { b.pages.Wait(); close(done) }()
+	go func() { b.pages.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(15 * time.Second):
