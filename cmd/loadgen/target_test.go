@@ -49,6 +49,6 @@ func TestSourceAddressesAreLoopbackAndEnoughForTheSockets(t *testing.T) {
 	require.Equal(t, []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3")}, addrs)
 	require.Equal(t, []netip.Addr{netip.MustParseAddr("127.0.0.7"), netip.MustParseAddr("127.0.0.8")}, sourceAddrs(7, 2), "-source-ip-first 7")
 	require.Equal(t, 1, autoSourceIPs(2000, 28232))
-	require.Equal(t, 5, autoSourceIPs(100128, 28232), "80 % of 28 232 ports is 22 585 per address")
+	require.Equal(t, 9, autoSourceIPs(100128, 28232), "40 % of 28 232 ports is 11 292 per address")
 	require.Equal(t, maxSourceIPs, autoSourceIPs(100_000_000, 28232))
 }

@@ -2,7 +2,8 @@
 # 100 000 waiting sockets on this machine (issue 13): one process may hold at
 # most 20 000 descriptors here, so PROCS waitroom processes share one Redis
 # (one port each) and PROCS loadgen processes, one per waitroom, connect from
-# source addresses of their own (127.0.0.2, 127.0.0.3, …). One admitter ticks
+# source addresses of their own (127.0.0.2, 127.0.0.3, …; two each at
+# 17 000 sockets). One admitter ticks
 # the room every INTERVAL_MS. Bounded: VISITORS sockets, HOLD after the last
 # join, -duration 6m at most; everything stops by itself.
 #   PROCS=6 VISITORS=100000 HOLD=60s INTERVAL_MS=15000 scripts/load/sockets-many.sh
@@ -51,10 +52,13 @@ SUB=$!
 done) > cpu.log 2>/dev/null &
 sleep 1
 cfg="{\"mode\":\"queue_all\",\"capacity\":0,\"batch_size\":100,\"interval_ms\":${INTERVAL_MS:-5000},\"abandon_after_s\":0}"
+# Source addresses per loadgen: each takes at most 40 % of an address's
+# ports (see autoSourceIPs in cmd/loadgen), or connects slow to a crawl.
+srcs=$(( (per * 10 + 28232 * 4 - 1) / (28232 * 4) ))
 lpids=()
 for i in $(seq $procs); do
 	./loadgen -url http://127.0.0.1:$((8200 + i)) -room load -visitors $per -concurrency ${CONC:-32} \
-		-source-ips 1 -source-ip-first $((i + 1)) -admin-token loadtoken -room-config "$cfg" \
+		-source-ips $srcs -source-ip-first $((2 + (i - 1) * srcs)) -admin-token loadtoken -room-config "$cfg" \
 		-hold "${HOLD:-40s}" -duration 6m -server-pid ${pids[$((i - 1))]} -progress 15s \
 		-json "$work/result$i.json" > loadgen$i.out 2>&1 &
 	lpids+=($!)
