@@ -35,6 +35,9 @@ type runner struct {
 	rss      *rssWatch
 	httpSem  chan struct{}
 	dialSem  chan struct{}
+	// interval is the room's tick interval as -room-config set it (0: not
+	// set here), which tells the wave detector how soon a tick can follow.
+	interval time.Duration
 
 	joinLat, statusLat, dialLat          syncHist
 	seatsLat, holdLat, bookLat, checkLat syncHist
@@ -145,6 +148,7 @@ func (r *runner) Run(ctx context.Context) *Summary {
 
 	r.start = time.Now()
 	r.waves = newWaveDetector(r.cfg.WaveGap, nil, r.waiting.Load)
+	r.waves.apart = r.interval / 2
 	r.waves.onQuiet = func(ws waveStat) { r.checkExact(ctx, ws) }
 	runCtx, cancel := context.WithTimeout(ctx, r.cfg.Duration)
 	defer cancel()
@@ -449,6 +453,14 @@ func (r *runner) putRoomConfig(ctx context.Context) error {
 		return fmt.Errorf("PUT %s: %d %s", u.Path, resp.StatusCode, bytes.TrimSpace(body))
 	}
 	fmt.Fprintf(r.log, "loadgen: room %q configured: %s\n", r.cfg.Room, bytes.TrimSpace(body))
+	var put struct {
+		Config struct {
+			IntervalMS int64 `json:"interval_ms"`
+		} `json:"config"`
+	}
+	if json.Unmarshal(body, &put) == nil {
+		r.interval = time.Duration(put.Config.IntervalMS) * time.Millisecond
+	}
 	return nil
 }
 

@@ -121,7 +121,10 @@ type recentFirst struct {
 // waveDetector groups socket messages into waves. Safe for concurrent use:
 // every socket's reader calls it.
 type waveDetector struct {
-	gap     time.Duration
+	gap time.Duration
+	// apart is how soon after a wave's start the next tick's wave can come:
+	// half the room's interval (0: unknown).
+	apart   time.Duration
 	now     func() time.Time
 	origin  time.Time
 	waiting func() int64      // sockets waiting now
@@ -188,7 +191,14 @@ func (d *waveDetector) Record(kind msgKind, s *sockWave) int {
 		switch {
 		case d.open:
 			w = cur
-		case t.Sub(cur.start) >= 2*connectGrace:
+		case d.apart > 0 && t.Sub(cur.start) >= 2*connectGrace && t.Sub(cur.start) < d.apart:
+			// Too soon for the next tick: a straggler of this one. As a new
+			// wave it would take the next tick's messages of every socket
+			// that had this one, and every wave after would end a tick late.
+			w = cur
+			w.stragglers++
+			d.open = true
+		case t.Sub(cur.start) >= max(2*connectGrace, d.apart):
 			// Long after the newest wave began: a new tick. (Without this,
 			// sockets that all connected around one wave would never start
 			// another.)

@@ -159,3 +159,23 @@ func TestSocketsThatAllConnectedAroundAWaveStillStartTheNext(t *testing.T) {
 	require.Equal(t, 1, b.d.Record(kindPosition, s2), "long after: a new wave")
 	require.Equal(t, 1, b.d.Record(kindPosition, s1))
 }
+
+func TestASocketPlacedLateInAWaveDoesNotMakeTheNextTicksEndLate(t *testing.T) {
+	b := setupWaves(t, 2)
+	b.d.apart = 7500 * time.Millisecond // a room ticking every 15 s
+	require.Equal(t, 0, b.d.Record(kindPosition, b.socks[0]))
+	fresh := &sockWave{}
+	b.d.First(fresh) // connected just as the tick's wave began: unknown
+	b.clk.advance(10 * time.Millisecond)
+	require.Equal(t, 0, b.d.Record(kindPosition, b.socks[1]))
+	b.clk.advance(2 * time.Second) // the wave went quiet; the server lagged
+	require.Equal(t, 0, b.d.Record(kindPosition, fresh), "too soon for the next tick: a straggler of this one")
+
+	b.clk.advance(13 * time.Second) // the next tick
+	for _, s := range append(b.socks, fresh) {
+		require.Equal(t, 1, b.d.Record(kindPosition, s))
+	}
+	waves, _, _ := b.d.Waves()
+	require.Len(t, waves, 2)
+	require.Equal(t, 3, waves[1].Positions, "every socket's next message is the next tick's")
+}
