@@ -42,7 +42,8 @@ import (
 //     until it has had a message inside an open wave it only follows waves:
 //     a message of it that comes while no wave is open, less than
 //     2×connectGrace after the newest wave began, is not timed
-//     ("unplaced").
+//     ("unplaced"); one that comes later, but sooner than half the room's
+//     interval (when -room-config gives it), is that wave's straggler.
 //   - Rule 2 assumes every tick reaches every waiting socket, which holds
 //     while nobody leaves the line from the middle: this tool never leaves,
 //     but a visitor of ours whose socket failed is dropped after
