@@ -102,7 +102,7 @@ func newRunner(cfg config, log io.Writer) (*runner, error) {
 	if v6 && n > 1 {
 		return nil, fmt.Errorf("the target is IPv6 (::1), which has one loopback address: use 127.0.0.1 to spread over -source-ips %d", n)
 	}
-	if per := (conns + n - 1) / n; per > ports/2 {
+	if per := (conns + n - 1) / n; per > usablePorts(ports) {
 		fmt.Fprintf(log, "loadgen: warning: about %d connections per source address, %d local ports each: raise -source-ips\n", per, ports)
 	}
 	perSource := cfg.Concurrency/n + 2

@@ -104,9 +104,12 @@ func ephemeralPorts() int {
 // further connect scans it: a loadgen with 17 000 sockets on one address
 // spent half the machine's CPU there.
 func autoSourceIPs(conns, ports int) int {
-	per := max(ports*4/10, 1)
+	per := usablePorts(ports)
 	return min(max((conns+per-1)/per, 1), maxSourceIPs)
 }
+
+// usablePorts is how many of an address's ports one run takes at most.
+func usablePorts(ports int) int { return max(ports*4/10, 1) }
 
 // source is one client address: an HTTP client and a WebSocket dialer that
 // connect from it.

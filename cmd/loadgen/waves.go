@@ -189,17 +189,19 @@ func (d *waveDetector) Record(kind msgKind, s *sockWave) int {
 	case cur == nil:
 		w = d.startLocked(t)
 	case s.last == unknownWave:
-		switch {
+		switch since := t.Sub(cur.start); {
 		case d.open:
 			w = cur
-		case d.apart > 0 && t.Sub(cur.start) >= 2*connectGrace && t.Sub(cur.start) < d.apart:
+		case since < 2*connectGrace:
+			// Soon after the wave began: which ticks it reflects is unknown.
+		case since < d.apart:
 			// Too soon for the next tick: a straggler of this one. As a new
 			// wave it would take the next tick's messages of every socket
 			// that had this one, and every wave after would end a tick late.
 			w = cur
 			w.stragglers++
 			d.open = true
-		case t.Sub(cur.start) >= max(2*connectGrace, d.apart):
+		default:
 			// Long after the newest wave began: a new tick. (Without this,
 			// sockets that all connected around one wave would never start
 			// another.)
