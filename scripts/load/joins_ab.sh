@@ -7,7 +7,8 @@
 # read from /proc/<pid>/stat before and after each wrk run.
 #   MAIN_BIN=/tmp/joins-main-bin/waitroom ROUNDS=2 DUR=10s CONC=50 scripts/load/joins_ab.sh
 # PPROF_DIR=dir also takes an 8 s CPU profile of each server during its joins
-# (dir/<label><round>-joins.prof) and keeps Redis's INFO commandstats
+# (dir/<label><round>-joins.prof), one of redis-server where perf is
+# installed (dir/<label><round>-joins.redis.perf), and keeps Redis's INFO commandstats
 # (dir/<label><round>-cmdstats.txt).
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

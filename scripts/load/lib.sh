@@ -51,28 +51,35 @@ cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 # printing its rate, p99 and the CPU per request of the server (pid W) and
 # of Redis (pid R), read from /proc/<pid>/stat before and after; with
 # PPROF_DIR, an 8 s CPU profile of the server (pprof on 127.0.0.1:6062)
-# into PPROF_DIR/NAME.prof.
+# into PPROF_DIR/NAME.prof and, where perf is installed, one of redis-server
+# into PPROF_DIR/NAME.redis.perf (`perf report -i … --no-children --sort
+# dso,sym -g none`). Redis's share of its CPU in the kernel is printed too.
 measure() {
 	local name=$1 url=$2; shift 2
-	local w0 r0 w1 r1 out n
-	w0=$(cpu $W); r0=$(cpu $R)
-	local prof=""
+	local w0 r0 w1 r1 rs0 rs1 out n
+	w0=$(cpu $W); r0=$(cpu $R); rs0=$(awk '{print $15}' "/proc/$R/stat")
+	local prof="" rprof=""
 	if [ -n "${PPROF_DIR:-}" ]; then
 		curl -s -o "$PPROF_DIR/$name.prof" "http://127.0.0.1:6062/debug/pprof/profile?seconds=8" &
 		prof=$!
+		if command -v perf >/dev/null; then
+			perf record -q -F 2000 -g -o "$PPROF_DIR/$name.redis.perf" -p "$R" -- sleep 8 >/dev/null 2>&1 &
+			rprof=$!
+		fi
 	fi
 	out=$(wrk -t2 -c"${CONC:-50}" -d"${DUR:-10s}" --latency "$@" "$url")
-	w1=$(cpu $W); r1=$(cpu $R)
+	w1=$(cpu $W); r1=$(cpu $R); rs1=$(awk '{print $15}' "/proc/$R/stat")
 	[ -n "$prof" ] && wait $prof
+	[ -n "$rprof" ] && wait $rprof
 	n=$(echo "$out" | awk '/requests in/{print $1}')
 	local rps p99 non2xx
 	rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
 	p99=$(echo "$out" | awk '$1=="99%"{print $2}')
 	non2xx=$(echo "$out" | awk '/Non-2xx/{print $5}')
 	awk -v name="$name" -v n="$n" -v rps="$rps" -v p99="$p99" -v bad="${non2xx:-0}" -v hz="$hz" \
-		-v w="$((w1 - w0))" -v r="$((r1 - r0))" 'BEGIN{
-		printf "%-28s %9s req/s  p99 %-8s server %6.1f us/req  redis %6.1f us/req  (n=%d, non-2xx %s)\n",
-			name, rps, p99, w*1e6/hz/n, r*1e6/hz/n, n, bad}'
+		-v w="$((w1 - w0))" -v r="$((r1 - r0))" -v rs="$((rs1 - rs0))" 'BEGIN{
+		printf "%-28s %9s req/s  p99 %-8s server %6.1f us/req  redis %6.1f us/req (%d%% in the kernel)  (n=%d, non-2xx %s)\n",
+			name, rps, p99, w*1e6/hz/n, r*1e6/hz/n, (r > 0 ? 100*rs/r : 0), n, bad}'
 }
 
 # ab_start LABEL BIN HTTP_PORT [SERVER ARG...]: for one side of an A/B run, a
