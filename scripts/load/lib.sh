@@ -47,6 +47,8 @@ start_waitroom() {
 
 hz=$(getconf CLK_TCK)
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# cpu_sys PID: the part of cpu that ran in the kernel (stime).
+cpu_sys() { awk '{print $15}' "/proc/$1/stat"; }
 # measure NAME URL WRK-ARGS...: one wrk run (CONC connections for DUR),
 # printing its rate, p99 and the CPU per request of the server (pid W) and
 # of Redis (pid R), read from /proc/<pid>/stat before and after; with
@@ -57,7 +59,7 @@ cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 measure() {
 	local name=$1 url=$2; shift 2
 	local w0 r0 w1 r1 rs0 rs1 out n
-	w0=$(cpu $W); r0=$(cpu $R); rs0=$(awk '{print $15}' "/proc/$R/stat")
+	w0=$(cpu $W); r0=$(cpu $R); rs0=$(cpu_sys $R)
 	local prof="" rprof=""
 	if [ -n "${PPROF_DIR:-}" ]; then
 		curl -s -o "$PPROF_DIR/$name.prof" "http://127.0.0.1:6062/debug/pprof/profile?seconds=8" &
@@ -68,7 +70,7 @@ measure() {
 		fi
 	fi
 	out=$(wrk -t2 -c"${CONC:-50}" -d"${DUR:-10s}" --latency "$@" "$url")
-	w1=$(cpu $W); r1=$(cpu $R); rs1=$(awk '{print $15}' "/proc/$R/stat")
+	w1=$(cpu $W); r1=$(cpu $R); rs1=$(cpu_sys $R)
 	[ -n "$prof" ] && wait $prof
 	[ -n "$rprof" ] && wait $rprof
 	n=$(echo "$out" | awk '/requests in/{print $1}')
