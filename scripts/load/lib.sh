@@ -3,6 +3,13 @@
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work="$(mktemp -d)"
 
+# PIN_REDIS=CPU and PIN_REST=CPU (either or both) run redis-server, and the
+# server, admitter and wrk, on those CPUs (taskset -c): to see what Redis
+# costs on a CPU that nothing else wakes or shares.
+pin_redis=() pin_rest=()
+[ -n "${PIN_REDIS:-}" ] && pin_redis=(taskset -c "$PIN_REDIS")
+[ -n "${PIN_REST:-}" ] && pin_rest=(taskset -c "$PIN_REST")
+
 # build NAME...: builds this tree's cmd/NAME into $work/NAME.
 build() {
 	local name
@@ -17,7 +24,7 @@ build() {
 start_redis() {
 	local port=$1 dir=$2
 	shift 2
-	redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+	"${pin_redis[@]}" redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
 		--logfile "$dir/redis.log" --dir "$dir" --pidfile "$dir/redis.pid" "$@"
 	sleep 0.5
 }
@@ -39,7 +46,7 @@ start_waitroom() {
 	start_redis "$1" "$work"
 	load_env
 	export REDIS_URL=redis://127.0.0.1:$1/0
-	"$work/waitroom" -addr "127.0.0.1:$2" -join-rate 0 -log-level warn -shutdown-grace 0s \
+	"${pin_rest[@]}" "$work/waitroom" -addr "127.0.0.1:$2" -join-rate 0 -log-level warn -shutdown-grace 0s \
 		>"$work/waitroom.out" 2>"$work/waitroom.err" &
 	W=$!
 	sleep 1
@@ -69,7 +76,7 @@ measure() {
 			rprof=$!
 		fi
 	fi
-	out=$(wrk -t2 -c"${CONC:-50}" -d"${DUR:-10s}" --latency "$@" "$url")
+	out=$("${pin_rest[@]}" wrk -t2 -c"${CONC:-50}" -d"${DUR:-10s}" --latency "$@" "$url")
 	w1=$(cpu $W); r1=$(cpu $R); rs1=$(cpu_sys $R)
 	[ -n "$prof" ] && wait $prof
 	[ -n "$rprof" ] && wait $rprof
@@ -96,9 +103,9 @@ ab_start() {
 	start_redis "$port" "$dir"
 	R=$(cat "$dir/redis.pid")
 	export REDIS_URL=redis://127.0.0.1:$port/0
-	"$bin" -addr "127.0.0.1:$http" -log-level warn -shutdown-grace 0s "$@" >"$dir/w.out" 2>"$dir/w.err" &
+	"${pin_rest[@]}" "$bin" -addr "127.0.0.1:$http" -log-level warn -shutdown-grace 0s "$@" >"$dir/w.out" 2>"$dir/w.err" &
 	W=$!
-	"$work/admitter" >"$dir/a.out" 2>"$dir/a.err" &
+	"${pin_rest[@]}" "$work/admitter" >"$dir/a.out" 2>"$dir/a.err" &
 	A=$!
 	sleep 1
 	curl -fsS -X PUT -H 'Authorization: Bearer loadtoken' -H 'Content-Type: application/json' \
