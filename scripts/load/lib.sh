@@ -93,7 +93,9 @@ measure() {
 
 # ab_start LABEL BIN HTTP_PORT [SERVER ARG...]: for one side of an A/B run, a
 # fresh redis-server on $port with its files in $work/LABEL (pid R), the
-# build BIN on 127.0.0.1:HTTP_PORT (pid W), cmd/admitter (pid A), and the
+# build BIN on 127.0.0.1:HTTP_PORT (pid W), cmd/admitter (pid A; for the
+# side labelled main, MAIN_ADMITTER if set: an older tree's, whose scripts
+# match its waitroom's), and the
 # room "load" in queue_all (100 admitted a second, nobody abandoned).
 ab_start() {
 	local label=$1 bin=$2 http=$3
@@ -105,7 +107,9 @@ ab_start() {
 	export REDIS_URL=redis://127.0.0.1:$port/0
 	"${pin_rest[@]}" "$bin" -addr "127.0.0.1:$http" -log-level warn -shutdown-grace 0s "$@" >"$dir/w.out" 2>"$dir/w.err" &
 	W=$!
-	"${pin_rest[@]}" "$work/admitter" >"$dir/a.out" 2>"$dir/a.err" &
+	local adm="$work/admitter"
+	[ "$label" = main ] && [ -n "${MAIN_ADMITTER:-}" ] && adm=$MAIN_ADMITTER
+	"${pin_rest[@]}" "$adm" >"$dir/a.out" 2>"$dir/a.err" &
 	A=$!
 	sleep 1
 	curl -fsS -X PUT -H 'Authorization: Bearer loadtoken' -H 'Content-Type: application/json' \
