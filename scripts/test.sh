@@ -35,11 +35,11 @@ apt_install() {
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
 }
 
-# redis-server for every store test; redis-cli (redis-tools) to form clusters.
 # go test -race links its runtime through cgo: a C compiler.
 if ! command -v gcc >/dev/null 2>&1; then
 	apt_install gcc libc6-dev
 fi
+# redis-server for every store test; redis-cli (redis-tools) to form clusters.
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
 	apt_install redis-server redis-tools
 fi
